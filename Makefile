@@ -1,0 +1,27 @@
+# paynode: the two commands a new user needs are `make run` and `make test`.
+SWIFT ?= swift
+DATA_DIR ?= ./data
+
+.PHONY: run test build deps test-deps clean
+
+## run: install what is missing, build, and run the main job (the demo).
+run: deps
+	$(SWIFT) build --product paynode
+	.build/debug/paynode demo --data-dir $(DATA_DIR)/demo
+
+## test: install what the tests need, build once, run every test.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+build: deps
+	$(SWIFT) build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+clean:
+	rm -rf .build $(DATA_DIR)

@@ -1,0 +1,99 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "paynode",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "paynode", targets: ["Node"]),
+        .library(name: "LogStore", targets: ["LogStore"]),
+        .library(name: "Protocol", targets: ["Protocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // CRC-32C (Castagnoli) with SSE4.2 / ARMv8 hardware paths and a table fallback.
+        .target(
+            name: "CCRC32C",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        // Kafka wire formats: record batch v2, varints, compression; later the API codecs.
+        .target(
+            name: "Protocol",
+            dependencies: [
+                "CZlib",
+                "CCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The durable Kafka-shaped log over LMDB.
+        .target(
+            name: "LogStore",
+            dependencies: [
+                "CLMDB",
+                "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "Node",
+            dependencies: [
+                "LogStore",
+                "Protocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // A child process for the SIGKILL crash test: appends and commits in a loop.
+        .executableTarget(
+            name: "LogStoreCrashTest",
+            dependencies: [
+                "LogStore", "Protocol", "CLMDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["Protocol", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["golden"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "LogStoreTests",
+            dependencies: [
+                "LogStore", "Protocol", "CLMDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

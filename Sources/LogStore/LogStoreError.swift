@@ -1,0 +1,55 @@
+/// Every failure the store reports. `code` is stable and machine-readable (the broker maps it to
+/// Kafka error codes); `message` names what failed and where (topic, partition, offset).
+public struct LogStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case invalidTopicName
+        case invalidPartitions
+        case invalidConfiguration
+        case topicAlreadyExists
+        case unknownTopicOrPartition
+        case offsetOutOfRange
+        /// A stored batch failed its CRC-32C check: the bytes on disk are not what was written.
+        case corruptBatch
+        /// A batch handed to `appendBatch` is malformed or breaks Kafka's rules.
+        case invalidRecord
+        case recordTooLarge
+        case outOfOrderSequence
+        case invalidProducerEpoch
+        /// The map reached its configured maximum or the disk is full. Retriable: committed data
+        /// stays readable and appends succeed again once space is freed.
+        case outOfSpace
+        case tooManyPartitions
+        case dataDirectoryInUse
+        case incompatibleFormat
+        case storeClosed
+        case invalidArgument
+        /// An unexpected LMDB or I/O failure; the message carries LMDB's text.
+        case storageFailure
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var isRetriable: Bool { code == .outOfSpace }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension LogStoreError {
+    init(_ error: LMDBError, context: String) {
+        if error.isOutOfSpace {
+            self.init(.outOfSpace, "no space left for \(context): \(error) (retriable once space is freed)")
+        } else {
+            self.init(.storageFailure, "\(context): \(error)")
+        }
+    }
+
+    static func corruptMetadata(_ what: String) -> LogStoreError {
+        LogStoreError(.storageFailure, "stored \(what) is malformed")
+    }
+}

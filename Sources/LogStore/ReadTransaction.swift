@@ -1,0 +1,39 @@
+import CLMDB
+
+/// A consistent, read-only snapshot of the whole store: topics, logs, offsets and application
+/// tables as of one commit. Valid only inside the `LogStore.read` closure that hands it out;
+/// keep the closure short, since an open snapshot stops LMDB from reusing freed pages.
+public struct ReadTransaction: StoreTransaction {
+    let lmdb: LMDBTransaction
+    let core: CoreDatabases
+    let handles: DatabaseHandles
+
+    func database(named name: String) -> MDB_dbi? { handles.handle(named: name) }
+
+    public func topics() throws(LogStoreError) -> [String] { try topicNames() }
+
+    public func describe(topic: String) throws(LogStoreError) -> TopicDescription? {
+        guard let record = try topicRecord(topic) else { return nil }
+        return try describeTopic(topic, record)
+    }
+
+    public func fetch(topic: String, partition: Int32, offset: Int64, maxBytes: Int) throws(LogStoreError) -> FetchResult {
+        try fetchBatches(topic: topic, partition: partition, offset: offset, maxBytes: maxBytes)
+    }
+
+    public func committedOffset(group: String, topic: String, partition: Int32) throws(LogStoreError) -> CommittedOffset? {
+        try loadCommittedOffset(group: group, topic: topic, partition: partition)
+    }
+
+    public func committedOffsets(group: String) throws(LogStoreError) -> [TopicPartition: CommittedOffset] {
+        try loadCommittedOffsets(group: group)
+    }
+
+    public func groups() throws(LogStoreError) -> [String] { try groupNames() }
+
+    /// An application table, or nil if no write transaction has created it yet.
+    public func table(_ name: String) -> ReadOnlyTable? {
+        guard let dbi = handles.handle(named: StoreKeys.applicationTableName(name)) else { return nil }
+        return ReadOnlyTable(name: name, lmdb: lmdb, dbi: dbi)
+    }
+}

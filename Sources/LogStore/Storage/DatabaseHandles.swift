@@ -1,0 +1,36 @@
+import CLMDB
+import Synchronization
+
+/// The store's own tables, opened once at startup.
+struct CoreDatabases: Sendable {
+    static let metaName = "meta"
+    static let topicsName = "topics"
+    static let partitionsName = "partitions"
+    static let groupOffsetsName = "group_offsets"
+    static let producersName = "producers"
+    static let count = 5
+
+    var meta: MDB_dbi
+    var topics: MDB_dbi
+    var partitions: MDB_dbi
+    var groupOffsets: MDB_dbi
+    var producers: MDB_dbi
+}
+
+/// Named-database handles (partition logs and application tables) shared by all transactions.
+/// LMDB forbids opening handles from two transactions at once, so only the writer thread opens
+/// them, and it publishes a handle here only after the transaction that opened it committed.
+final class DatabaseHandles: Sendable {
+    private let handles = Mutex<[String: MDB_dbi]>([:])
+
+    func handle(named name: String) -> MDB_dbi? {
+        handles.withLock { $0[name] }
+    }
+
+    func publish(_ opened: [String: MDB_dbi]) {
+        guard !opened.isEmpty else { return }
+        handles.withLock { $0.merge(opened) { _, new in new } }
+    }
+
+    var count: Int { handles.withLock { $0.count } }
+}

@@ -1,0 +1,366 @@
+import CLMDB
+import NIOCore
+import Protocol
+
+/// One caller's view of the current group-commit transaction. Everything done through it
+/// (appends, offset commits, producer state, application tables) becomes durable together,
+/// or not at all. Valid only during the `LogStore.write` closure, which runs on the writer
+/// thread: do no blocking I/O there, and expect it may run again if another caller's work in
+/// the same group fails (so keep it free of outside side effects).
+public final class WriteTransaction: StoreTransaction {
+    let lmdb: LMDBTransaction
+    let core: CoreDatabases
+    private let handles: DatabaseHandles
+    private let limits: Limits
+    /// Wall-clock time of this attempt, used for append times and commit timestamps.
+    public let nowMilliseconds: Int64
+
+    struct Limits {
+        var maximumBatchBytes: Int
+        var maximumDatabases: Int
+    }
+
+    /// Handles opened by this transaction: published only after it commits.
+    private(set) var openedHandles: [String: MDB_dbi] = [:]
+    /// High watermarks moved by this transaction, published to long-polling readers after commit.
+    private(set) var appendedHighWatermarks: [TopicPartition: Int64] = [:]
+    private(set) var deletedPartitions: [TopicPartition] = []
+    /// Counts mutations, so the writer knows whether a failed caller left writes behind.
+    private(set) var writeCount = 0
+    /// Set when LMDB failed in a way that poisons the whole transaction (map full, ...).
+    private(set) var poisoningFailure: LMDBError?
+
+    init(lmdb: LMDBTransaction, core: CoreDatabases, handles: DatabaseHandles, limits: Limits, nowMilliseconds: Int64) {
+        self.lmdb = lmdb
+        self.core = core
+        self.handles = handles
+        self.limits = limits
+        self.nowMilliseconds = nowMilliseconds
+    }
+
+    func database(named name: String) -> MDB_dbi? {
+        openedHandles[name] ?? handles.handle(named: name)
+    }
+
+    // MARK: Topics
+
+    public func topics() throws(LogStoreError) -> [String] { try topicNames() }
+
+    public func describe(topic: String) throws(LogStoreError) -> TopicDescription? {
+        guard let record = try topicRecord(topic) else { return nil }
+        return try describeTopic(topic, record)
+    }
+
+    /// Creates a topic with `partitions` empty partitions. Throws `.topicAlreadyExists`.
+    @discardableResult
+    public func createTopic(_ name: String, partitions: Int, configuration: TopicConfiguration = TopicConfiguration()) throws(LogStoreError) -> TopicDescription {
+        try TopicName.validate(name)
+        guard partitions >= 1, partitions <= 100_000 else {
+            throw LogStoreError(.invalidPartitions, "topic \(name): partition count \(partitions) must be between 1 and 100000")
+        }
+        if try topicRecord(name) != nil {
+            throw LogStoreError(.topicAlreadyExists, "topic \(name) already exists")
+        }
+        let available = limits.maximumDatabases - CoreDatabases.count - handles.count - openedHandles.count
+        let missing = (0..<partitions).filter { database(named: StoreKeys.logDatabaseName(topic: name, partition: Int32($0))) == nil }.count
+        guard missing <= available else {
+            throw LogStoreError(.tooManyPartitions,
+                "topic \(name) needs \(missing) more partition logs but only \(available) of maximumDatabases=\(limits.maximumDatabases) are left")
+        }
+        let topicID = try nextCounter(StoreKeys.nextTopicID, initial: 1)
+        let record = TopicRecord(topicID: topicID, partitionCount: Int32(partitions),
+                                 createdAtMilliseconds: nowMilliseconds, configuration: configuration)
+        try recordingWrite { try lmdb.put(core.topics, key: Array(name.utf8), value: record.encoded()) }
+        for partition in 0..<Int32(partitions) {
+            try putPartitionState(PartitionState(), topicID: topicID, partition: partition)
+            _ = try logDatabase(topic: name, partition: partition)
+        }
+        return try describeTopic(name, record)
+    }
+
+    /// Deletes a topic, its batches and the groups' offsets for it. The partitions' log
+    /// databases are emptied rather than dropped, so concurrent readers' handles stay valid;
+    /// a topic created again with the name reuses them.
+    @discardableResult
+    public func deleteTopic(_ name: String) throws(LogStoreError) -> Bool {
+        guard let record = try topicRecord(name) else { return false }
+        for partition in 0..<record.partitionCount {
+            if let dbi = database(named: StoreKeys.logDatabaseName(topic: name, partition: partition)) {
+                try recordingWrite { try lmdbCheck(mdb_drop(lmdb.pointer, dbi, 0), "drop") }
+            }
+            let key = StoreKeys.partition(topicID: record.topicID, partition: partition)
+            try recordingWrite { _ = try lmdb.delete(core.partitions, key: key) }
+            deletedPartitions.append(TopicPartition(name, partition))
+            appendedHighWatermarks[TopicPartition(name, partition)] = nil
+        }
+        try recordingWrite { _ = try lmdb.delete(core.topics, key: Array(name.utf8)) }
+        try deleteGroupOffsets(topic: name)
+        return true
+    }
+
+    // MARK: Appends
+
+    /// Appends `records` as one record batch at the partition's end and returns its offsets.
+    @discardableResult
+    public func append(topic: String, partition: Int32, records: [Record], compression: CompressionCodec = .none) throws(LogStoreError) -> AppendResult {
+        guard !records.isEmpty else {
+            throw LogStoreError(.invalidArgument, "append to \(topic)-\(partition) with no records")
+        }
+        let record = try requirePartition(topic, partition)
+        var stamped = records
+        for index in stamped.indices where stamped[index].timestamp < 0 {
+            stamped[index].timestamp = nowMilliseconds
+        }
+        var batch: ByteBuffer
+        do {
+            batch = try RecordBatch.encode(records: stamped, compression: compression)
+        } catch {
+            throw LogStoreError(.invalidRecord, "cannot encode records for \(topic)-\(partition): \(error)")
+        }
+        let header: RecordBatchHeader
+        do { header = try RecordBatch.peekHeader(batch) } catch {
+            throw LogStoreError(.invalidRecord, "encoded batch for \(topic)-\(partition) is invalid: \(error)")
+        }
+        return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+    }
+
+    /// Appends a batch exactly as a Kafka producer sent it (after validating it), applying the
+    /// idempotent-producer rules: a duplicate answers the original offsets and writes nothing;
+    /// a gap throws `.outOfOrderSequence`; an old epoch throws `.invalidProducerEpoch`.
+    public func appendBatch(topic: String, partition: Int32, batch: ByteBuffer) throws(LogStoreError) -> ProduceOutcome {
+        guard batch.readableBytes <= limits.maximumBatchBytes else {
+            throw LogStoreError(.recordTooLarge,
+                "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(limits.maximumBatchBytes)")
+        }
+        let header: RecordBatchHeader
+        do { header = try RecordBatch.validate(batch) } catch {
+            throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
+        }
+        let record = try requirePartition(topic, partition)
+        guard header.hasProducerId else {
+            var batch = batch
+            return .appended(try store(batch: &batch, header: header, topic: topic, partition: partition, record: record))
+        }
+        let producerKey = StoreKeys.producer(producerId: header.producerId, topicID: record.topicID, partition: partition)
+        let producerState = try loadProducerState(producerKey)
+        let decision = ProducerPartitionState.check(producerState, epoch: header.producerEpoch,
+                                                    firstSequence: header.baseSequence, lastSequence: header.lastSequence)
+        switch decision {
+        case .duplicate(let entry):
+            let state = try partitionState(topicID: record.topicID, partition: partition)
+            return .duplicate(AppendResult(baseOffset: entry.baseOffset, lastOffset: entry.baseOffset + Int64(entry.lastOffsetDelta),
+                                           logAppendTimeMilliseconds: entry.appendTimeMilliseconds, logStartOffset: state.logStartOffset))
+        case .outOfOrderSequence(let expected, let received):
+            throw LogStoreError(.outOfOrderSequence,
+                "producer \(header.producerId) epoch \(header.producerEpoch) on \(topic)-\(partition): sequence \(received), expected \(expected)")
+        case .invalidEpoch(let current, let received):
+            throw LogStoreError(.invalidProducerEpoch,
+                "producer \(header.producerId) on \(topic)-\(partition): epoch \(received) is older than \(current)")
+        case .append:
+            var batch = batch
+            let result = try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+            let entry = ProducerPartitionState.BatchEntry(firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                                                          baseOffset: result.baseOffset, lastOffsetDelta: header.lastOffsetDelta,
+                                                          appendTimeMilliseconds: nowMilliseconds)
+            let next = ProducerPartitionState.applying(producerState, epoch: header.producerEpoch, entry: entry)
+            try recordingWrite { try lmdb.put(core.producers, key: producerKey, value: next.encoded()) }
+            return .appended(result)
+        }
+    }
+
+    private func store(batch: inout ByteBuffer, header: RecordBatchHeader, topic: String, partition: Int32, record: TopicRecord) throws(LogStoreError) -> AppendResult {
+        var state = try partitionState(topicID: record.topicID, partition: partition)
+        let baseOffset = state.nextOffset
+        RecordBatch.setBaseOffset(baseOffset, in: &batch)
+        let dbi = try logDatabase(topic: topic, partition: partition)
+        let key = baseOffset.bigEndianBytes
+        try recordingWrite {
+            do {
+                try key.withUnsafeBytes { keyBytes in
+                    try batch.withUnsafeReadableBytes { batchBytes in
+                        try lmdb.putReserved(dbi, key: keyBytes, size: batchBytes.count, flags: MDB_APPEND) { target in
+                            target.copyMemory(from: batchBytes)
+                        }
+                    }
+                }
+            } catch let error as LMDBError where error.code == MDB_KEYEXIST {
+                throw LogStoreError(.storageFailure,
+                    "\(topic)-\(partition) already holds a batch at or after offset \(baseOffset): partition state and log disagree")
+            }
+        }
+        state.nextOffset = baseOffset + Int64(header.lastOffsetDelta) + 1
+        state.sizeBytes += Int64(batch.readableBytes)
+        state.batchCount += 1
+        try putPartitionState(state, topicID: record.topicID, partition: partition)
+        appendedHighWatermarks[TopicPartition(topic, partition)] = state.nextOffset
+        return AppendResult(baseOffset: baseOffset, lastOffset: state.nextOffset - 1,
+                            logAppendTimeMilliseconds: nowMilliseconds, logStartOffset: state.logStartOffset)
+    }
+
+    public func fetch(topic: String, partition: Int32, offset: Int64, maxBytes: Int) throws(LogStoreError) -> FetchResult {
+        try fetchBatches(topic: topic, partition: partition, offset: offset, maxBytes: maxBytes)
+    }
+
+    // MARK: Consumer-group offsets
+
+    /// Stores the group's next offset to read for a partition of an existing topic.
+    public func commitOffset(group: String, topic: String, partition: Int32, offset: Int64,
+                             metadata: String? = nil, leaderEpoch: Int32 = -1) throws(LogStoreError) {
+        guard !group.isEmpty, group.utf8.count <= Int(UInt16.max) else {
+            throw LogStoreError(.invalidArgument, "group id must be 1 to 65535 bytes")
+        }
+        _ = try requirePartition(topic, partition)
+        let value = CommittedOffset(offset: offset, leaderEpoch: leaderEpoch, metadata: metadata,
+                                    commitTimestampMilliseconds: nowMilliseconds)
+        let key = StoreKeys.groupOffset(group: group, topic: topic, partition: partition)
+        try recordingWrite { try lmdb.put(core.groupOffsets, key: key, value: value.encoded()) }
+    }
+
+    public func committedOffset(group: String, topic: String, partition: Int32) throws(LogStoreError) -> CommittedOffset? {
+        try loadCommittedOffset(group: group, topic: topic, partition: partition)
+    }
+
+    public func committedOffsets(group: String) throws(LogStoreError) -> [TopicPartition: CommittedOffset] {
+        try loadCommittedOffsets(group: group)
+    }
+
+    /// Removes a group's committed offsets (all of them, or one topic's).
+    public func deleteCommittedOffsets(group: String, topic: String? = nil) throws(LogStoreError) {
+        for (partition, _) in try loadCommittedOffsets(group: group) where topic == nil || partition.topic == topic {
+            let key = StoreKeys.groupOffset(group: group, topic: partition.topic, partition: partition.partition)
+            try recordingWrite { _ = try lmdb.delete(core.groupOffsets, key: key) }
+        }
+    }
+
+    private func deleteGroupOffsets(topic: String) throws(LogStoreError) {
+        for group in try groupNames() {
+            try deleteCommittedOffsets(group: group, topic: topic)
+        }
+    }
+
+    // MARK: Producers
+
+    /// A producer id never handed out before, with epoch 0.
+    public func allocateProducerId() throws(LogStoreError) -> ProducerIdentity {
+        let id = try nextCounter(StoreKeys.nextProducerId, initial: 0)
+        return ProducerIdentity(producerId: Int64(id), epoch: 0)
+    }
+
+    private func loadProducerState(_ key: [UInt8]) throws(LogStoreError) -> ProducerPartitionState? {
+        do {
+            guard let bytes = try lmdb.get(core.producers, key: key) else { return nil }
+            return try ProducerPartitionState(decoding: bytes)
+        } catch let error as LMDBError {
+            throw LogStoreError(error, context: "reading producer state")
+        } catch {
+            throw .corruptMetadata("producer state")
+        }
+    }
+
+    // MARK: Application tables
+
+    /// The application table `name`, created on first use in this transaction.
+    public func table(_ name: String) throws(LogStoreError) -> WritableTable {
+        guard !name.isEmpty, name.utf8.count <= 200 else {
+            throw LogStoreError(.invalidArgument, "table name must be 1 to 200 bytes")
+        }
+        let dbi = try openDatabase(StoreKeys.applicationTableName(name))
+        return WritableTable(name: name, lmdb: lmdb, dbi: dbi, transaction: self)
+    }
+
+    // MARK: Internals
+
+    func logDatabase(topic: String, partition: Int32) throws(LogStoreError) -> MDB_dbi {
+        try openDatabase(StoreKeys.logDatabaseName(topic: topic, partition: partition))
+    }
+
+    private func openDatabase(_ name: String) throws(LogStoreError) -> MDB_dbi {
+        if let dbi = database(named: name) { return dbi }
+        let dbi: MDB_dbi? = try recordingWrite {
+            do {
+                return try lmdb.openDatabase(name, create: true)
+            } catch let error as LMDBError where error.code == MDB_DBS_FULL {
+                throw LogStoreError(.tooManyPartitions,
+                    "cannot open \(name): all maximumDatabases=\(limits.maximumDatabases) named databases are in use")
+            }
+        }
+        guard let dbi else { throw LogStoreError(.storageFailure, "cannot create database \(name)") }
+        openedHandles[name] = dbi
+        return dbi
+    }
+
+    private func putPartitionState(_ state: PartitionState, topicID: UInt64, partition: Int32) throws(LogStoreError) {
+        let key = StoreKeys.partition(topicID: topicID, partition: partition)
+        try recordingWrite { try lmdb.put(core.partitions, key: key, value: state.encoded()) }
+    }
+
+    private func nextCounter(_ key: [UInt8], initial: UInt64) throws(LogStoreError) -> UInt64 {
+        let current: UInt64
+        do {
+            current = try lmdb.get(core.meta, key: key).flatMap { UInt64(bigEndianBytes: $0) } ?? initial
+        } catch let error as LMDBError {
+            throw LogStoreError(error, context: "reading counter")
+        } catch {
+            throw LogStoreError(.storageFailure, "reading counter: \(error)")
+        }
+        try recordingWrite { try lmdb.put(core.meta, key: key, value: (current + 1).bigEndianBytes) }
+        return current
+    }
+
+    /// Runs one mutation, counting it and turning LMDB failures into `LogStoreError`s. A failure
+    /// that leaves LMDB's transaction unusable is remembered so the writer aborts and retries.
+    func recordingWrite<R>(_ body: () throws -> R) throws(LogStoreError) -> R {
+        writeCount += 1
+        do {
+            return try body()
+        } catch let error as LogStoreError {
+            throw error
+        } catch let error as LMDBError {
+            if error.code != MDB_KEYEXIST && error.code != MDB_NOTFOUND && error.code != MDB_BAD_VALSIZE {
+                poisoningFailure = error
+            }
+            throw LogStoreError(error, context: "write")
+        } catch {
+            throw LogStoreError(.storageFailure, "write: \(error)")
+        }
+    }
+
+    /// Retention and other maintenance work the writer runs in its own transactions.
+    func removeOldestBatches(topic: String, record: TopicRecord, partition: Int32, retentionMilliseconds: Int64,
+                             retentionBytes: Int64, budget: Int) throws(LogStoreError) -> Int {
+        guard let dbi = database(named: StoreKeys.logDatabaseName(topic: topic, partition: partition)) else { return 0 }
+        var state = try partitionState(topicID: record.topicID, partition: partition)
+        var removed = 0
+        try recordingWrite {
+            try lmdb.withCursor(dbi) { cursor in
+                var entry = try cursor.first()
+                while removed < budget, let current = entry {
+                    let size = Int64(current.value.count)
+                    let expiredByTime: Bool
+                    if retentionMilliseconds >= 0, current.value.count >= RecordBatchHeader.size {
+                        let maxTimestamp = Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[35..<43])) ?? .max
+                        expiredByTime = maxTimestamp < nowMilliseconds - retentionMilliseconds
+                    } else {
+                        expiredByTime = false
+                    }
+                    // Like Kafka, size retention keeps at least retention.bytes.
+                    let expiredBySize = retentionBytes >= 0 && state.sizeBytes - size >= retentionBytes
+                    guard expiredByTime || expiredBySize else { break }
+                    let lastOffsetDelta = Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) ?? 0)
+                    let baseOffset = Int64(bigEndianBytes: current.key) ?? 0
+                    try cursor.deleteCurrent()
+                    state.sizeBytes -= size
+                    state.batchCount -= 1
+                    state.logStartOffset = max(state.logStartOffset, baseOffset + lastOffsetDelta + 1)
+                    removed += 1
+                    entry = try cursor.first()
+                }
+            }
+        }
+        if removed > 0 {
+            if state.batchCount == 0 { state.logStartOffset = state.nextOffset }
+            try putPartitionState(state, topicID: record.topicID, partition: partition)
+        }
+        return removed
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import LogStore
+import Logging
+
+/// `--data-dir`, falling back to `PAYNODE_DATA_DIR`, then `./data`.
+struct DataDirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The node's data directory (env: PAYNODE_DATA_DIR; default ./data).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("max-map-size"), help: "Upper bound of the store's map in bytes; appends fail retriably beyond it (env: PAYNODE_MAX_MAP_SIZE).")
+    var maximumMapSize: Int?
+
+    var resolvedDataDirectory: String {
+        dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data"
+    }
+
+    func storeConfiguration() throws -> LogStoreConfiguration {
+        var configuration = LogStoreConfiguration(dataDirectory: resolvedDataDirectory)
+        let environmentMax = ProcessInfo.processInfo.environment["PAYNODE_MAX_MAP_SIZE"].flatMap(Int.init)
+        if let maximum = maximumMapSize ?? environmentMax {
+            configuration.maximumMapSize = maximum
+            configuration.initialMapSize = min(configuration.initialMapSize, maximum)
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    func openStore(logLevel: Logger.Level = .warning) throws -> LogStore {
+        var logger = Logger(label: "paynode.logstore")
+        logger.logLevel = logLevel
+        do {
+            return try LogStore(configuration: try storeConfiguration(), logger: logger)
+        } catch let error as LogStoreError {
+            throw ValidationError(error.message)
+        }
+    }
+}

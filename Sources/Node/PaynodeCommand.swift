@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct PaynodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paynode",
+        abstract: "A self-contained payment node: a Kafka-shaped log over LMDB and the payment pipeline on top of it.",
+        subcommands: [DemoCommand.self, StoreCommand.self]
+    )
+}
