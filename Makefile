@@ -13,6 +13,7 @@ run: deps
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	PAYNODE_BIN=$(CURDIR)/.build/debug/paynode python3 -m pytest -q -p no:cacheprovider Tests/compat
 
 build: deps
 	$(SWIFT) build

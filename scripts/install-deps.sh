@@ -5,6 +5,11 @@ set -euo pipefail
 
 mode="${1:-build}"
 packages=(liblmdb-dev zlib1g-dev pkg-config)
+# The tests drive the broker with real Kafka clients: Debian's kcat (librdkafka 2.0.2) and, from
+# PyPI, confluent-kafka (a current librdkafka) and kafka-python.
+if [[ "$mode" == "test" ]]; then
+    packages+=(kcat python3 python3-pip curl)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -25,6 +30,15 @@ fi
 if ! command -v swift >/dev/null 2>&1; then
     echo "error: the Swift toolchain (6.1 or newer) is not on PATH; install it from swift.org" >&2
     exit 1
+fi
+
+if [[ "$mode" == "test" ]]; then
+    if ! python3 -c "import confluent_kafka, kafka, pytest" >/dev/null 2>&1; then
+        echo "installing Python test clients: confluent-kafka kafka-python pytest"
+        python_packages=(confluent-kafka kafka-python pytest)
+        python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
+            || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
+    fi
 fi
 
 echo "dependencies for '$mode' are present"

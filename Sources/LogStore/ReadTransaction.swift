@@ -21,6 +21,11 @@ public struct ReadTransaction: StoreTransaction {
         try fetchBatches(topic: topic, partition: partition, offset: offset, maxBytes: maxBytes)
     }
 
+    /// The first offset whose record timestamp is >= `timestamp`, with that timestamp.
+    public func offset(topic: String, partition: Int32, forTimestamp timestamp: Int64) throws(LogStoreError) -> (offset: Int64, timestamp: Int64)? {
+        try findOffset(topic: topic, partition: partition, timestamp: timestamp)
+    }
+
     public func committedOffset(group: String, topic: String, partition: Int32) throws(LogStoreError) -> CommittedOffset? {
         try loadCommittedOffset(group: group, topic: topic, partition: partition)
     }

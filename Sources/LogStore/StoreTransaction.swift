@@ -126,6 +126,42 @@ extension StoreTransaction {
         return result
     }
 
+    /// The first record whose timestamp is at least `timestamp` (Kafka's ListOffsets by time,
+    /// on the records' own timestamps). Scans batch headers from the log start; nil if none.
+    func findOffset(topic: String, partition: Int32, timestamp: Int64) throws(LogStoreError) -> (offset: Int64, timestamp: Int64)? {
+        _ = try requirePartition(topic, partition)
+        guard let dbi = database(named: StoreKeys.logDatabaseName(topic: topic, partition: partition)) else { return nil }
+        do {
+            return try lmdb.withCursor(dbi) { cursor -> (offset: Int64, timestamp: Int64)? in
+                var entry = try cursor.first()
+                while let current = entry {
+                    let bytes = current.value
+                    let baseOffset = Int64(bigEndianBytes: current.key) ?? -1
+                    guard bytes.count >= RecordBatchHeader.size else {
+                        throw LogStoreError(.corruptBatch, "batch at offset \(baseOffset) of \(topic)-\(partition) is corrupt: only \(bytes.count) bytes")
+                    }
+                    let maxTimestamp = Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: bytes[35..<43])) ?? .min
+                    if maxTimestamp >= timestamp {
+                        try verifyStoredBatch(bytes, topic: topic, partition: partition, baseOffset: baseOffset)
+                        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+                        buffer.writeBytes(bytes)
+                        if let match = try RecordBatch.decodeRecords(buffer).first(where: { $0.timestamp >= timestamp }) {
+                            return (match.offset, match.timestamp)
+                        }
+                    }
+                    entry = try cursor.next()
+                }
+                return nil
+            }
+        } catch let error as LogStoreError {
+            throw error
+        } catch let error as LMDBError {
+            throw LogStoreError(error, context: "searching \(topic)-\(partition) by timestamp")
+        } catch {
+            throw LogStoreError(.corruptBatch, "searching \(topic)-\(partition) by timestamp: \(error)")
+        }
+    }
+
     /// The batch whose offset range contains `offset`: the last batch with base <= offset.
     private func startingEntry(cursor: LMDBCursor, offset: Int64) throws -> LMDBCursor.Entry? {
         let found = try cursor.seek(atLeast: offset.bigEndianBytes)

@@ -1,0 +1,141 @@
+import LogStore
+import Protocol
+
+/// Metadata, CreateTopics, FindCoordinator and InitProducerId.
+extension KafkaBroker {
+    func metadata(_ request: MetadataRequest, version: Int16) async -> MetadataResponse {
+        let configuration = self.configuration
+        let names: [String]
+        if let topics = request.topics {
+            names = topics.map(\.name)
+        } else {
+            names = (try? store.topics()) ?? []
+        }
+        // Metadata v4+ lets the client say whether it wants topics created.
+        let mayCreate = configuration.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
+        var topics: [MetadataResponse.MetadataResponseTopic] = []
+        for name in names {
+            var description = try? store.describe(topic: name)
+            var error = KafkaErrorCode.none
+            if description == nil {
+                do {
+                    try TopicName.validate(name)
+                    if mayCreate {
+                        description = try await createTopicIfMissing(name, partitions: configuration.defaultPartitions)
+                    } else {
+                        error = .unknownTopicOrPartition
+                    }
+                } catch {
+                    let code = kafkaErrorCode(for: error)
+                    topics.append(.init(errorCode: code.rawValue, name: name, partitions: []))
+                    continue
+                }
+            }
+            let partitions = (description?.partitions ?? []).map { partition in
+                MetadataResponse.MetadataResponsePartition(
+                    errorCode: 0, partitionIndex: partition.partition, leaderId: configuration.nodeId, leaderEpoch: 0,
+                    replicaNodes: [configuration.nodeId], isrNodes: [configuration.nodeId], offlineReplicas: [])
+            }
+            topics.append(.init(errorCode: error.rawValue, name: name, partitions: partitions))
+        }
+        countRequest(.metadata, error: .none)
+        return MetadataResponse(
+            brokers: [.init(nodeId: configuration.nodeId, host: configuration.advertisedHost, port: Int32(configuration.advertisedPort))],
+            clusterId: configuration.clusterId, controllerId: configuration.nodeId, topics: topics)
+    }
+
+    /// Creates a topic unless a concurrent request already did.
+    func createTopicIfMissing(_ name: String, partitions: Int) async throws -> TopicDescription? {
+        do {
+            return try await store.createTopic(name, partitions: partitions)
+        } catch let error as LogStoreError where error.code == .topicAlreadyExists {
+            return try store.describe(topic: name)
+        }
+    }
+
+    func createTopics(_ request: CreateTopicsRequest) async -> CreateTopicsResponse {
+        var results: [CreateTopicsResponse.CreatableTopicResult] = []
+        for topic in request.topics {
+            func fail(_ code: KafkaErrorCode, _ message: String) {
+                results.append(.init(name: topic.name, errorCode: code.rawValue, errorMessage: message))
+            }
+            guard topic.replicationFactor == -1 || topic.replicationFactor == 1 else {
+                fail(.invalidReplicationFactor, "paynode keeps one replica; replication factor \(topic.replicationFactor) is not possible")
+                continue
+            }
+            guard topic.assignments.isEmpty else {
+                fail(.invalidRequest, "manual replica assignments are not supported")
+                continue
+            }
+            let partitions = topic.numPartitions == -1 ? configuration.defaultPartitions : Int(topic.numPartitions)
+            var topicConfiguration = TopicConfiguration()
+            var configError: String?
+            for entry in topic.configs {
+                switch entry.name {
+                case "retention.ms":
+                    guard let value = entry.value.flatMap(Int64.init) else { configError = "retention.ms must be an integer"; break }
+                    topicConfiguration.retentionMilliseconds = value
+                case "retention.bytes":
+                    guard let value = entry.value.flatMap(Int64.init) else { configError = "retention.bytes must be an integer"; break }
+                    topicConfiguration.retentionBytes = value
+                default:
+                    // Other Kafka topic configs (cleanup.policy, ...) have no meaning here; accept them.
+                    continue
+                }
+            }
+            if let configError {
+                fail(.invalidRequest, configError)
+                continue
+            }
+            do {
+                try TopicName.validate(topic.name)
+                if request.validateOnly {
+                    guard (1...100_000).contains(partitions) else {
+                        throw LogStoreError(.invalidPartitions, "partition count \(partitions) must be between 1 and 100000")
+                    }
+                    if try store.describe(topic: topic.name) != nil {
+                        throw LogStoreError(.topicAlreadyExists, "topic \(topic.name) already exists")
+                    }
+                } else {
+                    try await store.createTopic(topic.name, partitions: partitions, configuration: topicConfiguration)
+                }
+                results.append(.init(name: topic.name, errorCode: 0, errorMessage: nil))
+            } catch let error as LogStoreError {
+                fail(error.kafkaErrorCode, error.message)
+            } catch {
+                fail(.unknownServerError, "\(error)")
+            }
+        }
+        countRequest(.createTopics, error: .none)
+        return CreateTopicsResponse(topics: results)
+    }
+
+    func findCoordinator(_ request: FindCoordinatorRequest) -> FindCoordinatorResponse {
+        let configuration = self.configuration
+        guard request.keyType == 0 else {
+            countRequest(.findCoordinator, error: .coordinatorNotAvailable)
+            return FindCoordinatorResponse(errorCode: KafkaErrorCode.coordinatorNotAvailable.rawValue,
+                                           errorMessage: "transactions are not supported", nodeId: -1, host: "", port: -1)
+        }
+        countRequest(.findCoordinator, error: .none)
+        return FindCoordinatorResponse(errorCode: 0, errorMessage: nil, nodeId: configuration.nodeId,
+                                       host: configuration.advertisedHost, port: Int32(configuration.advertisedPort))
+    }
+
+    func initProducerId(_ request: InitProducerIdRequest) async -> InitProducerIdResponse {
+        guard request.transactionalId == nil else {
+            // Transactions are not supported; idempotence needs no transactional id.
+            countRequest(.initProducerId, error: .invalidRequest)
+            return InitProducerIdResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, producerId: -1, producerEpoch: -1)
+        }
+        do {
+            let identity = try await store.allocateProducerId()
+            countRequest(.initProducerId, error: .none)
+            return InitProducerIdResponse(errorCode: 0, producerId: identity.producerId, producerEpoch: identity.epoch)
+        } catch {
+            let code = kafkaErrorCode(for: error)
+            countRequest(.initProducerId, error: code)
+            return InitProducerIdResponse(errorCode: code.rawValue, producerId: -1, producerEpoch: -1)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Logging
+import LogStore
+import Metrics
+import NIOCore
+import Protocol
+import Synchronization
+
+/// Answers Kafka requests from the log store: decodes the header and body, runs the API, and
+/// encodes the response frame. Malformed input gets an error code or a closed connection,
+/// never a crash and never a store change.
+final class KafkaBroker: Sendable {
+    struct Configuration: Sendable {
+        var advertisedHost: String
+        var advertisedPort: Int
+        var defaultPartitions: Int
+        var autoCreateTopics: Bool
+        var nodeId: Int32 = 0
+        var clusterId: String = "paynode"
+    }
+
+    enum Reply {
+        case respond(ByteBuffer)
+        case noResponse
+        case close(String)
+    }
+
+    /// The APIs answered today; ApiVersions advertises exactly these.
+    static let implementedAPIs: [KafkaAPIKey] = [
+        .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
+        .apiVersions, .createTopics, .initProducerId,
+    ]
+
+    let store: LogStore
+    private let settings: Mutex<Configuration>
+
+    init(store: LogStore, configuration: Configuration) {
+        self.store = store
+        self.settings = Mutex(configuration)
+    }
+
+    var configuration: Configuration { settings.withLock { $0 } }
+
+    /// Port 0 listeners learn their port after binding; Metadata must advertise the real one.
+    func setAdvertisedPort(_ port: Int) {
+        settings.withLock { $0.advertisedPort = port }
+    }
+
+    func handle(frame: ByteBuffer, logger: Logger) async -> Reply {
+        var frame = frame
+        let header: KafkaRequestHeader
+        do {
+            header = try KafkaRequestHeader.decode(from: &frame)
+        } catch {
+            return .close("malformed request header: \(error)")
+        }
+        guard let api = header.api, Self.implementedAPIs.contains(api) else {
+            // An API we do not implement: Kafka closes the connection too.
+            return .close("unsupported API key \(header.apiKey) from client \(header.clientId ?? "-")")
+        }
+        guard api.supportedVersions.contains(header.apiVersion) else {
+            if api == .apiVersions {
+                // Clients probe with their newest ApiVersions; answer in the v0 layout so
+                // they can read the error and retry with a version we support.
+                countRequest(api, error: .unsupportedVersion)
+                return .respond(KafkaResponseFrame.encode(correlationId: header.correlationId) { buffer in
+                    ApiVersionsResponse(errorCode: KafkaErrorCode.unsupportedVersion.rawValue, apiKeys: Self.advertisedVersions).encode(into: &buffer, version: 0)
+                })
+            }
+            return .close("\(api) v\(header.apiVersion) is not supported (supported: \(api.supportedVersions))")
+        }
+        do {
+            let reply = try await dispatch(api, header: header, body: &frame, logger: logger)
+            return reply
+        } catch let error as KafkaCodecError {
+            countRequest(api, error: .invalidRequest)
+            return .close("malformed \(api) v\(header.apiVersion) request: \(error)")
+        } catch {
+            logger.error("request failed", metadata: ["api": "\(api)", "error": "\(error)"])
+            return .close("\(api) failed: \(error)")
+        }
+    }
+
+    private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, logger: Logger) async throws -> Reply {
+        let version = header.apiVersion
+        func respond(_ response: some KafkaResponseBody) -> Reply {
+            .respond(KafkaResponseFrame.encode(correlationId: header.correlationId) { response.encode(into: &$0, version: version) })
+        }
+        switch api {
+        case .apiVersions:
+            _ = try ApiVersionsRequest.decode(from: &body, version: version)
+            countRequest(api, error: .none)
+            return respond(ApiVersionsResponse(errorCode: 0, apiKeys: Self.advertisedVersions, throttleTimeMs: 0))
+        case .metadata:
+            return respond(await metadata(try MetadataRequest.decode(from: &body, version: version), version: version))
+        case .produce:
+            let request = try ProduceRequest.decode(from: &body, version: version)
+            let response = await produce(request, logger: logger)
+            return request.acks == 0 ? .noResponse : respond(response)
+        case .fetch:
+            return respond(await fetch(try FetchRequest.decode(from: &body, version: version)))
+        case .listOffsets:
+            return respond(listOffsets(try ListOffsetsRequest.decode(from: &body, version: version)))
+        case .createTopics:
+            return respond(await createTopics(try CreateTopicsRequest.decode(from: &body, version: version)))
+        case .initProducerId:
+            return respond(await initProducerId(try InitProducerIdRequest.decode(from: &body, version: version)))
+        case .findCoordinator:
+            return respond(findCoordinator(try FindCoordinatorRequest.decode(from: &body, version: version)))
+        case .offsetCommit:
+            return respond(await offsetCommit(try OffsetCommitRequest.decode(from: &body, version: version)))
+        case .offsetFetch:
+            return respond(offsetFetch(try OffsetFetchRequest.decode(from: &body, version: version)))
+        default:
+            return .close("\(api) is not implemented")
+        }
+    }
+
+    static let advertisedVersions: [ApiVersionsResponse.ApiVersion] = implementedAPIs.map {
+        ApiVersionsResponse.ApiVersion(apiKey: $0.rawValue, minVersion: $0.supportedVersions.lowerBound,
+                                       maxVersion: $0.supportedVersions.upperBound)
+    }
+
+    func countRequest(_ api: KafkaAPIKey, error: KafkaErrorCode) {
+        Counter(label: "paynode_kafka_requests_total",
+                dimensions: [("api", api.description), ("error_code", "\(error.rawValue)")]).increment()
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text
+    case json
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env: PAYNODE_LOG_LEVEL).")
+    var level: String?
+
+    @Option(name: .customLong("log-format"), help: "text or json (env: PAYNODE_LOG_FORMAT).")
+    var format: LogFormat?
+
+    func bootstrap() throws {
+        let levelName = EnvironmentOption.string(level, "PAYNODE_LOG_LEVEL") ?? "info"
+        guard let logLevel = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("unknown log level '\(levelName)'")
+        }
+        let formatName = EnvironmentOption.string(format?.rawValue, "PAYNODE_LOG_FORMAT") ?? "text"
+        guard let logFormat = LogFormat(rawValue: formatName) else {
+            throw ValidationError("unknown log format '\(formatName)'")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = logFormat == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+    }
+}
+
+/// One JSON object per line on stderr: timestamp, level, label, message and metadata fields
+/// (trace_id, paymentOrderId, ... as their own keys), for log shippers.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    init(label: String) { self.label = label }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [String: String] = [:]
+        for (key, value) in metadata { fields[key] = "\(value)" }
+        if let provided = metadataProvider?.get() { for (key, value) in provided { fields[key] = "\(value)" } }
+        if let extra = event.metadata { for (key, value) in extra { fields[key] = "\(value)" } }
+        fields["timestamp"] = ISO8601DateFormatter().string(from: Date())
+        fields["level"] = event.level.rawValue
+        fields["logger"] = label
+        fields["message"] = "\(event.message)"
+        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,110 @@
+/// The Kafka APIs paynode speaks, with the (non-flexible) version ranges it advertises.
+/// Floors are low on purpose: librdkafka 2.0.2 enables features only when the broker's range
+/// overlaps specific versions (see shared notes, kafka-wire.md).
+public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
+    case produce = 0
+    case fetch = 1
+    case listOffsets = 2
+    case metadata = 3
+    case offsetCommit = 8
+    case offsetFetch = 9
+    case findCoordinator = 10
+    case joinGroup = 11
+    case heartbeat = 12
+    case leaveGroup = 13
+    case syncGroup = 14
+    case describeGroups = 15
+    case listGroups = 16
+    case apiVersions = 18
+    case createTopics = 19
+    case initProducerId = 22
+
+    public var supportedVersions: ClosedRange<Int16> {
+        switch self {
+        case .produce: 3...8
+        case .fetch: 4...11
+        case .listOffsets: 1...5
+        case .metadata: 0...8
+        case .offsetCommit: 2...7
+        case .offsetFetch: 1...5
+        case .findCoordinator: 0...2
+        case .joinGroup: 0...5
+        case .heartbeat: 0...3
+        case .leaveGroup: 0...3
+        case .syncGroup: 0...3
+        case .describeGroups: 0...4
+        case .listGroups: 0...2
+        case .apiVersions: 0...2
+        case .createTopics: 0...4
+        case .initProducerId: 0...1
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .produce: "Produce"
+        case .fetch: "Fetch"
+        case .listOffsets: "ListOffsets"
+        case .metadata: "Metadata"
+        case .offsetCommit: "OffsetCommit"
+        case .offsetFetch: "OffsetFetch"
+        case .findCoordinator: "FindCoordinator"
+        case .joinGroup: "JoinGroup"
+        case .heartbeat: "Heartbeat"
+        case .leaveGroup: "LeaveGroup"
+        case .syncGroup: "SyncGroup"
+        case .describeGroups: "DescribeGroups"
+        case .listGroups: "ListGroups"
+        case .apiVersions: "ApiVersions"
+        case .createTopics: "CreateTopics"
+        case .initProducerId: "InitProducerId"
+        }
+    }
+}
+
+/// Kafka's error codes that paynode answers with (org.apache.kafka.common.protocol.Errors).
+public enum KafkaErrorCode: Int16, Sendable, Hashable {
+    case unknownServerError = -1
+    case none = 0
+    case offsetOutOfRange = 1
+    case corruptMessage = 2
+    case unknownTopicOrPartition = 3
+    case invalidFetchSize = 4
+    case leaderNotAvailable = 5
+    case notLeaderOrFollower = 6
+    case requestTimedOut = 7
+    case messageTooLarge = 10
+    case offsetMetadataTooLarge = 12
+    case coordinatorLoadInProgress = 14
+    case coordinatorNotAvailable = 15
+    case notCoordinator = 16
+    case invalidTopicException = 17
+    case recordListTooLarge = 18
+    case notEnoughReplicas = 19
+    case invalidRequiredAcks = 21
+    case illegalGeneration = 22
+    case inconsistentGroupProtocol = 23
+    case invalidGroupId = 24
+    case unknownMemberId = 25
+    case invalidSessionTimeout = 26
+    case rebalanceInProgress = 27
+    case invalidCommitOffsetSize = 28
+    case topicAuthorizationFailed = 29
+    case groupAuthorizationFailed = 30
+    case unsupportedVersion = 35
+    case topicAlreadyExists = 36
+    case invalidPartitions = 37
+    case invalidReplicationFactor = 38
+    case invalidRequest = 42
+    case unsupportedForMessageFormat = 43
+    case outOfOrderSequenceNumber = 45
+    case duplicateSequenceNumber = 46
+    case invalidProducerEpoch = 47
+    case invalidTimestamp = 32
+    case kafkaStorageError = 56
+    case unknownProducerId = 59
+    case groupIdNotFound = 69
+    case memberIdRequired = 79
+    case groupMaxSizeReached = 81
+    case invalidRecord = 87
+}

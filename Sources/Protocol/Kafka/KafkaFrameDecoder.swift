@@ -1,0 +1,58 @@
+import NIOCore
+
+/// Splits a TCP byte stream into Kafka frames (INT32 size, then that many bytes) with an
+/// explicit maximum: NIO's LengthFieldBasedFrameDecoder has none, and an unchecked size from a
+/// client would make us buffer gigabytes.
+public struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+
+    public let maximumFrameSize: Int
+
+    public init(maximumFrameSize: Int) {
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
+        guard let size = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else { return nil }
+        guard size >= 0 else {
+            throw KafkaCodecError(.invalidLength, "frame size \(size) is negative")
+        }
+        guard Int(size) <= maximumFrameSize else {
+            throw KafkaCodecError(.frameTooLarge, "frame of \(size) bytes exceeds the maximum of \(maximumFrameSize)")
+        }
+        guard buffer.readableBytes >= 4 + Int(size) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        return buffer.readSlice(length: Int(size))
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
+        try decode(buffer: &buffer)
+    }
+}
+
+/// Frames a response: INT32 size, the response header v0 (correlation id; non-flexible
+/// responses and every ApiVersions response carry no tagged fields), then the body.
+public enum KafkaResponseFrame {
+    public static func encode(correlationId: Int32, allocator: ByteBufferAllocator = ByteBufferAllocator(),
+                              body: (inout ByteBuffer) -> Void) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        buffer.writeInteger(Int32(0), endianness: .big)
+        buffer.writeInteger(correlationId, endianness: .big)
+        body(&buffer)
+        buffer.setInteger(Int32(buffer.readableBytes - 4), at: buffer.readerIndex, endianness: .big)
+        return buffer
+    }
+}
+
+/// Frames a request (paynode's own client): INT32 size, request header v1, body.
+public enum KafkaRequestFrame {
+    public static func encode(header: KafkaRequestHeader, allocator: ByteBufferAllocator = ByteBufferAllocator(),
+                              body: (inout ByteBuffer) -> Void) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        buffer.writeInteger(Int32(0), endianness: .big)
+        header.encode(into: &buffer)
+        body(&buffer)
+        buffer.setInteger(Int32(buffer.readableBytes - 4), at: buffer.readerIndex, endianness: .big)
+        return buffer
+    }
+}

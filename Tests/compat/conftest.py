@@ -1,0 +1,95 @@
+"""Shared fixtures: a real `paynode broker` process on free ports with a fresh data directory.
+
+The broker binary comes from PAYNODE_BIN (default .build/debug/paynode): `make test` builds it
+once and runs these tests against that build.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PAYNODE = os.environ.get("PAYNODE_BIN", os.path.join(ROOT, ".build", "debug", "paynode"))
+READY = re.compile(r"paynode broker ready http=(\d+) kafka=(\d+)")
+
+
+class Broker:
+    """A paynode broker child process that can be killed and restarted on the same ports."""
+
+    def __init__(self, data_dir, kafka_port=0, http_port=0, extra_args=()):
+        self.data_dir = data_dir
+        self.kafka_port = kafka_port
+        self.http_port = http_port
+        self.extra_args = list(extra_args)
+        self.process = None
+        self.log_path = os.path.join(data_dir + "-logs", "broker.log")
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def start(self, timeout=60):
+        assert os.path.exists(PAYNODE), f"{PAYNODE} is not built: run `swift build` (make test does)"
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [PAYNODE, "broker", "--data-dir", self.data_dir,
+             "--kafka-listen", f"127.0.0.1:{self.kafka_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
+             *self.extra_args],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"broker exited ({self.process.wait()}); log: {self.log_path}")
+            match = READY.search(line)
+            if match:
+                self.http_port, self.kafka_port = int(match.group(1)), int(match.group(2))
+                return self
+        raise RuntimeError("broker did not become ready")
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError("broker did not stop within 30 s of SIGTERM")
+        return self.process.returncode if self.process else None
+
+    def log(self):
+        with open(self.log_path) as handle:
+            return handle.read()
+
+
+@pytest.fixture
+def data_dir():
+    path = tempfile.mkdtemp(prefix="paynode-compat-")
+    yield os.path.join(path, "data")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def broker(data_dir):
+    node = Broker(data_dir).start()
+    yield node
+    node.stop()
+
+
+def paynode(*args, check=True):
+    """Runs a paynode command line and returns its stdout."""
+    result = subprocess.run([PAYNODE, *args], capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"paynode {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result.stdout
