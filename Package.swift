@@ -61,11 +61,23 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // paynode's own Kafka client: connections, metadata, fetch, offsets, idempotent producer.
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "Node",
             dependencies: [
                 "LogStore",
                 "Protocol",
+                "KafkaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -91,6 +103,15 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["golden", "KafkaDataPath/golden", "KafkaGroups/golden"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: [
+                "KafkaClient", "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -219,16 +219,46 @@ public final class LogStore: Sendable {
 
     public func describe(topic: String) throws -> TopicDescription? { try read { try $0.describe(topic: topic) } }
 
+    /// Appends `records` as one batch. Encoding and checksumming happen here, on the caller's
+    /// task, so concurrent producers do not serialise that work on the writer thread.
     @discardableResult
     public func append(topic: String, partition: Int32, records: [Record], compression: CompressionCodec = .none) async throws -> AppendResult {
-        let estimate = records.reduce(61) { $0 + ($1.key?.count ?? 0) + ($1.value?.count ?? 0) + 16 }
-        return try await write(estimatedBytes: estimate) {
-            try $0.append(topic: topic, partition: partition, records: records, compression: compression)
+        guard !records.isEmpty else {
+            throw LogStoreError(.invalidArgument, "append to \(topic)-\(partition) with no records")
+        }
+        let now = currentTimeMilliseconds()
+        var stamped = records
+        for index in stamped.indices where stamped[index].timestamp < 0 { stamped[index].timestamp = now }
+        let batch: ByteBuffer
+        let header: RecordBatchHeader
+        do {
+            batch = try RecordBatch.encode(records: stamped, compression: compression)
+            header = try RecordBatch.peekHeader(batch)
+        } catch {
+            throw LogStoreError(.invalidRecord, "cannot encode records for \(topic)-\(partition): \(error)")
+        }
+        guard batch.readableBytes <= configuration.maximumBatchBytes else {
+            throw LogStoreError(.recordTooLarge, "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(configuration.maximumBatchBytes)")
+        }
+        return try await write(estimatedBytes: batch.readableBytes) {
+            try $0.appendEncoded(topic: topic, partition: partition, batch: batch, header: header)
         }
     }
 
+    /// Appends a producer's batch with Kafka's validation (done here, on the caller's task) and
+    /// idempotent-producer rules (on the writer, against the committed producer state).
     public func appendBatch(topic: String, partition: Int32, batch: ByteBuffer) async throws -> ProduceOutcome {
-        try await write(estimatedBytes: batch.readableBytes) { try $0.appendBatch(topic: topic, partition: partition, batch: batch) }
+        guard batch.readableBytes <= configuration.maximumBatchBytes else {
+            throw LogStoreError(.recordTooLarge,
+                "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(configuration.maximumBatchBytes)")
+        }
+        let header: RecordBatchHeader
+        do { header = try RecordBatch.validate(batch) } catch {
+            throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
+        }
+        return try await write(estimatedBytes: batch.readableBytes) {
+            try $0.appendValidatedBatch(topic: topic, partition: partition, batch: batch, header: header)
+        }
     }
 
     public func commitOffset(group: String, topic: String, partition: Int32, offset: Int64, metadata: String? = nil) async throws {
@@ -251,7 +281,8 @@ public final class LogStore: Sendable {
         let partitionKey = TopicPartition(topic, partition)
         while true {
             let result = try read { try $0.fetch(topic: topic, partition: partition, offset: offset, maxBytes: maxBytes) }
-            if result.records.readableBytes >= max(minBytes, 1) || ContinuousClock.now >= deadline || Task.isCancelled {
+            if result.records.readableBytes >= max(minBytes, 1) || ContinuousClock.now >= deadline || Task.isCancelled
+                || notifier.isInterrupted {
                 return result
             }
             await notifier.waitForAppend(after: [partitionKey: result.highWatermark], until: deadline)
@@ -262,6 +293,12 @@ public final class LogStore: Sendable {
     /// The broker's multi-partition Fetch uses it.
     public func waitForAppend(after highWatermarks: [TopicPartition: Int64], until deadline: ContinuousClock.Instant) async {
         await notifier.waitForAppend(after: highWatermarks, until: deadline)
+    }
+
+    /// Ends every long poll now and makes later ones return at once: a node shutting down
+    /// answers waiting fetches instead of holding them to their deadline.
+    public func interruptWaits() {
+        notifier.interruptAll()
     }
 
     // MARK: Retention

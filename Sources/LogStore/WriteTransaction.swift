@@ -124,18 +124,34 @@ public final class WriteTransaction: StoreTransaction {
         return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
     }
 
+    /// Appends a batch encoded by `LogStore.append` on the caller's thread.
+    func appendEncoded(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> AppendResult {
+        let record = try requirePartition(topic, partition)
+        var batch = batch
+        return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+    }
+
     /// Appends a batch exactly as a Kafka producer sent it (after validating it), applying the
     /// idempotent-producer rules: a duplicate answers the original offsets and writes nothing;
     /// a gap throws `.outOfOrderSequence`; an old epoch throws `.invalidProducerEpoch`.
     public func appendBatch(topic: String, partition: Int32, batch: ByteBuffer) throws(LogStoreError) -> ProduceOutcome {
+        let header = try validateBatch(topic: topic, partition: partition, batch: batch)
+        return try appendValidatedBatch(topic: topic, partition: partition, batch: batch, header: header)
+    }
+
+    /// Kafka's checks on a producer's batch (size, magic, CRC-32C, counts, producer fields).
+    /// Pure, so `LogStore.appendBatch` runs it on the caller's thread, not the writer's.
+    func validateBatch(topic: String, partition: Int32, batch: ByteBuffer) throws(LogStoreError) -> RecordBatchHeader {
         guard batch.readableBytes <= limits.maximumBatchBytes else {
             throw LogStoreError(.recordTooLarge,
                 "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(limits.maximumBatchBytes)")
         }
-        let header: RecordBatchHeader
-        do { header = try RecordBatch.validate(batch) } catch {
+        do { return try RecordBatch.validate(batch) } catch {
             throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
         }
+    }
+
+    func appendValidatedBatch(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> ProduceOutcome {
         let record = try requirePartition(topic, partition)
         guard header.hasProducerId else {
             var batch = batch

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogStore
 import Logging
+import Protocol
 import ServiceLifecycle
 
 /// `paynode broker`: the Kafka-compatible log alone, a local Kafka for development.
@@ -27,7 +28,8 @@ struct BrokerCommand: AsyncParsableCommand {
         let store = try data.openStore(logLevel: .info)
         defer { store.close() }
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
-        let broker = KafkaBroker(store: store, configuration: kafkaSettings.broker)
+        let coordinator = try GroupCoordinator(store: store, configuration: kafkaSettings.groups, logger: Logger(label: "paynode.groups"))
+        let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: kafkaSettings.broker)
         let kafkaServer = KafkaServer(configuration: kafkaSettings.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
             broker.setAdvertisedPort(port)
             readiness.bound("kafka", port: port)
@@ -35,6 +37,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
             .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
+            .init(service: coordinator),
             .init(service: kafkaServer),
             .init(service: httpApplication),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -60,9 +63,19 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("max-frame-bytes"), help: "Largest request a client may send (env: PAYNODE_MAX_FRAME_BYTES; default 104857600).")
     var maximumFrameBytes: Int?
 
+    @Option(name: .customLong("group-initial-rebalance-delay-ms"), help: "Wait after the first member joins an empty group (env: PAYNODE_GROUP_INITIAL_REBALANCE_DELAY_MS; default 500; Kafka uses 3000).")
+    var initialRebalanceDelay: Int?
+
+    @Option(name: .customLong("group-min-session-timeout-ms"), help: "Smallest session timeout a consumer may ask for (env: PAYNODE_GROUP_MIN_SESSION_TIMEOUT_MS; default 6000).")
+    var minimumSessionTimeout: Int?
+
+    @Option(name: .customLong("group-max-session-timeout-ms"), help: "Largest session timeout a consumer may ask for (env: PAYNODE_GROUP_MAX_SESSION_TIMEOUT_MS; default 1800000).")
+    var maximumSessionTimeout: Int?
+
     struct Resolved {
         var server: KafkaServer.Configuration
         var broker: KafkaBroker.Configuration
+        var groups: ConsumerGroup.Configuration
     }
 
     func resolve() throws -> Resolved {
@@ -75,9 +88,18 @@ struct KafkaListenerOptions: ParsableArguments {
         let frame = try EnvironmentOption.integer(maximumFrameBytes, "PAYNODE_MAX_FRAME_BYTES", default: 100 << 20)
         guard frame >= 1024 else { throw ValidationError("--max-frame-bytes \(frame) must be at least 1024") }
         let autoCreate = try EnvironmentOption.bool(autoCreateTopics, "PAYNODE_AUTO_CREATE_TOPICS", default: true)
+        let delay = try EnvironmentOption.integer(initialRebalanceDelay, "PAYNODE_GROUP_INITIAL_REBALANCE_DELAY_MS", default: 500)
+        let minimumSession = try EnvironmentOption.integer(minimumSessionTimeout, "PAYNODE_GROUP_MIN_SESSION_TIMEOUT_MS", default: 6000)
+        let maximumSession = try EnvironmentOption.integer(maximumSessionTimeout, "PAYNODE_GROUP_MAX_SESSION_TIMEOUT_MS", default: 1_800_000)
+        guard delay >= 0 else { throw ValidationError("--group-initial-rebalance-delay-ms must not be negative") }
+        guard minimumSession >= 1, minimumSession <= maximumSession else {
+            throw ValidationError("--group-min-session-timeout-ms \(minimumSession) must be between 1 and --group-max-session-timeout-ms \(maximumSession)")
+        }
         return Resolved(
             server: .init(host: listen.host, port: listen.port, maximumFrameSize: frame),
             broker: .init(advertisedHost: advertised, advertisedPort: listen.port, defaultPartitions: partitions,
-                          autoCreateTopics: autoCreate))
+                          autoCreateTopics: autoCreate),
+            groups: .init(initialRebalanceDelayMilliseconds: Int64(delay), minimumSessionTimeoutMilliseconds: Int64(minimumSession),
+                          maximumSessionTimeoutMilliseconds: Int64(maximumSession)))
     }
 }

@@ -11,6 +11,7 @@ final class AppendNotifier: Sendable {
     }
 
     private struct State {
+        var interrupted = false
         var published: [TopicPartition: Int64] = [:]
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiterID: UInt64 = 0
@@ -35,6 +36,18 @@ final class AppendNotifier: Sendable {
         for continuation in woken { continuation.resume() }
     }
 
+    var isInterrupted: Bool { state.withLock { $0.interrupted } }
+
+    /// Wakes every waiter now and makes later waits return at once (node shutting down).
+    func interruptAll() {
+        let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.interrupted = true
+            defer { state.waiters.removeAll() }
+            return state.waiters.values.map(\.continuation)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
     /// Forgets a partition (topic deleted): its high watermark starts over if it is recreated.
     func forget(_ partitions: [TopicPartition]) {
         state.withLock { state in
@@ -45,7 +58,7 @@ final class AppendNotifier: Sendable {
     /// Returns once any partition's high watermark passes the expected one, or at `deadline`,
     /// or when the task is cancelled.
     func waitForAppend(after expected: [TopicPartition: Int64], until deadline: ContinuousClock.Instant) async {
-        guard !expected.isEmpty, deadline > .now else { return }
+        guard !expected.isEmpty, deadline > .now, !state.withLock({ $0.interrupted }) else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitUntilSatisfied(expected) }
             group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
@@ -62,7 +75,7 @@ final class AppendNotifier: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if Task.isCancelled || Self.isSatisfied(expected, published: state.published) { return true }
+                    if Task.isCancelled || state.interrupted || Self.isSatisfied(expected, published: state.published) { return true }
                     state.waiters[id] = Waiter(expected: expected, continuation: continuation)
                     return false
                 }

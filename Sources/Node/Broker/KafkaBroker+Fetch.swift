@@ -25,7 +25,8 @@ extension KafkaBroker {
                     return data
                 })
             }
-            if totalBytes >= max(Int(request.minBytes), 1) || worst != .none || ContinuousClock.now >= deadline || Task.isCancelled {
+            if totalBytes >= max(Int(request.minBytes), 1) || worst != .none || ContinuousClock.now >= deadline || Task.isCancelled
+                || isShuttingDown {
                 countRequest(.fetch, error: worst)
                 return FetchResponse(responses: responses)
             }

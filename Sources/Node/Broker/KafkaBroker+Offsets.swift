@@ -1,7 +1,7 @@
 import LogStore
 import Protocol
 
-/// OffsetCommit and OffsetFetch for groups without members (assign()-mode consumers).
+/// OffsetCommit (checked against the group's generation) and OffsetFetch.
 extension KafkaBroker {
     /// Kafka's offset.metadata.max.bytes default.
     static let maximumOffsetMetadataBytes = 4096
@@ -14,8 +14,10 @@ extension KafkaBroker {
             })
         }
         guard !request.groupId.isEmpty else { return everyPartition(.invalidGroupId) }
-        // Without a group coordinator, only commits from outside any generation are valid.
-        guard request.generationId == -1, request.memberId.isEmpty else { return everyPartition(.unknownMemberId) }
+        // Members commit only within their current generation; outsiders only to empty groups.
+        let membership = coordinator.validateOffsetCommit(groupId: request.groupId, memberId: request.memberId,
+                                                          generationId: request.generationId)
+        guard membership == .none else { return everyPartition(membership) }
         let group = request.groupId
         let topics = request.topics
         do {

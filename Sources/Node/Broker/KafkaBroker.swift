@@ -27,25 +27,38 @@ final class KafkaBroker: Sendable {
     /// The APIs answered today; ApiVersions advertises exactly these.
     static let implementedAPIs: [KafkaAPIKey] = [
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
+        .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
         .apiVersions, .createTopics, .initProducerId,
     ]
 
     let store: LogStore
+    let coordinator: GroupCoordinator
     private let settings: Mutex<Configuration>
 
-    init(store: LogStore, configuration: Configuration) {
+    init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration) {
         self.store = store
+        self.coordinator = coordinator
         self.settings = Mutex(configuration)
     }
 
     var configuration: Configuration { settings.withLock { $0 } }
+
+    private let shuttingDown = Atomic<Bool>(false)
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// Graceful shutdown: waiting fetches are answered now with what they have.
+    func beginShutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
+        store.interruptWaits()
+    }
 
     /// Port 0 listeners learn their port after binding; Metadata must advertise the real one.
     func setAdvertisedPort(_ port: Int) {
         settings.withLock { $0.advertisedPort = port }
     }
 
-    func handle(frame: ByteBuffer, logger: Logger) async -> Reply {
+    func handle(frame: ByteBuffer, peer: String, logger: Logger) async -> Reply {
         var frame = frame
         let header: KafkaRequestHeader
         do {
@@ -69,7 +82,7 @@ final class KafkaBroker: Sendable {
             return .close("\(api) v\(header.apiVersion) is not supported (supported: \(api.supportedVersions))")
         }
         do {
-            let reply = try await dispatch(api, header: header, body: &frame, logger: logger)
+            let reply = try await dispatch(api, header: header, body: &frame, peer: peer, logger: logger)
             return reply
         } catch let error as KafkaCodecError {
             countRequest(api, error: .invalidRequest)
@@ -80,7 +93,7 @@ final class KafkaBroker: Sendable {
         }
     }
 
-    private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, logger: Logger) async throws -> Reply {
+    private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, peer: String, logger: Logger) async throws -> Reply {
         let version = header.apiVersion
         func respond(_ response: some KafkaResponseBody) -> Reply {
             .respond(KafkaResponseFrame.encode(correlationId: header.correlationId) { response.encode(into: &$0, version: version) })
@@ -110,8 +123,19 @@ final class KafkaBroker: Sendable {
             return respond(await offsetCommit(try OffsetCommitRequest.decode(from: &body, version: version)))
         case .offsetFetch:
             return respond(offsetFetch(try OffsetFetchRequest.decode(from: &body, version: version)))
-        default:
-            return .close("\(api) is not implemented")
+        case .joinGroup:
+            return respond(await joinGroup(try JoinGroupRequest.decode(from: &body, version: version), header: header, peer: peer))
+        case .syncGroup:
+            return respond(await syncGroup(try SyncGroupRequest.decode(from: &body, version: version)))
+        case .heartbeat:
+            return respond(heartbeat(try HeartbeatRequest.decode(from: &body, version: version)))
+        case .leaveGroup:
+            return respond(leaveGroup(try LeaveGroupRequest.decode(from: &body, version: version), version: version))
+        case .describeGroups:
+            return respond(describeGroups(try DescribeGroupsRequest.decode(from: &body, version: version)))
+        case .listGroups:
+            _ = try ListGroupsRequest.decode(from: &body, version: version)
+            return respond(listGroups())
         }
     }
 

@@ -20,8 +20,16 @@ final class KafkaServer: Service {
     private let broker: KafkaBroker
     private let logger: Logger
     private let boundPort: @Sendable (Int) -> Void
-    /// Open connections, so a graceful shutdown can stop reading from them.
-    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Open connections, so a graceful shutdown can close each once its current request is
+    /// answered.
+    private struct Connection {
+        var channel: any Channel
+        var busy = false
+        var closeWhenIdle = false
+    }
+
+    private let connections = Mutex<[ObjectIdentifier: Connection]>([:])
+    private let shuttingDown = Mutex(false)
 
     init(configuration: Configuration, broker: KafkaBroker, logger: Logger, boundPort: @escaping @Sendable (Int) -> Void) {
         self.configuration = configuration
@@ -55,36 +63,57 @@ final class KafkaServer: Service {
                 }
             }
         } onGracefulShutdown: {
-            // Stop accepting, then stop reading requests: each connection finishes the request
-            // it is answering and closes.
+            // Stop accepting; answer waiting fetches now; close idle connections at once and
+            // busy ones as soon as their current request is answered.
             server.channel.close(promise: nil)
-            for channel in self.connections.withLock({ Array($0.values) }) {
-                let closed = channel.eventLoop.makePromise(of: Void.self)
-                closed.futureResult.whenFailure { _ in channel.close(promise: nil) }
-                channel.close(mode: .input, promise: closed)
+            self.broker.beginShutdown()
+            let idle = self.connections.withLock { connections -> [any Channel] in
+                self.shuttingDown.withLock { $0 = true }
+                var idle: [any Channel] = []
+                for (id, connection) in connections {
+                    if connection.busy { connections[id]?.closeWhenIdle = true } else { idle.append(connection.channel) }
+                }
+                return idle
             }
+            for channel in idle { channel.close(promise: nil) }
         }
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
         let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
+        // Kafka shows members' hosts as "/address".
+        let clientHost = "/" + (connection.channel.remoteAddress?.ipAddress ?? "unknown")
         var logger = self.logger
         logger[metadataKey: "client"] = "\(peer)"
         let id = ObjectIdentifier(connection.channel)
-        connections.withLock { $0[id] = connection.channel }
+        let accepted = connections.withLock { connections -> Bool in
+            guard !shuttingDown.withLock({ $0 }) else { return false }
+            connections[id] = Connection(channel: connection.channel)
+            return true
+        }
+        guard accepted else {
+            try? await connection.channel.close()
+            return
+        }
         defer { connections.withLock { $0[id] = nil } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
-                    switch await broker.handle(frame: frame, logger: logger) {
+                    connections.withLock { $0[id]?.busy = true }
+                    switch await broker.handle(frame: frame, peer: clientHost, logger: logger) {
                     case .respond(let response):
                         try await outbound.write(response)
                     case .noResponse:
-                        continue
+                        break
                     case .close(let reason):
                         logger.warning("closing connection", metadata: ["reason": "\(reason)"])
                         return
                     }
+                    let closeNow = connections.withLock { connections -> Bool in
+                        connections[id]?.busy = false
+                        return connections[id]?.closeWhenIdle ?? false
+                    }
+                    if closeNow { return }
                 }
             }
         } catch let error as KafkaCodecError {

@@ -1,0 +1,27 @@
+import Protocol
+
+/// A request body that the client can send, tied to the response body it gets back.
+public protocol KafkaRequest: KafkaRequestBody {
+    associatedtype Response: KafkaResponseBody
+    /// False only for Produce with acks=0, which the broker never answers.
+    var expectsResponse: Bool { get }
+}
+
+extension KafkaRequest {
+    public var expectsResponse: Bool { true }
+}
+
+extension ApiVersionsRequest: KafkaRequest { public typealias Response = ApiVersionsResponse }
+extension MetadataRequest: KafkaRequest { public typealias Response = MetadataResponse }
+extension CreateTopicsRequest: KafkaRequest { public typealias Response = CreateTopicsResponse }
+extension ListOffsetsRequest: KafkaRequest { public typealias Response = ListOffsetsResponse }
+extension FetchRequest: KafkaRequest { public typealias Response = FetchResponse }
+extension OffsetCommitRequest: KafkaRequest { public typealias Response = OffsetCommitResponse }
+extension OffsetFetchRequest: KafkaRequest { public typealias Response = OffsetFetchResponse }
+extension FindCoordinatorRequest: KafkaRequest { public typealias Response = FindCoordinatorResponse }
+extension InitProducerIdRequest: KafkaRequest { public typealias Response = InitProducerIdResponse }
+
+extension ProduceRequest: KafkaRequest {
+    public typealias Response = ProduceResponse
+    public var expectsResponse: Bool { acks != 0 }
+}
