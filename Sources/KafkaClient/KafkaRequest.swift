@@ -20,6 +20,8 @@ extension OffsetCommitRequest: KafkaRequest { public typealias Response = Offset
 extension OffsetFetchRequest: KafkaRequest { public typealias Response = OffsetFetchResponse }
 extension FindCoordinatorRequest: KafkaRequest { public typealias Response = FindCoordinatorResponse }
 extension InitProducerIdRequest: KafkaRequest { public typealias Response = InitProducerIdResponse }
+extension DescribeGroupsRequest: KafkaRequest { public typealias Response = DescribeGroupsResponse }
+extension ListGroupsRequest: KafkaRequest { public typealias Response = ListGroupsResponse }
 
 extension ProduceRequest: KafkaRequest {
     public typealias Response = ProduceResponse

@@ -122,42 +122,80 @@ struct GroupsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "groups",
         abstract: "Inspect consumer groups on a running broker.",
-        subcommands: [Describe.self]
+        subcommands: [List.self, Describe.self]
     )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every group with its state and member count.")
+        @OptionGroup var bootstrap: BootstrapOptions
+
+        func run() async throws {
+            let groups = try await withAdminClient(bootstrap) { client -> [DescribeGroupsResponse.DescribedGroup] in
+                let listed = try await client.request(ListGroupsRequest())
+                guard let error = KafkaErrorCode(rawValue: listed.errorCode), error == .none else {
+                    throw ValidationError("ListGroups failed with error \(listed.errorCode)")
+                }
+                let ids = listed.groups.map(\.groupId).sorted()
+                guard !ids.isEmpty else { return [] }
+                return try await client.request(DescribeGroupsRequest(groups: ids)).groups
+            }
+            for group in groups {
+                print("\(group.groupId)  state=\(group.groupState)  protocol=\(group.protocolData.isEmpty ? "-" : group.protocolData)  members=\(group.members.count)")
+            }
+        }
+    }
 
     struct Describe: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Committed offset, high watermark and lag (high watermark - committed) per partition.")
+            abstract: "State, members and their assignments, then committed offset, high watermark and lag (high watermark - committed) per partition.")
         @OptionGroup var bootstrap: BootstrapOptions
         @Argument(help: "Group id.") var group: String
-        @Option(name: .customLong("topic"), help: "A topic to report (repeatable; default: every topic the group committed to).")
+        @Option(name: .customLong("topic"), help: "A topic to report (repeatable; default: every topic the group committed to or is assigned).")
         var topics: [String] = []
 
         func run() async throws {
             let group = self.group
             let topics = self.topics
-            let rows = try await withAdminClient(bootstrap) { client in
+            let (described, rows) = try await withAdminClient(bootstrap) { client in
+                let described = try await client.request(DescribeGroupsRequest(groups: [group])).groups.first
+                var owners: [KafkaTopicPartition: String] = [:]
+                for member in described?.members ?? [] {
+                    for assigned in Self.assignment(of: member) {
+                        for partition in assigned.partitions { owners[KafkaTopicPartition(assigned.topic, partition)] = member.memberId }
+                    }
+                }
                 var partitions: [KafkaTopicPartition] = []
                 let committed: [KafkaTopicPartition: KafkaOffsetAndMetadata]
                 if topics.isEmpty {
                     committed = try await client.fetchOffsets(group: group)
-                    partitions = committed.keys.sorted()
+                    partitions = Set(committed.keys).union(owners.keys).sorted()
                 } else {
                     for topic in topics {
                         partitions += try await existingPartitions(of: topic, client: client).map { KafkaTopicPartition(topic, $0) }
                     }
                     committed = try await client.fetchOffsets(group: group, topics: topics)
                 }
-                let latest = try await client.listOffsets(partitions, spec: .latest)
-                return partitions.map { ($0, committed[$0], latest[$0]?.offset ?? -1) }
+                let latest = partitions.isEmpty ? [:] : try await client.listOffsets(partitions, spec: .latest)
+                return (described, partitions.map { ($0, committed[$0], latest[$0]?.offset ?? -1, owners[$0]) })
             }
-            print("group \(group)")
-            for (partition, committed, highWatermark) in rows {
+            print("group \(group)  state=\(described?.groupState ?? "Dead")  protocol=\(described?.protocolData.isEmpty == false ? described!.protocolData : "-")")
+            for member in described?.members ?? [] {
+                let assigned = Self.assignment(of: member).map { "\($0.topic):\($0.partitions.map(String.init).joined(separator: ","))" }
+                print("  member \(member.memberId)  client=\(member.clientId)  host=\(member.clientHost)  assigned=\(assigned.isEmpty ? "-" : assigned.joined(separator: " "))")
+            }
+            for (partition, committed, highWatermark, owner) in rows {
                 let offset = committed.map { "\($0.offset)" } ?? "-"
                 let lag = committed.map { "\(max(0, highWatermark - $0.offset))" } ?? "-"
                 let metadata = committed?.metadata.flatMap { $0.isEmpty ? nil : "  metadata=\($0)" } ?? ""
-                print("  \(partition.topic)  \(partition.partition)  committed=\(offset)  high-watermark=\(highWatermark)  lag=\(lag)\(metadata)")
+                print("  \(partition.topic)  \(partition.partition)  committed=\(offset)  high-watermark=\(highWatermark)  lag=\(lag)  owner=\(owner ?? "-")\(metadata)")
             }
+        }
+
+        /// The member's assignment in the consumer protocol; empty before its first SyncGroup.
+        static func assignment(of member: DescribeGroupsResponse.DescribedGroupMember) -> [ConsumerProtocolTopicPartitions] {
+            guard member.memberAssignment.readableBytes > 0 else { return [] }
+            var bytes = member.memberAssignment
+            return (try? ConsumerProtocolAssignment.decode(from: &bytes))?.assignedPartitions ?? []
         }
     }
 }

@@ -48,11 +48,14 @@ def group_rows(broker, group, *topics):
     for topic in topics:
         args += ["--topic", topic]
     lines = paynode(*args).splitlines()
-    assert lines[0] == f"group {group}"
+    assert lines[0].startswith(f"group {group}  state=")
     rows = {}
     for line in lines[1:]:
+        if line.strip().startswith("member "):
+            continue
         fields = re.split(r"\s{2,}", line.strip())
         values = dict(field.split("=", 1) for field in fields[2:])
+        values.pop("owner", None)
         rows[(fields[0], int(fields[1]))] = values
     return rows
 

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer
 
-from conftest import Broker
+from conftest import Broker, paynode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUP_ARGS = ["--group-initial-rebalance-delay-ms", "200", "--group-min-session-timeout-ms", "1000"]
@@ -85,6 +85,14 @@ def test_three_members_share_partitions_and_survive_kill_and_leave(data_dir):
         wait_for(lambda: all(m.assignment() for m in members.values())
                  and sorted(p for m in members.values() for p in m.assignment()) == list(range(6)), 60,
                  "three members to share six partitions")
+        # paynode groups list/describe show the group, its members and who owns what.
+        listed = paynode("groups", "list", "--bootstrap-servers", broker.bootstrap)
+        assert "workers  state=Stable  protocol=range  members=3" in listed
+        described = paynode("groups", "describe", "workers", "--topic", "orders", "--bootstrap-servers", broker.bootstrap)
+        assert described.splitlines()[0] == "group workers  state=Stable  protocol=range"
+        assert sum(1 for line in described.splitlines() if line.strip().startswith("member ")) == 3
+        owners = {line.split("owner=")[1].split()[0] for line in described.splitlines() if "owner=" in line}
+        assert len(owners) == 3
         produce(broker, "orders", 0, 3000)
         wait_for(lambda: sum(len(m.processed()) for m in members.values()) >= 3000, 60, "the first 3000 messages")
 
