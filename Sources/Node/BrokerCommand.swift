@@ -25,7 +25,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8090))
         let kafkaSettings = try kafka.resolve()
-        let store = try data.openStore(logLevel: .info)
+        let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
         let coordinator = try GroupCoordinator(store: store, configuration: kafkaSettings.groups, logger: Logger(label: "paynode.groups"))

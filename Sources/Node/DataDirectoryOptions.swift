@@ -26,9 +26,10 @@ struct DataDirectoryOptions: ParsableArguments {
         return configuration
     }
 
-    func openStore(logLevel: Logger.Level = .warning) throws -> LogStore {
+    /// Opens the store; `logLevel` nil keeps the level the node's logging was bootstrapped with.
+    func openStore(logLevel: Logger.Level? = .warning) throws -> LogStore {
         var logger = Logger(label: "paynode.logstore")
-        logger.logLevel = logLevel
+        if let logLevel { logger.logLevel = logLevel }
         do {
             return try LogStore(configuration: try storeConfiguration(), logger: logger)
         } catch let error as LogStoreError {
