@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
@@ -46,7 +47,29 @@ let package = Package(
                 "CZlib",
                 "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // Payment domain rules: order ids, ProcessPaymentService's decisions, PSP adapters.
+        .target(
+            name: "Payments",
+            swiftSettings: strictSwift
+        ),
+        // PaymentService's core over the embedded log: orders, PSP results, one transaction each.
+        .target(
+            name: "PaymentService",
+            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PaymentServiceTests",
+            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PaymentsTests",
+            dependencies: ["Payments"],
             swiftSettings: strictSwift
         ),
         // The durable Kafka-shaped log over LMDB.

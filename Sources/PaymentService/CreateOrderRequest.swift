@@ -1,0 +1,71 @@
+import Foundation
+
+/// The body of `POST /v1/payment-orders`, validated as the contract says.
+public struct CreateOrderRequest: Codable, Sendable, Hashable {
+    public var merchantId: String
+    public var amount: Int64
+    public var currency: String
+    public var paymentMethod: String
+    public var psp: String
+
+    public static let supportedPSPs: Set<String> = ["stripe", "adyen"]
+
+    public struct ValidationError: Error, Sendable, Hashable {
+        public var code: String
+        public var message: String
+    }
+
+    public static func parse(_ body: [UInt8]) throws(ValidationError) -> CreateOrderRequest {
+        let object: [String: JSONValue]
+        do {
+            object = try JSONDecoder().decode([String: JSONValue].self, from: Data(body))
+        } catch {
+            throw ValidationError(code: "invalid_json", message: "the body must be a JSON object")
+        }
+        func string(_ field: String) throws(ValidationError) -> String {
+            guard case .string(let value) = object[field], !value.isEmpty, value.count <= 255 else {
+                throw ValidationError(code: "invalid_\(field)", message: "\(field) must be a string of 1 to 255 characters")
+            }
+            return value
+        }
+        let merchantId = try string("merchantId")
+        guard case .integer(let amount) = object["amount"], amount > 0 else {
+            throw ValidationError(code: "invalid_amount", message: "amount must be an integer number of minor units greater than 0")
+        }
+        let currency = try string("currency")
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw ValidationError(code: "invalid_currency", message: "currency must be 3 upper-case letters (ISO 4217)")
+        }
+        let paymentMethod = try string("paymentMethod")
+        let psp = try string("psp")
+        guard supportedPSPs.contains(psp) else {
+            throw ValidationError(code: "invalid_psp", message: "psp must be one of \(supportedPSPs.sorted().joined(separator: ", "))")
+        }
+        return CreateOrderRequest(merchantId: merchantId, amount: amount, currency: currency, paymentMethod: paymentMethod, psp: psp)
+    }
+
+    /// A canonical form: two requests are "the same" for Idempotency-Key purposes iff equal.
+    func canonical() throws -> String {
+        String(decoding: try JSON.encode(self), as: UTF8.self)
+    }
+}
+
+/// Just enough JSON typing to tell an integer from a float, a string or a boolean.
+enum JSONValue: Decodable {
+    case string(String)
+    case integer(Int64)
+    case other
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if (try? container.decode(Bool.self)) != nil {
+            self = .other
+        } else if let integer = try? container.decode(Int64.self) {
+            self = .integer(integer)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else {
+            self = .other
+        }
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import KafkaClient
+import LogStore
+import Payments
+import Protocol
+import Synchronization
+
+/// The PaymentService's core over the node's embedded log: creating orders and processing PSP
+/// results. Every state change commits in one LMDB transaction with what belongs to it: an order
+/// with its idempotency record and its `PaymentOrderCreated` record; a batch of results with the
+/// orders' new states, their history, the outgoing `PaymentSucceeded`/`PaymentFailed` records,
+/// dead letters, and the consumer group's offset. So the offset never runs ahead of the state,
+/// and the state never runs ahead of the offset.
+public final class PaymentService: Sendable {
+    public let store: LogStore
+    private let idGenerator = Mutex(PaymentOrderIDGenerator())
+
+    public init(store: LogStore) {
+        self.store = store
+    }
+
+    /// Creates the pipeline's topics that do not exist yet.
+    public func ensureTopics(partitions: Int) async throws {
+        for topic in PaymentTopics.all where try store.describe(topic: topic) == nil {
+            do {
+                try await store.createTopic(topic, partitions: partitions)
+            } catch let error as LogStoreError where error.code == .topicAlreadyExists {
+                continue
+            }
+        }
+    }
+
+    // MARK: Orders
+
+    public struct Response: Sendable, Hashable {
+        public var status: Int
+        public var body: String
+        public var replayed: Bool
+    }
+
+    /// `POST /v1/payment-orders`: validates, then in one transaction stores the order (PENDING),
+    /// the idempotency record and the `PaymentOrderCreated` record. The same key with the same
+    /// request replays the first response; with another request it is refused (422).
+    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?) async throws -> Response {
+        guard let key = idempotencyKey, (1...255).contains(key.count) else {
+            return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 characters)")
+        }
+        let request: CreateOrderRequest
+        do {
+            request = try CreateOrderRequest.parse(body)
+        } catch {
+            return Self.error(400, error.code, error.message)
+        }
+        let canonical = try request.canonical()
+        let now = currentMilliseconds()
+        let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
+        let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
+        return try await store.write { transaction in
+            let idempotency = try transaction.table(PaymentTables.idempotency)
+            if let stored = try idempotency.get(Array(key.utf8)) {
+                let previous = try JSON.decode(StoredResponse.self, stored)
+                guard previous.requestHash == canonical else {
+                    return Self.error(422, "idempotency_key_reused",
+                                      "Idempotency-Key \(key) was used with a different request")
+                }
+                return Response(status: previous.status, body: previous.body, replayed: true)
+            }
+            let details = OrderDetails(paymentOrderId: id.description, merchantId: request.merchantId, amount: request.amount,
+                                       currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
+                                       idempotencyKey: key, traceId: traceId, createdAt: now)
+            try transaction.table(PaymentTables.orders).put(id.bytes, PaymentOrderState(updatedAtMilliseconds: now).encoded())
+            try transaction.table(PaymentTables.details).put(id.bytes, JSON.encode(details))
+            var created = Paynode_Events_V1_PaymentOrderCreated()
+            created.paymentOrderID = id.description
+            created.merchantID = request.merchantId
+            created.amountMinor = request.amount
+            created.currency = request.currency
+            created.paymentMethod = request.paymentMethod
+            created.psp = request.psp
+            created.createdAtUnixMs = now
+            created.idempotencyKey = key
+            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceparent: traceparent,
+                                 transaction: transaction)
+            let body = try Self.orderJSON(details: details, state: PaymentOrderState(updatedAtMilliseconds: now), history: nil)
+            let response = Response(status: 201, body: body, replayed: false)
+            try idempotency.put(Array(key.utf8), JSON.encode(StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now)))
+            return response
+        }
+    }
+
+    /// `GET /v1/payment-orders/{id}`: the order with its full result history, or nil.
+    public func order(_ text: String) throws -> String? {
+        guard let id = PaymentOrderID(text) else { return nil }
+        return try store.read { transaction -> String? in
+            guard let stateBytes = try transaction.table(PaymentTables.orders)?.get(id.bytes),
+                  let state = PaymentOrderState(decoding: stateBytes),
+                  let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
+            let details = try JSON.decode(OrderDetails.self, detailBytes)
+            var history: [HistoryEntry] = []
+            try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
+                guard key.count == 20, key.starts(with: id.bytes) else { return false }
+                history.append(try JSON.decode(HistoryEntry.self, Array(value)))
+                return true
+            }
+            return try Self.orderJSON(details: details, state: state, history: history)
+        }
+    }
+
+    // MARK: Results
+
+    public struct BatchSummary: Sendable, Hashable {
+        public var records = 0
+        public var outcomes: [ResultOutcome: Int] = [:]
+        public var deadLettered = 0
+        public var nextOffset: Int64
+    }
+
+    /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
+    /// the group's committed offset and hands each to `ProcessPaymentRules`, all in one write
+    /// transaction with the offset commit. Undecodable records and results for unknown orders
+    /// become dead letters (with the reason and source offset) in the same transaction. A
+    /// transient failure (e.g. out of space) throws and leaves the offset where it was.
+    public func processResults(partition: Int32, maxRecords: Int = 5000, maxWait: Duration = .zero) async throws -> BatchSummary {
+        let topic = PaymentTopics.pspResultUpdates
+        let start = try store.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
+            ?? store.describe(topic: topic)?.partitions[Int(partition)].logStartOffset ?? 0
+        let fetched = try await store.fetch(topic: topic, partition: partition, offset: start, maxBytes: 4 << 20, maxWait: maxWait)
+        let (batches, _) = try RecordBatch.split(fetched.records)
+        var records: [Record] = []
+        for batch in batches {
+            records += try RecordBatch.decodeRecords(batch).filter { $0.offset >= start }
+            if records.count >= maxRecords { break }
+        }
+        let batch = Array(records.prefix(maxRecords))
+        guard let last = batch.last else { return BatchSummary(nextOffset: start) }
+        let now = currentMilliseconds()
+        return try await store.write { transaction in
+            // Only one consumer may advance a partition: if the offset moved, this batch was
+            // processed already; throw and let the caller read again.
+            let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
+            guard (committed ?? start) == start else {
+                throw LogStoreError(.invalidArgument, "\(topic)-\(partition) was advanced concurrently to \(committed ?? -1)")
+            }
+            var summary = BatchSummary(nextOffset: last.offset + 1)
+            for record in batch {
+                summary.records += 1
+                switch try self.process(record, partition: partition, now: now, transaction: transaction) {
+                case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
+                case .deadLettered: summary.deadLettered += 1
+                }
+            }
+            try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
+                                         offset: last.offset + 1, metadata: "paynode service")
+            return summary
+        }
+    }
+
+    enum Processed {
+        case outcome(ResultOutcome)
+        case deadLettered
+    }
+
+    private func process(_ record: Record, partition: Int32, now: Int64, transaction: WriteTransaction) throws -> Processed {
+        let topic = PaymentTopics.pspResultUpdates
+        let event: Paynode_Events_V1_PspResultUpdateEvent
+        do {
+            event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
+        } catch {
+            try deadLetter(record, partition: partition, reason: "\(error)", transaction: transaction)
+            return .deadLettered
+        }
+        guard let result = Self.result(from: event) else {
+            try deadLetter(record, partition: partition,
+                           reason: "invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
+                           transaction: transaction)
+            return .deadLettered
+        }
+        let orders = try transaction.table(PaymentTables.orders)
+        guard let stateBytes = try orders.get(result.paymentOrderID.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
+            try deadLetter(record, partition: partition, reason: "unknown payment order \(result.paymentOrderID)", transaction: transaction)
+            return .deadLettered
+        }
+        let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
+        let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
+        if decision.outcome != .duplicate {
+            try orders.put(result.paymentOrderID.bytes, decision.state.encoded())
+        }
+        // Every result seen is in the history, duplicates included.
+        let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
+                                 pspReference: result.pspReference, errorCode: result.errorCode, eventTime: result.eventTimeMilliseconds,
+                                 processedAt: now, topic: topic, partition: partition, offset: record.offset,
+                                 traceId: traceparent.flatMap(Self.traceId(fromTraceparent:)))
+        let history = try transaction.table(PaymentTables.history)
+        let sequence = UInt32(truncatingIfNeeded: decision.state.resultCount + (decision.outcome == .duplicate ? 0 : 0))
+        var historyKey = HistoryKeys.key(result.paymentOrderID, sequence: sequence)
+        // Duplicates do not bump the result count; give them the next free slot.
+        var probe = sequence
+        while try history.get(historyKey) != nil {
+            probe &+= 1
+            historyKey = HistoryKeys.key(result.paymentOrderID, sequence: probe)
+        }
+        try history.put(historyKey, JSON.encode(entry))
+        if let emitted = decision.emitted {
+            let detailsTable = try transaction.table(PaymentTables.details)
+            guard let detailBytes = try detailsTable.get(result.paymentOrderID.bytes) else {
+                throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
+            }
+            var details = try JSON.decode(OrderDetails.self, detailBytes)
+            details.pspReference = result.pspReference
+            details.errorCode = result.errorCode
+            details.errorMessage = result.errorMessage
+            details.completedAt = now
+            try detailsTable.put(result.paymentOrderID.bytes, JSON.encode(details))
+            var source = Paynode_Events_V1_RecordSource()
+            source.topic = topic
+            source.partition = partition
+            source.offset = record.offset
+            let key = result.paymentOrderID.description
+            if emitted == .successful {
+                var succeeded = Paynode_Events_V1_PaymentSucceeded()
+                succeeded.paymentOrderID = key
+                succeeded.psp = result.psp
+                if let reference = result.pspReference { succeeded.pspReference = reference }
+                succeeded.amountMinor = details.amount
+                succeeded.currency = details.currency
+                succeeded.occurredAtUnixMs = now
+                succeeded.source = source
+                try appendEvent(succeeded, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
+            } else {
+                var failed = Paynode_Events_V1_PaymentFailed()
+                failed.paymentOrderID = key
+                failed.psp = result.psp
+                if let reference = result.pspReference { failed.pspReference = reference }
+                if let code = result.errorCode { failed.errorCode = code }
+                if let message = result.errorMessage { failed.errorMessage = message }
+                failed.amountMinor = details.amount
+                failed.currency = details.currency
+                failed.occurredAtUnixMs = now
+                failed.source = source
+                try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
+            }
+        }
+        return .outcome(decision.outcome)
+    }
+
+    private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
+        var headers = record.headers
+        headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
+        headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(PaymentTopics.pspResultUpdates.utf8)))
+        headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(partition).utf8)))
+        headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
+        let count = try partitionCount(PaymentTopics.deadLetters, transaction)
+        // The dead letter keeps the original partition where it can, so it stays easy to find.
+        let target = Int(partition) < count ? partition : Int32(Int(partition) % count)
+        try transaction.append(topic: PaymentTopics.deadLetters, partition: target, records: [
+            Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
+        ])
+    }
+
+    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceparent: String?,
+                             transaction: WriteTransaction) throws {
+        let encoded = try EventEnvelope.encode(event)
+        var headers = encoded.headers
+        if let traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
+        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try partitionCount(topic, transaction))
+        try transaction.append(topic: topic, partition: partition, records: [
+            Record(timestamp: -1, key: Array(key.utf8), value: encoded.value, headers: headers),
+        ])
+    }
+
+    private func partitionCount(_ topic: String, _ transaction: WriteTransaction) throws -> Int {
+        guard let count = try transaction.describe(topic: topic)?.partitionCount else {
+            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
+        }
+        return count
+    }
+
+    static func result(from event: Paynode_Events_V1_PspResultUpdateEvent) -> PspResult? {
+        guard let id = PaymentOrderID(event.paymentOrderID) else { return nil }
+        let status: PspStatus
+        switch event.pspStatus {
+        case .successful: status = .successful
+        case .failed: status = .failed
+        case .pending: status = .pending
+        default: return nil
+        }
+        return PspResult(paymentOrderID: id, status: status, pspReference: event.hasPspReference ? event.pspReference : nil,
+                         eventTimeMilliseconds: event.eventTimeUnixMs, errorCode: event.hasErrorCode ? event.errorCode : nil,
+                         errorMessage: event.hasErrorMessage ? event.errorMessage : nil, psp: event.psp,
+                         pspEventID: event.hasPspEventID ? event.pspEventID : nil)
+    }
+
+    /// The 32-hex trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
+    static func traceId(fromTraceparent header: String) -> String? {
+        let parts = header.split(separator: "-")
+        guard parts.count == 4, parts[1].count == 32 else { return nil }
+        return String(parts[1])
+    }
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
+        let body = (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
+            ?? #"{"error":{"code":"internal"}}"#
+        return Response(status: status, body: body, replayed: false)
+    }
+
+    static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?) throws -> String {
+        struct View: Encodable {
+            var paymentOrderId: String
+            var status: String
+            var merchantId: String
+            var amount: Int64
+            var currency: String
+            var paymentMethod: String
+            var psp: String
+            var pspReference: String?
+            var errorCode: String?
+            var errorMessage: String?
+            var traceId: String?
+            var createdAt: Int64
+            var updatedAt: Int64
+            var history: [HistoryEntry]?
+        }
+        let view = View(paymentOrderId: details.paymentOrderId, status: state.status.rawValue, merchantId: details.merchantId,
+                        amount: details.amount, currency: details.currency, paymentMethod: details.paymentMethod, psp: details.psp,
+                        pspReference: details.pspReference, errorCode: details.errorCode, errorMessage: details.errorMessage,
+                        traceId: details.traceId, createdAt: details.createdAt, updatedAt: state.updatedAtMilliseconds, history: history)
+        return String(decoding: try JSON.encode(view), as: UTF8.self)
+    }
+}
+
+func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

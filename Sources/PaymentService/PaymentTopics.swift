@@ -1,0 +1,31 @@
+/// The topics and consumer group of the payment pipeline (shared notes, contract.md).
+public enum PaymentTopics {
+    public static let paymentOrders = "payment-orders"
+    public static let pspResultUpdates = "psp-result-updates"
+    public static let paymentEvents = "payment-events"
+    public static let deadLetters = "psp-result-updates.dlq"
+    public static let consumerGroup = "payment-service"
+
+    public static let all = [paymentOrders, pspResultUpdates, paymentEvents, deadLetters]
+}
+
+/// Headers a dead-letter record carries besides the original ones, saying why and from where
+/// (Kafka Connect's errors.deadletterqueue.context.headers, in paynode's names).
+public enum DeadLetterHeaders {
+    public static let reason = "paynode-dlq-reason"
+    public static let sourceTopic = "paynode-dlq-source-topic"
+    public static let sourcePartition = "paynode-dlq-source-partition"
+    public static let sourceOffset = "paynode-dlq-source-offset"
+}
+
+/// The application tables the payment service keeps in the node's LMDB environment.
+enum PaymentTables {
+    /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
+    static let orders = "orders"
+    /// 16-byte order id -> `OrderDetails` JSON (written at creation, and at the terminal transition).
+    static let details = "order_details"
+    /// order id + u32 sequence -> `HistoryEntry` JSON (append-only per order).
+    static let history = "order_history"
+    /// client Idempotency-Key -> `StoredResponse` JSON.
+    static let idempotency = "idempotency_keys"
+}

@@ -1,0 +1,192 @@
+import Foundation
+import LogStore
+import Logging
+import Payments
+import Protocol
+import Testing
+@testable import PaymentService
+
+@Suite("PaymentService over the embedded log")
+struct PaymentServiceTests {
+    struct Fixture {
+        let directory: String
+        let store: LogStore
+        let service: PaymentService
+
+        init() async throws {
+            directory = NSTemporaryDirectory() + "paynode-payments-\(UUID().uuidString.prefix(8))"
+            var configuration = LogStoreConfiguration(dataDirectory: directory)
+            configuration.initialMapSize = 16 << 20
+            configuration.retentionCheckIntervalMilliseconds = 0
+            var logger = Logger(label: "test")
+            logger.logLevel = .warning
+            store = try LogStore(configuration: configuration, logger: logger)
+            service = PaymentService(store: store)
+            try await service.ensureTopics(partitions: 3)
+        }
+
+        func close() {
+            store.close()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        func create(_ key: String, token: String = "tok_visa", amount: Int = 5000) async throws -> (PaymentService.Response, String) {
+            let body = #"{"merchantId":"m_1","amount":\#(amount),"currency":"EUR","paymentMethod":"\#(token)","psp":"stripe"}"#
+            let response = try await service.createOrder(body: Array(body.utf8), idempotencyKey: key,
+                                                         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+            let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
+            return (response, object?["paymentOrderId"] as? String ?? "")
+        }
+
+        /// Produces a PspResultUpdateEvent into psp-result-updates the way the executor will.
+        func publish(_ orderId: String, _ status: Paynode_Events_V1_PspStatus, reference: String? = "pi_1", error: String? = nil) async throws {
+            var event = Paynode_Events_V1_PspResultUpdateEvent()
+            event.paymentOrderID = orderId
+            event.pspStatus = status
+            if let reference { event.pspReference = reference }
+            if let error { event.errorCode = error }
+            event.eventTimeUnixMs = 1_700_000_000_000
+            event.psp = "stripe"
+            let encoded = try EventEnvelope.encode(event)
+            try await store.append(topic: PaymentTopics.pspResultUpdates, partition: 0,
+                                   records: [Record(timestamp: -1, key: Array(orderId.utf8), value: encoded.value, headers: encoded.headers)])
+        }
+
+        func order(_ id: String) throws -> [String: Any] {
+            let json = try #require(try service.order(id))
+            return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        }
+
+        func records(_ topic: String) throws -> [Record] {
+            var all: [Record] = []
+            for partition in try #require(try store.describe(topic: topic)).partitions {
+                let result = try store.read { try $0.fetch(topic: topic, partition: partition.partition, offset: 0, maxBytes: 1 << 24) }
+                let (batches, _) = try RecordBatch.split(result.records)
+                all += try batches.flatMap { try RecordBatch.decodeRecords($0) }
+            }
+            return all
+        }
+    }
+
+    @Test func creatingAnOrderWritesOrderIdempotencyAndEventTogether() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (created, id) = try await fixture.create("key-1")
+        #expect(created.status == 201 && !created.replayed)
+        #expect(created.body.contains(#""status":"PENDING""#))
+        #expect(PaymentOrderID(id) != nil)
+        let events = try fixture.records(PaymentTopics.paymentOrders)
+        #expect(events.count == 1)
+        let event = try EventEnvelope.decode(Paynode_Events_V1_PaymentOrderCreated.self, value: events[0].value, headers: events[0].headers)
+        #expect(event.paymentOrderID == id && event.amountMinor == 5000 && event.idempotencyKey == "key-1")
+        #expect(events[0].headers.contains { $0.key == "traceparent" })
+        #expect(try fixture.order(id)["traceId"] as? String == "0af7651916cd43dd8448eb211c80319c")
+
+        // Replay: identical response, no second order or event.
+        let (replayed, replayedId) = try await fixture.create("key-1")
+        #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body && replayedId == id)
+        #expect(try fixture.records(PaymentTopics.paymentOrders).count == 1)
+        // The same key with another body is refused.
+        let (reused, _) = try await fixture.create("key-1", amount: 6000)
+        #expect(reused.status == 422 && reused.body.contains("idempotency_key_reused"))
+    }
+
+    @Test(arguments: [
+        (#"{"merchantId":"m","amount":0,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_amount"),
+        (#"{"merchantId":"m","amount":10.5,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_amount"),
+        (#"{"merchantId":"m","amount":true,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_amount"),
+        (#"{"merchantId":"m","amount":"5","currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_amount"),
+        (#"{"merchantId":"m","amount":5,"currency":"eur","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_currency"),
+        (#"{"merchantId":"m","amount":5,"currency":"EUR","paymentMethod":"tok_visa","psp":"paypal"}"#, "invalid_psp"),
+        (#"{"amount":5,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#, "invalid_merchantId"),
+        ("[1,2]", "invalid_json"),
+        ("{", "invalid_json"),
+    ])
+    func invalidRequestsGet400(body: String, code: String) async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let response = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "k", traceparent: nil)
+        #expect(response.status == 400)
+        #expect(response.body.contains(#""code":"\#(code)""#))
+        #expect(try fixture.records(PaymentTopics.paymentOrders).isEmpty)
+        let missingKey = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: nil, traceparent: nil)
+        #expect(missingKey.status == 400)
+    }
+
+    @Test func resultsTransitionOnceWithDuplicatesOutOfOrderAndConflicts() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (_, visa) = try await fixture.create("a")
+        let (_, pending) = try await fixture.create("b", token: "tok_pending")
+        let (_, declined) = try await fixture.create("c", token: "tok_chargeDeclined")
+        // Each result three times; pending's PENDING arrives after its SUCCESSFUL once too.
+        for _ in 0..<3 {
+            try await fixture.publish(visa, .successful)
+            try await fixture.publish(pending, .pending, reference: "pi_p")
+            try await fixture.publish(pending, .successful, reference: "pi_p")
+            try await fixture.publish(declined, .failed, reference: nil, error: "card_declined")
+        }
+        // A late contradicting result for a terminal order: a conflict, not applied.
+        try await fixture.publish(visa, .failed, reference: "pi_1", error: "card_declined")
+        var summary = try await fixture.service.processResults(partition: 0)
+        #expect(summary.records == 13)
+        #expect(summary.outcomes[.applied] == 3)
+        #expect(summary.outcomes[.recorded] == 1)
+        #expect(summary.outcomes[.duplicate] == 8)
+        #expect(summary.outcomes[.conflict] == 1)
+        #expect(summary.nextOffset == 13)
+        #expect(try fixture.store.committedOffset(group: PaymentTopics.consumerGroup, topic: PaymentTopics.pspResultUpdates, partition: 0)?.offset == 13)
+        summary = try await fixture.service.processResults(partition: 0)
+        #expect(summary.records == 0)
+
+        #expect(try fixture.order(visa)["status"] as? String == "SUCCESSFUL")
+        #expect(try fixture.order(pending)["status"] as? String == "SUCCESSFUL")
+        #expect(try fixture.order(declined)["status"] as? String == "FAILED")
+        #expect(try fixture.order(declined)["errorCode"] as? String == "card_declined")
+        let history = try #require(try fixture.order(pending)["history"] as? [[String: Any]])
+        #expect(history.compactMap { $0["outcome"] as? String } == ["recorded", "applied", "duplicate", "duplicate", "duplicate", "duplicate"])
+        #expect(history.allSatisfy { $0["offset"] is Int && $0["partition"] as? Int == 0 })
+        let visaHistory = try #require(try fixture.order(visa)["history"] as? [[String: Any]])
+        #expect(visaHistory.compactMap { $0["outcome"] as? String }.filter { $0 == "applied" }.count == 1)
+        #expect(visaHistory.last?["outcome"] as? String == "conflict")
+
+        // Exactly one terminal event per order on payment-events.
+        let events = try fixture.records(PaymentTopics.paymentEvents)
+        #expect(events.count == 3)
+        #expect(Set(events.compactMap(\.keyString)) == [visa, pending, declined])
+        let failed = try #require(events.first { $0.keyString == declined })
+        let decoded = try EventEnvelope.decode(Paynode_Events_V1_PaymentFailed.self, value: failed.value, headers: failed.headers)
+        #expect(decoded.errorCode == "card_declined" && decoded.source.topic == PaymentTopics.pspResultUpdates)
+    }
+
+    @Test func poisonGoesToTheDeadLetterTopicAndTheConsumerGoesOn() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (_, order) = try await fixture.create("a")
+        try await fixture.store.append(topic: PaymentTopics.pspResultUpdates, partition: 0, records: [
+            Record(timestamp: -1, key: Array("junk".utf8), value: [0xFF, 0x00, 0x13], headers: []),
+        ])
+        try await fixture.publish(PaymentOrderID.make(unixMilliseconds: 1, sequence: 0, random: 7).description, .successful)
+        try await fixture.publish("not-an-id", .successful)
+        try await fixture.publish(order, .successful)
+        let summary = try await fixture.service.processResults(partition: 0)
+        #expect(summary.deadLettered == 3)
+        #expect(summary.outcomes[.applied] == 1)
+        let dead = try fixture.records(PaymentTopics.deadLetters)
+        #expect(dead.count == 3)
+        func header(_ record: Record, _ name: String) -> String? {
+            record.headers.first { $0.key == name }?.value.map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(dead.map { header($0, DeadLetterHeaders.sourceOffset) } == ["0", "1", "2"])
+        #expect(dead.allSatisfy { header($0, DeadLetterHeaders.sourceTopic) == PaymentTopics.pspResultUpdates })
+        #expect(header(dead[0], DeadLetterHeaders.reason)?.contains("paynode-schema") == true)
+        #expect(header(dead[1], DeadLetterHeaders.reason)?.contains("unknown payment order") == true)
+        #expect(header(dead[2], DeadLetterHeaders.reason)?.contains("not-an-id") == true)
+        #expect(dead[0].value == [0xFF, 0x00, 0x13] && dead[0].keyString == "junk")
+        #expect(try fixture.order(order)["status"] as? String == "SUCCESSFUL")
+    }
+}
+
+extension Record {
+    var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
+}
