@@ -101,6 +101,8 @@ let package = Package(
                 "LogStore",
                 "Protocol",
                 "KafkaClient",
+                "PaymentService",
+                "Payments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

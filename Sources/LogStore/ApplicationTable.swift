@@ -8,6 +8,9 @@ public protocol TableReading {
     func withValue<R>(forKey key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R?
     /// Visits entries with key >= `start` in key order until `body` returns false.
     func forEach(from start: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws
+    /// Visits entries with key < `end` (every entry if nil) in descending key order until `body`
+    /// returns false: newest first for time-ordered keys.
+    func forEachReverse(before end: [UInt8]?, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws
     /// The entry with the greatest key.
     func last() throws -> (key: [UInt8], value: [UInt8])?
     func count() throws -> Int
@@ -45,6 +48,20 @@ extension LMDBTable {
             var entry = start.isEmpty ? try cursor.first() : try cursor.seek(atLeast: start)
             while let current = entry, try body(current.key, current.value) {
                 entry = try cursor.next()
+            }
+        }
+    }
+
+    public func forEachReverse(before end: [UInt8]?, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try lmdb.withCursor(dbi) { cursor in
+            var entry: LMDBCursor.Entry?
+            if let end, try cursor.seek(atLeast: end) != nil {
+                entry = try cursor.previous()
+            } else {
+                entry = try cursor.last()
+            }
+            while let current = entry, try body(current.key, current.value) {
+                entry = try cursor.previous()
             }
         }
     }

@@ -106,6 +106,36 @@ public final class PaymentService: Sendable {
         }
     }
 
+    /// `GET /v1/payment-orders?status=S&limit=N&cursor=C`: most recent first (ids are
+    /// time-ordered), optionally only one status; `cursor` is the last id of the previous page.
+    public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?) throws -> String {
+        let end = cursor.flatMap(PaymentOrderID.init)?.bytes
+        let (views, next): ([String], String?) = try store.read { transaction in
+            guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
+                return ([], nil)
+            }
+            var views: [String] = []
+            var lastId: String?
+            var more = false
+            try orders.forEachReverse(before: end) { key, value in
+                guard let state = PaymentOrderState(decoding: value) else { return true }
+                if let status, state.status != status { return true }
+                if views.count == limit {
+                    more = true
+                    return false
+                }
+                guard let detailBytes = try details.get(Array(key)) else { return true }
+                let detail = try JSON.decode(OrderDetails.self, detailBytes)
+                views.append(try Self.orderJSON(details: detail, state: state, history: nil))
+                lastId = detail.paymentOrderId
+                return true
+            }
+            return (views, more ? lastId : nil)
+        }
+        let nextJSON = next.map { "\"\($0)\"" } ?? "null"
+        return #"{"orders":["# + views.joined(separator: ",") + #"],"nextCursor":"# + nextJSON + "}"
+    }
+
     // MARK: Results
 
     public struct BatchSummary: Sendable, Hashable {

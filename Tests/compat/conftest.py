@@ -15,19 +15,20 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAYNODE = os.environ.get("PAYNODE_BIN", os.path.join(ROOT, ".build", "debug", "paynode"))
-READY = re.compile(r"paynode broker ready http=(\d+) kafka=(\d+)")
+READY = re.compile(r"paynode (?:broker|service) ready http=(\d+) kafka=(\d+)")
 
 
 class Broker:
     """A paynode broker child process that can be killed and restarted on the same ports."""
 
-    def __init__(self, data_dir, kafka_port=0, http_port=0, extra_args=()):
+    def __init__(self, data_dir, kafka_port=0, http_port=0, extra_args=(), node="broker"):
+        self.node = node
         self.data_dir = data_dir
         self.kafka_port = kafka_port
         self.http_port = http_port
         self.extra_args = list(extra_args)
         self.process = None
-        self.log_path = os.path.join(data_dir + "-logs", "broker.log")
+        self.log_path = os.path.join(data_dir + "-logs", f"{node}.log")
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
 
     @property
@@ -38,7 +39,7 @@ class Broker:
         assert os.path.exists(PAYNODE), f"{PAYNODE} is not built: run `swift build` (make test does)"
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
-            [PAYNODE, "broker", "--data-dir", self.data_dir,
+            [PAYNODE, self.node, "--data-dir", self.data_dir,
              "--kafka-listen", f"127.0.0.1:{self.kafka_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
              *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, text=True)

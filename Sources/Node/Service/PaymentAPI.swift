@@ -1,0 +1,65 @@
+import Hummingbird
+import HTTPTypes
+import NIOCore
+import PaymentService
+import Payments
+
+/// The payment API routes (shared notes, contract.md), added to the node's HTTP router.
+enum PaymentAPI {
+    static let maximumBodyBytes = 64 << 10
+
+    static func register(on router: Router<BasicRequestContext>, service: PaymentService) {
+        router.post("/v1/payment-orders") { request, _ -> Response in
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maximumBodyBytes)
+            } catch {
+                return json(413, #"{"error":{"code":"body_too_large","message":"the body exceeds \#(maximumBodyBytes) bytes"}}"#)
+            }
+            let result = try await service.createOrder(body: Array(body.readableBytesView),
+                                                       idempotencyKey: request.headers[idempotencyKey],
+                                                       traceparent: request.headers[traceparent])
+            var response = json(result.status, result.body)
+            if result.replayed { response.headers[replayed] = "true" }
+            return response
+        }
+        router.get("/v1/payment-orders/:id") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let order = try service.order(id) else {
+                return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
+            }
+            return json(200, order)
+        }
+        router.get("/v1/payment-orders") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            var status: PaymentStatus?
+            if let text = query["status"].map(String.init) {
+                guard let parsed = PaymentStatus(rawValue: text) else {
+                    return json(400, #"{"error":{"code":"invalid_status","message":"status must be PENDING, SUCCESSFUL or FAILED"}}"#)
+                }
+                status = parsed
+            }
+            var limit = 50
+            if let text = query["limit"].map(String.init) {
+                guard let parsed = Int(text), (1...500).contains(parsed) else {
+                    return json(400, #"{"error":{"code":"invalid_limit","message":"limit must be 1 to 500"}}"#)
+                }
+                limit = parsed
+            }
+            let cursor = query["cursor"].map(String.init)
+            if let cursor, PaymentOrderID(cursor) == nil {
+                return json(400, #"{"error":{"code":"invalid_cursor","message":"cursor must be a payment order id"}}"#)
+            }
+            return json(200, try service.listOrders(status: status, limit: limit, cursor: cursor))
+        }
+    }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let traceparent = HTTPField.Name("traceparent")!
+    static let replayed = HTTPField.Name("Idempotent-Replayed")!
+
+    static func json(_ status: Int, _ body: String) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    }
+}

@@ -1,0 +1,51 @@
+import Logging
+import LogStore
+import PaymentService
+import ServiceLifecycle
+
+/// Reads `psp-result-updates` from the embedded log as group `payment-service` and hands every
+/// event to ProcessPaymentService, one task per partition. A failed step (e.g. the store is out
+/// of space) is retried with exponential back-off and jitter without advancing the offset.
+struct PspResultUpdateConsumer: Service {
+    let service: PaymentService
+    let partitions: Int
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for partition in 0..<partitions {
+                    group.addTask { await consume(partition: Int32(partition)) }
+                }
+            }
+        }
+    }
+
+    private func consume(partition: Int32) async {
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                let summary = try await service.processResults(partition: partition, maxRecords: 5000, maxWait: .milliseconds(500))
+                backoff = .milliseconds(100)
+                if summary.records > 0 {
+                    logger.debug("processed PSP results", metadata: [
+                        "topic": "\(PaymentTopics.pspResultUpdates)", "partition": "\(partition)",
+                        "records": "\(summary.records)", "next_offset": "\(summary.nextOffset)",
+                        "applied": "\(summary.outcomes[.applied] ?? 0)", "duplicates": "\(summary.outcomes[.duplicate] ?? 0)",
+                        "conflicts": "\(summary.outcomes[.conflict] ?? 0)", "dead_lettered": "\(summary.deadLettered)",
+                    ])
+                }
+            } catch {
+                guard !Task.isCancelled else { return }
+                // Full jitter: sleep a random part of the current back-off, then double it.
+                let wait = Duration.milliseconds(Int.random(in: 0...Int(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)))
+                logger.warning("PSP result processing failed; retrying without advancing the offset", metadata: [
+                    "topic": "\(PaymentTopics.pspResultUpdates)", "partition": "\(partition)", "error": "\(error)",
+                    "retry_in_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+                try? await Task.sleep(for: wait)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import LogStore
+import Logging
+import PaymentService
+import Protocol
+import ServiceLifecycle
+
+/// `paynode service`: PaymentService with its embedded log, served over the Kafka protocol, the
+/// payment API over HTTP, and the PspResultUpdateConsumer.
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Run PaymentService: embedded log + Kafka listener + payment API + PspResultUpdateConsumer."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+    @OptionGroup var kafka: KafkaListenerOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .customLong("http-listen"), help: "HTTP (payment API, metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8080).")
+    var httpListen: ListenAddress?
+
+    @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics when first created (env: PAYNODE_TOPIC_PARTITIONS; default 3).")
+    var topicPartitions: Int?
+
+    func run() async throws {
+        try logging.bootstrap()
+        let logger = Logger(label: "paynode.service")
+        let registry = bootstrapMetrics()
+        let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8080))
+        let partitions = try EnvironmentOption.integer(topicPartitions, "PAYNODE_TOPIC_PARTITIONS", default: 3)
+        guard (1...1000).contains(partitions) else { throw ValidationError("--topic-partitions \(partitions) must be 1 to 1000") }
+        let kafkaSettings = try kafka.resolve()
+        let store = try data.openStore(logLevel: nil)
+        defer { store.close() }
+        let service = PaymentService(store: store)
+        try await service.ensureTopics(partitions: partitions)
+        let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
+
+        let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
+        let coordinator = try GroupCoordinator(store: store, configuration: kafkaSettings.groups, logger: Logger(label: "paynode.groups"))
+        let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: kafkaSettings.broker)
+        let kafkaServer = KafkaServer(configuration: kafkaSettings.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
+            broker.setAdvertisedPort(port)
+            readiness.bound("kafka", port: port)
+        }
+        let nodeHTTP = NodeHTTP(readiness: readiness, registry: registry)
+        PaymentAPI.register(on: nodeHTTP.router, service: service)
+        let httpApplication = nodeHTTP.application(listen: http, logger: Logger(label: "paynode.http")) { port in
+            readiness.bound("http", port: port)
+        }
+        let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))
+        let group = ServiceGroup(configuration: .init(services: [
+            .init(service: coordinator),
+            .init(service: kafkaServer),
+            .init(service: consumer),
+            .init(service: httpApplication),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}

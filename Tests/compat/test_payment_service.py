@@ -1,0 +1,181 @@
+"""`paynode service` as a separate process: the payment API over HTTP, PSP results produced by
+a real Kafka client into its embedded log, and what the consumer makes of them (transitions,
+duplicates, out-of-order results, conflicts, dead letters), checked through the API and topics."""
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from conftest import Broker
+
+SCHEMA_HEADERS = [("paynode-schema", b"paynode.events.v1.PspResultUpdateEvent"), ("paynode-schema-version", b"1")]
+STATUS = {"SUCCESSFUL": 1, "FAILED": 2, "PENDING": 3}
+
+
+def varint(value):
+    out = bytearray()
+    value &= (1 << 64) - 1
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def field(number, value):
+    """Protobuf wire encoding of one field: strings as length-delimited, ints as varints."""
+    if isinstance(value, str):
+        data = value.encode()
+        return varint(number << 3 | 2) + varint(len(data)) + data
+    return varint(number << 3) + varint(value)
+
+
+def psp_result(order_id, status, reference="pi_1", error_code=None):
+    body = field(1, order_id) + field(2, STATUS[status])
+    if reference is not None:
+        body += field(3, reference)
+    body += field(4, 1_700_000_000_000)
+    if error_code is not None:
+        body += field(5, error_code)
+    return body + field(7, "stripe")
+
+
+class Api:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+
+    def call(self, method, path, body=None, headers=None):
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read() or b"null")
+
+    def create(self, key, token="tok_visa", amount=5000):
+        return self.call("POST", "/v1/payment-orders", {"merchantId": "m_1", "amount": amount, "currency": "EUR",
+                                                        "paymentMethod": token, "psp": "stripe"},
+                         {"Idempotency-Key": key, "Content-Type": "application/json",
+                          "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_all(bootstrap, topic):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    records, idle = [], time.time()
+    while time.time() - idle < 2:
+        batch = [m for m in consumer.consume(num_messages=500, timeout=0.3) if m.error() is None]
+        if batch:
+            idle = time.time()
+        records.extend(batch)
+    consumer.close()
+    return records
+
+
+def test_api_and_result_processing(data_dir):
+    node = Broker(data_dir, node="service").start()
+    api = Api(node.http_port)
+    try:
+        status, _, visa = api.create("order-visa")
+        assert status == 201 and visa["status"] == "PENDING"
+        status, headers, replay = api.create("order-visa")
+        assert status == 201 and headers.get("Idempotent-Replayed") == "true" and replay == visa
+        status, _, reused = api.create("order-visa", amount=1)
+        assert status == 422 and reused["error"]["code"] == "idempotency_key_reused"
+        status, _, invalid = api.call("POST", "/v1/payment-orders", {"merchantId": "m", "amount": -1, "currency": "EUR",
+                                                                     "paymentMethod": "tok_visa", "psp": "stripe"},
+                                      {"Idempotency-Key": "bad"})
+        assert status == 400 and invalid["error"]["code"] == "invalid_amount"
+        assert api.call("GET", "/v1/payment-orders/01a20a1d-1df5-7000-82b1-4b8a7559036f")[0] == 404
+        _, _, pending = api.create("order-pending", token="tok_pending")
+        _, _, declined = api.create("order-declined", token="tok_chargeDeclined")
+
+        # PaymentOrderCreated records are on payment-orders for the executor.
+        created = read_all(node.bootstrap, "payment-orders")
+        assert sorted(m.key().decode() for m in created) == sorted([visa["paymentOrderId"], pending["paymentOrderId"],
+                                                                    declined["paymentOrderId"]])
+        assert all(dict(m.headers())["paynode-schema"] == b"paynode.events.v1.PaymentOrderCreated" for m in created)
+
+        producer = Producer({"bootstrap.servers": node.bootstrap, "enable.idempotence": True})
+        results = [(visa, "SUCCESSFUL", "pi_v", None), (pending, "PENDING", "pi_p", None),
+                   (pending, "SUCCESSFUL", "pi_p", None), (declined, "FAILED", "pi_d", "card_declined")]
+        for _ in range(3):  # every result three times
+            for order, status, reference, error in results:
+                producer.produce("psp-result-updates", key=order["paymentOrderId"].encode(),
+                                 value=psp_result(order["paymentOrderId"], status, reference, error), headers=SCHEMA_HEADERS)
+        # Out of order: a PENDING arriving after the order failed, and a contradicting FAILED.
+        producer.produce("psp-result-updates", key=declined["paymentOrderId"].encode(),
+                         value=psp_result(declined["paymentOrderId"], "PENDING", "pi_d"), headers=SCHEMA_HEADERS)
+        producer.produce("psp-result-updates", key=visa["paymentOrderId"].encode(),
+                         value=psp_result(visa["paymentOrderId"], "FAILED", "pi_v", "card_declined"), headers=SCHEMA_HEADERS)
+        assert producer.flush(30) == 0
+        # Poison from kcat: garbage bytes, and a result for an order that does not exist.
+        subprocess.run(["kcat", "-b", node.bootstrap, "-P", "-t", "psp-result-updates", "-k", "junk"], input=b"\xff\x00garbage",
+                       check=True, timeout=30)
+        producer.produce("psp-result-updates", key=b"ghost", headers=SCHEMA_HEADERS,
+                         value=psp_result("01a20a1d-1df5-7000-82b1-4b8a7559036f", "SUCCESSFUL"))
+        assert producer.flush(30) == 0
+
+        def order(view):
+            return api.call("GET", f"/v1/payment-orders/{view['paymentOrderId']}")[2]
+
+        wait_for(lambda: order(visa)["status"] == "SUCCESSFUL" and order(pending)["status"] == "SUCCESSFUL"
+                 and order(declined)["status"] == "FAILED", 30, "terminal statuses")
+        dead = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(read_all(node.bootstrap, "psp-result-updates.dlq")),
+                        30, "two dead letters")
+        reasons = sorted(dict(m.headers())["paynode-dlq-reason"].decode() for m in dead)
+        assert any("unknown payment order" in reason for reason in reasons)
+        assert any("paynode-schema" in reason for reason in reasons)
+        assert all("paynode-dlq-source-offset" in dict(m.headers()) for m in dead)
+
+        for view, expected in ((visa, "SUCCESSFUL"), (pending, "SUCCESSFUL"), (declined, "FAILED")):
+            history = order(view)["history"]
+            assert [h["outcome"] for h in history].count("applied") == 1, history
+            assert all(h["topic"] == "psp-result-updates" and isinstance(h["offset"], int) for h in history)
+        assert [h["outcome"] for h in order(visa)["history"]][-1] == "conflict"
+        assert [h["outcome"] for h in order(declined)["history"]][-1] == "stale"
+        assert order(declined)["errorCode"] == "card_declined"
+        assert order(visa)["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+        events = read_all(node.bootstrap, "payment-events")
+        assert sorted(m.key().decode() for m in events) == sorted(v["paymentOrderId"] for v in (visa, pending, declined))
+        schemas = sorted(dict(m.headers())["paynode-schema"].decode() for m in events)
+        assert schemas == ["paynode.events.v1.PaymentFailed", "paynode.events.v1.PaymentSucceeded", "paynode.events.v1.PaymentSucceeded"]
+
+        status, _, listing = api.call("GET", "/v1/payment-orders?status=SUCCESSFUL&limit=1")
+        assert status == 200 and len(listing["orders"]) == 1 and listing["nextCursor"]
+        _, _, page2 = api.call("GET", f"/v1/payment-orders?status=SUCCESSFUL&limit=1&cursor={listing['nextCursor']}")
+        assert {listing["orders"][0]["paymentOrderId"], page2["orders"][0]["paymentOrderId"]} == \
+            {visa["paymentOrderId"], pending["paymentOrderId"]}
+        assert page2["nextCursor"] is None
+        # The group's lag is zero: every result (and dead letter) is committed.
+        lag = subprocess.run([node_paynode(), "groups", "describe", "payment-service", "--topic", "psp-result-updates",
+                              "--bootstrap-servers", node.bootstrap], capture_output=True, text=True, timeout=60).stdout
+        rows = [line for line in lag.splitlines() if "high-watermark=" in line]
+        assert len(rows) == 3, lag
+        # Every partition is fully consumed (an empty partition has nothing to commit).
+        assert all("lag=0" in row or ("committed=-" in row and "high-watermark=0" in row) for row in rows), lag
+    finally:
+        node.stop()
+
+
+def node_paynode():
+    from conftest import PAYNODE
+    return PAYNODE
