@@ -62,6 +62,12 @@ let package = Package(
             dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient"],
             swiftSettings: strictSwift
         ),
+        // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.
+        .target(
+            name: "PaymentExecutor",
+            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "PaymentServiceTests",
             dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", .product(name: "Logging", package: "swift-log")],
@@ -102,6 +108,7 @@ let package = Package(
                 "Protocol",
                 "KafkaClient",
                 "PaymentService",
+                "PaymentExecutor",
                 "Payments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

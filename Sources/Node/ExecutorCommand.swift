@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import LogStore
+import Logging
+import PaymentExecutor
+import Payments
+import ServiceLifecycle
+
+/// `paynode executor`: PaymentOrderExecutor against a service node's Kafka listener.
+struct ExecutorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "executor",
+        abstract: "Run PaymentOrderExecutor: consume payment orders, call the PSPs, publish PSP results."
+    )
+
+    @OptionGroup var data: DataDirectoryOptions
+    @OptionGroup var bootstrap: BootstrapOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .customLong("http-listen"), help: "HTTP (metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8081).")
+    var httpListen: ListenAddress?
+
+    @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call (env: PAYNODE_PSP_LATENCY_MS; default 0).")
+    var pspLatency: Int?
+
+    func run() async throws {
+        try logging.bootstrap()
+        let logger = Logger(label: "paynode.executor")
+        let registry = bootstrapMetrics()
+        let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8081))
+        let latency = try EnvironmentOption.integer(pspLatency, "PAYNODE_PSP_LATENCY_MS", default: 0)
+        guard latency >= 0 else { throw ValidationError("--psp-latency-ms must not be negative") }
+        let store = try data.openStore(logLevel: nil)
+        defer { store.close() }
+        let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
+        let executor = ExecutorService(executor: PaymentExecutor(
+            store: store, client: try nodeClient(),
+            psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
+            logger: logger))
+        let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
+            .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+        let group = ServiceGroup(configuration: .init(services: [
+            .init(service: executor),
+            .init(service: httpApplication),
+        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension ExecutorCommand {
+    /// A client that keeps reconnecting (the service may restart) and never creates topics.
+    func nodeClient() throws -> KafkaClient {
+        let value = EnvironmentOption.string(bootstrap.bootstrapServers, "PAYNODE_BOOTSTRAP_SERVERS") ?? "127.0.0.1:9092"
+        guard let servers = KafkaBrokerAddress.list(value) else {
+            throw ValidationError("bootstrap servers '\(value)' are not HOST:PORT[,HOST:PORT...]")
+        }
+        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: Int.max,
+                                                                   allowAutoTopicCreation: false),
+                           logger: Logger(label: "paynode.kafka-client"))
+    }
+}
+
+/// Runs the executor until the node shuts down; in-flight payments are abandoned safely (the
+/// journal resumes them at the next start).
+struct ExecutorService: Service {
+    let executor: PaymentExecutor
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await executor.run() }
+    }
+}

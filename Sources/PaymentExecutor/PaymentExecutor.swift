@@ -1,0 +1,293 @@
+import Foundation
+import KafkaClient
+import Logging
+import LogStore
+import Payments
+import Protocol
+
+/// PaymentOrderExecutor: consumes `payment-orders` from the service over the Kafka protocol,
+/// calls the PSP with the payment order id as the PSP's idempotency key, and publishes each
+/// result to `psp-result-updates` with the idempotent producer. It holds no payment state logic.
+///
+/// Its own LMDB store keeps, in one transaction each: the attempt journal entry together with
+/// the consumer position (so an order is never skipped nor fetched twice into new work), each
+/// PSP result before it is published, and the publication with the producer's id, epoch and
+/// sequences. After a crash it repeats unfinished PSP calls (safe by the idempotency key) and
+/// re-sends unacknowledged results.
+public final class PaymentExecutor: Sendable {
+    public struct Configuration: Sendable {
+        public var maximumConcurrentPayments = 256
+        public var pspRetries = 8
+        public var pspBackoffMilliseconds: ClosedRange<Int> = 50...2000
+        public init() {}
+    }
+
+    enum Tables {
+        static let positions = "executor_positions"
+        static let attempts = "executor_attempts"
+        static let producer = "executor_producer"
+        static let producerKey = Array("state".utf8)
+    }
+
+    /// One order's progress, journaled before and after every outside call.
+    struct Attempt: Codable, Sendable {
+        enum Stage: String, Codable, Sendable { case calling, resulted, published, settled }
+        var order: OrderToPay
+        var stage: Stage
+        var calls: Int = 0
+        var results: [StoredResult] = []
+        var published = 0
+        var lastError: String?
+        var traceparent: String?
+    }
+
+    struct OrderToPay: Codable, Sendable {
+        var paymentOrderId: String
+        var amount: Int64
+        var currency: String
+        var paymentMethod: String
+        var psp: String
+    }
+
+    struct StoredResult: Codable, Sendable {
+        var status: PspStatus
+        var pspReference: String?
+        var errorCode: String?
+        var errorMessage: String?
+        var eventTime: Int64
+        var retryAfterMilliseconds: Int64?
+    }
+
+    let store: LogStore
+    let client: KafkaClient
+    let psps: [String: any PaymentServiceProvider]
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(store: LogStore, client: KafkaClient, psps: [any PaymentServiceProvider], configuration: Configuration = .init(), logger: Logger) {
+        self.store = store
+        self.client = client
+        self.psps = Dictionary(psps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until cancelled: recovery first, then the consume loop.
+    public func run() async throws {
+        let state: ProducerState? = try store.read { transaction in
+            guard let bytes = try transaction.table(Tables.producer)?.get(Tables.producerKey) else { return nil }
+            return try JSONDecoder().decode(ProducerState.self, from: Data(bytes))
+        }
+        let producer = try KafkaProducer(client: client, state: state)
+        let unfinished: [Attempt] = try store.read { transaction in
+            guard let table = transaction.table(Tables.attempts) else { return [] }
+            return try table.scan().compactMap { try? JSONDecoder().decode(Attempt.self, from: Data($0.value)) }
+                .filter { $0.stage != .settled }
+        }
+        if !unfinished.isEmpty {
+            logger.notice("resuming unfinished payments after a restart", metadata: ["payments": "\(unfinished.count)"])
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            for attempt in unfinished {
+                if running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
+                group.addTask { await self.pay(attempt, producer: producer) }
+                running += 1
+            }
+            var positions = try await startingPositions()
+            while !Task.isCancelled {
+                let fetched: [KafkaTopicPartition: KafkaFetchResult]
+                do {
+                    fetched = try await client.fetch(positions, maxWait: .milliseconds(500))
+                } catch {
+                    logger.warning("fetching payment orders failed; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 100...500)))
+                    continue
+                }
+                for (partition, result) in fetched.sorted(by: { $0.key.partition < $1.key.partition }) where !result.records.isEmpty {
+                    let attempts = try await journal(result.records, partition: partition)
+                    positions[partition] = (result.records.last?.offset ?? positions[partition]! - 1) + 1
+                    for attempt in attempts {
+                        while running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
+                        group.addTask { await self.pay(attempt, producer: producer) }
+                        running += 1
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func startingPositions() async throws -> [KafkaTopicPartition: Int64] {
+        let partitions = try await client.partitions(of: PaymentTopicsForExecutor.paymentOrders)
+        return try store.read { transaction in
+            var positions: [KafkaTopicPartition: Int64] = [:]
+            for partition in partitions {
+                let stored = try transaction.table(Tables.positions)?.get(UInt32(bitPattern: partition).bigEndianArray)
+                positions[KafkaTopicPartition(PaymentTopicsForExecutor.paymentOrders, partition)] = stored.map { Int64(bigEndian: $0) } ?? 0
+            }
+            return positions
+        }
+    }
+
+    /// Journals the fetched orders and the new position in one transaction.
+    private func journal(_ records: [Record], partition: KafkaTopicPartition) async throws -> [Attempt] {
+        var attempts: [Attempt] = []
+        for record in records {
+            do {
+                let event = try EventEnvelope.decode(Paynode_Events_V1_PaymentOrderCreated.self, value: record.value, headers: record.headers)
+                let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
+                attempts.append(Attempt(order: OrderToPay(paymentOrderId: event.paymentOrderID, amount: event.amountMinor,
+                                                          currency: event.currency, paymentMethod: event.paymentMethod, psp: event.psp),
+                                        stage: .calling, traceparent: traceparent))
+            } catch {
+                logger.error("skipping an undecodable payment order", metadata: [
+                    "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(record.offset)", "error": "\(error)"])
+            }
+        }
+        let next = (records.last?.offset ?? -1) + 1
+        let decoded = attempts
+        let encoded = try decoded.map { (Array($0.order.paymentOrderId.utf8), Array(try JSONEncoder().encode($0))) }
+        return try await store.write { transaction in
+            let table = try transaction.table(Tables.attempts)
+            var fresh: [Attempt] = []
+            for (index, (key, value)) in encoded.enumerated() where try table.get(key) == nil {
+                try table.put(key, value)
+                fresh.append(decoded[index])
+            }
+            try transaction.table(Tables.positions).put(UInt32(bitPattern: partition.partition).bigEndianArray, next.bigEndianArray)
+            return fresh
+        }
+    }
+
+    /// Drives one order to the end: PSP call(s), journal, publication, PENDING follow-up.
+    func pay(_ start: Attempt, producer: KafkaProducer) async {
+        var attempt = start
+        var logger = self.logger
+        logger[metadataKey: "paymentOrderId"] = "\(attempt.order.paymentOrderId)"
+        if let trace = attempt.traceparent?.split(separator: "-"), trace.count == 4 { logger[metadataKey: "trace_id"] = "\(trace[1])" }
+        do {
+            while attempt.stage != .settled {
+                switch attempt.stage {
+                case .calling:
+                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, logger: logger)
+                    attempt.results.append(result)
+                    attempt.stage = .resulted
+                    try await save(attempt)
+                case .resulted:
+                    while attempt.published < attempt.results.count {
+                        try await publish(attempt, index: attempt.published, producer: producer, logger: logger)
+                        attempt.published += 1
+                    }
+                    attempt.stage = .published
+                    try await save(attempt, producerState: await producer.exportState())
+                case .published:
+                    if let last = attempt.results.last, last.status == .pending {
+                        try await Task.sleep(for: .milliseconds(Int(last.retryAfterMilliseconds ?? 200)))
+                        attempt.stage = .calling
+                    } else {
+                        attempt.stage = .settled
+                        try await save(attempt)
+                    }
+                case .settled:
+                    break
+                }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.error("payment could not be completed; it resumes at the next start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func callPSP(_ attempt: inout Attempt, followUp: Bool, logger: Logger) async throws -> StoredResult {
+        guard let psp = psps[attempt.order.psp], let id = PaymentOrderID(attempt.order.paymentOrderId) else {
+            return StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)",
+                                eventTime: currentMilliseconds())
+        }
+        var backoff = configuration.pspBackoffMilliseconds.lowerBound
+        for call in 1...configuration.pspRetries {
+            attempt.calls += 1
+            do {
+                let answer = followUp
+                    ? try await psp.retrieve(paymentOrderID: id)
+                    : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
+                                           paymentMethod: attempt.order.paymentMethod)
+                logger.debug("PSP answered", metadata: ["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
+                                                        "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"])
+                return StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
+                                    errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
+                                    retryAfterMilliseconds: answer.retryAfterMilliseconds)
+            } catch let error as PspTransientError {
+                attempt.lastError = error.description
+                logger.warning("PSP call failed; retrying", metadata: ["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
+                backoff = min(backoff * 2, configuration.pspBackoffMilliseconds.upperBound)
+            }
+        }
+        // Out of retries: a visible terminal outcome, not a silent stall.
+        return StoredResult(status: .failed, errorCode: "psp_unavailable",
+                            errorMessage: "\(attempt.order.psp) did not answer after \(configuration.pspRetries) calls: \(attempt.lastError ?? "")",
+                            eventTime: currentMilliseconds())
+    }
+
+    private func publish(_ attempt: Attempt, index: Int, producer: KafkaProducer, logger: Logger) async throws {
+        let result = attempt.results[index]
+        var event = Paynode_Events_V1_PspResultUpdateEvent()
+        event.paymentOrderID = attempt.order.paymentOrderId
+        event.pspStatus = switch result.status {
+        case .successful: .successful
+        case .failed: .failed
+        case .pending: .pending
+        }
+        if let reference = result.pspReference { event.pspReference = reference }
+        if let code = result.errorCode { event.errorCode = code }
+        if let message = result.errorMessage { event.errorMessage = message }
+        event.eventTimeUnixMs = result.eventTime
+        event.psp = attempt.order.psp
+        let encoded = try EventEnvelope.encode(event)
+        var headers = encoded.headers
+        if let traceparent = attempt.traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
+        var backoff = 50
+        while true {
+            do {
+                let delivery = try await producer.send(topic: PaymentTopicsForExecutor.pspResultUpdates,
+                                                       key: Array(attempt.order.paymentOrderId.utf8), value: encoded.value, headers: headers)
+                logger.info("published PSP result", metadata: ["pspReference": "\(result.pspReference ?? "-")",
+                                                              "status": "\(result.status.rawValue)",
+                                                              "topic": "\(PaymentTopicsForExecutor.pspResultUpdates)",
+                                                              "partition": "\(delivery.partition)", "offset": "\(delivery.offset)"])
+                return
+            } catch {
+                logger.warning("publishing a PSP result failed; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
+                backoff = min(backoff * 2, 5000)
+            }
+        }
+    }
+
+    private func save(_ attempt: Attempt, producerState: ProducerState? = nil) async throws {
+        let key = Array(attempt.order.paymentOrderId.utf8)
+        let value = Array(try JSONEncoder().encode(attempt))
+        let producerBytes = try producerState.map { Array(try JSONEncoder().encode($0)) }
+        try await store.write { transaction in
+            try transaction.table(Tables.attempts).put(key, value)
+            if let producerBytes { try transaction.table(Tables.producer).put(Tables.producerKey, producerBytes) }
+        }
+    }
+}
+
+enum PaymentTopicsForExecutor {
+    static let paymentOrders = "payment-orders"
+    static let pspResultUpdates = "psp-result-updates"
+}
+
+func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+extension FixedWidthInteger {
+    var bigEndianArray: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
+
+    init(bigEndian bytes: [UInt8]) {
+        self = bytes.reduce(Self(0)) { $0 << 8 | Self($1) }
+    }
+}
