@@ -4,10 +4,11 @@ DATA_DIR ?= ./data
 
 .PHONY: run test build deps test-deps clean
 
-## run: install what is missing, build, and run the main job (the demo).
+## run: install what is missing, build, and run the main job: the payment pipeline (service,
+## executor, simulated PSPs) with a demo load of orders across every token, then a summary.
 run: deps
 	$(SWIFT) build --product paynode
-	.build/debug/paynode demo --data-dir $(DATA_DIR)/demo
+	.build/debug/paynode dev --data-dir $(DATA_DIR)/dev --demo-orders 300
 
 ## test: install what the tests need, build once, run every test.
 test: test-deps
