@@ -74,11 +74,12 @@ public final class PaymentExecutor: Sendable {
 
     /// Runs until cancelled: recovery first, then the consume loop.
     public func run() async throws {
-        let state: ProducerState? = try store.read { transaction in
-            guard let bytes = try transaction.table(Tables.producer)?.get(Tables.producerKey) else { return nil }
-            return try JSONDecoder().decode(ProducerState.self, from: Data(bytes))
-        }
-        let producer = try KafkaProducer(client: client, state: state)
+        // A restarted executor takes a new producer id instead of resuming the stored sequences:
+        // sends acknowledged after the last saved state would otherwise be reused, and the broker
+        // would answer a new result as a "duplicate" of an old one and drop it. Re-sent results
+        // may then appear twice in psp-result-updates; the service treats them as duplicates.
+        // (Reserving sequences in the journal before sending would make the log itself clean.)
+        let producer = try KafkaProducer(client: client, state: nil)
         let unfinished: [Attempt] = try store.read { transaction in
             guard let table = transaction.table(Tables.attempts) else { return [] }
             return try table.scan().compactMap { try? JSONDecoder().decode(Attempt.self, from: Data($0.value)) }
@@ -210,7 +211,7 @@ public final class PaymentExecutor: Sendable {
             attempt.calls += 1
             do {
                 let answer = followUp
-                    ? try await psp.retrieve(paymentOrderID: id)
+                    ? try await psp.retrieve(paymentOrderID: id, paymentMethod: attempt.order.paymentMethod)
                     : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
                                            paymentMethod: attempt.order.paymentMethod)
                 logger.debug("PSP answered", metadata: ["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",

@@ -36,8 +36,9 @@ public struct PspTransientError: Error, Sendable, Hashable, CustomStringConverti
 public protocol PaymentServiceProvider: Sendable {
     var name: String { get }
     func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult
-    /// The current state of an earlier charge (used to follow PENDING results up).
-    func retrieve(paymentOrderID: PaymentOrderID) async throws -> PspCallResult
+    /// The current state of an earlier charge (used to follow PENDING results up). The charge's
+    /// payment method comes along so an adapter can look the charge up however its PSP needs.
+    func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult
 }
 
 /// The simulated PSPs' behaviour by payment-method token (shared notes, contract.md), as a pure
@@ -124,15 +125,17 @@ public actor SimulatedPSP: PaymentServiceProvider {
         }
     }
 
-    public func retrieve(paymentOrderID: PaymentOrderID) async throws -> PspCallResult {
+    public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult {
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
+        let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         guard let outcome = outcomes[paymentOrderID] else {
-            return PspCallResult(status: .failed, errorCode: "resource_missing", errorMessage: "No such payment \(paymentOrderID).")
+            // A real PSP keeps its charges when the executor restarts; this simulator lives in
+            // the executor's process, so after a restart it answers from the token: settled.
+            return SimulatedPSPBehavior.settled(token: paymentMethod, reference: reference)
         }
         if let settlesAt = outcome.settlesAt, ContinuousClock.now < settlesAt {
             return outcome.result
         }
-        let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         return SimulatedPSPBehavior.settled(token: outcome.token, reference: reference)
     }
 }

@@ -137,9 +137,13 @@ struct SimulatedPSPTests {
     @Test func pendingSettlesLater() async throws {
         let stripe = SimulatedPSP(name: "stripe")
         let first = try await stripe.charge(paymentOrderID: order, amountMinor: 1, currency: "EUR", paymentMethod: "tok_pending")
-        #expect(try await stripe.retrieve(paymentOrderID: order).status == .pending)
+        #expect(try await stripe.retrieve(paymentOrderID: order, paymentMethod: "tok_pending").status == .pending)
         try await Task.sleep(for: .milliseconds(Int(first.retryAfterMilliseconds ?? 0) + 50))
-        let settled = try await stripe.retrieve(paymentOrderID: order)
+        let settled = try await stripe.retrieve(paymentOrderID: order, paymentMethod: "tok_pending")
         #expect(settled.status == .successful && settled.pspReference == first.pspReference)
+        // A simulator that lost its memory (the executor restarted) answers from the token.
+        let restarted = SimulatedPSP(name: "stripe")
+        let remembered = try await restarted.retrieve(paymentOrderID: order, paymentMethod: "tok_pending")
+        #expect(remembered == settled)
     }
 }

@@ -1,0 +1,120 @@
+"""During a run of 5,000 orders the service and the executor are each SIGKILLed and restarted
+several times at random moments. Afterwards every order is terminal and correct, no transition
+was applied twice, no PSP result is missing from psp-result-updates, and the group lag is zero."""
+import collections
+import concurrent.futures
+import random
+import subprocess
+import threading
+import time
+import urllib.error
+
+from conftest import PAYNODE, Broker
+from test_payment_service import Api, read_all, wait_for
+from test_pipeline_e2e import TOKENS, Executor, check_orders, no_pending
+
+ORDERS = 5000
+
+
+def decode_result(value):
+    """(payment_order_id, psp_status) from a PspResultUpdateEvent's protobuf bytes."""
+    position, order, status = 0, None, None
+
+    def varint():
+        nonlocal position
+        result, shift = 0, 0
+        while True:
+            byte = value[position]
+            position += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return result
+
+    while position < len(value):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            data = varint()
+            if number == 2:
+                status = data
+        elif wire == 2:
+            length = varint()
+            data = value[position:position + length]
+            position += length
+            if number == 1:
+                order = data.decode()
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+    return order, status
+
+
+def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
+    rng = random.Random(20261123)
+    service = Broker(data_dir + "/service", node="service").start()
+    executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    api = Api(service.http_port)
+    orders = {}
+    tokens = list(TOKENS)
+    done = threading.Event()
+
+    def create(index):
+        token = tokens[index % len(tokens)]
+        body = {"merchantId": "m_crash", "amount": 100 + index, "currency": "EUR", "paymentMethod": token,
+                "psp": "stripe" if index % 2 else "adyen"}
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                status, _, view = api.call("POST", "/v1/payment-orders", body, {"Idempotency-Key": f"crash-{index}"})
+                if status == 201:
+                    return view["paymentOrderId"], token
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)  # the service is restarting: retry with the same key
+        raise AssertionError(f"order {index} could not be created")
+
+    def load():
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            orders.update(pool.map(create, range(ORDERS)))
+        done.set()
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    kills = {"service": 0, "executor": 0}
+    try:
+        while not done.is_set() or sum(kills.values()) < 6:
+            time.sleep(rng.uniform(0.3, 1.2))
+            victim = "service" if kills["service"] <= kills["executor"] else "executor"
+            if victim == "service":
+                service.kill()
+                time.sleep(rng.uniform(0.05, 0.3))
+                service.start()
+            else:
+                executor.kill()
+                time.sleep(rng.uniform(0.05, 0.3))
+                executor.start()
+            kills[victim] += 1
+        loader.join(timeout=300)
+        assert len(orders) == ORDERS
+        wait_for(lambda: no_pending(api), 180, "every order to become terminal after the kills")
+        check_orders(api, service.bootstrap, orders)
+
+        # No PSP result missing: each order's results are in psp-result-updates.
+        results = collections.defaultdict(set)
+        for message in read_all(service.bootstrap, "psp-result-updates"):
+            order, status = decode_result(message.value())
+            results[order].add(status)
+        expected = {"SUCCESSFUL": {1}, "FAILED": {2}}
+        missing = [(order, token) for order, token in orders.items()
+                   if not (expected[TOKENS[token][0]] | ({3} if token == "tok_pending" else set())) <= results[order]]
+        assert not missing, f"{len(missing)} orders lack a PSP result in psp-result-updates, e.g. {missing[:3]}"
+
+        lag = subprocess.run([PAYNODE, "groups", "describe", "payment-service", "--topic", "psp-result-updates",
+                              "--bootstrap-servers", service.bootstrap], capture_output=True, text=True, timeout=60).stdout
+        rows = [line for line in lag.splitlines() if "high-watermark=" in line]
+        assert rows and all("lag=0" in row for row in rows), lag
+        assert kills["service"] >= 3 and kills["executor"] >= 3
+    finally:
+        done.set()
+        executor.stop()
+        service.stop()
