@@ -74,12 +74,26 @@ public final class PaymentExecutor: Sendable {
 
     /// Runs until cancelled: recovery first, then the consume loop.
     public func run() async throws {
-        // A restarted executor takes a new producer id instead of resuming the stored sequences:
-        // sends acknowledged after the last saved state would otherwise be reused, and the broker
-        // would answer a new result as a "duplicate" of an old one and drop it. Re-sent results
-        // may then appear twice in psp-result-updates; the service treats them as duplicates.
-        // (Reserving sequences in the journal before sending would make the log itself clean.)
-        let producer = try KafkaProducer(client: client, state: nil)
+        // The producer id survives restarts; each start bumps its epoch (sequences restart at 0,
+        // which the broker accepts for a higher epoch) and stores that before sending anything.
+        // Resuming the stored sequences instead could reuse sequences acknowledged after the
+        // last save, which the broker would answer as "duplicates" of old batches and drop.
+        // Re-sent results therefore may appear twice in psp-result-updates (the service treats
+        // them as duplicates); reserving sequences in the journal before sending would make the
+        // log itself clean.
+        let stored: ProducerState? = try store.read { transaction in
+            guard let bytes = try transaction.table(Tables.producer)?.get(Tables.producerKey) else { return nil }
+            return try JSONDecoder().decode(ProducerState.self, from: Data(bytes))
+        }
+        var resumed: ProducerState?
+        if let stored, stored.hasProducerId, stored.producerEpoch < Int16.max - 1 {
+            resumed = ProducerState(producerId: stored.producerId, producerEpoch: stored.producerEpoch + 1)
+            let bytes = Array(try JSONEncoder().encode(resumed))
+            try await store.write { try $0.table(Tables.producer).put(Tables.producerKey, bytes) }
+            logger.info("resuming producer with a bumped epoch", metadata: ["producer_id": "\(stored.producerId)",
+                                                                           "epoch": "\(stored.producerEpoch + 1)"])
+        }
+        let producer = try KafkaProducer(client: client, state: resumed)
         let unfinished: [Attempt] = try store.read { transaction in
             guard let table = transaction.table(Tables.attempts) else { return [] }
             return try table.scan().compactMap { try? JSONDecoder().decode(Attempt.self, from: Data($0.value)) }
