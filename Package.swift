@@ -59,7 +59,7 @@ let package = Package(
         // PaymentService's core over the embedded log: orders, PSP results, one transaction each.
         .target(
             name: "PaymentService",
-            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient"],
+            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.

@@ -34,7 +34,7 @@ struct ServiceCommand: AsyncParsableCommand {
         let kafkaSettings = try kafka.resolve()
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
-        let service = PaymentService(store: store)
+        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"))
         try await service.ensureTopics(partitions: partitions)
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
 

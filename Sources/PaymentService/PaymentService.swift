@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import Logging
 import LogStore
 import Payments
 import Protocol
@@ -14,9 +15,11 @@ import Synchronization
 public final class PaymentService: Sendable {
     public let store: LogStore
     private let idGenerator = Mutex(PaymentOrderIDGenerator())
+    private let logger: Logger
 
-    public init(store: LogStore) {
+    public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments")) {
         self.store = store
+        self.logger = logger
     }
 
     /// Creates the pipeline's topics that do not exist yet.
@@ -54,7 +57,9 @@ public final class PaymentService: Sendable {
         let canonical = try request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
-        let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
+        // Every record carries a W3C traceparent: the caller's if valid, else a new trace.
+        let traceparent = traceparent.flatMap { Self.traceId(fromTraceparent: $0) == nil ? nil : $0 } ?? Self.newTraceparent()
+        let traceId = Self.traceId(fromTraceparent: traceparent)
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
@@ -138,11 +143,22 @@ public final class PaymentService: Sendable {
 
     // MARK: Results
 
-    public struct BatchSummary: Sendable, Hashable {
+    public struct BatchSummary: Sendable {
         public var records = 0
         public var outcomes: [ResultOutcome: Int] = [:]
         public var deadLettered = 0
         public var nextOffset: Int64
+        /// One entry per record, logged once the batch is durable (never from a retried attempt).
+        var events: [ProcessedEvent] = []
+    }
+
+    struct ProcessedEvent: Sendable {
+        var offset: Int64
+        var outcome: String
+        var paymentOrderId: String?
+        var pspReference: String?
+        var traceId: String?
+        var reason: String
     }
 
     /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
@@ -164,7 +180,7 @@ public final class PaymentService: Sendable {
         let batch = Array(records.prefix(maxRecords))
         guard let last = batch.last else { return BatchSummary(nextOffset: start) }
         let now = currentMilliseconds()
-        return try await store.write { transaction in
+        let summary = try await store.write { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
             let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
@@ -174,15 +190,29 @@ public final class PaymentService: Sendable {
             var summary = BatchSummary(nextOffset: last.offset + 1)
             for record in batch {
                 summary.records += 1
-                switch try self.process(record, partition: partition, now: now, transaction: transaction) {
+                let event = try self.process(record, partition: partition, now: now, transaction: transaction)
+                switch event.processed {
                 case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
                 case .deadLettered: summary.deadLettered += 1
                 }
+                summary.events.append(event.log)
             }
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
         }
+        for event in summary.events {
+            let metadata: Logger.Metadata = [
+                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
+                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
+                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
+            ]
+            switch event.outcome {
+            case "conflict", "dead-lettered": logger.notice("PSP result not applied", metadata: metadata)
+            default: logger.debug("PSP result processed", metadata: metadata)
+            }
+        }
+        return summary
     }
 
     enum Processed {
@@ -190,28 +220,31 @@ public final class PaymentService: Sendable {
         case deadLettered
     }
 
-    private func process(_ record: Record, partition: Int32, now: Int64, transaction: WriteTransaction) throws -> Processed {
+    private func process(_ record: Record, partition: Int32, now: Int64, transaction: WriteTransaction)
+        throws -> (processed: Processed, log: ProcessedEvent) {
+        let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
+        let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
+        func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
+            try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
+            return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
+                                                  pspReference: nil, traceId: traceId, reason: reason))
+        }
         let topic = PaymentTopics.pspResultUpdates
         let event: Paynode_Events_V1_PspResultUpdateEvent
         do {
             event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
         } catch {
-            try deadLetter(record, partition: partition, reason: "\(error)", transaction: transaction)
-            return .deadLettered
+            return try deadLettered("\(error)", order: record.key.map { String(decoding: $0, as: UTF8.self) })
         }
         guard let result = Self.result(from: event) else {
-            try deadLetter(record, partition: partition,
-                           reason: "invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
-                           transaction: transaction)
-            return .deadLettered
+            return try deadLettered("invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
+                                    order: event.paymentOrderID)
         }
         let orders = try transaction.table(PaymentTables.orders)
         guard let stateBytes = try orders.get(result.paymentOrderID.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
-            try deadLetter(record, partition: partition, reason: "unknown payment order \(result.paymentOrderID)", transaction: transaction)
-            return .deadLettered
+            return try deadLettered("unknown payment order \(result.paymentOrderID)", order: event.paymentOrderID)
         }
         let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
-        let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
         if decision.outcome != .duplicate {
             try orders.put(result.paymentOrderID.bytes, decision.state.encoded())
         }
@@ -219,7 +252,7 @@ public final class PaymentService: Sendable {
         let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
                                  pspReference: result.pspReference, errorCode: result.errorCode, eventTime: result.eventTimeMilliseconds,
                                  processedAt: now, topic: topic, partition: partition, offset: record.offset,
-                                 traceId: traceparent.flatMap(Self.traceId(fromTraceparent:)))
+                                 traceId: traceId)
         let history = try transaction.table(PaymentTables.history)
         let sequence = UInt32(truncatingIfNeeded: decision.state.resultCount + (decision.outcome == .duplicate ? 0 : 0))
         var historyKey = HistoryKeys.key(result.paymentOrderID, sequence: sequence)
@@ -270,7 +303,9 @@ public final class PaymentService: Sendable {
                 try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
             }
         }
-        return .outcome(decision.outcome)
+        return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, outcome: decision.outcome.rawValue,
+                                                           paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
+                                                           traceId: traceId, reason: decision.reason))
     }
 
     private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
@@ -320,6 +355,14 @@ public final class PaymentService: Sendable {
                          pspEventID: event.hasPspEventID ? event.pspEventID : nil)
     }
 
+    /// A new W3C traceparent: version 00, random trace and span ids, sampled.
+    static func newTraceparent() -> String {
+        func hex(_ count: Int) -> String {
+            (0..<count).map { _ in String(UInt8.random(in: 0...255), radix: 16).leftPadded(to: 2) }.joined()
+        }
+        return "00-\(hex(16))-\(hex(8))-01"
+    }
+
     /// The 32-hex trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
     static func traceId(fromTraceparent header: String) -> String? {
         let parts = header.split(separator: "-")
@@ -359,3 +402,9 @@ public final class PaymentService: Sendable {
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+private extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

@@ -89,6 +89,16 @@ struct PaymentServiceTests {
         // The same key with another body is refused.
         let (reused, _) = try await fixture.create("key-1", amount: 6000)
         #expect(reused.status == 422 && reused.body.contains("idempotency_key_reused"))
+        // Without an incoming traceparent a new trace starts, and the record carries it.
+        let untraced = try await fixture.service.createOrder(
+            body: Array(#"{"merchantId":"m_1","amount":1,"currency":"EUR","paymentMethod":"tok_visa","psp":"adyen"}"#.utf8),
+            idempotencyKey: "key-2", traceparent: nil)
+        #expect(untraced.status == 201)
+        let second = try #require(try fixture.records(PaymentTopics.paymentOrders).first { $0.offset == 0 && $0.keyString != id }
+            ?? fixture.records(PaymentTopics.paymentOrders).first { $0.keyString != id })
+        let header = try #require(second.headers.first { $0.key == "traceparent" }?.value)
+        let parts = String(decoding: header, as: UTF8.self).split(separator: "-")
+        #expect(parts.count == 4 && parts[0] == "00" && parts[1].count == 32 && parts[2].count == 16)
     }
 
     @Test(arguments: [
