@@ -28,12 +28,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
-        let coordinator = try GroupCoordinator(store: store, configuration: kafkaSettings.groups, logger: Logger(label: "paynode.groups"))
-        let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: kafkaSettings.broker)
-        let kafkaServer = KafkaServer(configuration: kafkaSettings.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
-            broker.setAdvertisedPort(port)
-            readiness.bound("kafka", port: port)
-        }
+        let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
             .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
@@ -76,6 +71,18 @@ struct KafkaListenerOptions: ParsableArguments {
         var server: KafkaServer.Configuration
         var broker: KafkaBroker.Configuration
         var groups: ConsumerGroup.Configuration
+
+        /// The group coordinator and the Kafka listener over `store`; the listener reports its
+        /// bound port as "kafka" to `readiness` and advertises it in Metadata.
+        func makeServices(store: LogStore, readiness: Readiness) throws -> (GroupCoordinator, KafkaServer) {
+            let coordinator = try GroupCoordinator(store: store, configuration: groups, logger: Logger(label: "paynode.groups"))
+            let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: self.broker)
+            let listener = KafkaServer(configuration: self.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
+                broker.setAdvertisedPort(port)
+                readiness.bound("kafka", port: port)
+            }
+            return (coordinator, listener)
+        }
     }
 
     func resolve() throws -> Resolved {

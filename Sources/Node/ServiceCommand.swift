@@ -39,12 +39,7 @@ struct ServiceCommand: AsyncParsableCommand {
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
 
         let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
-        let coordinator = try GroupCoordinator(store: store, configuration: kafkaSettings.groups, logger: Logger(label: "paynode.groups"))
-        let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: kafkaSettings.broker)
-        let kafkaServer = KafkaServer(configuration: kafkaSettings.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
-            broker.setAdvertisedPort(port)
-            readiness.bound("kafka", port: port)
-        }
+        let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let nodeHTTP = NodeHTTP(readiness: readiness, registry: registry)
         PaymentAPI.register(on: nodeHTTP.router, service: service)
         let httpApplication = nodeHTTP.application(listen: http, logger: Logger(label: "paynode.http")) { port in
