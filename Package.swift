@@ -59,13 +59,21 @@ let package = Package(
         // PaymentService's core over the embedded log: orders, PSP results, one transaction each.
         .target(
             name: "PaymentService",
-            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Payments", "LogStore", "Protocol", "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSwift
         ),
         // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.
         .target(
             name: "PaymentExecutor",
-            dependencies: ["Payments", "LogStore", "Protocol", "KafkaClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Payments", "LogStore", "Protocol", "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

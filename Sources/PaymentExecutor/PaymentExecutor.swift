@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import Logging
 import LogStore
+import Metrics
 import Payments
 import Protocol
 
@@ -223,17 +224,25 @@ public final class PaymentExecutor: Sendable {
         var backoff = configuration.pspBackoffMilliseconds.lowerBound
         for call in 1...configuration.pspRetries {
             attempt.calls += 1
+            let started = ContinuousClock.now
+            defer {
+                let elapsed = ContinuousClock.now - started
+                Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp.name)], preferredDisplayUnit: .seconds)
+                    .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            }
             do {
                 let answer = followUp
                     ? try await psp.retrieve(paymentOrderID: id, paymentMethod: attempt.order.paymentMethod)
                     : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
                                            paymentMethod: attempt.order.paymentMethod)
+                Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", answer.status.rawValue.lowercased())]).increment()
                 logger.debug("PSP answered", metadata: ["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
                                                         "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"])
                 return StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
                                     errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
                                     retryAfterMilliseconds: answer.retryAfterMilliseconds)
             } catch let error as PspTransientError {
+                Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", "transient_error")]).increment()
                 attempt.lastError = error.description
                 logger.warning("PSP call failed; retrying", metadata: ["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
@@ -241,6 +250,7 @@ public final class PaymentExecutor: Sendable {
             }
         }
         // Out of retries: a visible terminal outcome, not a silent stall.
+        Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp.name)]).increment()
         return StoredResult(status: .failed, errorCode: "psp_unavailable",
                             errorMessage: "\(attempt.order.psp) did not answer after \(configuration.pspRetries) calls: \(attempt.lastError ?? "")",
                             eventTime: currentMilliseconds())
@@ -268,12 +278,16 @@ public final class PaymentExecutor: Sendable {
             do {
                 let delivery = try await producer.send(topic: PaymentTopicsForExecutor.pspResultUpdates,
                                                        key: Array(attempt.order.paymentOrderId.utf8), value: encoded.value, headers: headers)
+                Counter(label: "paynode_records_published_total",
+                        dimensions: [("topic", PaymentTopicsForExecutor.pspResultUpdates), ("outcome", "acknowledged")]).increment()
                 logger.info("published PSP result", metadata: ["pspReference": "\(result.pspReference ?? "-")",
                                                               "status": "\(result.status.rawValue)",
                                                               "topic": "\(PaymentTopicsForExecutor.pspResultUpdates)",
                                                               "partition": "\(delivery.partition)", "offset": "\(delivery.offset)"])
                 return
             } catch {
+                Counter(label: "paynode_records_published_total",
+                        dimensions: [("topic", PaymentTopicsForExecutor.pspResultUpdates), ("outcome", "failed")]).increment()
                 logger.warning("publishing a PSP result failed; retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
                 backoff = min(backoff * 2, 5000)

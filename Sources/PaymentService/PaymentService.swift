@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import Logging
 import LogStore
+import Metrics
 import Payments
 import Protocol
 import Synchronization
@@ -154,6 +155,7 @@ public final class PaymentService: Sendable {
 
     struct ProcessedEvent: Sendable {
         var offset: Int64
+        var eventTimeMilliseconds: Int64? = nil
         var outcome: String
         var paymentOrderId: String?
         var pspReference: String?
@@ -201,7 +203,14 @@ public final class PaymentService: Sendable {
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
         }
+        let committedAt = currentMilliseconds()
         for event in summary.events {
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
+            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
+                // End to end: from the PSP result being obtained to its state being committed.
+                Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
+                    .recordMilliseconds(max(0, committedAt - eventTime))
+            }
             let metadata: Logger.Metadata = [
                 "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
                 "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
@@ -303,7 +312,8 @@ public final class PaymentService: Sendable {
                 try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
             }
         }
-        return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, outcome: decision.outcome.rawValue,
+        return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
+                                                           outcome: decision.outcome.rawValue,
                                                            paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
                                                            traceId: traceId, reason: decision.reason))
     }

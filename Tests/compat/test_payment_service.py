@@ -168,6 +168,15 @@ def test_api_and_result_processing(data_dir):
         # The group's lag is zero: every result (and dead letter) is committed.
         lag = subprocess.run([node_paynode(), "groups", "describe", "payment-service", "--topic", "psp-result-updates",
                               "--bootstrap-servers", node.bootstrap], capture_output=True, text=True, timeout=60).stdout
+        # Metrics by outcome, Prometheus-named.
+        import urllib.request as request
+        with request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        assert 'paynode_psp_results_total{outcome="applied"} 3' in metrics, metrics
+        assert 'paynode_psp_results_total{outcome="dead_lettered"} 2' in metrics
+        assert 'paynode_psp_results_total{outcome="conflict"} 1' in metrics
+        assert "paynode_psp_result_to_commit_seconds_count 3" in metrics
+        assert "paynode_store_commits_total" in metrics and "paynode_kafka_requests_total" in metrics
         rows = [line for line in lag.splitlines() if "high-watermark=" in line]
         assert len(rows) == 3, lag
         # Every partition is fully consumed (an empty partition has nothing to commit).
