@@ -223,23 +223,8 @@ public final class LogStore: Sendable {
     /// task, so concurrent producers do not serialise that work on the writer thread.
     @discardableResult
     public func append(topic: String, partition: Int32, records: [Record], compression: CompressionCodec = .none) async throws -> AppendResult {
-        guard !records.isEmpty else {
-            throw LogStoreError(.invalidArgument, "append to \(topic)-\(partition) with no records")
-        }
-        let now = currentTimeMilliseconds()
-        var stamped = records
-        for index in stamped.indices where stamped[index].timestamp < 0 { stamped[index].timestamp = now }
-        let batch: ByteBuffer
-        let header: RecordBatchHeader
-        do {
-            batch = try RecordBatch.encode(records: stamped, compression: compression)
-            header = try RecordBatch.peekHeader(batch)
-        } catch {
-            throw LogStoreError(.invalidRecord, "cannot encode records for \(topic)-\(partition): \(error)")
-        }
-        guard batch.readableBytes <= configuration.maximumBatchBytes else {
-            throw LogStoreError(.recordTooLarge, "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(configuration.maximumBatchBytes)")
-        }
+        let (batch, header) = try BatchPreparation.encode(records, compression: compression, now: currentTimeMilliseconds(),
+                                                          maximumBytes: configuration.maximumBatchBytes, topic: topic, partition: partition)
         return try await write(estimatedBytes: batch.readableBytes) {
             try $0.appendEncoded(topic: topic, partition: partition, batch: batch, header: header)
         }
@@ -248,14 +233,7 @@ public final class LogStore: Sendable {
     /// Appends a producer's batch with Kafka's validation (done here, on the caller's task) and
     /// idempotent-producer rules (on the writer, against the committed producer state).
     public func appendBatch(topic: String, partition: Int32, batch: ByteBuffer) async throws -> ProduceOutcome {
-        guard batch.readableBytes <= configuration.maximumBatchBytes else {
-            throw LogStoreError(.recordTooLarge,
-                "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(configuration.maximumBatchBytes)")
-        }
-        let header: RecordBatchHeader
-        do { header = try RecordBatch.validate(batch) } catch {
-            throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
-        }
+        let header = try BatchPreparation.validate(batch, maximumBytes: configuration.maximumBatchBytes, topic: topic, partition: partition)
         return try await write(estimatedBytes: batch.readableBytes) {
             try $0.appendValidatedBatch(topic: topic, partition: partition, batch: batch, header: header)
         }

@@ -51,6 +51,11 @@ public final class WriteTransaction: StoreTransaction {
         return try describeTopic(topic, record)
     }
 
+    /// The topic's partition count, or nil if it does not exist (one lookup, unlike `describe`).
+    public func partitionCount(of topic: String) throws(LogStoreError) -> Int? {
+        try topicRecord(topic).map { Int($0.partitionCount) }
+    }
+
     /// Creates a topic with `partitions` empty partitions. Throws `.topicAlreadyExists`.
     @discardableResult
     public func createTopic(_ name: String, partitions: Int, configuration: TopicConfiguration = TopicConfiguration()) throws(LogStoreError) -> TopicDescription {
@@ -107,20 +112,8 @@ public final class WriteTransaction: StoreTransaction {
             throw LogStoreError(.invalidArgument, "append to \(topic)-\(partition) with no records")
         }
         let record = try requirePartition(topic, partition)
-        var stamped = records
-        for index in stamped.indices where stamped[index].timestamp < 0 {
-            stamped[index].timestamp = nowMilliseconds
-        }
-        var batch: ByteBuffer
-        do {
-            batch = try RecordBatch.encode(records: stamped, compression: compression)
-        } catch {
-            throw LogStoreError(.invalidRecord, "cannot encode records for \(topic)-\(partition): \(error)")
-        }
-        let header: RecordBatchHeader
-        do { header = try RecordBatch.peekHeader(batch) } catch {
-            throw LogStoreError(.invalidRecord, "encoded batch for \(topic)-\(partition) is invalid: \(error)")
-        }
+        var (batch, header) = try BatchPreparation.encode(records, compression: compression, now: nowMilliseconds,
+                                                          maximumBytes: limits.maximumBatchBytes, topic: topic, partition: partition)
         return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
     }
 
@@ -135,20 +128,8 @@ public final class WriteTransaction: StoreTransaction {
     /// idempotent-producer rules: a duplicate answers the original offsets and writes nothing;
     /// a gap throws `.outOfOrderSequence`; an old epoch throws `.invalidProducerEpoch`.
     public func appendBatch(topic: String, partition: Int32, batch: ByteBuffer) throws(LogStoreError) -> ProduceOutcome {
-        let header = try validateBatch(topic: topic, partition: partition, batch: batch)
+        let header = try BatchPreparation.validate(batch, maximumBytes: limits.maximumBatchBytes, topic: topic, partition: partition)
         return try appendValidatedBatch(topic: topic, partition: partition, batch: batch, header: header)
-    }
-
-    /// Kafka's checks on a producer's batch (size, magic, CRC-32C, counts, producer fields).
-    /// Pure, so `LogStore.appendBatch` runs it on the caller's thread, not the writer's.
-    func validateBatch(topic: String, partition: Int32, batch: ByteBuffer) throws(LogStoreError) -> RecordBatchHeader {
-        guard batch.readableBytes <= limits.maximumBatchBytes else {
-            throw LogStoreError(.recordTooLarge,
-                "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) exceeds maximumBatchBytes=\(limits.maximumBatchBytes)")
-        }
-        do { return try RecordBatch.validate(batch) } catch {
-            throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
-        }
     }
 
     func appendValidatedBatch(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> ProduceOutcome {

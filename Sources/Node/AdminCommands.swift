@@ -12,18 +12,20 @@ struct BootstrapOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-servers"), help: "Broker HOST:PORT[,HOST:PORT...] (env: PAYNODE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).")
     var bootstrapServers: String?
 
-    func client() throws -> KafkaClient {
+    /// A client that never creates topics by looking at them. Admin commands give up after a
+    /// few reconnects and log to stderr at warning; nodes (the executor) keep reconnecting.
+    func client(reconnectAttempts: Int = 3, logger: Logger? = nil) throws -> KafkaClient {
         let value = EnvironmentOption.string(bootstrapServers, "PAYNODE_BOOTSTRAP_SERVERS") ?? "127.0.0.1:9092"
         guard let servers = KafkaBrokerAddress.list(value) else {
             throw ValidationError("bootstrap servers '\(value)' are not HOST:PORT[,HOST:PORT...]")
         }
-        // Admin commands must not create topics by looking at them, and logs go to stderr.
-        var logger = Logger(label: "paynode.admin") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: 3,
+        var adminLogger = Logger(label: "paynode.admin") { StreamLogHandler.standardError(label: $0) }
+        adminLogger.logLevel = .warning
+        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: reconnectAttempts,
                                                                    allowAutoTopicCreation: false),
-                           logger: logger)
+                           logger: logger ?? adminLogger)
     }
+
 }
 
 /// Runs `body` with a client and always shuts the client down.

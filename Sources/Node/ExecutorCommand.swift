@@ -35,7 +35,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         defer { store.close() }
         let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
         let executor = ExecutorService(executor: PaymentExecutor(
-            store: store, client: try nodeClient(),
+            store: store, client: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
             logger: logger))
         let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
@@ -45,19 +45,6 @@ struct ExecutorCommand: AsyncParsableCommand {
             .init(service: httpApplication),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-    }
-}
-
-extension ExecutorCommand {
-    /// A client that keeps reconnecting (the service may restart) and never creates topics.
-    func nodeClient() throws -> KafkaClient {
-        let value = EnvironmentOption.string(bootstrap.bootstrapServers, "PAYNODE_BOOTSTRAP_SERVERS") ?? "127.0.0.1:9092"
-        guard let servers = KafkaBrokerAddress.list(value) else {
-            throw ValidationError("bootstrap servers '\(value)' are not HOST:PORT[,HOST:PORT...]")
-        }
-        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: Int.max,
-                                                                   allowAutoTopicCreation: false),
-                           logger: Logger(label: "paynode.kafka-client"))
     }
 }
 

@@ -51,7 +51,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata { fields[key] = "\(value)" }
         if let provided = metadataProvider?.get() { for (key, value) in provided { fields[key] = "\(value)" } }
         if let extra = event.metadata { for (key, value) in extra { fields[key] = "\(value)" } }
-        fields["timestamp"] = ISO8601DateFormatter().string(from: Date())
+        fields["timestamp"] = Date().ISO8601Format()
         fields["level"] = event.level.rawValue
         fields["logger"] = label
         fields["message"] = "\(event.message)"

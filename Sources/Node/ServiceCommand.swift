@@ -3,6 +3,7 @@ import Foundation
 import LogStore
 import Logging
 import PaymentService
+import Payments
 import Protocol
 import ServiceLifecycle
 

@@ -135,12 +135,12 @@ public final class PaymentExecutor: Sendable {
     }
 
     private func startingPositions() async throws -> [KafkaTopicPartition: Int64] {
-        let partitions = try await client.partitions(of: PaymentTopicsForExecutor.paymentOrders)
+        let partitions = try await client.partitions(of: PaymentTopics.paymentOrders)
         return try store.read { transaction in
             var positions: [KafkaTopicPartition: Int64] = [:]
             for partition in partitions {
                 let stored = try transaction.table(Tables.positions)?.get(UInt32(bitPattern: partition).bigEndianArray)
-                positions[KafkaTopicPartition(PaymentTopicsForExecutor.paymentOrders, partition)] = stored.map { Int64(bigEndian: $0) } ?? 0
+                positions[KafkaTopicPartition(PaymentTopics.paymentOrders, partition)] = stored.map { Int64(bigEndian: $0) } ?? 0
             }
             return positions
         }
@@ -276,18 +276,18 @@ public final class PaymentExecutor: Sendable {
         var backoff = 50
         while true {
             do {
-                let delivery = try await producer.send(topic: PaymentTopicsForExecutor.pspResultUpdates,
+                let delivery = try await producer.send(topic: PaymentTopics.pspResultUpdates,
                                                        key: Array(attempt.order.paymentOrderId.utf8), value: encoded.value, headers: headers)
                 Counter(label: "paynode_records_published_total",
-                        dimensions: [("topic", PaymentTopicsForExecutor.pspResultUpdates), ("outcome", "acknowledged")]).increment()
+                        dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", "acknowledged")]).increment()
                 logger.info("published PSP result", metadata: ["pspReference": "\(result.pspReference ?? "-")",
                                                               "status": "\(result.status.rawValue)",
-                                                              "topic": "\(PaymentTopicsForExecutor.pspResultUpdates)",
+                                                              "topic": "\(PaymentTopics.pspResultUpdates)",
                                                               "partition": "\(delivery.partition)", "offset": "\(delivery.offset)"])
                 return
             } catch {
                 Counter(label: "paynode_records_published_total",
-                        dimensions: [("topic", PaymentTopicsForExecutor.pspResultUpdates), ("outcome", "failed")]).increment()
+                        dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", "failed")]).increment()
                 logger.warning("publishing a PSP result failed; retrying", metadata: ["error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
                 backoff = min(backoff * 2, 5000)
@@ -304,11 +304,6 @@ public final class PaymentExecutor: Sendable {
             if let producerBytes { try transaction.table(Tables.producer).put(Tables.producerKey, producerBytes) }
         }
     }
-}
-
-enum PaymentTopicsForExecutor {
-    static let paymentOrders = "payment-orders"
-    static let pspResultUpdates = "psp-result-updates"
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -1,4 +1,5 @@
 import Foundation
+import LogStore
 import Payments
 
 /// The cold part of an order, written once at creation and again when it becomes terminal.
@@ -53,8 +54,35 @@ enum JSON {
     }
 }
 
+/// History rows are keyed by the order id and a big-endian sequence, so one order's rows are
+/// contiguous and in arrival order.
 enum HistoryKeys {
     static func key(_ order: PaymentOrderID, sequence: UInt32) -> [UInt8] {
         order.bytes + withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
     }
+
+    /// The key after the order's last row (sequence 1 for its first): one cursor step back from
+    /// just past the order's key range.
+    static func next(after table: WritableTable, for order: PaymentOrderID) throws -> [UInt8] {
+        var last: UInt32 = 0
+        try table.forEachReverse(before: order.bytes + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) { key, _ in
+            if key.count == 20, key.starts(with: order.bytes) {
+                last = key[16..<20].reduce(0) { $0 << 8 | UInt32($1) }
+            }
+            return false
+        }
+        return key(order, sequence: last &+ 1)
+    }
+}
+
+/// The application tables the payment service keeps in the node's LMDB environment.
+enum PaymentTables {
+    /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
+    static let orders = "orders"
+    /// 16-byte order id -> `OrderDetails` JSON (written at creation, and at the terminal transition).
+    static let details = "order_details"
+    /// order id + u32 sequence -> `HistoryEntry` JSON (append-only per order).
+    static let history = "order_history"
+    /// client Idempotency-Key -> `StoredResponse` JSON.
+    static let idempotency = "idempotency_keys"
 }

@@ -263,15 +263,7 @@ public final class PaymentService: Sendable {
                                  processedAt: now, topic: topic, partition: partition, offset: record.offset,
                                  traceId: traceId)
         let history = try transaction.table(PaymentTables.history)
-        let sequence = UInt32(truncatingIfNeeded: decision.state.resultCount + (decision.outcome == .duplicate ? 0 : 0))
-        var historyKey = HistoryKeys.key(result.paymentOrderID, sequence: sequence)
-        // Duplicates do not bump the result count; give them the next free slot.
-        var probe = sequence
-        while try history.get(historyKey) != nil {
-            probe &+= 1
-            historyKey = HistoryKeys.key(result.paymentOrderID, sequence: probe)
-        }
-        try history.put(historyKey, JSON.encode(entry))
+        try history.put(HistoryKeys.next(after: history, for: result.paymentOrderID), JSON.encode(entry))
         if let emitted = decision.emitted {
             let detailsTable = try transaction.table(PaymentTables.details)
             guard let detailBytes = try detailsTable.get(result.paymentOrderID.bytes) else {
@@ -344,7 +336,7 @@ public final class PaymentService: Sendable {
     }
 
     private func partitionCount(_ topic: String, _ transaction: WriteTransaction) throws -> Int {
-        guard let count = try transaction.describe(topic: topic)?.partitionCount else {
+        guard let count = try transaction.partitionCount(of: topic) else {
             throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
         }
         return count

@@ -9,7 +9,7 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import Broker
+from conftest import PAYNODE, Broker
 
 SCHEMA_HEADERS = [("paynode-schema", b"paynode.events.v1.PspResultUpdateEvent"), ("paynode-schema-version", b"1")]
 STATUS = {"SUCCESSFUL": 1, "FAILED": 2, "PENDING": 3}
@@ -166,11 +166,10 @@ def test_api_and_result_processing(data_dir):
             {visa["paymentOrderId"], pending["paymentOrderId"]}
         assert page2["nextCursor"] is None
         # The group's lag is zero: every result (and dead letter) is committed.
-        lag = subprocess.run([node_paynode(), "groups", "describe", "payment-service", "--topic", "psp-result-updates",
+        lag = subprocess.run([PAYNODE, "groups", "describe", "payment-service", "--topic", "psp-result-updates",
                               "--bootstrap-servers", node.bootstrap], capture_output=True, text=True, timeout=60).stdout
         # Metrics by outcome, Prometheus-named.
-        import urllib.request as request
-        with request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
             metrics = response.read().decode()
         assert 'paynode_psp_results_total{outcome="applied"} 3' in metrics, metrics
         assert 'paynode_psp_results_total{outcome="dead_lettered"} 2' in metrics
@@ -184,7 +183,3 @@ def test_api_and_result_processing(data_dir):
     finally:
         node.stop()
 
-
-def node_paynode():
-    from conftest import PAYNODE
-    return PAYNODE

@@ -97,8 +97,13 @@ final class GroupCoordinator: Service {
         let completions = state.withLock { state -> [(Waiter, ConsumerGroup.Completion)] in
             var all: [ConsumerGroup.Completion] = []
             for groupId in Array(state.groups.keys) {
+                let before = (state.groups[groupId]!.state, state.groups[groupId]!.generationId)
                 all += state.groups[groupId]!.tick(now: now)
-                noteChange(groupId, &state)
+                // The persisted snapshot only changes with the state or the generation; most
+                // ticks change neither, so skip building it.
+                if before != (state.groups[groupId]!.state, state.groups[groupId]!.generationId) {
+                    noteChange(groupId, &state)
+                }
             }
             return take(all, &state)
         }

@@ -1,6 +1,7 @@
 import Logging
 import LogStore
 import PaymentService
+import Payments
 import ServiceLifecycle
 
 /// Reads `psp-result-updates` from the embedded log as group `payment-service` and hands every
@@ -38,10 +39,10 @@ struct PspResultUpdateConsumer: Service {
             } catch {
                 guard !Task.isCancelled else { return }
                 // Full jitter: sleep a random part of the current back-off, then double it.
-                let wait = Duration.milliseconds(Int.random(in: 0...Int(backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)))
+                let wait = backoff * Double.random(in: 0...1)
                 logger.warning("PSP result processing failed; retrying without advancing the offset", metadata: [
                     "topic": "\(PaymentTopics.pspResultUpdates)", "partition": "\(partition)", "error": "\(error)",
-                    "retry_in_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                    "retry_in_ms": "\(Int(wait / .milliseconds(1)))",
                 ])
                 try? await Task.sleep(for: wait)
                 backoff = min(backoff * 2, .seconds(5))

@@ -17,15 +17,3 @@ public enum DeadLetterHeaders {
     public static let sourcePartition = "paynode-dlq-source-partition"
     public static let sourceOffset = "paynode-dlq-source-offset"
 }
-
-/// The application tables the payment service keeps in the node's LMDB environment.
-enum PaymentTables {
-    /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
-    static let orders = "orders"
-    /// 16-byte order id -> `OrderDetails` JSON (written at creation, and at the terminal transition).
-    static let details = "order_details"
-    /// order id + u32 sequence -> `HistoryEntry` JSON (append-only per order).
-    static let history = "order_history"
-    /// client Idempotency-Key -> `StoredResponse` JSON.
-    static let idempotency = "idempotency_keys"
-}
