@@ -82,6 +82,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "PaymentExecutorTests",
+            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "PaymentsTests",
             dependencies: ["Payments"],
             swiftSettings: strictSwift

@@ -183,34 +183,18 @@ public actor KafkaProducer {
     private func transmit(_ partitions: [KafkaTopicPartition]) async {
         let batches = partitions.compactMap { inFlight[$0] }
         guard !batches.isEmpty else { return }
-        let byTopic = Dictionary(grouping: batches, by: \.partition.topic)
-        let request = ProduceRequest(acks: configuration.acks.rawValue, timeoutMs: configuration.requestTimeout.kafkaMilliseconds,
-                                     topicData: byTopic.keys.sorted().map { topic in
-            .init(name: topic, partitionData: byTopic[topic]!.map { .init(index: $0.partition.partition, records: $0.encoded) })
-        })
         do {
-            // The broker gets the request timeout for acks; allow the network a little more.
-            let response = try await client.send(request, timeout: configuration.requestTimeout + .seconds(5))
+            let outcomes = try await client.produceEncoded(batches.map { ($0.partition, $0.encoded) },
+                                                           acks: configuration.acks.rawValue, timeout: configuration.requestTimeout)
             for batch in batches {
-                guard let response else {
-                    succeed(batch.partition, baseOffset: -1)
-                    continue
-                }
-                let answer = response.responses.first { $0.name == batch.partition.topic }?
-                    .partitionResponses.first { $0.index == batch.partition.partition }
-                guard let answer else {
-                    failed(batch.partition, KafkaClientError(.protocolViolation, "Produce answer lacks the partition",
-                                                             broker: await client.brokerName, topic: batch.partition.topic,
-                                                             partition: batch.partition.partition), possiblyWritten: true)
-                    continue
-                }
-                // DUPLICATE_SEQUENCE_NUMBER: an older broker's way of saying "already written".
-                if answer.errorCode == 0 || answer.errorCode == KafkaErrorCode.duplicateSequenceNumber.rawValue {
-                    succeed(batch.partition, baseOffset: answer.baseOffset)
-                } else {
-                    failed(batch.partition, .broker(answer.errorCode, answer.errorMessage ?? "Produce failed",
-                                                    broker: await client.brokerName, topic: batch.partition.topic,
-                                                    partition: batch.partition.partition), possiblyWritten: false)
+                switch outcomes?[batch.partition] {
+                case nil:
+                    succeed(batch.partition, baseOffset: -1)  // acks=0: no answer exists
+                case .success(let baseOffset)?:
+                    succeed(batch.partition, baseOffset: baseOffset)
+                case .failure(let error)?:
+                    // A missing partition in the answer leaves the batch's fate unknown.
+                    failed(batch.partition, error, possiblyWritten: error.code == .protocolViolation)
                 }
             }
         } catch {

@@ -36,6 +36,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
         let executor = ExecutorService(executor: PaymentExecutor(
             store: store, client: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
+            producerClient: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
             logger: logger))
         let httpApplication = NodeHTTP(readiness: readiness, registry: registry)

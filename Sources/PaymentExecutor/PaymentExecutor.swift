@@ -11,10 +11,11 @@ import Protocol
 /// result to `psp-result-updates` with the idempotent producer. It holds no payment state logic.
 ///
 /// Its own LMDB store keeps, in one transaction each: the attempt journal entry together with
-/// the consumer position (so an order is never skipped nor fetched twice into new work), each
-/// PSP result before it is published, and the publication with the producer's id, epoch and
-/// sequences. After a crash it repeats unfinished PSP calls (safe by the idempotency key) and
-/// re-sends unacknowledged results.
+/// the consumer position (so an order is never skipped nor fetched twice into new work), and
+/// each PSP result together with its outbox entry, whose producer id, epoch and sequence numbers
+/// are reserved in that same transaction (a transactional outbox, see `OutboxSender`). After a
+/// crash it repeats unfinished PSP calls (safe by the idempotency key) and re-sends the
+/// outbox exactly as before, which the broker deduplicates: results appear once in the log.
 public final class PaymentExecutor: Sendable {
     public struct Configuration: Sendable {
         public var maximumConcurrentPayments = 256
@@ -26,17 +27,18 @@ public final class PaymentExecutor: Sendable {
     enum Tables {
         static let positions = "executor_positions"
         static let attempts = "executor_attempts"
-        static let producer = "executor_producer"
-        static let producerKey = Array("state".utf8)
     }
 
     /// One order's progress, journaled before and after every outside call.
     struct Attempt: Codable, Sendable {
-        enum Stage: String, Codable, Sendable { case calling, resulted, published, settled }
+        /// `queued`: the last result is journaled with its outbox entry. `resulted` and `published`
+        /// come from journals written before the outbox (results not yet queued / published).
+        enum Stage: String, Codable, Sendable { case calling, queued, resulted, published, settled }
         var order: OrderToPay
         var stage: Stage
         var calls: Int = 0
         var results: [StoredResult] = []
+        /// Results acknowledged by the broker (set by the outbox sender).
         var published = 0
         var lastError: String?
         var traceparent: String?
@@ -61,40 +63,30 @@ public final class PaymentExecutor: Sendable {
 
     let store: LogStore
     let client: KafkaClient
+    let producerClient: KafkaClient
     let psps: [String: any PaymentServiceProvider]
     let configuration: Configuration
     let logger: Logger
 
-    public init(store: LogStore, client: KafkaClient, psps: [any PaymentServiceProvider], configuration: Configuration = .init(), logger: Logger) {
+    /// `producerClient` publishes results; give it its own connection so that sends do not
+    /// queue behind the order fetches' long polls (nil: `client` does both).
+    public init(store: LogStore, client: KafkaClient, producerClient: KafkaClient? = nil, psps: [any PaymentServiceProvider],
+                configuration: Configuration = .init(), logger: Logger) {
         self.store = store
         self.client = client
+        self.producerClient = producerClient ?? client
         self.psps = Dictionary(psps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.configuration = configuration
         self.logger = logger
     }
 
-    /// Runs until cancelled: recovery first, then the consume loop.
+    /// Runs until cancelled: the producer identity and recovery first, then the outbox sender
+    /// and the consume loop side by side.
     public func run() async throws {
-        // The producer id survives restarts; each start bumps its epoch (sequences restart at 0,
-        // which the broker accepts for a higher epoch) and stores that before sending anything.
-        // Resuming the stored sequences instead could reuse sequences acknowledged after the
-        // last save, which the broker would answer as "duplicates" of old batches and drop.
-        // Re-sent results therefore may appear twice in psp-result-updates (the service treats
-        // them as duplicates); reserving sequences in the journal before sending would make the
-        // log itself clean.
-        let stored: ProducerState? = try store.read { transaction in
-            guard let bytes = try transaction.table(Tables.producer)?.get(Tables.producerKey) else { return nil }
-            return try JSONDecoder().decode(ProducerState.self, from: Data(bytes))
-        }
-        var resumed: ProducerState?
-        if let stored, stored.hasProducerId, stored.producerEpoch < Int16.max - 1 {
-            resumed = ProducerState(producerId: stored.producerId, producerEpoch: stored.producerEpoch + 1)
-            let bytes = Array(try JSONEncoder().encode(resumed))
-            try await store.write { try $0.table(Tables.producer).put(Tables.producerKey, bytes) }
-            logger.info("resuming producer with a bumped epoch", metadata: ["producer_id": "\(stored.producerId)",
-                                                                           "epoch": "\(stored.producerEpoch + 1)"])
-        }
-        let producer = try KafkaProducer(client: client, state: resumed)
+        let partitions = try await producerClient.partitions(of: PaymentTopics.pspResultUpdates)
+        let producer = try await prepareProducer()
+        let outbox = OutboxSender(store: store, client: producerClient, partitions: partitions, producer: producer, logger: logger)
+        let router = ResultRouter(partitionCount: partitions.count, outbox: outbox)
         let unfinished: [Attempt] = try store.read { transaction in
             guard let table = transaction.table(Tables.attempts) else { return [] }
             return try table.scan().compactMap { try? JSONDecoder().decode(Attempt.self, from: Data($0.value)) }
@@ -103,11 +95,39 @@ public final class PaymentExecutor: Sendable {
         if !unfinished.isEmpty {
             logger.notice("resuming unfinished payments after a restart", metadata: ["payments": "\(unfinished.count)"])
         }
+        try await withThrowingTaskGroup(of: Void.self) { top in
+            top.addTask { try await outbox.run() }
+            top.addTask { try await self.consume(resuming: unfinished, router: router) }
+            try await top.next()
+            top.cancelAll()
+        }
+    }
+
+    /// The outbox's producer identity: the stored one, kept as is across restarts (same id,
+    /// same epoch, stored sequences), or a new one from the broker on the first start.
+    private func prepareProducer() async throws -> (id: Int64, epoch: Int16) {
+        if let stored = try store.read({ try OutboxStore.producerState($0.table(OutboxStore.producerTable)) }) {
+            logger.info("resuming the outbox producer", metadata: ["producer_id": "\(stored.producerId)", "epoch": "\(stored.producerEpoch)"])
+            return (stored.producerId, stored.producerEpoch)
+        }
+        let identity = try await producerClient.initProducerId()
+        let state = OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch)
+        let saved = try await store.write { transaction in
+            // Another start may have raced us to it: the stored identity wins.
+            if let existing = try OutboxStore.producerState(transaction.table(OutboxStore.producerTable)) { return existing }
+            try OutboxStore.save(state, in: transaction)
+            return state
+        }
+        logger.info("new outbox producer", metadata: ["producer_id": "\(saved.producerId)", "epoch": "\(saved.producerEpoch)"])
+        return (saved.producerId, saved.producerEpoch)
+    }
+
+    private func consume(resuming unfinished: [Attempt], router: ResultRouter) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             for attempt in unfinished {
                 if running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
-                group.addTask { await self.pay(attempt, producer: producer) }
+                group.addTask { await self.pay(attempt, router: router) }
                 running += 1
             }
             var positions = try await startingPositions()
@@ -125,7 +145,7 @@ public final class PaymentExecutor: Sendable {
                     positions[partition] = (result.records.last?.offset ?? positions[partition]! - 1) + 1
                     for attempt in attempts {
                         while running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
-                        group.addTask { await self.pay(attempt, producer: producer) }
+                        group.addTask { await self.pay(attempt, router: router) }
                         running += 1
                     }
                 }
@@ -176,8 +196,10 @@ public final class PaymentExecutor: Sendable {
         }
     }
 
-    /// Drives one order to the end: PSP call(s), journal, publication, PENDING follow-up.
-    func pay(_ start: Attempt, producer: KafkaProducer) async {
+    /// Drives one order to the end: PSP call(s), each result journaled with its outbox entry,
+    /// PENDING follow-ups. Publication is the outbox sender's job; results of one order share a
+    /// partition and the outbox keeps their order.
+    func pay(_ start: Attempt, router: ResultRouter) async {
         var attempt = start
         var logger = self.logger
         logger[metadataKey: "paymentOrderId"] = "\(attempt.order.paymentOrderId)"
@@ -188,16 +210,11 @@ public final class PaymentExecutor: Sendable {
                 case .calling:
                     let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, logger: logger)
                     attempt.results.append(result)
-                    attempt.stage = .resulted
-                    try await save(attempt)
+                    attempt = try await queue(attempt, from: attempt.results.count - 1, router: router)
                 case .resulted:
-                    while attempt.published < attempt.results.count {
-                        try await publish(attempt, index: attempt.published, producer: producer, logger: logger)
-                        attempt.published += 1
-                    }
-                    attempt.stage = .published
-                    try await save(attempt, producerState: await producer.exportState())
-                case .published:
+                    // Journaled by an executor without the outbox: queue what it had not published.
+                    attempt = try await queue(attempt, from: attempt.published, router: router)
+                case .queued, .published:
                     if let last = attempt.results.last, last.status == .pending {
                         try await Task.sleep(for: .milliseconds(Int(last.retryAfterMilliseconds ?? 200)))
                         attempt.stage = .calling
@@ -214,6 +231,22 @@ public final class PaymentExecutor: Sendable {
         } catch {
             logger.error("payment could not be completed; it resumes at the next start", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Journals the attempt with results `from...` placed in the outbox, in one transaction.
+    private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter) async throws -> Attempt {
+        var queued = attempt
+        queued.stage = .queued
+        let records = try (first..<attempt.results.count).map { try outboxRecord(attempt, index: $0) }
+        let partition = router.partition(of: attempt.order.paymentOrderId)
+        let key = Array(attempt.order.paymentOrderId.utf8)
+        let saved = queued
+        try await store.write { transaction in
+            try Self.put(saved, key: key, in: transaction)
+            try OutboxStore.enqueue(records, partition: partition, in: transaction)
+        }
+        router.outbox.wake(partition)
+        return queued
     }
 
     private func callPSP(_ attempt: inout Attempt, followUp: Bool, logger: Logger) async throws -> StoredResult {
@@ -256,7 +289,9 @@ public final class PaymentExecutor: Sendable {
                             eventTime: currentMilliseconds())
     }
 
-    private func publish(_ attempt: Attempt, index: Int, producer: KafkaProducer, logger: Logger) async throws {
+    /// The `psp-result-updates` record of the attempt's result `index` (its timestamp is the
+    /// result's time, so the record is the same whenever it is built).
+    func outboxRecord(_ attempt: Attempt, index: Int) throws -> OutboxRecord {
         let result = attempt.results[index]
         var event = Paynode_Events_V1_PspResultUpdateEvent()
         event.paymentOrderID = attempt.order.paymentOrderId
@@ -273,36 +308,25 @@ public final class PaymentExecutor: Sendable {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
         if let traceparent = attempt.traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
-        var backoff = 50
-        while true {
-            do {
-                let delivery = try await producer.send(topic: PaymentTopics.pspResultUpdates,
-                                                       key: Array(attempt.order.paymentOrderId.utf8), value: encoded.value, headers: headers)
-                Counter(label: "paynode_records_published_total",
-                        dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", "acknowledged")]).increment()
-                logger.info("published PSP result", metadata: ["pspReference": "\(result.pspReference ?? "-")",
-                                                              "status": "\(result.status.rawValue)",
-                                                              "topic": "\(PaymentTopics.pspResultUpdates)",
-                                                              "partition": "\(delivery.partition)", "offset": "\(delivery.offset)"])
-                return
-            } catch {
-                Counter(label: "paynode_records_published_total",
-                        dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", "failed")]).increment()
-                logger.warning("publishing a PSP result failed; retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
-                backoff = min(backoff * 2, 5000)
-            }
-        }
+        return OutboxRecord(paymentOrderId: attempt.order.paymentOrderId, resultIndex: index, timestamp: result.eventTime,
+                            value: Data(encoded.value),
+                            headers: headers.map { OutboxRecord.Header(key: $0.key, value: $0.value.map { Data($0) }) })
     }
 
-    private func save(_ attempt: Attempt, producerState: ProducerState? = nil) async throws {
+    private func save(_ attempt: Attempt) async throws {
         let key = Array(attempt.order.paymentOrderId.utf8)
-        let value = Array(try JSONEncoder().encode(attempt))
-        let producerBytes = try producerState.map { Array(try JSONEncoder().encode($0)) }
-        try await store.write { transaction in
-            try transaction.table(Tables.attempts).put(key, value)
-            if let producerBytes { try transaction.table(Tables.producer).put(Tables.producerKey, producerBytes) }
+        try await store.write { try Self.put(attempt, key: key, in: $0) }
+    }
+
+    /// Writes an attempt, keeping the published count the outbox sender may have advanced
+    /// since the caller read it.
+    static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction) throws {
+        let table = try transaction.table(Tables.attempts)
+        var attempt = attempt
+        if let bytes = try table.get(key), let stored = try? JSONDecoder().decode(Attempt.self, from: Data(bytes)) {
+            attempt.published = max(attempt.published, stored.published)
         }
+        try table.put(key, Array(try JSONEncoder().encode(attempt)))
     }
 }
 

@@ -1,6 +1,8 @@
 """During a run of 5,000 orders the service and the executor are each SIGKILLed and restarted
 several times at random moments. Afterwards every order is terminal and correct, no transition
-was applied twice, no PSP result is missing from psp-result-updates, and the group lag is zero."""
+was applied twice, no PSP result is missing from psp-result-updates, none is in it twice (the
+executor's outbox re-sends unacknowledged results with their original producer sequences, so
+the broker deduplicates them), and the group lag is zero."""
 import collections
 import concurrent.futures
 import random
@@ -17,8 +19,9 @@ ORDERS = 5000
 
 
 def decode_result(value):
-    """(payment_order_id, psp_status) from a PspResultUpdateEvent's protobuf bytes."""
-    position, order, status = 0, None, None
+    """(payment_order_id, psp_status, psp_reference, event_time_unix_ms) from a
+    PspResultUpdateEvent's protobuf bytes."""
+    position, order, status, reference, event_time = 0, None, None, None, None
 
     def varint():
         nonlocal position
@@ -38,15 +41,19 @@ def decode_result(value):
             data = varint()
             if number == 2:
                 status = data
+            elif number == 4:
+                event_time = data
         elif wire == 2:
             length = varint()
             data = value[position:position + length]
             position += length
             if number == 1:
                 order = data.decode()
+            elif number == 3:
+                reference = data.decode()
         else:
             raise ValueError(f"unexpected wire type {wire}")
-    return order, status
+    return order, status, reference, event_time
 
 
 def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
@@ -101,13 +108,19 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
 
         # No PSP result missing: each order's results are in psp-result-updates.
         results = collections.defaultdict(set)
+        copies = collections.Counter()
         for message in read_all(service.bootstrap, "psp-result-updates"):
-            order, status = decode_result(message.value())
+            order, status, reference, event_time = decode_result(message.value())
             results[order].add(status)
+            copies[(order, status, reference, event_time)] += 1
         expected = {"SUCCESSFUL": {1}, "FAILED": {2}}
         missing = [(order, token) for order, token in orders.items()
                    if not (expected[TOKENS[token][0]] | ({3} if token == "tok_pending" else set())) <= results[order]]
         assert not missing, f"{len(missing)} orders lack a PSP result in psp-result-updates, e.g. {missing[:3]}"
+
+        # No PSP result twice: the same result (order, status, reference, time) appears once.
+        duplicated = [(result, count) for result, count in copies.items() if count > 1]
+        assert not duplicated, f"{len(duplicated)} PSP results appear more than once in psp-result-updates, e.g. {duplicated[:3]}"
 
         lag = subprocess.run([PAYNODE, "groups", "describe", "payment-service", "--topic", "psp-result-updates",
                               "--bootstrap-servers", service.bootstrap], capture_output=True, text=True, timeout=60).stdout

@@ -1,0 +1,114 @@
+import Foundation
+import LogStore
+
+/// The outbox's tables, read and written only inside the caller's transaction so that a PSP
+/// result, its outbox entry and the reserved sequence numbers commit together (or not at all).
+///
+/// `executor_outbox`: key = partition (u32 BE) + serial (u64 BE), value = JSON `OutboxEntry`.
+/// `executor_producer` / `outbox`: JSON `OutboxProducerState`.
+enum OutboxStore {
+    static let entries = "executor_outbox"
+    static let producerTable = "executor_producer"
+    static let producerKey = Array("outbox".utf8)
+
+    static func key(partition: Int32, serial: UInt64) -> [UInt8] {
+        UInt32(bitPattern: partition).bigEndianArray + serial.bigEndianArray
+    }
+
+    static func producerState(_ table: (some TableReading)?) throws -> OutboxProducerState? {
+        guard let bytes = try table?.get(producerKey) else { return nil }
+        return try JSONDecoder().decode(OutboxProducerState.self, from: Data(bytes))
+    }
+
+    static func save(_ state: OutboxProducerState, in transaction: WriteTransaction) throws {
+        try transaction.table(producerTable).put(producerKey, Array(try JSONEncoder().encode(state)))
+    }
+
+    /// Adds `records` (in order) as one unsealed entry of `partition` with freshly reserved
+    /// sequences. The producer state must exist (see `PaymentExecutor.prepareProducer`).
+    static func enqueue(_ records: [OutboxRecord], partition: Int32, in transaction: WriteTransaction) throws {
+        guard !records.isEmpty else { return }
+        guard var state = try producerState(transaction.table(producerTable)) else {
+            throw OutboxError("the outbox has no producer identity yet")
+        }
+        let reserved = state.reserve(Int32(records.count), partition: partition)
+        let entry = OutboxEntry(producerId: state.producerId, producerEpoch: state.producerEpoch,
+                                baseSequence: reserved.baseSequence, sealed: false, records: records)
+        try transaction.table(entries).put(key(partition: partition, serial: reserved.serial), Array(try JSONEncoder().encode(entry)))
+        try save(state, in: transaction)
+    }
+
+    /// A partition's entries in order, at most `limit`.
+    static func pending(partition: Int32, in table: (some TableReading)?, limit: Int) throws -> [(key: [UInt8], entry: OutboxEntry)] {
+        guard let table else { return [] }
+        let prefix = UInt32(bitPattern: partition).bigEndianArray
+        var found: [(key: [UInt8], entry: OutboxEntry)] = []
+        try table.forEach(from: prefix) { key, value in
+            guard key.count == 12, Array(key.prefix(4)) == prefix else { return false }
+            found.append((Array(key), try JSONDecoder().decode(OutboxEntry.self, from: Data(value))))
+            return found.count < limit
+        }
+        return found
+    }
+
+    /// The batch a partition sends next, sealing (and persisting) a merge of unsealed head
+    /// entries first, so that every attempt to send it carries the same sequence range.
+    static func sealNext(partition: Int32, limits: OutboxPlan.Limits, in transaction: WriteTransaction) throws -> (key: [UInt8], entry: OutboxEntry)? {
+        let table = try transaction.table(entries)
+        let head = try pending(partition: partition, in: table, limit: limits.maximumRecords)
+        guard let plan = OutboxPlan.nextBatch(head.map(\.entry), limits: limits) else { return nil }
+        let key = head[0].key
+        if plan.consumed > 1 || !head[0].entry.sealed {
+            for merged in head[1..<plan.consumed] { try table.delete(merged.key) }
+            try table.put(key, Array(try JSONEncoder().encode(plan.batch)))
+        }
+        return (key, plan.batch)
+    }
+
+    /// The broker acknowledged `batch`: removes it and marks its results published in their attempts.
+    static func acknowledge(key: [UInt8], batch: OutboxEntry, in transaction: WriteTransaction) throws {
+        try transaction.table(entries).delete(key)
+        let attempts = try transaction.table(PaymentExecutor.Tables.attempts)
+        for record in batch.records {
+            let attemptKey = Array(record.paymentOrderId.utf8)
+            guard let bytes = try attempts.get(attemptKey),
+                  var attempt = try? JSONDecoder().decode(PaymentExecutor.Attempt.self, from: Data(bytes)),
+                  attempt.published < record.resultIndex + 1 else { continue }
+            attempt.published = record.resultIndex + 1
+            try attempts.put(attemptKey, Array(try JSONEncoder().encode(attempt)))
+        }
+    }
+
+    /// After the broker lost or refused our producer state: every remaining entry of every
+    /// partition is re-numbered under `producerId`/`producerEpoch` from sequence 0. Returns how
+    /// many entries were re-numbered.
+    static func renumberAll(producerId: Int64, producerEpoch: Int16, in transaction: WriteTransaction) throws -> Int {
+        let table = try transaction.table(entries)
+        var state = try producerState(transaction.table(producerTable))
+            ?? OutboxProducerState(producerId: producerId, producerEpoch: producerEpoch)
+        state.producerId = producerId
+        state.producerEpoch = producerEpoch
+        state.nextSequences = [:]
+        var byPartition: [Int32: [(key: [UInt8], entry: OutboxEntry)]] = [:]
+        try table.forEach(from: []) { key, value in
+            guard key.count == 12 else { return true }
+            let partition = Int32(bitPattern: UInt32(bigEndian: Array(key.prefix(4))))
+            byPartition[partition, default: []].append((Array(key), try JSONDecoder().decode(OutboxEntry.self, from: Data(value))))
+            return true
+        }
+        for (partition, current) in byPartition {
+            let renumbered = OutboxPlan.renumber(current.map(\.entry), producerId: producerId, producerEpoch: producerEpoch)
+            for (index, entry) in renumbered.entries.enumerated() {
+                try table.put(current[index].key, Array(try JSONEncoder().encode(entry)))
+            }
+            state.nextSequences[partition] = renumbered.nextSequence
+        }
+        try save(state, in: transaction)
+        return byPartition.values.reduce(0) { $0 + $1.count }
+    }
+}
+
+struct OutboxError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
