@@ -235,6 +235,8 @@ public final class PaymentService: Sendable {
         let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
         func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
             try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
+            try AuditLog.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
+                                record: record, partition: partition, now: now, in: transaction)
             return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
                                                   pspReference: nil, traceId: traceId, reason: reason))
         }
@@ -264,6 +266,9 @@ public final class PaymentService: Sendable {
                                  traceId: traceId)
         let history = try transaction.table(PaymentTables.history)
         try history.put(HistoryKeys.next(after: history, for: result.paymentOrderID), JSON.encode(entry))
+        try AuditLog.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: event.paymentOrderID, pspStatus: result.status.rawValue,
+                                  pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
+                            record: record, partition: partition, now: now, in: transaction)
         if let emitted = decision.emitted {
             let detailsTable = try transaction.table(PaymentTables.details)
             guard let detailBytes = try detailsTable.get(result.paymentOrderID.bytes) else {

@@ -30,6 +30,13 @@ enum PaymentAPI {
             }
             return json(200, order)
         }
+        router.get("/v1/payment-orders/:id/audit") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let audit = try service.audit(id) else {
+                return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
+            }
+            return json(200, audit)
+        }
         router.get("/v1/payment-orders") { request, _ -> Response in
             let query = request.uri.queryParameters
             var status: PaymentStatus?

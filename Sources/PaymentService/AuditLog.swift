@@ -1,0 +1,166 @@
+import Crypto
+import Foundation
+import LogStore
+import Payments
+import Protocol
+
+/// The service's audit trail: every PSP result it sees (applied, recorded, duplicate, stale,
+/// conflict, dead-lettered) gets one immutable entry, written in the same transaction as the
+/// result's effect, and chained by SHA-256 so that changing, deleting or reordering any entry
+/// breaks the chain (see `AuditChainVerifier`).
+///
+/// `audit_log`: key = sequence (u64 big-endian, 0, 1, 2, ... with no gap), value = the entry's
+/// hash (32 bytes) followed by its body, canonical JSON (sorted keys) that includes `sequence`
+/// and `prevHash`. hash = SHA-256(previous entry's hash || body bytes as stored); the first
+/// entry's previous hash is 32 zero bytes.
+/// `audit_by_order`: key = 16-byte order id + u64 sequence, value empty: one order's entries.
+public enum AuditLog {
+    static let table = "audit_log"
+    static let byOrder = "audit_by_order"
+    static let hashSize = SHA256.byteCount
+    static let genesisHash = [UInt8](repeating: 0, count: SHA256.byteCount)
+
+    /// One entry's body. Optional fields are left out when absent.
+    public struct Entry: Codable, Sendable, Hashable {
+        public var sequence: UInt64
+        /// When the service processed the result (ms since the Unix epoch).
+        public var time: Int64
+        /// `applied`, `recorded`, `duplicate`, `stale`, `conflict` or `dead-lettered`.
+        public var outcome: String
+        public var paymentOrderId: String?
+        public var pspStatus: String?
+        public var pspReference: String?
+        public var reason: String
+        public var sourceTopic: String
+        public var sourcePartition: Int32
+        public var sourceOffset: Int64
+        public var traceId: String?
+        /// SHA-256 (hex) of the source record: u32 BE key length, key bytes, value bytes.
+        public var recordSha256: String
+        /// The previous entry's hash (hex).
+        public var prevHash: String
+    }
+
+    /// What the caller knows about a result when it records it.
+    struct Observation: Sendable {
+        var outcome: String
+        var paymentOrderId: String?
+        var pspStatus: String?
+        var pspReference: String?
+        var reason: String
+        var traceId: String?
+    }
+
+    // MARK: Writing
+
+    /// Appends the entry for `record` at the head of the chain, in the caller's transaction.
+    /// The head is read from the table each time (one B-tree descent), so the closure stays
+    /// correct when the group commit runs it again.
+    @discardableResult
+    static func append(_ observation: Observation, record: Record, partition: Int32, now: Int64,
+                       in transaction: WriteTransaction) throws -> Entry {
+        let log = try transaction.table(table)
+        var sequence: UInt64 = 0
+        var previous = genesisHash
+        if let head = try log.last() {
+            guard head.key.count == 8, head.value.count > hashSize else {
+                throw LogStoreError(.storageFailure, "the audit log's head entry is malformed; run `paynode audit verify`")
+            }
+            sequence = AuditLog.sequence(ofKey: head.key) + 1
+            previous = Array(head.value.prefix(hashSize))
+        }
+        let entry = Entry(sequence: sequence, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
+                          pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
+                          sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: record.offset,
+                          traceId: observation.traceId, recordSha256: hex(recordDigest(record)), prevHash: hex(previous))
+        let body = try canonical(entry)
+        try log.append(key(sequence), chainHash(previous: previous, body: body) + body)
+        if let id = observation.paymentOrderId.flatMap(PaymentOrderID.init) {
+            try transaction.table(byOrder).put(id.bytes + key(sequence), [])
+        }
+        return entry
+    }
+
+    static func canonical(_ entry: Entry) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(entry))
+    }
+
+    static func chainHash(previous: [UInt8], body: [UInt8]) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        hasher.update(data: body)
+        return Array(hasher.finalize())
+    }
+
+    static func recordDigest(_ record: Record) -> [UInt8] {
+        var hasher = SHA256()
+        let key = record.key ?? []
+        hasher.update(data: bigEndian(UInt32(key.count)))
+        hasher.update(data: key)
+        hasher.update(data: record.value ?? [])
+        return Array(hasher.finalize())
+    }
+
+    static func key(_ sequence: UInt64) -> [UInt8] { bigEndian(sequence) }
+
+    static func sequence(ofKey key: some Collection<UInt8>) -> UInt64 {
+        key.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: Reading
+
+    /// One stored entry: its body and its hash.
+    public struct StoredEntry: Sendable, Hashable, Encodable {
+        public var entry: Entry
+        public var hash: String
+
+        public func encode(to encoder: any Encoder) throws {
+            try entry.encode(to: encoder)
+            var container = encoder.container(keyedBy: HashKey.self)
+            try container.encode(hash, forKey: .hash)
+        }
+
+        private enum HashKey: String, CodingKey { case hash }
+    }
+
+    static func decode(_ value: some Collection<UInt8>) throws -> StoredEntry {
+        let bytes = Array(value)
+        guard bytes.count > hashSize else { throw AuditError("entry is \(bytes.count) bytes, shorter than its hash") }
+        let entry = try JSONDecoder().decode(Entry.self, from: Data(bytes[hashSize...]))
+        return StoredEntry(entry: entry, hash: hex(Array(bytes.prefix(hashSize))))
+    }
+
+    /// One order's entries in chain order (via `audit_by_order`).
+    static func entries(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> [StoredEntry] {
+        guard let index = transaction.table(byOrder), let log = transaction.table(table) else { return [] }
+        var sequences: [[UInt8]] = []
+        try index.forEach(from: id.bytes) { key, _ in
+            guard key.count == 24, key.starts(with: id.bytes) else { return false }
+            sequences.append(Array(key.suffix(8)))
+            return true
+        }
+        return try sequences.compactMap { sequence in try log.get(sequence).map(decode) }
+    }
+}
+
+struct AuditError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+private func bigEndian(_ value: some FixedWidthInteger) -> [UInt8] {
+    withUnsafeBytes(of: value.bigEndian) { Array($0) }
+}
