@@ -9,6 +9,7 @@ import Testing
     final class Fixture: Sendable {
         let directory = NSTemporaryDirectory() + "paynode-outbox-\(UUID().uuidString.prefix(8))"
         let store: LogStore
+        let logger: Logger
 
         init() throws {
             var configuration = LogStoreConfiguration(dataDirectory: directory)
@@ -16,6 +17,7 @@ import Testing
             configuration.retentionCheckIntervalMilliseconds = 0
             var logger = Logger(label: "test")
             logger.logLevel = .warning
+            self.logger = logger
             store = try LogStore(configuration: configuration, logger: logger)
         }
 

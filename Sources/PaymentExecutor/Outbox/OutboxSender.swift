@@ -74,16 +74,21 @@ actor OutboxSender {
         let topicPartition = KafkaTopicPartition(PaymentTopics.pspResultUpdates, partition)
         var failures = 0
         var next: (key: [UInt8], entry: OutboxEntry)?
+        // The generation `next` was read under: a batch read before a re-numbering is stale.
+        var nextGeneration = generation
         while !Task.isCancelled {
             await waitWhileReinitializing()
-            let readUnder = generation
-            if next == nil { next = try await nextBatch(partition) }
+            if next == nil || nextGeneration != generation {
+                nextGeneration = generation
+                next = try await nextBatch(partition)
+            }
             guard let batch = next else {
                 _ = await wakeup.next()  // nil only when cancelled
                 continue
             }
-            guard readUnder == generation, !reinitializing else { next = nil; continue }
+            guard nextGeneration == generation, !reinitializing else { next = nil; continue }
 
+            // Counted until the acknowledgement is written, so a re-numbering never overlaps it.
             sendsInFlight += 1
             do {
                 let baseOffset = try await client.produce(batch.entry.records.map(\.kafkaRecord), to: topicPartition,
