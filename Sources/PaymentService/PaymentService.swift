@@ -34,6 +34,18 @@ public final class PaymentService: Sendable {
         }
     }
 
+    /// Counts orders per status once for data directories written before the counts existed.
+    public func ensureOrderStatusCounts() async throws {
+        if try await store.write({ try OrderStatusCounts.rebuildIfMissing(in: $0) }) {
+            logger.notice("rebuilt the order status counts from the orders table")
+        }
+    }
+
+    /// Orders per status, exact: maintained in the transactions that change them.
+    public func ordersByStatus() throws -> [PaymentStatus: Int64] {
+        try store.read { try OrderStatusCounts.read(in: $0) } ?? [:]
+    }
+
     // MARK: Orders
 
     public struct Response: Sendable, Hashable {
@@ -61,7 +73,7 @@ public final class PaymentService: Sendable {
         // Every record carries a W3C traceparent: the caller's if valid, else a new trace.
         let traceparent = traceparent.flatMap { Self.traceId(fromTraceparent: $0) == nil ? nil : $0 } ?? Self.newTraceparent()
         let traceId = Self.traceId(fromTraceparent: traceparent)
-        return try await store.write { transaction in
+        let response = try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
                 let previous = try JSON.decode(StoredResponse.self, stored)
@@ -75,6 +87,7 @@ public final class PaymentService: Sendable {
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
                                        idempotencyKey: key, traceId: traceId, createdAt: now)
             try transaction.table(PaymentTables.orders).put(id.bytes, PaymentOrderState(updatedAtMilliseconds: now).encoded())
+            try OrderStatusCounts.add([.pending: 1], in: transaction)
             try transaction.table(PaymentTables.details).put(id.bytes, JSON.encode(details))
             var created = Paynode_Events_V1_PaymentOrderCreated()
             created.paymentOrderID = id.description
@@ -92,6 +105,11 @@ public final class PaymentService: Sendable {
             try idempotency.put(Array(key.utf8), JSON.encode(StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now)))
             return response
         }
+        if response.status == 201, !response.replayed {
+            Counter(label: "paynode_records_published_total",
+                    dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")]).increment()
+        }
+        return response
     }
 
     /// `GET /v1/payment-orders/{id}`: the order with its full result history, or nil.
@@ -161,6 +179,8 @@ public final class PaymentService: Sendable {
         var pspReference: String?
         var traceId: String?
         var reason: String
+        /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
+        var publishedTopic: String? = nil
     }
 
     /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
@@ -190,15 +210,18 @@ public final class PaymentService: Sendable {
                 throw LogStoreError(.invalidArgument, "\(topic)-\(partition) was advanced concurrently to \(committed ?? -1)")
             }
             var summary = BatchSummary(nextOffset: last.offset + 1)
+            var statusChanges: [PaymentStatus: Int64] = [:]
             for record in batch {
                 summary.records += 1
-                let event = try self.process(record, partition: partition, now: now, transaction: transaction)
+                let event = try self.process(record, partition: partition, now: now, statusChanges: &statusChanges,
+                                             transaction: transaction)
                 switch event.processed {
                 case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
                 case .deadLettered: summary.deadLettered += 1
                 }
                 summary.events.append(event.log)
             }
+            try OrderStatusCounts.add(statusChanges, in: transaction)
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
@@ -206,6 +229,9 @@ public final class PaymentService: Sendable {
         let committedAt = currentMilliseconds()
         for event in summary.events {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
+            if let published = event.publishedTopic {
+                Counter(label: "paynode_records_published_total", dimensions: [("topic", published), ("outcome", "appended")]).increment()
+            }
             if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
                 // End to end: from the PSP result being obtained to its state being committed.
                 Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
@@ -229,14 +255,15 @@ public final class PaymentService: Sendable {
         case deadLettered
     }
 
-    private func process(_ record: Record, partition: Int32, now: Int64, transaction: WriteTransaction)
-        throws -> (processed: Processed, log: ProcessedEvent) {
+    private func process(_ record: Record, partition: Int32, now: Int64, statusChanges: inout [PaymentStatus: Int64],
+                         transaction: WriteTransaction) throws -> (processed: Processed, log: ProcessedEvent) {
         let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
         let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
         func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
             try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
             return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
-                                                  pspReference: nil, traceId: traceId, reason: reason))
+                                                  pspReference: nil, traceId: traceId, reason: reason,
+                                                  publishedTopic: PaymentTopics.deadLetters))
         }
         let topic = PaymentTopics.pspResultUpdates
         let event: Paynode_Events_V1_PspResultUpdateEvent
@@ -256,6 +283,10 @@ public final class PaymentService: Sendable {
         let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
         if decision.outcome != .duplicate {
             try orders.put(result.paymentOrderID.bytes, decision.state.encoded())
+        }
+        if decision.state.status != state.status {
+            statusChanges[state.status, default: 0] -= 1
+            statusChanges[decision.state.status, default: 0] += 1
         }
         // Every result seen is in the history, duplicates included.
         let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
@@ -307,7 +338,8 @@ public final class PaymentService: Sendable {
         return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
                                                            outcome: decision.outcome.rawValue,
                                                            paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
-                                                           traceId: traceId, reason: decision.reason))
+                                                           traceId: traceId, reason: decision.reason,
+                                                           publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents))
     }
 
     private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
