@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
@@ -51,6 +53,23 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Tracing: a swift-distributed-tracing tracer with W3C trace context, span exporters,
+        // and OpenTelemetry messaging spans for Kafka records.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "Protocol",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", "Protocol", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: strictSwift
+        ),
         // Payment domain rules: order ids, ProcessPaymentService's decisions, PSP adapters.
         .target(
             name: "Payments",
@@ -60,9 +79,11 @@ let package = Package(
         .target(
             name: "PaymentService",
             dependencies: [
-                "Payments", "LogStore", "Protocol", "KafkaClient",
+                "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             swiftSettings: strictSwift
         ),
@@ -78,7 +99,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentServiceTests",
-            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", "Telemetry",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -118,7 +140,9 @@ let package = Package(
                 "PaymentService",
                 "PaymentExecutor",
                 "Payments",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

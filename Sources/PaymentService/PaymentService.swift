@@ -6,6 +6,9 @@ import Metrics
 import Payments
 import Protocol
 import Synchronization
+import Telemetry
+import Tracing
+import W3CTraceContext
 
 /// The PaymentService's core over the node's embedded log: creating orders and processing PSP
 /// results. Every state change commits in one LMDB transaction with what belongs to it: an order
@@ -21,7 +24,18 @@ public final class PaymentService: Sendable {
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments")) {
         self.store = store
         self.logger = logger
+        // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
+        for outcome in Self.resultOutcomeLabels {
+            _ = Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome)])
+        }
+        for topic in [PaymentTopics.paymentOrders, PaymentTopics.paymentEvents, PaymentTopics.deadLetters] {
+            _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
+        }
     }
+
+    /// `paynode_psp_results_total{outcome}`: the rules' outcomes, `dead_lettered`, and `failed`
+    /// (records of a batch whose transaction failed; they are retried and counted again).
+    static let resultOutcomeLabels = ResultOutcome.allCases.map(\.rawValue) + ["dead_lettered", "failed"]
 
     /// Creates the pipeline's topics that do not exist yet.
     public func ensureTopics(partitions: Int) async throws {
@@ -70,10 +84,35 @@ public final class PaymentService: Sendable {
         let canonical = try request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
-        // Every record carries a W3C traceparent: the caller's if valid, else a new trace.
-        let traceparent = traceparent.flatMap { Self.traceId(fromTraceparent: $0) == nil ? nil : $0 } ?? Self.newTraceparent()
-        let traceId = Self.traceId(fromTraceparent: traceparent)
-        let response = try await store.write { transaction in
+        // The record continues the caller's trace: the current span's (the HTTP server span) or
+        // the given traceparent's; without either it starts a new one.
+        var parent = ServiceContext.current ?? .topLevel
+        if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
+        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: id.description, parent: parent)
+        span.attributes["paynode.payment_order_id"] = SpanAttribute.string(id.description)
+        defer { span.end() }
+        let response: Response
+        do {
+            response = try await storeOrder(request, id: id, key: key, canonical: canonical, now: now, traceContext: traceContext)
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(response.replayed)
+        if response.status == 201, !response.replayed {
+            Counter(label: "paynode_records_published_total",
+                    dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")]).increment()
+        }
+        return response
+    }
+
+    /// The order (PENDING), its idempotency record and its `PaymentOrderCreated` record, in one
+    /// transaction; or the stored response when the key was seen before.
+    private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, key: String, canonical: String, now: Int64,
+                            traceContext: TraceContext) async throws -> Response {
+        let traceId = traceContext.traceIDHex
+        return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
                 let previous = try JSON.decode(StoredResponse.self, stored)
@@ -98,18 +137,13 @@ public final class PaymentService: Sendable {
             created.psp = request.psp
             created.createdAtUnixMs = now
             created.idempotencyKey = key
-            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceparent: traceparent,
+            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
             let body = try Self.orderJSON(details: details, state: PaymentOrderState(updatedAtMilliseconds: now), history: nil)
             let response = Response(status: 201, body: body, replayed: false)
             try idempotency.put(Array(key.utf8), JSON.encode(StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now)))
             return response
         }
-        if response.status == 201, !response.replayed {
-            Counter(label: "paynode_records_published_total",
-                    dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")]).increment()
-        }
-        return response
     }
 
     /// `GET /v1/payment-orders/{id}`: the order with its full result history, or nil.
@@ -181,6 +215,21 @@ public final class PaymentService: Sendable {
         var reason: String
         /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
         var publishedTopic: String? = nil
+        /// The consumer span and, when an event was emitted, its producer span; ended after commit.
+        var spans: [any Span] = []
+
+        /// Ends the spans with what happened, once the batch is durable.
+        func endSpans() {
+            for span in spans {
+                span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
+                if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
+                if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
+                if outcome == "dead-lettered" || outcome == "conflict" {
+                    span.setStatus(SpanStatus(code: .error, message: reason))
+                }
+                span.end()
+            }
+        }
     }
 
     /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
@@ -200,9 +249,46 @@ public final class PaymentService: Sendable {
             if records.count >= maxRecords { break }
         }
         let batch = Array(records.prefix(maxRecords))
-        guard let last = batch.last else { return BatchSummary(nextOffset: start) }
+        guard !batch.isEmpty else { return BatchSummary(nextOffset: start) }
         let now = currentMilliseconds()
-        let summary = try await store.write { transaction in
+        let summary: BatchSummary
+        do {
+            summary = try await processBatch(batch, start: start, partition: partition, now: now)
+        } catch {
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
+            throw error
+        }
+
+        let committedAt = currentMilliseconds()
+        for event in summary.events {
+            event.endSpans()
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
+            if let published = event.publishedTopic {
+                Counter(label: "paynode_records_published_total", dimensions: [("topic", published), ("outcome", "appended")]).increment()
+            }
+            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
+                // End to end: from the PSP result being obtained to its state being committed.
+                Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
+                    .recordMilliseconds(max(0, committedAt - eventTime))
+            }
+            let metadata: Logger.Metadata = [
+                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
+                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
+                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
+            ]
+            switch event.outcome {
+            case "conflict", "dead-lettered": logger.notice("PSP result not applied", metadata: metadata)
+            default: logger.debug("PSP result processed", metadata: metadata)
+            }
+        }
+        return summary
+    }
+
+    /// One transaction for a batch: every record's effect, the status counts, and the offset.
+    private func processBatch(_ batch: [Record], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
+        let topic = PaymentTopics.pspResultUpdates
+        let last = batch[batch.count - 1]
+        return try await store.write { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
             let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
@@ -226,28 +312,6 @@ public final class PaymentService: Sendable {
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
         }
-        let committedAt = currentMilliseconds()
-        for event in summary.events {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
-            if let published = event.publishedTopic {
-                Counter(label: "paynode_records_published_total", dimensions: [("topic", published), ("outcome", "appended")]).increment()
-            }
-            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
-                // End to end: from the PSP result being obtained to its state being committed.
-                Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
-                    .recordMilliseconds(max(0, committedAt - eventTime))
-            }
-            let metadata: Logger.Metadata = [
-                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
-                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
-                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
-            ]
-            switch event.outcome {
-            case "conflict", "dead-lettered": logger.notice("PSP result not applied", metadata: metadata)
-            default: logger.debug("PSP result processed", metadata: metadata)
-            }
-        }
-        return summary
     }
 
     enum Processed {
@@ -257,15 +321,19 @@ public final class PaymentService: Sendable {
 
     private func process(_ record: Record, partition: Int32, now: Int64, statusChanges: inout [PaymentStatus: Int64],
                          transaction: WriteTransaction) throws -> (processed: Processed, log: ProcessedEvent) {
-        let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
-        let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
+        let topic = PaymentTopics.pspResultUpdates
+        // The consumer span continues the executor's trace; it ends once the batch is durable
+        // (a replayed transaction's spans are dropped unended, so only what committed is traced).
+        let span = MessagingSpans.startProcess(topic: topic, partition: partition, offset: record.offset,
+                                               key: record.key.map { String(decoding: $0, as: UTF8.self) },
+                                               group: PaymentTopics.consumerGroup, headers: record.headers)
+        let traceId = span.context.traceContext?.traceIDHex
         func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
             try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
             return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
                                                   pspReference: nil, traceId: traceId, reason: reason,
-                                                  publishedTopic: PaymentTopics.deadLetters))
+                                                  publishedTopic: PaymentTopics.deadLetters, spans: [span]))
         }
-        let topic = PaymentTopics.pspResultUpdates
         let event: Paynode_Events_V1_PspResultUpdateEvent
         do {
             event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
@@ -289,6 +357,7 @@ public final class PaymentService: Sendable {
             statusChanges[decision.state.status, default: 0] += 1
         }
         // Every result seen is in the history, duplicates included.
+        var spans: [any Span] = [span]
         let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
                                  pspReference: result.pspReference, errorCode: result.errorCode, eventTime: result.eventTimeMilliseconds,
                                  processedAt: now, topic: topic, partition: partition, offset: record.offset,
@@ -311,6 +380,8 @@ public final class PaymentService: Sendable {
             source.partition = partition
             source.offset = record.offset
             let key = result.paymentOrderID.description
+            let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: key, parent: span.context)
+            spans.append(send.span)
             if emitted == .successful {
                 var succeeded = Paynode_Events_V1_PaymentSucceeded()
                 succeeded.paymentOrderID = key
@@ -320,7 +391,7 @@ public final class PaymentService: Sendable {
                 succeeded.currency = details.currency
                 succeeded.occurredAtUnixMs = now
                 succeeded.source = source
-                try appendEvent(succeeded, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
+                try appendEvent(succeeded, key: key, topic: PaymentTopics.paymentEvents, traceContext: send.traceContext, transaction: transaction)
             } else {
                 var failed = Paynode_Events_V1_PaymentFailed()
                 failed.paymentOrderID = key
@@ -332,14 +403,15 @@ public final class PaymentService: Sendable {
                 failed.currency = details.currency
                 failed.occurredAtUnixMs = now
                 failed.source = source
-                try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
+                try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceContext: send.traceContext, transaction: transaction)
             }
         }
         return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
                                                            outcome: decision.outcome.rawValue,
                                                            paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
                                                            traceId: traceId, reason: decision.reason,
-                                                           publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents))
+                                                           publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents,
+                                                           spans: spans))
     }
 
     private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
@@ -356,11 +428,11 @@ public final class PaymentService: Sendable {
         ])
     }
 
-    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceparent: String?,
+    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,
                              transaction: WriteTransaction) throws {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
-        if let traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
+        headers.setTraceContext(traceContext)
         let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try partitionCount(topic, transaction))
         try transaction.append(topic: topic, partition: partition, records: [
             Record(timestamp: -1, key: Array(key.utf8), value: encoded.value, headers: headers),
@@ -387,21 +459,6 @@ public final class PaymentService: Sendable {
                          eventTimeMilliseconds: event.eventTimeUnixMs, errorCode: event.hasErrorCode ? event.errorCode : nil,
                          errorMessage: event.hasErrorMessage ? event.errorMessage : nil, psp: event.psp,
                          pspEventID: event.hasPspEventID ? event.pspEventID : nil)
-    }
-
-    /// A new W3C traceparent: version 00, random trace and span ids, sampled.
-    static func newTraceparent() -> String {
-        func hex(_ count: Int) -> String {
-            (0..<count).map { _ in String(UInt8.random(in: 0...255), radix: 16).leftPadded(to: 2) }.joined()
-        }
-        return "00-\(hex(16))-\(hex(8))-01"
-    }
-
-    /// The 32-hex trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
-    static func traceId(fromTraceparent header: String) -> String? {
-        let parts = header.split(separator: "-")
-        guard parts.count == 4, parts[1].count == 32 else { return nil }
-        return String(parts[1])
     }
 
     static func error(_ status: Int, _ code: String, _ message: String) -> Response {
@@ -436,9 +493,3 @@ public final class PaymentService: Sendable {
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-private extension String {
-    func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
-    }
-}
