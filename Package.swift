@@ -12,6 +12,9 @@ let package = Package(
         .executable(name: "paynode", targets: ["Node"]),
         .library(name: "LogStore", targets: ["LogStore"]),
         .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "Payments", targets: ["Payments"]),
+        .library(name: "PaymentService", targets: ["PaymentService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -81,7 +81,7 @@ public final class PaymentService: Sendable {
         } catch {
             return Self.error(400, error.code, error.message)
         }
-        let canonical = try request.canonical()
+        let canonical = request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
         // The record continues the caller's trace: the current span's (the HTTP server span) or
@@ -125,9 +125,10 @@ public final class PaymentService: Sendable {
             let details = OrderDetails(paymentOrderId: id.description, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
                                        idempotencyKey: key, traceId: traceId, createdAt: now)
-            try transaction.table(PaymentTables.orders).put(id.bytes, PaymentOrderState(updatedAtMilliseconds: now).encoded())
+            let state = PaymentOrderState(updatedAtMilliseconds: now, amountMinor: request.amount, currency: request.currency)
+            try transaction.table(PaymentTables.orders).put(id.bytes, state.encoded())
             try OrderStatusCounts.add([.pending: 1], in: transaction)
-            try transaction.table(PaymentTables.details).put(id.bytes, JSON.encode(details))
+            try transaction.table(PaymentTables.details).put(id.bytes, details.encodedJSON())
             var created = Paynode_Events_V1_PaymentOrderCreated()
             created.paymentOrderID = id.description
             created.merchantID = request.merchantId
@@ -139,9 +140,9 @@ public final class PaymentService: Sendable {
             created.idempotencyKey = key
             try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
-            let body = try Self.orderJSON(details: details, state: PaymentOrderState(updatedAtMilliseconds: now), history: nil)
+            let body = Self.orderJSON(details: details, state: state, history: nil)
             let response = Response(status: 201, body: body, replayed: false)
-            try idempotency.put(Array(key.utf8), JSON.encode(StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now)))
+            try idempotency.put(Array(key.utf8), StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now).encodedJSON())
             return response
         }
     }
@@ -154,13 +155,9 @@ public final class PaymentService: Sendable {
                   let state = PaymentOrderState(decoding: stateBytes),
                   let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            var history: [HistoryEntry] = []
-            try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
-                guard key.count == 20, key.starts(with: id.bytes) else { return false }
-                history.append(try JSON.decode(HistoryEntry.self, Array(value)))
-                return true
-            }
-            return try Self.orderJSON(details: details, state: state, history: history)
+            let history = try Self.history(of: id, in: transaction.table(PaymentTables.history))
+            return Self.orderJSON(details: details, state: state, history: history,
+                                      terminal: history.last { $0.outcome == .applied })
         }
     }
 
@@ -172,6 +169,7 @@ public final class PaymentService: Sendable {
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
                 return ([], nil)
             }
+            let historyTable = transaction.table(PaymentTables.history)
             var views: [String] = []
             var lastId: String?
             var more = false
@@ -184,7 +182,11 @@ public final class PaymentService: Sendable {
                 }
                 guard let detailBytes = try details.get(Array(key)) else { return true }
                 let detail = try JSON.decode(OrderDetails.self, detailBytes)
-                views.append(try Self.orderJSON(details: detail, state: state, history: nil))
+                var terminal: HistoryEntry?
+                if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: Array(key)) {
+                    terminal = try Self.history(of: id, in: historyTable).last { $0.outcome == .applied }
+                }
+                views.append(Self.orderJSON(details: detail, state: state, history: nil, terminal: terminal))
                 lastId = detail.paymentOrderId
                 return true
             }
@@ -220,7 +222,7 @@ public final class PaymentService: Sendable {
 
         /// Ends the spans with what happened, once the batch is durable.
         func endSpans() {
-            for span in spans {
+            for span in spans where span.isRecording {
                 span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
                 if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
                 if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
@@ -260,26 +262,38 @@ public final class PaymentService: Sendable {
         }
 
         let committedAt = currentMilliseconds()
+        // Metrics per batch, not per record: each label set is looked up once.
+        var outcomes: [String: Int] = [:]
+        var published: [String: Int] = [:]
+        let endToEnd = Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
+        let logsEveryResult = logger.logLevel <= .debug
         for event in summary.events {
             event.endSpans()
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
-            if let published = event.publishedTopic {
-                Counter(label: "paynode_records_published_total", dimensions: [("topic", published), ("outcome", "appended")]).increment()
-            }
+            outcomes[event.outcome, default: 0] += 1
+            if let topic = event.publishedTopic { published[topic, default: 0] += 1 }
             if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
                 // End to end: from the PSP result being obtained to its state being committed.
-                Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
-                    .recordMilliseconds(max(0, committedAt - eventTime))
+                endToEnd.recordMilliseconds(max(0, committedAt - eventTime))
             }
+            let notable = event.outcome == "conflict" || event.outcome == "dead-lettered"
+            guard notable || logsEveryResult else { continue }
             let metadata: Logger.Metadata = [
                 "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
                 "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
                 "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
             ]
-            switch event.outcome {
-            case "conflict", "dead-lettered": logger.notice("PSP result not applied", metadata: metadata)
-            default: logger.debug("PSP result processed", metadata: metadata)
+            if notable {
+                logger.notice("PSP result not applied", metadata: metadata)
+            } else {
+                logger.debug("PSP result processed", metadata: metadata)
             }
+        }
+        for (outcome, count) in outcomes {
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome.replacingOccurrences(of: "-", with: "_"))])
+                .increment(by: count)
+        }
+        for (topic, count) in published {
+            Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")]).increment(by: count)
         }
         return summary
     }
@@ -296,18 +310,17 @@ public final class PaymentService: Sendable {
                 throw LogStoreError(.invalidArgument, "\(topic)-\(partition) was advanced concurrently to \(committed ?? -1)")
             }
             var summary = BatchSummary(nextOffset: last.offset + 1)
-            var statusChanges: [PaymentStatus: Int64] = [:]
+            var work = try PspResultBatch(transaction: transaction, sourcePartition: partition, now: now)
             for record in batch {
                 summary.records += 1
-                let event = try self.process(record, partition: partition, now: now, statusChanges: &statusChanges,
-                                             transaction: transaction)
+                let event = try work.process(record)
                 switch event.processed {
                 case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
                 case .deadLettered: summary.deadLettered += 1
                 }
                 summary.events.append(event.log)
             }
-            try OrderStatusCounts.add(statusChanges, in: transaction)
+            try work.finish()
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
@@ -319,131 +332,15 @@ public final class PaymentService: Sendable {
         case deadLettered
     }
 
-    private func process(_ record: Record, partition: Int32, now: Int64, statusChanges: inout [PaymentStatus: Int64],
-                         transaction: WriteTransaction) throws -> (processed: Processed, log: ProcessedEvent) {
-        let topic = PaymentTopics.pspResultUpdates
-        // The consumer span continues the executor's trace; it ends once the batch is durable
-        // (a replayed transaction's spans are dropped unended, so only what committed is traced).
-        let span = MessagingSpans.startProcess(topic: topic, partition: partition, offset: record.offset,
-                                               key: record.key.map { String(decoding: $0, as: UTF8.self) },
-                                               group: PaymentTopics.consumerGroup, headers: record.headers)
-        let traceId = span.context.traceContext?.traceIDHex
-        func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
-            try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
-            return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
-                                                  pspReference: nil, traceId: traceId, reason: reason,
-                                                  publishedTopic: PaymentTopics.deadLetters, spans: [span]))
-        }
-        let event: Paynode_Events_V1_PspResultUpdateEvent
-        do {
-            event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
-        } catch {
-            return try deadLettered("\(error)", order: record.key.map { String(decoding: $0, as: UTF8.self) })
-        }
-        guard let result = Self.result(from: event) else {
-            return try deadLettered("invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
-                                    order: event.paymentOrderID)
-        }
-        let orders = try transaction.table(PaymentTables.orders)
-        guard let stateBytes = try orders.get(result.paymentOrderID.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
-            return try deadLettered("unknown payment order \(result.paymentOrderID)", order: event.paymentOrderID)
-        }
-        let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
-        if decision.outcome != .duplicate {
-            try orders.put(result.paymentOrderID.bytes, decision.state.encoded())
-        }
-        if decision.state.status != state.status {
-            statusChanges[state.status, default: 0] -= 1
-            statusChanges[decision.state.status, default: 0] += 1
-        }
-        // Every result seen is in the history, duplicates included.
-        var spans: [any Span] = [span]
-        let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
-                                 pspReference: result.pspReference, errorCode: result.errorCode, eventTime: result.eventTimeMilliseconds,
-                                 processedAt: now, topic: topic, partition: partition, offset: record.offset,
-                                 traceId: traceId)
-        let history = try transaction.table(PaymentTables.history)
-        try history.put(HistoryKeys.next(after: history, for: result.paymentOrderID), JSON.encode(entry))
-        if let emitted = decision.emitted {
-            let detailsTable = try transaction.table(PaymentTables.details)
-            guard let detailBytes = try detailsTable.get(result.paymentOrderID.bytes) else {
-                throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
-            }
-            var details = try JSON.decode(OrderDetails.self, detailBytes)
-            details.pspReference = result.pspReference
-            details.errorCode = result.errorCode
-            details.errorMessage = result.errorMessage
-            details.completedAt = now
-            try detailsTable.put(result.paymentOrderID.bytes, JSON.encode(details))
-            var source = Paynode_Events_V1_RecordSource()
-            source.topic = topic
-            source.partition = partition
-            source.offset = record.offset
-            let key = result.paymentOrderID.description
-            let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: key, parent: span.context)
-            spans.append(send.span)
-            if emitted == .successful {
-                var succeeded = Paynode_Events_V1_PaymentSucceeded()
-                succeeded.paymentOrderID = key
-                succeeded.psp = result.psp
-                if let reference = result.pspReference { succeeded.pspReference = reference }
-                succeeded.amountMinor = details.amount
-                succeeded.currency = details.currency
-                succeeded.occurredAtUnixMs = now
-                succeeded.source = source
-                try appendEvent(succeeded, key: key, topic: PaymentTopics.paymentEvents, traceContext: send.traceContext, transaction: transaction)
-            } else {
-                var failed = Paynode_Events_V1_PaymentFailed()
-                failed.paymentOrderID = key
-                failed.psp = result.psp
-                if let reference = result.pspReference { failed.pspReference = reference }
-                if let code = result.errorCode { failed.errorCode = code }
-                if let message = result.errorMessage { failed.errorMessage = message }
-                failed.amountMinor = details.amount
-                failed.currency = details.currency
-                failed.occurredAtUnixMs = now
-                failed.source = source
-                try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceContext: send.traceContext, transaction: transaction)
-            }
-        }
-        return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
-                                                           outcome: decision.outcome.rawValue,
-                                                           paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
-                                                           traceId: traceId, reason: decision.reason,
-                                                           publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents,
-                                                           spans: spans))
-    }
-
-    private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
-        var headers = record.headers
-        headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(PaymentTopics.pspResultUpdates.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(partition).utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
-        let count = try partitionCount(PaymentTopics.deadLetters, transaction)
-        // The dead letter keeps the original partition where it can, so it stays easy to find.
-        let target = Int(partition) < count ? partition : Int32(Int(partition) % count)
-        try transaction.append(topic: PaymentTopics.deadLetters, partition: target, records: [
-            Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
-        ])
-    }
-
     private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,
                              transaction: WriteTransaction) throws {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
         headers.setTraceContext(traceContext)
-        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try partitionCount(topic, transaction))
+        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try PspResultBatch.partitionCount(topic, transaction))
         try transaction.append(topic: topic, partition: partition, records: [
             Record(timestamp: -1, key: Array(key.utf8), value: encoded.value, headers: headers),
         ])
-    }
-
-    private func partitionCount(_ topic: String, _ transaction: WriteTransaction) throws -> Int {
-        guard let count = try transaction.partitionCount(of: topic) else {
-            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
-        }
-        return count
     }
 
     static func result(from event: Paynode_Events_V1_PspResultUpdateEvent) -> PspResult? {
@@ -467,28 +364,45 @@ public final class PaymentService: Sendable {
         return Response(status: status, body: body, replayed: false)
     }
 
-    static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?) throws -> String {
-        struct View: Encodable {
-            var paymentOrderId: String
-            var status: String
-            var merchantId: String
-            var amount: Int64
-            var currency: String
-            var paymentMethod: String
-            var psp: String
-            var pspReference: String?
-            var errorCode: String?
-            var errorMessage: String?
-            var traceId: String?
-            var createdAt: Int64
-            var updatedAt: Int64
-            var history: [HistoryEntry]?
+    /// One order's history rows, in arrival order.
+    static func history(of id: PaymentOrderID, in table: ReadOnlyTable?) throws -> [HistoryEntry] {
+        var history: [HistoryEntry] = []
+        try table?.forEach(from: id.bytes) { key, value in
+            guard key.count == 20, key.starts(with: id.bytes) else { return false }
+            history.append(try JSON.decode(HistoryEntry.self, Array(value)))
+            return true
         }
-        let view = View(paymentOrderId: details.paymentOrderId, status: state.status.rawValue, merchantId: details.merchantId,
-                        amount: details.amount, currency: details.currency, paymentMethod: details.paymentMethod, psp: details.psp,
-                        pspReference: details.pspReference, errorCode: details.errorCode, errorMessage: details.errorMessage,
-                        traceId: details.traceId, createdAt: details.createdAt, updatedAt: state.updatedAtMilliseconds, history: history)
-        return String(decoding: try JSON.encode(view), as: UTF8.self)
+        return history
+    }
+
+    /// The order as the API shows it. The terminal fields come from the applied history entry
+    /// (`terminal`); orders completed by earlier releases have them in their details.
+    static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?,
+                          terminal: HistoryEntry? = nil) -> String {
+        var writer = JSONObjectWriter(capacity: 400 + (history?.count ?? 0) * 320)
+        writer.add("amount", details.amount)
+        writer.add("createdAt", details.createdAt)
+        writer.add("currency", details.currency)
+        writer.add("errorCode", details.errorCode ?? terminal?.errorCode)
+        writer.add("errorMessage", details.errorMessage ?? terminal?.errorMessage)
+        if let history {
+            var array: [UInt8] = [UInt8(ascii: "[")]
+            for (index, entry) in history.enumerated() {
+                if index > 0 { array.append(UInt8(ascii: ",")) }
+                array += entry.encodedJSON()
+            }
+            array.append(UInt8(ascii: "]"))
+            writer.add("history", json: array)
+        }
+        writer.add("merchantId", details.merchantId)
+        writer.add("paymentMethod", details.paymentMethod)
+        writer.add("paymentOrderId", details.paymentOrderId)
+        writer.add("psp", details.psp)
+        writer.add("pspReference", details.pspReference ?? terminal?.pspReference)
+        writer.add("status", state.status.rawValue)
+        writer.add("traceId", details.traceId)
+        writer.add("updatedAt", state.updatedAtMilliseconds)
+        return String(decoding: writer.finish(), as: UTF8.self)
     }
 }
 

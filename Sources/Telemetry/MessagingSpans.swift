@@ -51,7 +51,7 @@ public enum MessagingSpans {
         -> (span: any Span, traceContext: TraceContext) {
         let span = InstrumentationSystem.legacyTracer.startAnySpan(
             name(.send, topic: topic), at: DefaultTracerClock.now, context: parent, ofKind: .producer)
-        span.attributes.merge(attributes(.send, topic: topic, key: key))
+        if span.isRecording { span.attributes.merge(attributes(.send, topic: topic, key: key)) }
         let traceContext = span.context.traceContext ?? parent.traceContext ?? .newRoot()
         return (span, traceContext)
     }
@@ -61,7 +61,9 @@ public enum MessagingSpans {
                                     headers: [RecordHeader]) -> any Span {
         let span = InstrumentationSystem.legacyTracer.startAnySpan(
             name(.process, topic: topic), at: DefaultTracerClock.now, context: context(of: headers), ofKind: .consumer)
-        span.attributes.merge(attributes(.process, topic: topic, partition: partition, offset: offset, key: key, group: group))
+        if span.isRecording {
+            span.attributes.merge(attributes(.process, topic: topic, partition: partition, offset: offset, key: key, group: group))
+        }
         return span
     }
 }
