@@ -12,6 +12,9 @@ let package = Package(
         .executable(name: "paynode", targets: ["Node"]),
         .library(name: "LogStore", targets: ["LogStore"]),
         .library(name: "Protocol", targets: ["Protocol"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "Payments", targets: ["Payments"]),
+        .library(name: "PaymentService", targets: ["PaymentService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -24,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         // SHA-256 for the audit trail's hash chain (already resolved: swift-nio-extras depends on it).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
@@ -53,6 +58,23 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Tracing: a swift-distributed-tracing tracer with W3C trace context, span exporters,
+        // and OpenTelemetry messaging spans for Kafka records.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "Protocol",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", "Protocol", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: strictSwift
+        ),
         // Payment domain rules: order ids, ProcessPaymentService's decisions, PSP adapters.
         .target(
             name: "Payments",
@@ -62,10 +84,12 @@ let package = Package(
         .target(
             name: "PaymentService",
             dependencies: [
-                "Payments", "LogStore", "Protocol", "KafkaClient",
+                "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             swiftSettings: strictSwift
         ),
@@ -81,7 +105,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentServiceTests",
-            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", "Telemetry",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -126,7 +151,9 @@ let package = Package(
                 "PaymentService",
                 "PaymentExecutor",
                 "Payments",
+                "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

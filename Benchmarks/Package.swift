@@ -36,6 +36,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                .product(name: "LogStore", package: rootPackage),
+                .product(name: "Protocol", package: rootPackage),
+                .product(name: "KafkaClient", package: rootPackage),
+                .product(name: "Payments", package: rootPackage),
+                .product(name: "PaymentService", package: rootPackage),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,9 +6,10 @@ set -euo pipefail
 mode="${1:-build}"
 packages=(liblmdb-dev zlib1g-dev pkg-config)
 # The tests drive the broker with real Kafka clients: Debian's kcat (librdkafka 2.0.2) and, from
-# PyPI, confluent-kafka (a current librdkafka) and kafka-python.
+# PyPI, confluent-kafka (a current librdkafka) and kafka-python. A real Prometheus server (and
+# promtool) scrapes the nodes and checks the dashboard's queries and the alerting rules.
 if [[ "$mode" == "test" ]]; then
-    packages+=(kcat python3 python3-pip curl)
+    packages+=(kcat python3 python3-pip curl prometheus)
 fi
 
 missing=()

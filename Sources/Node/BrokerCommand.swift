@@ -29,7 +29,8 @@ struct BrokerCommand: AsyncParsableCommand {
         defer { store.close() }
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
-        let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
+        let logGauges = LogGauges(store: store, registry: registry)
+        let httpApplication = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
             .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: coordinator),

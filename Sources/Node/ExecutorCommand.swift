@@ -39,7 +39,8 @@ struct ExecutorCommand: AsyncParsableCommand {
             producerClient: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
             logger: logger))
-        let httpApplication = NodeHTTP(readiness: readiness, registry: registry)
+        let logGauges = LogGauges(store: store, registry: registry)
+        let httpApplication = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
             .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: executor),

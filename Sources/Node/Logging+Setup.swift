@@ -1,6 +1,15 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Telemetry
+import Tracing
+
+enum TraceExport: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Spans still propagate W3C trace context through every record; none are written.
+    case none
+    /// Each finished span is one log line (logger `paynode.trace`).
+    case log
+}
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case text
@@ -14,6 +23,9 @@ struct LoggingOptions: ParsableArguments {
     @Option(name: .customLong("log-format"), help: "text or json (env: PAYNODE_LOG_FORMAT).")
     var format: LogFormat?
 
+    @Option(name: .customLong("trace-export"), help: "Where finished spans go: none or log (env: PAYNODE_TRACE_EXPORT; default none).")
+    var traceExport: TraceExport?
+
     func bootstrap() throws {
         let levelName = EnvironmentOption.string(level, "PAYNODE_LOG_LEVEL") ?? "info"
         guard let logLevel = Logger.Level(rawValue: levelName) else {
@@ -23,10 +35,24 @@ struct LoggingOptions: ParsableArguments {
         guard let logFormat = LogFormat(rawValue: formatName) else {
             throw ValidationError("unknown log format '\(formatName)'")
         }
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = logFormat == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+        let exportName = EnvironmentOption.string(traceExport?.rawValue, "PAYNODE_TRACE_EXPORT") ?? "none"
+        guard let export = TraceExport(rawValue: exportName) else {
+            throw ValidationError("unknown trace export '\(exportName)' (none or log)")
+        }
+        // Lines logged inside a span (an HTTP request, a record being processed) carry its ids.
+        let traceMetadata = Logger.MetadataProvider {
+            guard let traceContext = ServiceContext.current?.traceContext else { return [:] }
+            return ["trace_id": "\(traceContext.traceID)", "span_id": "\(traceContext.spanID)"]
+        }
+        LoggingSystem.bootstrap({ label, provider in
+            var handler: any LogHandler = logFormat == .json
+                ? JSONLogHandler(label: label, metadataProvider: provider)
+                : StreamLogHandler.standardError(label: label, metadataProvider: provider)
             handler.logLevel = logLevel
             return handler
+        }, metadataProvider: traceMetadata)
+        if export == .log {
+            InstrumentationSystem.bootstrap(PaynodeTracer(exporter: LogSpanExporter()))
         }
     }
 }
@@ -39,7 +65,10 @@ struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
 
-    init(label: String) { self.label = label }
+    init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.metadataProvider = metadataProvider
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

@@ -37,11 +37,17 @@ struct ServiceCommand: AsyncParsableCommand {
         defer { store.close() }
         let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"))
         try await service.ensureTopics(partitions: partitions)
+        try await service.ensureOrderStatusCounts()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
 
         let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
-        let nodeHTTP = NodeHTTP(readiness: readiness, registry: registry)
+        let logGauges = LogGauges(store: store, registry: registry)
+        let orderGauges = OrderGauges(service: service, registry: registry)
+        let nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {
+            try logGauges.refresh()
+            try orderGauges.refresh()
+        }
         PaymentAPI.register(on: nodeHTTP.router, service: service)
         let httpApplication = nodeHTTP.application(listen: http, logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)

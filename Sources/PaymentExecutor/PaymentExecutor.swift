@@ -78,6 +78,13 @@ public final class PaymentExecutor: Sendable {
         self.psps = Dictionary(psps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.configuration = configuration
         self.logger = logger
+        // Series exist from the start, so dashboards and alerts see zeros rather than gaps.
+        for psp in self.psps.keys {
+            _ = Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp)])
+        }
+        for outcome in ["acknowledged", "failed"] {
+            _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", outcome)])
+        }
     }
 
     /// Runs until cancelled: the producer identity and recovery first, then the outbox sender

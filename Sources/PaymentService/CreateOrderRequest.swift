@@ -43,11 +43,6 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
         }
         return CreateOrderRequest(merchantId: merchantId, amount: amount, currency: currency, paymentMethod: paymentMethod, psp: psp)
     }
-
-    /// A canonical form: two requests are "the same" for Idempotency-Key purposes iff equal.
-    func canonical() throws -> String {
-        String(decoding: try JSON.encode(self), as: UTF8.self)
-    }
 }
 
 /// Just enough JSON typing to tell an integer from a float, a string or a boolean.

@@ -26,6 +26,8 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     public var reason: String
     public var pspReference: String?
     public var errorCode: String?
+    /// Written since the terminal fields stopped being copied into the order's details.
+    public var errorMessage: String? = nil
     public var eventTime: Int64
     public var processedAt: Int64
     public var topic: String

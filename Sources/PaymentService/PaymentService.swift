@@ -6,6 +6,9 @@ import Metrics
 import Payments
 import Protocol
 import Synchronization
+import Telemetry
+import Tracing
+import W3CTraceContext
 
 /// The PaymentService's core over the node's embedded log: creating orders and processing PSP
 /// results. Every state change commits in one LMDB transaction with what belongs to it: an order
@@ -21,7 +24,18 @@ public final class PaymentService: Sendable {
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments")) {
         self.store = store
         self.logger = logger
+        // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
+        for outcome in Self.resultOutcomeLabels {
+            _ = Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome)])
+        }
+        for topic in [PaymentTopics.paymentOrders, PaymentTopics.paymentEvents, PaymentTopics.deadLetters] {
+            _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
+        }
     }
+
+    /// `paynode_psp_results_total{outcome}`: the rules' outcomes, `dead_lettered`, and `failed`
+    /// (records of a batch whose transaction failed; they are retried and counted again).
+    static let resultOutcomeLabels = ResultOutcome.allCases.map(\.rawValue) + ["dead_lettered", "failed"]
 
     /// Creates the pipeline's topics that do not exist yet.
     public func ensureTopics(partitions: Int) async throws {
@@ -32,6 +46,18 @@ public final class PaymentService: Sendable {
                 continue
             }
         }
+    }
+
+    /// Counts orders per status once for data directories written before the counts existed.
+    public func ensureOrderStatusCounts() async throws {
+        if try await store.write({ try OrderStatusCounts.rebuildIfMissing(in: $0) }) {
+            logger.notice("rebuilt the order status counts from the orders table")
+        }
+    }
+
+    /// Orders per status, exact: maintained in the transactions that change them.
+    public func ordersByStatus() throws -> [PaymentStatus: Int64] {
+        try store.read { try OrderStatusCounts.read(in: $0) } ?? [:]
     }
 
     // MARK: Orders
@@ -55,12 +81,37 @@ public final class PaymentService: Sendable {
         } catch {
             return Self.error(400, error.code, error.message)
         }
-        let canonical = try request.canonical()
+        let canonical = request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
-        // Every record carries a W3C traceparent: the caller's if valid, else a new trace.
-        let traceparent = traceparent.flatMap { Self.traceId(fromTraceparent: $0) == nil ? nil : $0 } ?? Self.newTraceparent()
-        let traceId = Self.traceId(fromTraceparent: traceparent)
+        // The record continues the caller's trace: the current span's (the HTTP server span) or
+        // the given traceparent's; without either it starts a new one.
+        var parent = ServiceContext.current ?? .topLevel
+        if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
+        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: id.description, parent: parent)
+        span.attributes["paynode.payment_order_id"] = SpanAttribute.string(id.description)
+        defer { span.end() }
+        let response: Response
+        do {
+            response = try await storeOrder(request, id: id, key: key, canonical: canonical, now: now, traceContext: traceContext)
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(response.replayed)
+        if response.status == 201, !response.replayed {
+            Counter(label: "paynode_records_published_total",
+                    dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")]).increment()
+        }
+        return response
+    }
+
+    /// The order (PENDING), its idempotency record and its `PaymentOrderCreated` record, in one
+    /// transaction; or the stored response when the key was seen before.
+    private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, key: String, canonical: String, now: Int64,
+                            traceContext: TraceContext) async throws -> Response {
+        let traceId = traceContext.traceIDHex
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
@@ -74,8 +125,10 @@ public final class PaymentService: Sendable {
             let details = OrderDetails(paymentOrderId: id.description, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
                                        idempotencyKey: key, traceId: traceId, createdAt: now)
-            try transaction.table(PaymentTables.orders).put(id.bytes, PaymentOrderState(updatedAtMilliseconds: now).encoded())
-            try transaction.table(PaymentTables.details).put(id.bytes, JSON.encode(details))
+            let state = PaymentOrderState(updatedAtMilliseconds: now, amountMinor: request.amount, currency: request.currency)
+            try transaction.table(PaymentTables.orders).put(id.bytes, state.encoded())
+            try OrderStatusCounts.add([.pending: 1], in: transaction)
+            try transaction.table(PaymentTables.details).put(id.bytes, details.encodedJSON())
             var created = Paynode_Events_V1_PaymentOrderCreated()
             created.paymentOrderID = id.description
             created.merchantID = request.merchantId
@@ -85,11 +138,11 @@ public final class PaymentService: Sendable {
             created.psp = request.psp
             created.createdAtUnixMs = now
             created.idempotencyKey = key
-            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceparent: traceparent,
+            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
-            let body = try Self.orderJSON(details: details, state: PaymentOrderState(updatedAtMilliseconds: now), history: nil)
+            let body = Self.orderJSON(details: details, state: state, history: nil)
             let response = Response(status: 201, body: body, replayed: false)
-            try idempotency.put(Array(key.utf8), JSON.encode(StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now)))
+            try idempotency.put(Array(key.utf8), StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now).encodedJSON())
             return response
         }
     }
@@ -102,13 +155,9 @@ public final class PaymentService: Sendable {
                   let state = PaymentOrderState(decoding: stateBytes),
                   let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            var history: [HistoryEntry] = []
-            try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
-                guard key.count == 20, key.starts(with: id.bytes) else { return false }
-                history.append(try JSON.decode(HistoryEntry.self, Array(value)))
-                return true
-            }
-            return try Self.orderJSON(details: details, state: state, history: history)
+            let history = try Self.history(of: id, in: transaction.table(PaymentTables.history))
+            return Self.orderJSON(details: details, state: state, history: history,
+                                      terminal: history.last { $0.outcome == .applied })
         }
     }
 
@@ -120,6 +169,7 @@ public final class PaymentService: Sendable {
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
                 return ([], nil)
             }
+            let historyTable = transaction.table(PaymentTables.history)
             var views: [String] = []
             var lastId: String?
             var more = false
@@ -132,7 +182,11 @@ public final class PaymentService: Sendable {
                 }
                 guard let detailBytes = try details.get(Array(key)) else { return true }
                 let detail = try JSON.decode(OrderDetails.self, detailBytes)
-                views.append(try Self.orderJSON(details: detail, state: state, history: nil))
+                var terminal: HistoryEntry?
+                if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: Array(key)) {
+                    terminal = try Self.history(of: id, in: historyTable).last { $0.outcome == .applied }
+                }
+                views.append(Self.orderJSON(details: detail, state: state, history: nil, terminal: terminal))
                 lastId = detail.paymentOrderId
                 return true
             }
@@ -161,6 +215,23 @@ public final class PaymentService: Sendable {
         var pspReference: String?
         var traceId: String?
         var reason: String
+        /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
+        var publishedTopic: String? = nil
+        /// The consumer span and, when an event was emitted, its producer span; ended after commit.
+        var spans: [any Span] = []
+
+        /// Ends the spans with what happened, once the batch is durable.
+        func endSpans() {
+            for span in spans where span.isRecording {
+                span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
+                if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
+                if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
+                if outcome == "dead-lettered" || outcome == "conflict" {
+                    span.setStatus(SpanStatus(code: .error, message: reason))
+                }
+                span.end()
+            }
+        }
     }
 
     /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
@@ -180,9 +251,58 @@ public final class PaymentService: Sendable {
             if records.count >= maxRecords { break }
         }
         let batch = Array(records.prefix(maxRecords))
-        guard let last = batch.last else { return BatchSummary(nextOffset: start) }
+        guard !batch.isEmpty else { return BatchSummary(nextOffset: start) }
         let now = currentMilliseconds()
-        let summary = try await store.write { transaction in
+        let summary: BatchSummary
+        do {
+            summary = try await processBatch(batch, start: start, partition: partition, now: now)
+        } catch {
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
+            throw error
+        }
+
+        let committedAt = currentMilliseconds()
+        // Metrics per batch, not per record: each label set is looked up once.
+        var outcomes: [String: Int] = [:]
+        var published: [String: Int] = [:]
+        let endToEnd = Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
+        let logsEveryResult = logger.logLevel <= .debug
+        for event in summary.events {
+            event.endSpans()
+            outcomes[event.outcome, default: 0] += 1
+            if let topic = event.publishedTopic { published[topic, default: 0] += 1 }
+            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
+                // End to end: from the PSP result being obtained to its state being committed.
+                endToEnd.recordMilliseconds(max(0, committedAt - eventTime))
+            }
+            let notable = event.outcome == "conflict" || event.outcome == "dead-lettered"
+            guard notable || logsEveryResult else { continue }
+            let metadata: Logger.Metadata = [
+                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
+                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
+                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
+            ]
+            if notable {
+                logger.notice("PSP result not applied", metadata: metadata)
+            } else {
+                logger.debug("PSP result processed", metadata: metadata)
+            }
+        }
+        for (outcome, count) in outcomes {
+            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome.replacingOccurrences(of: "-", with: "_"))])
+                .increment(by: count)
+        }
+        for (topic, count) in published {
+            Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")]).increment(by: count)
+        }
+        return summary
+    }
+
+    /// One transaction for a batch: every record's effect, the status counts, and the offset.
+    private func processBatch(_ batch: [Record], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
+        let topic = PaymentTopics.pspResultUpdates
+        let last = batch[batch.count - 1]
+        return try await store.write { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
             let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
@@ -190,38 +310,21 @@ public final class PaymentService: Sendable {
                 throw LogStoreError(.invalidArgument, "\(topic)-\(partition) was advanced concurrently to \(committed ?? -1)")
             }
             var summary = BatchSummary(nextOffset: last.offset + 1)
+            var work = try PspResultBatch(transaction: transaction, sourcePartition: partition, now: now)
             for record in batch {
                 summary.records += 1
-                let event = try self.process(record, partition: partition, now: now, transaction: transaction)
+                let event = try work.process(record)
                 switch event.processed {
                 case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
                 case .deadLettered: summary.deadLettered += 1
                 }
                 summary.events.append(event.log)
             }
+            try work.finish()
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
                                          offset: last.offset + 1, metadata: "paynode service")
             return summary
         }
-        let committedAt = currentMilliseconds()
-        for event in summary.events {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", event.outcome.replacingOccurrences(of: "-", with: "_"))]).increment()
-            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
-                // End to end: from the PSP result being obtained to its state being committed.
-                Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
-                    .recordMilliseconds(max(0, committedAt - eventTime))
-            }
-            let metadata: Logger.Metadata = [
-                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
-                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
-                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
-            ]
-            switch event.outcome {
-            case "conflict", "dead-lettered": logger.notice("PSP result not applied", metadata: metadata)
-            default: logger.debug("PSP result processed", metadata: metadata)
-            }
-        }
-        return summary
     }
 
     enum Processed {
@@ -229,122 +332,15 @@ public final class PaymentService: Sendable {
         case deadLettered
     }
 
-    private func process(_ record: Record, partition: Int32, now: Int64, transaction: WriteTransaction)
-        throws -> (processed: Processed, log: ProcessedEvent) {
-        let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
-        let traceId = traceparent.flatMap(Self.traceId(fromTraceparent:))
-        func deadLettered(_ reason: String, order: String?) throws -> (processed: Processed, log: ProcessedEvent) {
-            try deadLetter(record, partition: partition, reason: reason, transaction: transaction)
-            try AuditLog.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
-                                record: record, partition: partition, now: now, in: transaction)
-            return (.deadLettered, ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
-                                                  pspReference: nil, traceId: traceId, reason: reason))
-        }
-        let topic = PaymentTopics.pspResultUpdates
-        let event: Paynode_Events_V1_PspResultUpdateEvent
-        do {
-            event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
-        } catch {
-            return try deadLettered("\(error)", order: record.key.map { String(decoding: $0, as: UTF8.self) })
-        }
-        guard let result = Self.result(from: event) else {
-            return try deadLettered("invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
-                                    order: event.paymentOrderID)
-        }
-        let orders = try transaction.table(PaymentTables.orders)
-        guard let stateBytes = try orders.get(result.paymentOrderID.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
-            return try deadLettered("unknown payment order \(result.paymentOrderID)", order: event.paymentOrderID)
-        }
-        let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
-        if decision.outcome != .duplicate {
-            try orders.put(result.paymentOrderID.bytes, decision.state.encoded())
-        }
-        // Every result seen is in the history, duplicates included.
-        let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
-                                 pspReference: result.pspReference, errorCode: result.errorCode, eventTime: result.eventTimeMilliseconds,
-                                 processedAt: now, topic: topic, partition: partition, offset: record.offset,
-                                 traceId: traceId)
-        let history = try transaction.table(PaymentTables.history)
-        try history.put(HistoryKeys.next(after: history, for: result.paymentOrderID), JSON.encode(entry))
-        try AuditLog.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: event.paymentOrderID, pspStatus: result.status.rawValue,
-                                  pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
-                            record: record, partition: partition, now: now, in: transaction)
-        if let emitted = decision.emitted {
-            let detailsTable = try transaction.table(PaymentTables.details)
-            guard let detailBytes = try detailsTable.get(result.paymentOrderID.bytes) else {
-                throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
-            }
-            var details = try JSON.decode(OrderDetails.self, detailBytes)
-            details.pspReference = result.pspReference
-            details.errorCode = result.errorCode
-            details.errorMessage = result.errorMessage
-            details.completedAt = now
-            try detailsTable.put(result.paymentOrderID.bytes, JSON.encode(details))
-            var source = Paynode_Events_V1_RecordSource()
-            source.topic = topic
-            source.partition = partition
-            source.offset = record.offset
-            let key = result.paymentOrderID.description
-            if emitted == .successful {
-                var succeeded = Paynode_Events_V1_PaymentSucceeded()
-                succeeded.paymentOrderID = key
-                succeeded.psp = result.psp
-                if let reference = result.pspReference { succeeded.pspReference = reference }
-                succeeded.amountMinor = details.amount
-                succeeded.currency = details.currency
-                succeeded.occurredAtUnixMs = now
-                succeeded.source = source
-                try appendEvent(succeeded, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
-            } else {
-                var failed = Paynode_Events_V1_PaymentFailed()
-                failed.paymentOrderID = key
-                failed.psp = result.psp
-                if let reference = result.pspReference { failed.pspReference = reference }
-                if let code = result.errorCode { failed.errorCode = code }
-                if let message = result.errorMessage { failed.errorMessage = message }
-                failed.amountMinor = details.amount
-                failed.currency = details.currency
-                failed.occurredAtUnixMs = now
-                failed.source = source
-                try appendEvent(failed, key: key, topic: PaymentTopics.paymentEvents, traceparent: traceparent, transaction: transaction)
-            }
-        }
-        return (.outcome(decision.outcome), ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
-                                                           outcome: decision.outcome.rawValue,
-                                                           paymentOrderId: event.paymentOrderID, pspReference: result.pspReference,
-                                                           traceId: traceId, reason: decision.reason))
-    }
-
-    private func deadLetter(_ record: Record, partition: Int32, reason: String, transaction: WriteTransaction) throws {
-        var headers = record.headers
-        headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(PaymentTopics.pspResultUpdates.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(partition).utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
-        let count = try partitionCount(PaymentTopics.deadLetters, transaction)
-        // The dead letter keeps the original partition where it can, so it stays easy to find.
-        let target = Int(partition) < count ? partition : Int32(Int(partition) % count)
-        try transaction.append(topic: PaymentTopics.deadLetters, partition: target, records: [
-            Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
-        ])
-    }
-
-    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceparent: String?,
+    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,
                              transaction: WriteTransaction) throws {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
-        if let traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
-        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try partitionCount(topic, transaction))
+        headers.setTraceContext(traceContext)
+        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try PspResultBatch.partitionCount(topic, transaction))
         try transaction.append(topic: topic, partition: partition, records: [
             Record(timestamp: -1, key: Array(key.utf8), value: encoded.value, headers: headers),
         ])
-    }
-
-    private func partitionCount(_ topic: String, _ transaction: WriteTransaction) throws -> Int {
-        guard let count = try transaction.partitionCount(of: topic) else {
-            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
-        }
-        return count
     }
 
     static func result(from event: Paynode_Events_V1_PspResultUpdateEvent) -> PspResult? {
@@ -362,56 +358,52 @@ public final class PaymentService: Sendable {
                          pspEventID: event.hasPspEventID ? event.pspEventID : nil)
     }
 
-    /// A new W3C traceparent: version 00, random trace and span ids, sampled.
-    static func newTraceparent() -> String {
-        func hex(_ count: Int) -> String {
-            (0..<count).map { _ in String(UInt8.random(in: 0...255), radix: 16).leftPadded(to: 2) }.joined()
-        }
-        return "00-\(hex(16))-\(hex(8))-01"
-    }
-
-    /// The 32-hex trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`).
-    static func traceId(fromTraceparent header: String) -> String? {
-        let parts = header.split(separator: "-")
-        guard parts.count == 4, parts[1].count == 32 else { return nil }
-        return String(parts[1])
-    }
-
     static func error(_ status: Int, _ code: String, _ message: String) -> Response {
         let body = (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
             ?? #"{"error":{"code":"internal"}}"#
         return Response(status: status, body: body, replayed: false)
     }
 
-    static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?) throws -> String {
-        struct View: Encodable {
-            var paymentOrderId: String
-            var status: String
-            var merchantId: String
-            var amount: Int64
-            var currency: String
-            var paymentMethod: String
-            var psp: String
-            var pspReference: String?
-            var errorCode: String?
-            var errorMessage: String?
-            var traceId: String?
-            var createdAt: Int64
-            var updatedAt: Int64
-            var history: [HistoryEntry]?
+    /// One order's history rows, in arrival order.
+    static func history(of id: PaymentOrderID, in table: ReadOnlyTable?) throws -> [HistoryEntry] {
+        var history: [HistoryEntry] = []
+        try table?.forEach(from: id.bytes) { key, value in
+            guard key.count == 20, key.starts(with: id.bytes) else { return false }
+            history.append(try JSON.decode(HistoryEntry.self, Array(value)))
+            return true
         }
-        let view = View(paymentOrderId: details.paymentOrderId, status: state.status.rawValue, merchantId: details.merchantId,
-                        amount: details.amount, currency: details.currency, paymentMethod: details.paymentMethod, psp: details.psp,
-                        pspReference: details.pspReference, errorCode: details.errorCode, errorMessage: details.errorMessage,
-                        traceId: details.traceId, createdAt: details.createdAt, updatedAt: state.updatedAtMilliseconds, history: history)
-        return String(decoding: try JSON.encode(view), as: UTF8.self)
+        return history
+    }
+
+    /// The order as the API shows it. The terminal fields come from the applied history entry
+    /// (`terminal`); orders completed by earlier releases have them in their details.
+    static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?,
+                          terminal: HistoryEntry? = nil) -> String {
+        var writer = JSONObjectWriter(capacity: 400 + (history?.count ?? 0) * 320)
+        writer.add("amount", details.amount)
+        writer.add("createdAt", details.createdAt)
+        writer.add("currency", details.currency)
+        writer.add("errorCode", details.errorCode ?? terminal?.errorCode)
+        writer.add("errorMessage", details.errorMessage ?? terminal?.errorMessage)
+        if let history {
+            var array: [UInt8] = [UInt8(ascii: "[")]
+            for (index, entry) in history.enumerated() {
+                if index > 0 { array.append(UInt8(ascii: ",")) }
+                array += entry.encodedJSON()
+            }
+            array.append(UInt8(ascii: "]"))
+            writer.add("history", json: array)
+        }
+        writer.add("merchantId", details.merchantId)
+        writer.add("paymentMethod", details.paymentMethod)
+        writer.add("paymentOrderId", details.paymentOrderId)
+        writer.add("psp", details.psp)
+        writer.add("pspReference", details.pspReference ?? terminal?.pspReference)
+        writer.add("status", state.status.rawValue)
+        writer.add("traceId", details.traceId)
+        writer.add("updatedAt", state.updatedAtMilliseconds)
+        return String(decoding: writer.finish(), as: UTF8.self)
     }
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-private extension String {
-    func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
-    }
-}

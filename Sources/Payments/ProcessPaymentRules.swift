@@ -3,8 +3,11 @@
 /// processing a result writes one fixed-size record instead of a separate idempotency table
 /// (lmdb.md measured 1.2-1.4x for that).
 public struct PaymentOrderState: Sendable, Hashable {
-    public static let storedSize = 1 + 1 + 3 * 8 + 4 + 8
-    static let storedVersion: UInt8 = 1
+    /// Version 1 (38 bytes) ended after `updatedAtMilliseconds`; version 2 adds the amount and
+    /// currency the terminal event needs, so a transition never reads the cold details.
+    public static let storedSize = 1 + 1 + 3 * 8 + 4 + 8 + 8 + 3
+    static let storedSizeVersion1 = 1 + 1 + 3 * 8 + 4 + 8
+    static let storedVersion: UInt8 = 2
 
     public var status: PaymentStatus
     public var seenPending: UInt64 = 0
@@ -13,10 +16,15 @@ public struct PaymentOrderState: Sendable, Hashable {
     /// Results recorded for this order (applied or not).
     public var resultCount: UInt32 = 0
     public var updatedAtMilliseconds: Int64
+    /// Amount in minor units and ISO 4217 currency; nil only in records written by version 1.
+    public var amountMinor: Int64?
+    public var currency: String?
 
-    public init(status: PaymentStatus = .pending, updatedAtMilliseconds: Int64) {
+    public init(status: PaymentStatus = .pending, updatedAtMilliseconds: Int64, amountMinor: Int64? = nil, currency: String? = nil) {
         self.status = status
         self.updatedAtMilliseconds = updatedAtMilliseconds
+        self.amountMinor = amountMinor
+        self.currency = currency
     }
 
     func seen(_ status: PspStatus) -> UInt64 {
@@ -41,12 +49,15 @@ public struct PaymentOrderState: Sendable, Hashable {
         for value in [seenPending, seenSuccessful, seenFailed] { append(value, to: &bytes) }
         append(resultCount, to: &bytes)
         append(UInt64(bitPattern: updatedAtMilliseconds), to: &bytes)
+        append(UInt64(bitPattern: amountMinor ?? -1), to: &bytes)
+        let currencyBytes = Array((currency ?? "").utf8.prefix(3))
+        bytes += currencyBytes + [UInt8](repeating: 0, count: 3 - currencyBytes.count)
         return bytes
     }
 
     public init?(decoding bytes: some Collection<UInt8>) {
         let bytes = Array(bytes)
-        guard bytes.count >= Self.storedSize, bytes[0] >= 1, let status = Self.status(bytes[1]) else { return nil }
+        guard bytes.count >= Self.storedSizeVersion1, bytes[0] >= 1, let status = Self.status(bytes[1]) else { return nil }
         func read(_ offset: Int, _ count: Int) -> UInt64 { bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) } }
         self.status = status
         seenPending = read(2, 8)
@@ -54,6 +65,13 @@ public struct PaymentOrderState: Sendable, Hashable {
         seenFailed = read(18, 8)
         resultCount = UInt32(read(26, 4))
         updatedAtMilliseconds = Int64(bitPattern: read(30, 8))
+        if bytes[0] >= 2 {
+            guard bytes.count >= Self.storedSize else { return nil }
+            let amount = Int64(bitPattern: read(38, 8))
+            let currency = String(decoding: bytes[46..<49].filter { $0 != 0 }, as: UTF8.self)
+            amountMinor = amount >= 0 ? amount : nil
+            self.currency = currency.isEmpty ? nil : currency
+        }
     }
 
     private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -99,6 +99,21 @@ struct ProcessPaymentRulesTests {
         unknownStatus[1] = 9
         #expect(PaymentOrderState(decoding: unknownStatus) == nil)
     }
+
+    @Test func stateRecordCarriesAmountAndReadsVersionOneRecords() {
+        var state = PaymentOrderState(updatedAtMilliseconds: 1_700_000_000_000, amountMinor: 5000, currency: "EUR")
+        state.seenSuccessful = 42
+        let decoded = PaymentOrderState(decoding: state.encoded())
+        #expect(decoded == state && decoded?.amountMinor == 5000 && decoded?.currency == "EUR")
+        // A version 1 record (38 bytes, no amount) as earlier releases wrote it.
+        var version1 = Array(state.encoded().prefix(38))
+        version1[0] = 1
+        let old = PaymentOrderState(decoding: version1)
+        #expect(old?.seenSuccessful == 42 && old?.updatedAtMilliseconds == 1_700_000_000_000)
+        #expect(old?.amountMinor == nil && old?.currency == nil)
+        // A version 2 record cut short is refused, not misread.
+        #expect(PaymentOrderState(decoding: state.encoded().prefix(40)) == nil)
+    }
 }
 
 @Suite("Simulated PSPs")

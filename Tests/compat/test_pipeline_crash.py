@@ -5,6 +5,7 @@ executor's outbox re-sends unacknowledged results with their original producer s
 the broker deduplicates them), and the group lag is zero."""
 import collections
 import concurrent.futures
+import http.client
 import random
 import subprocess
 import threading
@@ -75,15 +76,21 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
                 status, _, view = api.call("POST", "/v1/payment-orders", body, {"Idempotency-Key": f"crash-{index}"})
                 if status == 201:
                     return view["paymentOrderId"], token
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
+            except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException, ValueError):
+                pass  # killed mid-request or mid-response (a torn status line or body)
             time.sleep(0.1)  # the service is restarting: retry with the same key
         raise AssertionError(f"order {index} could not be created")
 
+    failures = []
+
     def load():
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            orders.update(pool.map(create, range(ORDERS)))
-        done.set()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                orders.update(pool.map(create, range(ORDERS)))
+        except BaseException as error:  # the kill loop below must end whatever happens here
+            failures.append(error)
+        finally:
+            done.set()
 
     loader = threading.Thread(target=load)
     loader.start()
@@ -102,6 +109,7 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
                 executor.start()
             kills[victim] += 1
         loader.join(timeout=300)
+        assert not failures, failures
         assert len(orders) == ORDERS
         wait_for(lambda: no_pending(api), 180, "every order to become terminal after the kills")
         check_orders(api, service.bootstrap, orders)

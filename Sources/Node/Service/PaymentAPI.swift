@@ -9,7 +9,11 @@ enum PaymentAPI {
     static let maximumBodyBytes = 64 << 10
 
     static func register(on router: Router<BasicRequestContext>, service: PaymentService) {
-        router.post("/v1/payment-orders") { request, _ -> Response in
+        // A server span per API request (OpenTelemetry HTTP conventions), continuing the
+        // caller's `traceparent`; an order's records then continue this span's trace. Health
+        // and metrics routes stay untraced.
+        let orders = router.group("/v1/payment-orders").add(middleware: TracingMiddleware())
+        orders.post { request, _ -> Response in
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: maximumBodyBytes)
@@ -23,21 +27,21 @@ enum PaymentAPI {
             if result.replayed { response.headers[replayed] = "true" }
             return response
         }
-        router.get("/v1/payment-orders/:id") { _, context -> Response in
+        orders.get(":id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             guard let order = try service.order(id) else {
                 return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
             }
             return json(200, order)
         }
-        router.get("/v1/payment-orders/:id/audit") { _, context -> Response in
+        orders.get(":id/audit") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             guard let audit = try service.audit(id) else {
                 return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
             }
             return json(200, audit)
         }
-        router.get("/v1/payment-orders") { request, _ -> Response in
+        orders.get { request, _ -> Response in
             let query = request.uri.queryParameters
             var status: PaymentStatus?
             if let text = query["status"].map(String.init) {

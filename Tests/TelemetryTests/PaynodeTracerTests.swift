@@ -1,0 +1,93 @@
+import Protocol
+import Synchronization
+import Telemetry
+import Testing
+import Tracing
+
+/// Collects finished spans in memory.
+final class CollectingExporter: SpanExporter {
+    let spans = Mutex<[FinishedSpan]>([])
+    func export(_ span: FinishedSpan) { spans.withLock { $0.append(span) } }
+    var finished: [FinishedSpan] { spans.withLock { $0 } }
+}
+
+@Suite("PaynodeTracer")
+struct PaynodeTracerTests {
+    let exporter = CollectingExporter()
+    var tracer: PaynodeTracer { PaynodeTracer(exporter: exporter) }
+
+    @Test func aSpanWithoutParentStartsASampledTrace() {
+        let span = tracer.startSpan("root", context: .topLevel, ofKind: .server, at: DefaultTracerClock.now,
+                                    function: #function, file: #fileID, line: #line)
+        span.end()
+        let finished = try! #require(exporter.finished.first)
+        #expect(finished.parentSpanID == nil)
+        #expect(finished.name == "root")
+        #expect(span.context.traceContext?.flags.contains(.sampled) == true)
+        #expect(finished.traceID == span.context.traceContext?.traceID)
+    }
+
+    @Test func contextTravelsThroughRecordHeadersAsTraceparent() throws {
+        let tracer = self.tracer
+        let producer = tracer.startSpan("send payment-orders", context: .topLevel, ofKind: .producer, at: DefaultTracerClock.now,
+                                        function: #function, file: #fileID, line: #line)
+        var headers = [RecordHeader(key: "paynode-schema", value: Array("x".utf8))]
+        tracer.inject(producer.context, into: &headers, using: RecordHeadersInjector())
+        tracer.inject(producer.context, into: &headers, using: RecordHeadersInjector())  // replaces, never duplicates
+        #expect(headers.filter { $0.key == "traceparent" }.count == 1)
+        let header = try #require(RecordHeadersExtractor().extract(key: "traceparent", from: headers))
+        let own = try #require(producer.context.traceContext)
+        #expect(header == "00-\(own.traceID)-\(own.spanID)-01")
+
+        var consumerContext = ServiceContext.topLevel
+        tracer.extract(headers, into: &consumerContext, using: RecordHeadersExtractor())
+        let consumer = tracer.startSpan("process payment-orders", context: consumerContext, ofKind: .consumer,
+                                        at: DefaultTracerClock.now, function: #function, file: #fileID, line: #line)
+        consumer.end()
+        producer.end()
+        let spans = exporter.finished
+        #expect(spans.count == 2)
+        let finishedConsumer = try #require(spans.first { $0.kind == .consumer })
+        #expect(finishedConsumer.traceID == own.traceID)
+        #expect(finishedConsumer.parentSpanID == own.spanID)
+        #expect(finishedConsumer.spanID != own.spanID)
+    }
+
+    @Test func malformedTraceparentStartsANewTraceAndUnsampledTracesAreNotExported() {
+        for bad in ["", "garbage", "00-zz-b7ad6b7169203331-01", "00-00000000000000000000000000000000-b7ad6b7169203331-01"] {
+            let context = MessagingSpans.context(of: [RecordHeader(key: "traceparent", value: Array(bad.utf8))])
+            #expect(context.traceContext == nil, "\(bad)")
+        }
+        let unsampled = MessagingSpans.context(of: [RecordHeader(key: "traceparent",
+                                                                 value: Array("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00".utf8))])
+        let span = tracer.startSpan("process", context: unsampled, ofKind: .consumer, at: DefaultTracerClock.now,
+                                    function: #function, file: #fileID, line: #line)
+        #expect(!span.isRecording)
+        #expect(span.context.traceContext?.traceIDHex == "0af7651916cd43dd8448eb211c80319c")
+        span.end()
+        #expect(exporter.finished.isEmpty)
+    }
+
+    @Test func messagingAttributesFollowOpenTelemetryNames() {
+        let attributes = MessagingSpans.attributes(.process, topic: "psp-result-updates", partition: 2, offset: 41,
+                                                   key: "k", group: "payment-service")
+        #expect(MessagingSpans.name(.process, topic: "psp-result-updates") == "process psp-result-updates")
+        #expect(attributes.get("messaging.system")?.text == "kafka")
+        #expect(attributes.get("messaging.operation.type")?.text == "process")
+        #expect(attributes.get("messaging.destination.name")?.text == "psp-result-updates")
+        #expect(attributes.get("messaging.destination.partition.id")?.text == "2")
+        #expect(attributes.get("messaging.kafka.offset") == .int64(41))
+        #expect(attributes.get("messaging.consumer.group.name")?.text == "payment-service")
+    }
+
+    @Test func anEndedSpanIsExportedOnceAndIgnoresLaterChanges() {
+        let span = tracer.startSpan("once", context: .topLevel, ofKind: .internal, at: DefaultTracerClock.now,
+                                    function: #function, file: #fileID, line: #line)
+        span.attributes["a"] = "1"
+        span.end()
+        span.attributes["a"] = "2"
+        span.end()
+        #expect(exporter.finished.count == 1)
+        #expect(exporter.finished.first?.attributes.get("a")?.text == "1")
+    }
+}
