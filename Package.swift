@@ -97,9 +97,11 @@ let package = Package(
         .target(
             name: "PaymentExecutor",
             dependencies: [
-                "Payments", "LogStore", "Protocol", "KafkaClient",
+                "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             swiftSettings: strictSwift
         ),

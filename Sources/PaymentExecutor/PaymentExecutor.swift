@@ -5,6 +5,9 @@ import LogStore
 import Metrics
 import Payments
 import Protocol
+import Telemetry
+import Tracing
+import W3CTraceContext
 
 /// PaymentOrderExecutor: consumes `payment-orders` from the service over the Kafka protocol,
 /// calls the PSP with the payment order id as the PSP's idempotency key, and publishes each
@@ -210,17 +213,29 @@ public final class PaymentExecutor: Sendable {
         var attempt = start
         var logger = self.logger
         logger[metadataKey: "paymentOrderId"] = "\(attempt.order.paymentOrderId)"
-        if let trace = attempt.traceparent?.split(separator: "-"), trace.count == 4 { logger[metadataKey: "trace_id"] = "\(trace[1])" }
+        // The consumer span of the order continues the service's trace and spans the PSP calls
+        // and the hand-off of each result to the outbox.
+        var parent = ServiceContext.topLevel
+        parent.traceContext = TraceContext(traceparent: attempt.traceparent)
+        let span = startSpan(MessagingSpans.name(.process, topic: PaymentTopics.paymentOrders), context: parent, ofKind: .consumer)
+        if span.isRecording {
+            span.attributes.merge(MessagingSpans.attributes(.process, topic: PaymentTopics.paymentOrders, key: attempt.order.paymentOrderId))
+            span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
+            span.attributes["paynode.psp"] = attempt.order.psp
+        }
+        defer { span.end() }
+        let context = span.context
+        if let traceContext = context.traceContext ?? parent.traceContext { logger[metadataKey: "trace_id"] = "\(traceContext.traceID)" }
         do {
             while attempt.stage != .settled {
                 switch attempt.stage {
                 case .calling:
-                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, logger: logger)
+                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, context: context, logger: logger)
                     attempt.results.append(result)
-                    attempt = try await queue(attempt, from: attempt.results.count - 1, router: router)
+                    attempt = try await queue(attempt, from: attempt.results.count - 1, router: router, context: context)
                 case .resulted:
                     // Journaled by an executor without the outbox: queue what it had not published.
-                    attempt = try await queue(attempt, from: attempt.published, router: router)
+                    attempt = try await queue(attempt, from: attempt.published, router: router, context: context)
                 case .queued, .published:
                     if let last = attempt.results.last, last.status == .pending {
                         try await Task.sleep(for: .milliseconds(Int(last.retryAfterMilliseconds ?? 200)))
@@ -236,16 +251,33 @@ public final class PaymentExecutor: Sendable {
         } catch is CancellationError {
             return
         } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error))
             logger.error("payment could not be completed; it resumes at the next start", metadata: ["error": "\(error)"])
         }
     }
 
     /// Journals the attempt with results `from...` placed in the outbox, in one transaction.
-    private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter) async throws -> Attempt {
+    /// Each result's producer span ends when its record is durable in the outbox: from then on
+    /// the outbox sender delivers it (re-sends are deduplicated by the broker), so that commit is
+    /// the send as far as the order's trace is concerned.
+    private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter, context: ServiceContext) async throws -> Attempt {
         var queued = attempt
         queued.stage = .queued
-        let records = try (first..<attempt.results.count).map { try outboxRecord(attempt, index: $0) }
         let partition = router.partition(of: attempt.order.paymentOrderId)
+        var spans: [any Span] = []
+        let records = try (first..<attempt.results.count).map { index in
+            let send = MessagingSpans.startSend(topic: PaymentTopics.pspResultUpdates, key: attempt.order.paymentOrderId, parent: context)
+            if send.span.isRecording {
+                send.span.attributes["messaging.destination.partition.id"] = "\(partition)"
+                send.span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
+                send.span.attributes["paynode.psp_status"] = attempt.results[index].status.rawValue
+                if let reference = attempt.results[index].pspReference { send.span.attributes["paynode.psp_reference"] = reference }
+            }
+            spans.append(send.span)
+            return try outboxRecord(attempt, index: index, traceContext: send.traceContext)
+        }
+        defer { for span in spans { span.end() } }
         let key = Array(attempt.order.paymentOrderId.utf8)
         let saved = queued
         try await store.write { transaction in
@@ -256,16 +288,26 @@ public final class PaymentExecutor: Sendable {
         return queued
     }
 
-    private func callPSP(_ attempt: inout Attempt, followUp: Bool, logger: Logger) async throws -> StoredResult {
+    private func callPSP(_ attempt: inout Attempt, followUp: Bool, context: ServiceContext, logger: Logger) async throws -> StoredResult {
         guard let psp = psps[attempt.order.psp], let id = PaymentOrderID(attempt.order.paymentOrderId) else {
             return StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)",
                                 eventTime: currentMilliseconds())
         }
         var backoff = configuration.pspBackoffMilliseconds.lowerBound
+        let operation = followUp ? "retrieve" : "charge"
         for call in 1...configuration.pspRetries {
             attempt.calls += 1
             let started = ContinuousClock.now
+            // One client span per call, so retries and their errors show in the trace.
+            let span = startSpan("\(operation) \(psp.name)", context: context, ofKind: .client)
+            if span.isRecording {
+                span.attributes["paynode.psp"] = psp.name
+                span.attributes["paynode.psp.operation"] = operation
+                span.attributes["paynode.psp.call"] = call
+                span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
+            }
             defer {
+                span.end()
                 let elapsed = ContinuousClock.now - started
                 Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp.name)], preferredDisplayUnit: .seconds)
                     .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
@@ -276,6 +318,11 @@ public final class PaymentExecutor: Sendable {
                     : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
                                            paymentMethod: attempt.order.paymentMethod)
                 Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", answer.status.rawValue.lowercased())]).increment()
+                if span.isRecording {
+                    span.attributes["paynode.psp_status"] = answer.status.rawValue
+                    if let reference = answer.pspReference { span.attributes["paynode.psp_reference"] = reference }
+                    if let code = answer.errorCode { span.attributes["paynode.error_code"] = code }
+                }
                 logger.debug("PSP answered", metadata: ["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
                                                         "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"])
                 return StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
@@ -283,6 +330,8 @@ public final class PaymentExecutor: Sendable {
                                     retryAfterMilliseconds: answer.retryAfterMilliseconds)
             } catch let error as PspTransientError {
                 Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", "transient_error")]).increment()
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: error.description))
                 attempt.lastError = error.description
                 logger.warning("PSP call failed; retrying", metadata: ["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
@@ -298,7 +347,7 @@ public final class PaymentExecutor: Sendable {
 
     /// The `psp-result-updates` record of the attempt's result `index` (its timestamp is the
     /// result's time, so the record is the same whenever it is built).
-    func outboxRecord(_ attempt: Attempt, index: Int) throws -> OutboxRecord {
+    func outboxRecord(_ attempt: Attempt, index: Int, traceContext: TraceContext? = nil) throws -> OutboxRecord {
         let result = attempt.results[index]
         var event = Paynode_Events_V1_PspResultUpdateEvent()
         event.paymentOrderID = attempt.order.paymentOrderId
@@ -314,7 +363,12 @@ public final class PaymentExecutor: Sendable {
         event.psp = attempt.order.psp
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
-        if let traceparent = attempt.traceparent { headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8))) }
+        // The producer span's context when there is one, else the order's own.
+        if let traceContext = traceContext ?? TraceContext(traceparent: attempt.traceparent) {
+            headers.setTraceContext(traceContext)
+        } else if let traceparent = attempt.traceparent {
+            headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8)))
+        }
         return OutboxRecord(paymentOrderId: attempt.order.paymentOrderId, resultIndex: index, timestamp: result.eventTime,
                             value: Data(encoded.value),
                             headers: headers.map { OutboxRecord.Header(key: $0.key, value: $0.value.map { Data($0) }) })

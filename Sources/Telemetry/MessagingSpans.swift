@@ -49,8 +49,7 @@ public enum MessagingSpans {
     /// has a `traceparent`.
     public static func startSend(topic: String, key: String?, parent: ServiceContext)
         -> (span: any Span, traceContext: TraceContext) {
-        let span = InstrumentationSystem.legacyTracer.startAnySpan(
-            name(.send, topic: topic), at: DefaultTracerClock.now, context: parent, ofKind: .producer)
+        let span = startSpan(name(.send, topic: topic), context: parent, ofKind: .producer)
         if span.isRecording { span.attributes.merge(attributes(.send, topic: topic, key: key)) }
         let traceContext = span.context.traceContext ?? parent.traceContext ?? .newRoot()
         return (span, traceContext)
@@ -59,8 +58,7 @@ public enum MessagingSpans {
     /// Starts the consumer span that processes one record.
     public static func startProcess(topic: String, partition: Int32, offset: Int64, key: String?, group: String?,
                                     headers: [RecordHeader]) -> any Span {
-        let span = InstrumentationSystem.legacyTracer.startAnySpan(
-            name(.process, topic: topic), at: DefaultTracerClock.now, context: context(of: headers), ofKind: .consumer)
+        let span = startSpan(name(.process, topic: topic), context: context(of: headers), ofKind: .consumer)
         if span.isRecording {
             span.attributes.merge(attributes(.process, topic: topic, partition: partition, offset: offset, key: key, group: group))
         }

@@ -206,14 +206,25 @@ def test_prometheus_scrapes_a_loaded_pipeline_and_the_dashboard_queries_answer(d
         trace_id = api.call("GET", f"/v1/payment-orders/{order_id}")[2]["traceId"]
         spans = [line for line in json_lines(service.log_path) + json_lines(data_dir + "-executor.log")
                  if line.get("logger") == "paynode.trace" and line.get("trace_id") == trace_id]
+        by_id = {span["span_id"]: span for span in spans}
         names_and_kinds = {(span["message"], span["span_kind"]) for span in spans}
-        for expected in [("send payment-orders", "producer"), ("process psp-result-updates", "consumer"),
-                         ("send payment-events", "producer")]:
+        order_psp = "stripe" if any(line.get("paynode.psp") == "stripe" for line in spans) else "adyen"
+        chain = [("/v1/payment-orders", "server"), ("send payment-orders", "producer"), ("process payment-orders", "consumer"),
+                 ("send psp-result-updates", "producer"), ("process psp-result-updates", "consumer"),
+                 ("send payment-events", "producer")]
+        for expected in chain + [(f"charge {order_psp}", "client")]:
             assert expected in names_and_kinds, (expected, names_and_kinds)
-        ids = {span["span_id"] for span in spans}
-        assert all(span.get("parent_span_id") in ids for span in spans if span["message"] != "/v1/payment-orders"
-                   and span["span_kind"] != "server" and span["message"] != "send payment-orders"
-                   and span["message"] != "process psp-result-updates"), spans
+        # Each hop is the child of the one before it, across both processes and three topics.
+        parents = {}
+        for span in spans:
+            parent = by_id.get(span.get("parent_span_id"))
+            parents[(span["message"], span["span_kind"])] = (parent["message"], parent["span_kind"]) if parent else None
+        for child, parent in zip(chain[1:], chain):
+            assert parents[child] == parent, (child, parents[child], parent)
+        assert parents[(f"charge {order_psp}", "client")] == ("process payment-orders", "consumer")
+        process = next(span for span in spans if span["message"] == "process psp-result-updates")
+        assert process["messaging.system"] == "kafka" and process["messaging.consumer.group.name"] == "payment-service"
+        assert process["paynode.outcome"] == "applied" and process["paynode.payment_order_id"] == order_id
         results = [line for line in json_lines(service.log_path) if line.get("message") == "PSP result not applied"]
         assert results and all(line.get("trace_id") and "offset" in line for line in results)
     finally:
