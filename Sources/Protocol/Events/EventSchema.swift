@@ -178,6 +178,14 @@ public enum EventEnvelope {
     public static func check<Event: PaynodeEvent>(
         _ headers: [RecordHeader], expecting _: Event.Type
     ) throws(EventSchemaError) -> EventSchemaID {
+        // The common case, headers exactly as this build writes them, costs two byte compares;
+        // anything else goes through the full parse and its precise errors.
+        let expected = EventSchemaID(Event.self)
+        if let schema = headers.last(where: { $0.key == EventSchema.schemaHeader })?.value,
+           let version = headers.last(where: { $0.key == EventSchema.versionHeader })?.value,
+           schema.elementsEqual(expected.messageName.utf8), version.elementsEqual(String(expected.majorVersion).utf8) {
+            return expected
+        }
         let id = try schema(of: headers)
         guard id.messageName == Event.protoMessageName else {
             throw .unexpectedMessage(expected: Event.protoMessageName, found: id.messageName)
