@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "paynode", targets: ["Node"]),
         .library(name: "LogStore", targets: ["LogStore"]),
         .library(name: "Protocol", targets: ["Protocol"]),
+        .executable(name: "loadtest", targets: ["loadtest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
@@ -127,6 +129,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // `loadtest`: sustained load with fault injection against a paynode cluster, an
+        // exactly-once checker and a latency/throughput report (docs/loadtest.md).
+        .executableTarget(
+            name: "loadtest",
+            dependencies: [
+                "KafkaClient", "Protocol", "Payments",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "loadtest",
             swiftSettings: strictSwift
         ),
         // A child process for the SIGKILL crash test: appends and commits in a loop.
