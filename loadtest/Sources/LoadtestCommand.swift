@@ -59,6 +59,7 @@ struct LoadtestCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("strict-results"), help: "Duplicate records of one result in psp-result-updates are violations (default: counted and reported).") var strictResults = false
     @Flag(name: .customLong("expect-dead-letters"), help: "Dead letters are expected (poison was injected).") var expectDeadLetters = false
+    @Option(name: .customLong("inject-poison"), help: "Produce this many undecodable records into psp-result-updates during the load (they must reach the DLQ).") var injectPoison = 0
     @Flag(name: .customLong("no-check"), help: "Skip the checker (benchmarks of very large runs).") var noCheck = false
     @Option(name: .customLong("drain-timeout"), help: "Seconds to wait after the load for every order to become terminal.") var drainTimeout: Double = 120
     @Option(help: "The JSON result file (default WORK_DIR/loadtest-result.json).") var output: String?

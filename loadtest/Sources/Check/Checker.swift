@@ -65,7 +65,8 @@ struct Checker: Sendable {
     /// Offsets of the topics when the run began: records before them belong to earlier runs.
     let dlqStart: [KafkaTopicPartition: Int64]
     var strictResults = false
-    var deadLettersExpected = false
+    /// Poison records injected on purpose: exactly this many dead letters are expected.
+    var expectedDeadLetters = 0
     var concurrency = 32
 
     func check() async throws -> CheckReport {
@@ -205,9 +206,9 @@ struct Checker: Sendable {
         // 7. No dead letters unless poison was injected.
         let dlqEnd = try await reader.endOffsets(of: PaymentTopics.deadLetters)
         report.deadLetters = Int(dlqEnd.reduce(0) { $0 + max(0, $1.value - (dlqStart[$1.key] ?? 0)) })
-        if report.deadLetters > 0, !deadLettersExpected {
+        if report.deadLetters != expectedDeadLetters {
             report.add(Violation(kind: "dead-letters", paymentOrderId: "-",
-                                 detail: "\(report.deadLetters) records went to \(PaymentTopics.deadLetters) during the run"))
+                                 detail: "\(report.deadLetters) records went to \(PaymentTopics.deadLetters) during the run, expected \(expectedDeadLetters)"))
         }
         return report
     }

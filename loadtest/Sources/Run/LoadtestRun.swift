@@ -102,6 +102,10 @@ struct LoadtestRun {
                                     maximumOperations: options.orders ?? .max)
         let progress = Task { await ProgressLine(ledger: ledger, plannedSeconds: Double(schedule.end) / 1e6, faults: faults).run() }
         let faulting = Task { await faults?.run() }
+        if options.injectPoison > 0 {
+            try await PoisonInjector(kafka: kafka).inject(count: options.injectPoison)
+            log("injected \(options.injectPoison) poison records into \(PaymentTopics.pspResultUpdates)")
+        }
         if let resultDriver {
             let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
             await resultDriver.run(orders: created, schedule: schedule)
@@ -115,7 +119,8 @@ struct LoadtestRun {
 
         // Drain: every accepted order terminal, and the consumer group caught up.
         let checker = Checker(api: api, kafka: kafka, orders: ledger.snapshot().orders, dlqStart: dlqStart,
-                              strictResults: options.strictResults, deadLettersExpected: options.expectDeadLetters)
+                              strictResults: options.strictResults,
+                              expectedDeadLetters: options.expectDeadLetters ? options.injectPoison : 0)
         let drainDeadline = ContinuousClock.now + .milliseconds(Int64(options.drainTimeout * 1000))
         var drained = false
         while ContinuousClock.now < drainDeadline {
