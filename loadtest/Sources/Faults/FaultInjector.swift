@@ -140,22 +140,40 @@ final class FaultInjector: Sendable {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval.random(using: &generator)) } catch { return }
             await serviceLock.withLock {
-                let file = cluster.options.root + "/service/data.mdb"
-                let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
-                let limit = size + (2 << 20)
+                let limit = Self.allocatedBytes(cluster.options.root + "/service/data.mdb")
                 note("disk full: service restarted with --max-map-size \(limit)")
                 do {
-                    try await Task {
+                    let refused = try await Task {
                         try await self.cluster.stopAndRestartService(arguments: ["--max-map-size", String(limit)])
                         try await Task.sleep(for: .milliseconds(Int64(self.plan.diskFullSeconds * 1000)))
+                        let refused = await self.outOfSpaceCount()
                         try await self.cluster.stopAndRestartService(arguments: [])
+                        return refused
                     }.value
-                    note("disk freed: service restarted without a store limit")
+                    note("disk freed: service restarted without a store limit (\(refused.map(String.init) ?? "?") commits refused for space)")
                 } catch {
                     note("disk-full window failed: \(error)")
                 }
             }
         }
+    }
+
+    /// Bytes the file occupies on disk: LMDB's data file is sparse beyond its last used page,
+    /// so this, not its size, tells how much the store holds.
+    static func allocatedBytes(_ path: String) -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return Int(info.st_blocks) * 512
+    }
+
+    /// The service's `paynode_store_out_of_space_total` (commits refused for lack of space).
+    private func outOfSpaceCount() async -> Int? {
+        let client = HTTPClient(host: "127.0.0.1", port: cluster.httpPort, connections: 1)
+        defer { client.shutdown() }
+        guard let response = try? await client.get("/metrics"), response.status == 200 else { return nil }
+        let text = String(decoding: response.bodyBytes, as: UTF8.self)
+        return text.split(separator: "\n").first { $0.hasPrefix("paynode_store_out_of_space_total") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0
     }
 }
 
