@@ -58,7 +58,7 @@ def test_kills_of_both_nodes_and_the_fault_proxy_keep_every_promise(tmp_path):
     latency = result["latency"]
     assert latency["count"] == result["completed"]
     assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["p999"] <= latency["max"]
-    assert {node["node"] for node in result["nodes"]} == {"service", "executor"}
+    assert {node["node"] for node in result["nodes"]} == {"service", "executor", "loadtest"}
     assert all(node["maxRSSMegabytes"] > 0 and node["cpuSeconds"] > 0 for node in result["nodes"])
     chart = (tmp_path / "result.svg").read_text()
     assert chart.startswith("<svg") and "polyline" in chart

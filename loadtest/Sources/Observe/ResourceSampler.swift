@@ -18,15 +18,20 @@ struct NodeResources: Sendable, Codable {
 
 /// Samples `/proc/<pid>/stat` (utime, stime) and `/proc/<pid>/status` (VmRSS) of each node
 /// once per `interval`. A restart gives a new pid; the CPU of the old one counts up to its last
-/// sample.
+/// sample. The load generator samples itself too ("loadtest"): on a 2-core machine it competes
+/// with the nodes for CPU, and the report must show how much it took.
 final class ResourceSampler: Sendable {
-    private let nodes: [NodeProcess]
+    private let nodes: [(role: String, pid: @Sendable () -> pid_t)]
     private let state: Mutex<[String: (resources: NodeResources, pid: pid_t, lastTicks: Double)]>
     private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     init(nodes: [NodeProcess]) {
-        self.nodes = nodes
-        state = Mutex(Dictionary(uniqueKeysWithValues: nodes.map { ($0.role, (NodeResources(node: $0.role), 0, 0)) }))
+        let ownPid = getpid()
+        var sampled: [(role: String, pid: @Sendable () -> pid_t)] = []
+        for node in nodes { sampled.append((node.role, { @Sendable in node.pid })) }
+        sampled.append(("loadtest", { @Sendable in ownPid }))
+        self.nodes = sampled
+        state = Mutex(Dictionary(uniqueKeysWithValues: sampled.map { ($0.role, (NodeResources(node: $0.role), 0, 0)) }))
     }
 
     func run(interval: Duration = .seconds(1)) async {
@@ -38,7 +43,7 @@ final class ResourceSampler: Sendable {
 
     func sampleOnce(intervalSeconds: Double) {
         for node in nodes {
-            let pid = node.pid
+            let pid = node.pid()
             guard pid > 0, let ticks = Self.cpuTicks(pid), let rss = Self.residentKilobytes(pid) else { continue }
             state.withLock { all in
                 var entry = all[node.role]!
