@@ -146,6 +146,15 @@ let package = Package(
             path: "loadtest",
             swiftSettings: strictSwift
         ),
+        .testTarget(
+            name: "LoadtestTests",
+            dependencies: [
+                "loadtest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // A child process for the SIGKILL crash test: appends and commits in a loop.
         .executableTarget(
             name: "LogStoreCrashTest",

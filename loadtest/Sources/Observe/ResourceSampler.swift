@@ -13,6 +13,9 @@ struct NodeResources: Sendable, Codable {
     var peakCores: Double = 0
     var maxRSSMegabytes: Double = 0
     var lastRSSMegabytes: Double = 0
+    /// The anonymous part of RSS at its peak (heap, stacks): RSS also counts resident pages of
+    /// the store's memory-mapped LMDB file, which the kernel can drop at any time.
+    var maxAnonymousRSSMegabytes: Double = 0
     var samples = 0
 }
 
@@ -44,7 +47,8 @@ final class ResourceSampler: Sendable {
     func sampleOnce(intervalSeconds: Double) {
         for node in nodes {
             let pid = node.pid()
-            guard pid > 0, let ticks = Self.cpuTicks(pid), let rss = Self.residentKilobytes(pid) else { continue }
+            guard pid > 0, let ticks = Self.cpuTicks(pid), let rss = Self.statusKilobytes(pid, "VmRSS:") else { continue }
+            let anonymous = Self.statusKilobytes(pid, "RssAnon:") ?? rss
             state.withLock { all in
                 var entry = all[node.role]!
                 let previous = entry.pid == pid ? entry.lastTicks : 0
@@ -55,6 +59,7 @@ final class ResourceSampler: Sendable {
                 entry.lastTicks = ticks
                 entry.resources.lastRSSMegabytes = rss / 1024
                 entry.resources.maxRSSMegabytes = max(entry.resources.maxRSSMegabytes, rss / 1024)
+                entry.resources.maxAnonymousRSSMegabytes = max(entry.resources.maxAnonymousRSSMegabytes, anonymous / 1024)
                 entry.resources.samples += 1
                 all[node.role] = entry
             }
@@ -76,9 +81,10 @@ final class ResourceSampler: Sendable {
         return user + system
     }
 
-    static func residentKilobytes(_ pid: pid_t) -> Double? {
+    /// A `kB` field of /proc/<pid>/status, e.g. `VmRSS:` or `RssAnon:`.
+    static func statusKilobytes(_ pid: pid_t, _ field: String) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return nil }
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
         return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }
     }
 }

@@ -212,7 +212,8 @@ struct LoadtestRun {
             "  latency      \(result.latency.line)",
         ]
         for node in result.nodes {
-            lines.append(String(format: "  %-12@ CPU %.1f s (peak %.2f cores), RSS max %.0f MB", node.node, node.cpuSeconds, node.peakCores, node.maxRSSMegabytes))
+            lines.append(String(format: "  %-12@ CPU %.1f s (peak %.2f cores), RSS max %.0f MB (anonymous %.0f MB)", node.node, node.cpuSeconds,
+                                node.peakCores, node.maxRSSMegabytes, node.maxAnonymousRSSMegabytes))
         }
         if !result.restarts.isEmpty {
             let recovery = result.recoverySeconds.filter { !$0.value.isEmpty }.map { "\($0.key) max \(String(format: "%.2f", $0.value.max() ?? 0)) s" }
