@@ -4,7 +4,7 @@ import Foundation
 /// top, latency p50/p99/max per second below on a log scale, faults as vertical lines on both.
 enum LatencyChart {
     static func svg(_ result: RunResult) -> String {
-        let width = 960.0, panelHeight = 240.0, left = 70.0, right = 20.0, top = 40.0, gap = 60.0
+        let width = 960.0, panelHeight = 240.0, left = 70.0, right = 20.0, top = 44.0, gap = 60.0
         let plotWidth = width - left - right
         let samples = result.perSecond
         let firstSecond = Double(samples.first?.second ?? 0)
@@ -13,7 +13,8 @@ enum LatencyChart {
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(top + 2 * panelHeight + gap + 50))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14">paynode loadtest (\(escape(result.mode))): \(Int(result.throughputPerSecond))/s, latency \(escape(result.latency.line))</text>
+        <text x="\(left)" y="16" font-size="14">paynode loadtest (\(escape(result.mode))): \(Int(result.throughputPerSecond)) completed/s\(result.passed ? "" : " - FAILED")</text>
+        <text x="\(left)" y="32">latency \(escape(result.latency.line))</text>
 
         """
         // Top panel: completions per second.
@@ -55,7 +56,14 @@ enum LatencyChart {
             guard fx >= left, fx <= left + plotWidth else { continue }
             svg += "<line x1=\"\(fx)\" x2=\"\(fx)\" y1=\"\(top)\" y2=\"\(bottomBase)\" stroke=\"#9467bd\" stroke-dasharray=\"3,3\"><title>\(escape(fault.what))</title></line>\n"
         }
-        svg += "<text x=\"\(left)\" y=\"\(bottomBase + 30)\">seconds since start (\(Int(firstSecond))-\(Int(lastSecond))); dashed: injected faults (kills, resets, blackholes)</text>\n"
+        // Time ticks every 10 s (every second on short runs).
+        let step = lastSecond - firstSecond > 20 ? 10.0 : 1.0
+        var second = (firstSecond / step).rounded(.up) * step
+        while second <= lastSecond {
+            svg += "<text x=\"\(x(second) - 6)\" y=\"\(bottomBase + 14)\">\(Int(second))</text>\n"
+            second += step
+        }
+        svg += "<text x=\"\(left)\" y=\"\(bottomBase + 36)\">seconds since start (\(Int(firstSecond))-\(Int(lastSecond))); dashed: injected faults (kills, resets, blackholes)</text>\n"
         svg += "</svg>\n"
         return svg
     }
