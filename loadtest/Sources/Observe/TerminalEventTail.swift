@@ -24,7 +24,8 @@ struct TerminalEventTail: Sendable {
                     positions[partition] = result.nextOffset(after: positions[partition] ?? 0)
                 }
             } catch {
-                // The service is restarting (or killed): try again shortly.
+                // The service is restarting (or killed), or a fetch timed out: try again shortly.
+                ledger.tailErrors.add(1, ordering: .relaxed)
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }

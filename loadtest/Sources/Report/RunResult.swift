@@ -52,6 +52,8 @@ struct RunResult: Codable, Sendable {
     var ordersAccepted: Int
     var ordersFailed: Int
     var requestRetries: Int
+    /// Failed fetches of the payment-events tail (each retried): service restarts, or timeouts.
+    var tailErrors: Int
     var resultsProduced: Int
     var completed: Int
     var offeredPerSecond: Double?

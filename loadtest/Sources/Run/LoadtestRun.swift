@@ -66,7 +66,10 @@ struct LoadtestRun {
         let clock = RunClock()
         let ledger = RunLedger(clock: clock)
         let runId = "lt-\(UUID().uuidString.prefix(8))"
-        let tailClient = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], reconnectAttempts: .max))
+        // A short request timeout: a fetch that waits at most 100 ms and is not answered within
+        // 3 s hangs on a dead connection, and latency must not inherit the default 30 s.
+        let tailClient = KafkaClient(configuration: KafkaClientConfiguration(
+            bootstrapServers: [kafkaAddress], connection: .init(requestTimeout: .seconds(3)), reconnectAttempts: .max))
         let tail = Task { await TerminalEventTail(client: tailClient, ledger: ledger).run(from: eventsStart) }
         let sampler = cluster.map { ResourceSampler(nodes: $0.nodes) }
         let sampling = Task { await sampler?.run() }
@@ -164,7 +167,8 @@ struct LoadtestRun {
         let result = RunResult(
             mode: options.mode.rawValue, scenario: scenario(), startedAt: ISO8601DateFormatter().string(from: Date()),
             durationSeconds: Double(loadEnd - loadStart) / 1e6, ordersAccepted: snapshot.orders.count, ordersFailed: failures,
-            requestRetries: ledger.retries.load(ordering: .relaxed), resultsProduced: ledger.resultsProduced.load(ordering: .relaxed),
+            requestRetries: ledger.retries.load(ordering: .relaxed), tailErrors: ledger.tailErrors.load(ordering: .relaxed),
+            resultsProduced: ledger.resultsProduced.load(ordering: .relaxed),
             completed: analysis.completed, offeredPerSecond: rate, throughputPerSecond: analysis.throughputPerSecond,
             latency: LatencySummary(analysis.histogram), nodes: sampler?.current() ?? [],
             restarts: faults?.killCounts ?? [:],

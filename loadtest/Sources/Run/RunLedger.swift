@@ -49,6 +49,7 @@ final class RunLedger: Sendable {
     let retries = Atomic<Int>(0)
     let failures = Atomic<Int>(0)
     let resultsProduced = Atomic<Int>(0)
+    let tailErrors = Atomic<Int>(0)
 
     init(clock: RunClock) { self.clock = clock }
 
