@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps test-deps clean
+.PHONY: run test build loadtest deps test-deps clean
 
 ## run: install what is missing, build, and run the main job: the payment pipeline (service,
 ## executor, simulated PSPs) with a demo load of orders across every token, then a summary.
@@ -15,6 +15,14 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	PAYNODE_BIN=$(CURDIR)/.build/debug/paynode python3 -m pytest -q -p no:cacheprovider Tests/compat
+
+## loadtest: release build, then 60 s of orders at 500/s with kills of both nodes and the fault
+## proxy; prints throughput, latency and the checker's verdict (docs/loadtest.md).
+loadtest: deps
+	$(SWIFT) build -c release --product paynode
+	$(SWIFT) build -c release --product loadtest
+	.build/release/loadtest --rate 500 --duration 60 --kill service,executor --proxy-latency-ms 1 \
+		--proxy-reset-interval 5-10 --proxy-blackhole-interval 8-12 --proxy-blackhole-ms 500
 
 build: deps
 	$(SWIFT) build

@@ -1,0 +1,125 @@
+import NIOCore
+import NIOPosix
+import Testing
+@testable import loadtest
+
+@Suite struct TokenMixTests {
+    @Test func weightsGiveAnExactMixOverEachBlock() throws {
+        let mix = try #require(TokenMix(argument: "tok_visa=3,tok_pending=1"))
+        let tokens = (0..<8).map(mix.token(for:))
+        #expect(tokens.filter { $0 == "tok_visa" }.count == 6)
+        #expect(tokens.filter { $0 == "tok_pending" }.count == 2)
+        #expect(mix.description == "tok_visa=3,tok_pending=1")
+    }
+
+    @Test func malformedMixesAreRefused() {
+        #expect(TokenMix(argument: "") == nil)
+        #expect(TokenMix(argument: "tok_visa=0") == nil)
+        #expect(TokenMix(argument: "tok_visa=x") == nil)
+    }
+
+    @Test func everyTokenHasTheOutcomeTheContractGivesIt() {
+        #expect(TokenExpectation.forToken("tok_pending").resultStatuses == ["PENDING", "SUCCESSFUL"])
+        #expect(TokenExpectation.forToken("tok_flaky").finalStatus == "SUCCESSFUL")
+        #expect(TokenExpectation.forToken("tok_chargeDeclined").errorCode == "card_declined")
+        #expect(TokenExpectation.forToken("tok_insufficientFunds").errorCode == "insufficient_funds")
+        #expect(TokenExpectation.forToken("tok_whatever").errorCode == "invalid_payment_method")
+    }
+}
+
+@Suite struct ParsingTests {
+    @Test func readyLinesGiveThePorts() {
+        #expect(ReadyPorts.parse("paynode service ready http=8080 kafka=9092", node: "service") == ReadyPorts(http: 8080, kafka: 9092))
+        #expect(ReadyPorts.parse("paynode executor ready http=8081", node: "executor") == ReadyPorts(http: 8081, kafka: nil))
+        #expect(ReadyPorts.parse("paynode service ready http=1 kafka=2", node: "executor") == nil)
+        #expect(ReadyPorts.parse("2026 info paynode.service: starting", node: "service") == nil)
+    }
+
+    @Test func secondsRanges() throws {
+        let range = try #require(SecondsRange(argument: "2-6"))
+        #expect(range.lower == 2 && range.upper == 6)
+        #expect(SecondsRange(argument: "3")?.upper == 3)
+        #expect(SecondsRange(argument: "6-2") == nil)
+        #expect(SecondsRange(argument: "0") == nil)
+        var generator = SeededGenerator(seed: 1)
+        for _ in 0..<100 {
+            let value = range.random(using: &generator)
+            #expect(value >= .seconds(2) && value <= .seconds(6))
+        }
+    }
+
+    @Test func theOrderIdIsFoundInACreatedOrder() {
+        let body = ByteBuffer(string: #"{"amount":5,"paymentOrderId":"01a2-b","status":"PENDING"}"#)
+        #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: body)) == "01a2-b")
+        #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: ByteBuffer(string: "{}"))) == nil)
+    }
+}
+
+@Suite struct ScheduleAndLatencyTests {
+    @Test func aFixedRateSpacesIntendedStartsEvenly() {
+        let schedule = LoadSchedule(ratePerSecond: 1000, start: 5_000_000, end: 6_000_000, maximumOperations: .max)
+        #expect(schedule.intendedStart(of: 0, now: 0) == 5_000_000)
+        #expect(schedule.intendedStart(of: 250, now: 0) == 5_250_000)
+        #expect(schedule.includes(999, now: 0))
+        #expect(!schedule.includes(1000, now: 0))
+        let capped = LoadSchedule(ratePerSecond: nil, start: 0, end: .max, maximumOperations: 10)
+        #expect(capped.intendedStart(of: 7, now: 42) == 42)
+        #expect(!capped.includes(10, now: 0))
+    }
+
+    /// A stall charges every operation it delayed: latency counts from the intended start.
+    @Test func latencyCountsFromTheIntendedStart() {
+        let orders = (0..<4).map { OrderEntry(index: $0, token: "tok_visa", intendedAt: UInt64($0) * 1000, paymentOrderId: "o\($0)") }
+        // All four complete together at 10 ms, after a stall: 10, 9, 8 and 7 ms.
+        let seen = Dictionary(uniqueKeysWithValues: orders.map { ($0.paymentOrderId, UInt64(10_000)) })
+        let analysis = LatencyAnalysis(orders: orders, terminalSeenAt: seen)
+        #expect(analysis.completed == 4)
+        #expect(analysis.histogram.max >= 9_990 && analysis.histogram.min <= 7_010)
+        let summary = LatencySummary(analysis.histogram)
+        #expect(summary.p50 >= 7.9 && summary.p50 <= 9.1)
+    }
+}
+
+@Suite struct FaultProxyTests {
+    /// Latency is added per chunk, bytes arrive intact and in order, and a reset closes the
+    /// client's connection.
+    @Test func theProxyDelaysAndResets() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let echo = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) } }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let proxy = FaultProxy(upstreamHost: "127.0.0.1", upstreamPort: echo.localAddress!.port!,
+                               settings: .init(latencyMilliseconds: 40, jitterMilliseconds: 10))
+        let port = try await proxy.start()
+        let received = Locked<[UInt8]>([])
+        let client = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(CollectHandler(into: received)) } }
+            .connect(host: "127.0.0.1", port: port).get()
+        let started = ContinuousClock.now
+        for chunk in 0..<20 { try await client.writeAndFlush(ByteBuffer(bytes: [UInt8(chunk)])).get() }
+        while received.value.count < 20, ContinuousClock.now - started < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(received.value == (0..<20).map(UInt8.init))
+        // There and back: at least twice the latency.
+        #expect(ContinuousClock.now - started >= .milliseconds(80))
+        proxy.resetAll()
+        try await client.closeFuture.get()
+        #expect(proxy.resets.load(ordering: .relaxed) == 1)
+        proxy.stop()
+        try await echo.close()
+    }
+}
+
+private final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { context.writeAndFlush(data, promise: nil) }
+}
+
+private final class CollectHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let received: Locked<[UInt8]>
+    init(into received: Locked<[UInt8]>) { self.received = received }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = Array(unwrapInboundIn(data).readableBytesView)
+        received.withLock { $0.append(contentsOf: bytes) }
+    }
+}

@@ -1,0 +1,80 @@
+"""`loadtest` smoke scenarios (issue 7), against the debug build `make test` produced.
+
+1. About 30 s of orders at a fixed rate while the service and the executor are each SIGKILLed and
+   restarted, and the fault proxy between them adds latency, jitter, connection resets and
+   blackhole windows. The checker must pass (exit 0) and the JSON result must show the faults
+   really happened and every order completed.
+2. The checker is not a rubber stamp: poison records that nobody declared end up in the DLQ, and
+   the run fails with exit 1 naming the violation; declared (`--expect-dead-letters`) they pass.
+"""
+import json
+import os
+import subprocess
+
+from conftest import PAYNODE
+
+LOADTEST = os.environ.get("LOADTEST_BIN", os.path.join(os.path.dirname(PAYNODE), "loadtest"))
+
+
+def run_loadtest(tmp_path, *args, timeout=400):
+    assert os.path.exists(LOADTEST), f"{LOADTEST} is not built: run `swift build --build-tests` (make test does)"
+    result_path = tmp_path / "result.json"
+    process = subprocess.run(
+        [LOADTEST, "--paynode", PAYNODE, "--work-dir", str(tmp_path / "run"), "--output", str(result_path), *args],
+        capture_output=True, text=True, timeout=timeout)
+    result = json.loads(result_path.read_text()) if result_path.exists() else None
+    return process, result
+
+
+def test_kills_of_both_nodes_and_the_fault_proxy_keep_every_promise(tmp_path):
+    rate, duration = 150, 24
+    process, result = run_loadtest(
+        tmp_path, "--rate", str(rate), "--duration", str(duration),
+        "--kill", "service,executor", "--kill-interval", "3-5",
+        "--proxy-latency-ms", "2", "--proxy-jitter-ms", "3",
+        "--proxy-reset-interval", "5-8", "--proxy-blackhole-interval", "6-9", "--proxy-blackhole-ms", "500",
+        "--drain-timeout", "150")
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    assert result is not None and result["passed"], output[-4000:]
+    assert "PASSED" in process.stdout
+
+    # Every order offered was accepted once and reached its terminal state.
+    assert result["ordersAccepted"] == rate * duration
+    assert result["ordersFailed"] == 0
+    assert result["completed"] == result["ordersAccepted"]
+    check = result["check"]
+    assert check["violations"] == [] and check["ordersChecked"] == result["ordersAccepted"]
+    assert check["groupLag"] == 0 and check["deadLetters"] == 0
+    assert check["paymentEventRecords"] == result["ordersAccepted"]
+    # Exactly once in the log too: re-sent results were deduplicated by the broker, and every
+    # order's audit trail matches its history.
+    assert check["duplicateResultRecords"] == 0, check
+    assert check["auditTrail"].startswith(f"checked: {result['ordersAccepted']} of {result['ordersAccepted']}"), check
+
+    # The faults were real: both nodes died and came back, the proxy reset and blackholed.
+    assert result["restarts"].get("service", 0) >= 2 and result["restarts"].get("executor", 0) >= 2, result["restarts"]
+    assert len(result["recoverySeconds"]["service"]) >= 2
+    assert result["proxy"]["resets"] >= 1 and result["proxy"]["blackholes"] >= 1, result["proxy"]
+    assert result["proxy"]["accepted"] > 1  # the executor reconnected through the proxy
+
+    # The report: latency percentiles in order, resources sampled, a chart written.
+    latency = result["latency"]
+    assert latency["count"] == result["completed"]
+    assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["p999"] <= latency["max"]
+    assert {node["node"] for node in result["nodes"]} == {"service", "executor", "loadtest"}
+    assert all(node["maxRSSMegabytes"] > 0 and node["cpuSeconds"] > 0 for node in result["nodes"])
+    chart = (tmp_path / "result.svg").read_text()
+    assert chart.startswith("<svg") and "polyline" in chart
+
+
+def test_undeclared_poison_in_the_dlq_fails_the_run_and_declared_poison_passes(tmp_path):
+    process, result = run_loadtest(tmp_path / "undeclared", "--rate", "100", "--duration", "3", "--inject-poison", "3")
+    assert process.returncode == 1, process.stdout + process.stderr
+    assert "VIOLATION dead-letters" in process.stdout
+    assert result["check"]["deadLetters"] == 3 and not result["passed"]
+
+    process, result = run_loadtest(tmp_path / "declared", "--rate", "100", "--duration", "3", "--inject-poison", "3",
+                                   "--expect-dead-letters")
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert result["check"]["deadLetters"] == 3 and result["passed"]

@@ -1,0 +1,175 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// One HTTP response, body collected.
+struct HTTPResponse: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+
+    var bodyBytes: [UInt8] { Array(body.readableBytesView) }
+}
+
+struct HTTPClientError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A request travelling down the pipeline with the promise its response completes.
+struct PendingHTTPRequest: Sendable {
+    var head: HTTPRequestHead
+    var body: ByteBuffer?
+    var promise: EventLoopPromise<HTTPResponse>
+}
+
+/// Turns `PendingHTTPRequest`s into HTTP/1.1 parts and completes their promises in order as the
+/// responses come back: HTTP/1.1 pipelining, so one connection carries many requests in flight
+/// without a round trip each (the payment API answers in request order).
+final class PipelinedResponseHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = PendingHTTPRequest
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var waiting = CircularBuffer<EventLoopPromise<HTTPResponse>>()
+    private var head: HTTPResponseHead?
+    private var body: ByteBuffer?
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        waiting.append(request.promise)
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        if let body = request.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let responseHead):
+            head = responseHead
+            body = nil
+        case .body(var part):
+            if body == nil { body = part } else { body!.writeBuffer(&part) }
+        case .end:
+            guard let responseHead = head, let promise = waiting.popFirst() else {
+                context.fireErrorCaught(HTTPClientError(description: "a response arrived with no request waiting"))
+                return
+            }
+            head = nil
+            promise.succeed(HTTPResponse(status: Int(responseHead.status.code), headers: responseHead.headers,
+                                         body: body ?? ByteBuffer()))
+            body = nil
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(HTTPClientError(description: "connection closed"))
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: any Error) {
+        while let promise = waiting.popFirst() { promise.fail(error) }
+    }
+}
+
+/// A small pool of keep-alive HTTP/1.1 connections to one server, pipelined. A connection that
+/// fails is replaced on next use, so callers only retry their request (the node may have been
+/// SIGKILLed and restarted on the same port).
+final class HTTPClient: Sendable {
+    let host: String
+    private let port: Mutex<Int>
+    private let connections: [ConnectionSlot]
+    private let nextConnection = Atomic<Int>(0)
+    private let group: any EventLoopGroup
+
+    init(host: String, port: Int, connections: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.host = host
+        self.port = Mutex(port)
+        self.connections = (0..<max(1, connections)).map { _ in ConnectionSlot() }
+        self.group = group
+    }
+
+    /// Points the pool at another port (a node restarted on a new one); open connections close.
+    func retarget(port newPort: Int) {
+        port.withLock { $0 = newPort }
+        for slot in connections { slot.replace(with: nil) }
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
+                 headers extraHeaders: [(String, String)] = [], timeout: TimeAmount = .seconds(30)) async throws -> HTTPResponse {
+        let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
+        let channel = try await channel(at: index)
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: host)
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        }
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
+        let timeoutTask = channel.eventLoop.scheduleTask(in: timeout) {
+            promise.fail(HTTPClientError(description: "\(method) \(path) timed out"))
+            channel.close(promise: nil)
+        }
+        channel.writeAndFlush(PendingHTTPRequest(head: head, body: body.map { ByteBuffer(bytes: $0) }, promise: promise))
+            .whenFailure { promise.fail($0) }
+        defer { timeoutTask.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    func get(_ path: String) async throws -> HTTPResponse { try await request(.GET, path) }
+
+    private func channel(at index: Int) async throws -> any Channel {
+        if let open = connections[index].current, open.isActive { return open }
+        let target = port.withLock { $0 }
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(PipelinedResponseHandler())
+                }
+            }
+            .connect(host: host, port: target).get()
+        // Two callers may have raced to reconnect the same slot: keep one, close the other.
+        let kept = connections[index].keepActive(or: channel)
+        if kept !== channel { channel.close(promise: nil) }
+        return kept
+    }
+
+    func shutdown() {
+        for slot in connections { slot.replace(with: nil) }
+    }
+}
+
+/// One pooled connection, replaced when it fails.
+final class ConnectionSlot: Sendable {
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    var current: (any Channel)? { channel.withLock { $0 } }
+
+    /// The slot's channel if it is still active, else `candidate`, which then fills the slot.
+    func keepActive(or candidate: any Channel) -> any Channel {
+        channel.withLock { slot in
+            if let existing = slot, existing.isActive { return existing }
+            slot = candidate
+            return candidate
+        }
+    }
+
+    /// Closes the current channel and puts `replacement` in its place.
+    func replace(with replacement: (any Channel)?) {
+        let old = channel.withLock { slot -> (any Channel)? in
+            defer { slot = replacement }
+            return slot
+        }
+        old?.close(promise: nil)
+    }
+}

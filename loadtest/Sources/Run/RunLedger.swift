@@ -1,0 +1,88 @@
+import Synchronization
+
+/// Microseconds since the run started, on the monotonic clock: every latency in the report is
+/// a difference of two of these, taken in this one process.
+struct RunClock: Sendable {
+    let origin = ContinuousClock.now
+
+    func now() -> UInt64 { microseconds(at: .now) }
+
+    func microseconds(at instant: ContinuousClock.Instant) -> UInt64 {
+        let elapsed = instant - origin
+        let (seconds, attoseconds) = elapsed.components
+        return UInt64(max(0, seconds)) * 1_000_000 + UInt64(max(0, attoseconds / 1_000_000_000_000))
+    }
+
+    func instant(atMicroseconds value: UInt64) -> ContinuousClock.Instant {
+        origin + .microseconds(Int64(value))
+    }
+}
+
+/// One order the run created: what it was sent with and when it was meant to go.
+struct OrderEntry: Sendable {
+    var index: Int
+    var token: String
+    /// When the load schedule meant the measured operation to start (µs on the run clock): the
+    /// HTTP POST in the full flow, the first PSP result in the pipeline mode. Latency is taken
+    /// from here, not from when it actually went out, so a stalled node cannot hide its stall
+    /// by holding back the load generator (coordinated omission).
+    var intendedAt: UInt64
+    var paymentOrderId: String
+}
+
+/// Everything the drivers and observers learn during a run, shared between their tasks.
+final class RunLedger: Sendable {
+    struct State {
+        var orders: [OrderEntry] = []
+        var indexByOrderId: [String: Int] = [:]
+        /// First time a terminal payment-events record of the order was seen (µs on the run clock).
+        var terminalSeenAt: [String: UInt64] = [:]
+        /// Terminal payment-events records seen more than once for an order, by order id.
+        var repeatedTerminalEvents: [String: Int] = [:]
+    }
+
+    let clock: RunClock
+    private let state = Mutex(State())
+    /// Operations the drivers started (POSTs or results), attempts that failed and were
+    /// retried, and the ones that failed for good.
+    let sent = Atomic<Int>(0)
+    let retries = Atomic<Int>(0)
+    let failures = Atomic<Int>(0)
+    let resultsProduced = Atomic<Int>(0)
+    let tailErrors = Atomic<Int>(0)
+
+    init(clock: RunClock) { self.clock = clock }
+
+    func accepted(_ entry: OrderEntry) {
+        state.withLock {
+            $0.indexByOrderId[entry.paymentOrderId] = $0.orders.count
+            $0.orders.append(entry)
+        }
+    }
+
+    /// Moves the intended start of an order's measured operation (the pipeline mode measures
+    /// from its first PSP result, sent after every order exists).
+    func setIntendedAt(_ paymentOrderId: String, _ value: UInt64) {
+        state.withLock { state in
+            if let index = state.indexByOrderId[paymentOrderId] { state.orders[index].intendedAt = value }
+        }
+    }
+
+    func terminalSeen(_ paymentOrderId: String, at time: UInt64) {
+        state.withLock { state in
+            if state.terminalSeenAt[paymentOrderId] == nil {
+                state.terminalSeenAt[paymentOrderId] = time
+            } else {
+                state.repeatedTerminalEvents[paymentOrderId, default: 0] += 1
+            }
+        }
+    }
+
+    var acceptedCount: Int { state.withLock { $0.orders.count } }
+
+    /// Terminal events seen (the tail starts at the end of payment-events, so on a fresh or
+    /// dedicated cluster these are this run's orders; the report joins them exactly).
+    var completedCount: Int { state.withLock { $0.terminalSeenAt.count } }
+
+    func snapshot() -> State { state.withLock { $0 } }
+}
