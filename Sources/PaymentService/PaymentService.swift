@@ -255,7 +255,8 @@ public final class PaymentService: Sendable {
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            summary = try await processBatch(batch, start: start, partition: partition, now: now)
+            let prepared = batch.map { PspResultBatch.PreparedResult($0, sourcePartition: partition) }
+            summary = try await processBatch(prepared, start: start, partition: partition, now: now)
         } catch {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
             throw error
@@ -299,9 +300,9 @@ public final class PaymentService: Sendable {
     }
 
     /// One transaction for a batch: every record's effect, the status counts, and the offset.
-    private func processBatch(_ batch: [Record], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
+    private func processBatch(_ batch: [PspResultBatch.PreparedResult], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
-        let last = batch[batch.count - 1]
+        let last = batch[batch.count - 1].record
         return try await store.write { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
@@ -311,9 +312,9 @@ public final class PaymentService: Sendable {
             }
             var summary = BatchSummary(nextOffset: last.offset + 1)
             var work = try PspResultBatch(transaction: transaction, sourcePartition: partition, now: now)
-            for record in batch {
+            for prepared in batch {
                 summary.records += 1
-                let event = try work.process(record)
+                let event = try work.process(prepared)
                 switch event.processed {
                 case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
                 case .deadLettered: summary.deadLettered += 1

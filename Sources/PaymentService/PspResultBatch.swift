@@ -37,14 +37,48 @@ struct PspResultBatch {
         deadLetterPartitions = try Self.partitionCount(PaymentTopics.deadLetters, transaction)
     }
 
-    /// `ProcessPaymentService.processPspResult` for one record.
-    mutating func process(_ record: Record) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
-        // The consumer span continues the executor's trace; it ends once the batch is durable
-        // (a replayed transaction's spans are dropped unended, so only what committed is traced).
-        let span = MessagingSpans.startProcess(topic: Self.sourceTopic, partition: sourcePartition, offset: record.offset,
+    /// A record read from `psp-result-updates`, decoded and checked before the write
+    /// transaction: on the consumer's own task, so the single writer thread does only the
+    /// state work and the decode of one batch overlaps the commit of another.
+    struct PreparedResult: Sendable {
+        enum Content: Sendable {
+            case result(PspResult, paymentOrderId: String)
+            /// Not processable: goes to the dead-letter topic with this reason.
+            case invalid(reason: String, paymentOrderId: String?)
+        }
+        var record: Record
+        var content: Content
+        /// The consumer span, continuing the executor's trace; ended once the batch is durable.
+        var span: any Span
+        var traceId: String?
+
+        init(_ record: Record, sourcePartition: Int32) {
+            self.record = record
+            span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: record.offset,
                                                key: record.key.map { String(decoding: $0, as: UTF8.self) },
                                                group: PaymentTopics.consumerGroup, headers: record.headers)
-        let traceId = span.context.traceContext?.traceIDHex
+            traceId = span.context.traceContext?.traceIDHex
+            let event: Paynode_Events_V1_PspResultUpdateEvent
+            do {
+                event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
+            } catch {
+                content = .invalid(reason: "\(error)", paymentOrderId: record.key.map { String(decoding: $0, as: UTF8.self) })
+                return
+            }
+            guard let result = PaymentService.result(from: event) else {
+                content = .invalid(reason: "invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
+                                   paymentOrderId: event.paymentOrderID)
+                return
+            }
+            content = .result(result, paymentOrderId: event.paymentOrderID)
+        }
+    }
+
+    /// `ProcessPaymentService.processPspResult` for one prepared record.
+    mutating func process(_ prepared: PreparedResult) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
+        let record = prepared.record
+        let span = prepared.span
+        let traceId = prepared.traceId
         func deadLettered(_ reason: String, order: String?) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
             deadLetter(record, reason: reason)
             try AuditLog.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
@@ -53,19 +87,17 @@ struct PspResultBatch {
                                                                  pspReference: nil, traceId: traceId, reason: reason,
                                                                  publishedTopic: PaymentTopics.deadLetters, spans: [span]))
         }
-        let event: Paynode_Events_V1_PspResultUpdateEvent
-        do {
-            event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
-        } catch {
-            return try deadLettered("\(error)", order: record.key.map { String(decoding: $0, as: UTF8.self) })
-        }
-        guard let result = PaymentService.result(from: event) else {
-            return try deadLettered("invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
-                                order: event.paymentOrderID)
+        let result: PspResult
+        let paymentOrderId: String
+        switch prepared.content {
+        case .invalid(let reason, let order):
+            return try deadLettered(reason, order: order)
+        case .result(let decoded, let id):
+            (result, paymentOrderId) = (decoded, id)
         }
         let id = result.paymentOrderID
         guard let stateBytes = try orders.get(id.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
-            return try deadLettered("unknown payment order \(id)", order: event.paymentOrderID)
+            return try deadLettered("unknown payment order \(id)", order: paymentOrderId)
         }
         let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
         if decision.outcome != .duplicate {
@@ -82,7 +114,7 @@ struct PspResultBatch {
                                  eventTime: result.eventTimeMilliseconds, processedAt: now, topic: Self.sourceTopic,
                                  partition: sourcePartition, offset: record.offset, traceId: traceId)
         try history.put(HistoryKeys.next(after: history, for: id), entry.encodedJSON())
-        try AuditLog.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: event.paymentOrderID, pspStatus: result.status.rawValue,
+        try AuditLog.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId, pspStatus: result.status.rawValue,
                                   pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
                             record: record, partition: sourcePartition, now: now, in: transaction)
         var spans: [any Span] = [span]
@@ -93,7 +125,7 @@ struct PspResultBatch {
         }
         return (.outcome(decision.outcome),
                 PaymentService.ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
-                                              outcome: decision.outcome.rawValue, paymentOrderId: event.paymentOrderID,
+                                              outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                               pspReference: result.pspReference, traceId: traceId, reason: decision.reason,
                                               publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents, spans: spans))
     }
