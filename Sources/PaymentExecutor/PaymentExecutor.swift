@@ -99,7 +99,7 @@ public final class PaymentExecutor: Sendable {
         let router = ResultRouter(partitionCount: partitions.count, outbox: outbox)
         let unfinished: [Attempt] = try store.read { transaction in
             guard let table = transaction.table(Tables.attempts) else { return [] }
-            return try table.scan().compactMap { try? JSONDecoder().decode(Attempt.self, from: Data($0.value)) }
+            return try table.scan().compactMap { try? Attempt.decode($0.value) }
                 .filter { $0.stage != .settled }
         }
         if !unfinished.isEmpty {
@@ -193,7 +193,7 @@ public final class PaymentExecutor: Sendable {
         }
         let next = (records.last?.offset ?? -1) + 1
         let decoded = attempts
-        let encoded = try decoded.map { (Array($0.order.paymentOrderId.utf8), Array(try JSONEncoder().encode($0))) }
+        let encoded = decoded.map { (Array($0.order.paymentOrderId.utf8), $0.encoded()) }
         return try await store.write { transaction in
             let table = try transaction.table(Tables.attempts)
             var fresh: [Attempt] = []
@@ -384,10 +384,10 @@ public final class PaymentExecutor: Sendable {
     static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction) throws {
         let table = try transaction.table(Tables.attempts)
         var attempt = attempt
-        if let bytes = try table.get(key), let stored = try? JSONDecoder().decode(Attempt.self, from: Data(bytes)) {
+        if let bytes = try table.get(key), let stored = try? Attempt.decode(bytes) {
             attempt.published = max(attempt.published, stored.published)
         }
-        try table.put(key, Array(try JSONEncoder().encode(attempt)))
+        try table.put(key, attempt.encoded())
     }
 }
 

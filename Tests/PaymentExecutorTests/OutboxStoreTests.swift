@@ -93,7 +93,7 @@ import Testing
         // A later journal write from the payment task (holding published 0) keeps the count.
         try await fixture.store.write { try PaymentExecutor.put(saved, key: Array("o1".utf8), in: $0) }
         let stored = try fixture.store.read { try $0.table(PaymentExecutor.Tables.attempts)?.get(Array("o1".utf8)) }
-        let decoded = try JSONDecoder().decode(PaymentExecutor.Attempt.self, from: Data(try #require(stored)))
+        let decoded = try PaymentExecutor.Attempt.decode(try #require(stored))
         #expect(decoded.published == 2)
         #expect(try fixture.pending(0).isEmpty)
     }

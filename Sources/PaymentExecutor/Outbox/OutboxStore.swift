@@ -17,11 +17,11 @@ enum OutboxStore {
 
     static func producerState(_ table: (some TableReading)?) throws -> OutboxProducerState? {
         guard let bytes = try table?.get(producerKey) else { return nil }
-        return try JSONDecoder().decode(OutboxProducerState.self, from: Data(bytes))
+        return try OutboxProducerState.decode(bytes)
     }
 
     static func save(_ state: OutboxProducerState, in transaction: WriteTransaction) throws {
-        try transaction.table(producerTable).put(producerKey, Array(try JSONEncoder().encode(state)))
+        try transaction.table(producerTable).put(producerKey, state.encoded())
     }
 
     /// Adds `records` (in order) as one unsealed entry of `partition` with freshly reserved
@@ -34,7 +34,7 @@ enum OutboxStore {
         let reserved = state.reserve(Int32(records.count), partition: partition)
         let entry = OutboxEntry(producerId: state.producerId, producerEpoch: state.producerEpoch,
                                 baseSequence: reserved.baseSequence, sealed: false, records: records)
-        try transaction.table(entries).put(key(partition: partition, serial: reserved.serial), Array(try JSONEncoder().encode(entry)))
+        try transaction.table(entries).put(key(partition: partition, serial: reserved.serial), entry.encoded())
         try save(state, in: transaction)
     }
 
@@ -45,7 +45,7 @@ enum OutboxStore {
         var found: [(key: [UInt8], entry: OutboxEntry)] = []
         try table.forEach(from: prefix) { key, value in
             guard key.count == 12, Array(key.prefix(4)) == prefix else { return false }
-            found.append((Array(key), try JSONDecoder().decode(OutboxEntry.self, from: Data(value))))
+            found.append((Array(key), try OutboxEntry.decode(value)))
             return found.count < limit
         }
         return found
@@ -60,7 +60,7 @@ enum OutboxStore {
         let key = head[0].key
         if plan.consumed > 1 || !head[0].entry.sealed {
             for merged in head[1..<plan.consumed] { try table.delete(merged.key) }
-            try table.put(key, Array(try JSONEncoder().encode(plan.batch)))
+            try table.put(key, plan.batch.encoded())
         }
         return (key, plan.batch)
     }
@@ -72,10 +72,10 @@ enum OutboxStore {
         for record in batch.records {
             let attemptKey = Array(record.paymentOrderId.utf8)
             guard let bytes = try attempts.get(attemptKey),
-                  var attempt = try? JSONDecoder().decode(PaymentExecutor.Attempt.self, from: Data(bytes)),
+                  var attempt = try? PaymentExecutor.Attempt.decode(bytes),
                   attempt.published < record.resultIndex + 1 else { continue }
             attempt.published = record.resultIndex + 1
-            try attempts.put(attemptKey, Array(try JSONEncoder().encode(attempt)))
+            try attempts.put(attemptKey, attempt.encoded())
         }
     }
 
@@ -93,13 +93,13 @@ enum OutboxStore {
         try table.forEach(from: []) { key, value in
             guard key.count == 12 else { return true }
             let partition = Int32(bitPattern: UInt32(bigEndian: Array(key.prefix(4))))
-            byPartition[partition, default: []].append((Array(key), try JSONDecoder().decode(OutboxEntry.self, from: Data(value))))
+            byPartition[partition, default: []].append((Array(key), try OutboxEntry.decode(value)))
             return true
         }
         for (partition, current) in byPartition {
             let renumbered = OutboxPlan.renumber(current.map(\.entry), producerId: producerId, producerEpoch: producerEpoch)
             for (index, entry) in renumbered.entries.enumerated() {
-                try table.put(current[index].key, Array(try JSONEncoder().encode(entry)))
+                try table.put(current[index].key, entry.encoded())
             }
             state.nextSequences[partition] = renumbered.nextSequence
         }
