@@ -1,4 +1,5 @@
 import ArgumentParser
+import Prometheus
 import Foundation
 import KafkaClient
 import LogStore
@@ -34,13 +35,20 @@ struct ExecutorCommand: AsyncParsableCommand {
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
-        let executor = ExecutorService(executor: PaymentExecutor(
+        let paymentExecutor = PaymentExecutor(
             store: store, client: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             producerClient: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
-            logger: logger))
+            logger: logger)
+        let executor = ExecutorService(executor: paymentExecutor)
         let logGauges = LogGauges(store: store, registry: registry)
-        let httpApplication = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
+        let outboxGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
+            metricName: "paynode_executor_outbox_entries", unitName: "",
+            helpText: "Outbox batches of PSP results waiting for the broker's acknowledgement."))
+        let httpApplication = NodeHTTP(readiness: readiness, registry: registry) {
+            try logGauges.refresh()
+            outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
+        }
             .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: executor),

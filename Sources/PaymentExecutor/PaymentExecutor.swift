@@ -90,6 +90,12 @@ public final class PaymentExecutor: Sendable {
         }
     }
 
+    /// Batches in the outbox waiting for the broker's acknowledgement (one LMDB stat, no scan):
+    /// `paynode_executor_outbox_entries`, which should drain to 0 whenever the load pauses.
+    public func outboxEntries() throws -> Int {
+        try store.read { try $0.table(OutboxStore.entries)?.count() ?? 0 }
+    }
+
     /// Runs until cancelled: the producer identity and recovery first, then the outbox sender
     /// and the consume loop side by side.
     public func run() async throws {

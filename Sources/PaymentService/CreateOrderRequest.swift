@@ -51,14 +51,14 @@ enum JSONValue: Decodable {
     case integer(Int64)
     case other
 
+    /// Strings first: four of the five fields are strings, and every failed attempt costs a
+    /// thrown DecodingError. Booleans and fractions fail the integer decode (`.other`).
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if (try? container.decode(Bool.self)) != nil {
-            self = .other
+        if let string = try? container.decode(String.self) {
+            self = .string(string)
         } else if let integer = try? container.decode(Int64.self) {
             self = .integer(integer)
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
         } else {
             self = .other
         }

@@ -51,10 +51,16 @@ struct JSONObjectWriter {
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        var value = value
         let utf8 = value.utf8
         // Most values (ids, statuses, references) need no escaping: copy them in one go.
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") }) {
-            bytes += utf8
+        let copied: Bool = value.withUTF8 { buffer in
+            guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") })
+            else { return false }
+            bytes.append(contentsOf: buffer)
+            return true
+        }
+        if copied {
             bytes.append(UInt8(ascii: "\""))
             return
         }
