@@ -225,6 +225,11 @@ def test_prometheus_scrapes_a_loaded_pipeline_and_the_dashboard_queries_answer(d
         process = next(span for span in spans if span["message"] == "process psp-result-updates")
         assert process["messaging.system"] == "kafka" and process["messaging.consumer.group.name"] == "payment-service"
         assert process["paynode.outcome"] == "applied" and process["paynode.payment_order_id"] == order_id
+        # Log lines about the event carry what operators search by, in both nodes.
+        published = [line for line in json_lines(data_dir + "-executor.log")
+                     if line.get("message") == "published PSP result" and line.get("paymentOrderId") == order_id]
+        assert published and all(line["trace_id"] == trace_id and line["pspReference"] not in ("", "-")
+                                 and line["topic"] == "psp-result-updates" and line["offset"].isdigit() for line in published), published
         results = [line for line in json_lines(service.log_path) if line.get("message") == "PSP result not applied"]
         assert results and all(line.get("trace_id") and "offset" in line for line in results)
     finally:

@@ -142,9 +142,16 @@ actor OutboxSender {
     private func published(_ batch: OutboxEntry, partition: Int32, baseOffset: Int64) {
         Counter(label: "paynode_records_published_total",
                 dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", "acknowledged")]).increment(by: batch.records.count)
+        guard logger.logLevel <= .info else { return }
         for (index, record) in batch.records.enumerated() {
+            // The line carries what an operator searches by: trace id, order, PSP reference.
+            let traceparent = record.headers.last { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
+            let traceId = traceparent?.split(separator: "-").dropFirst().first.map(String.init) ?? "-"
+            let event = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: Array(record.value))
             logger.info("published PSP result", metadata: [
-                "paymentOrderId": "\(record.paymentOrderId)", "topic": "\(PaymentTopics.pspResultUpdates)",
+                "trace_id": "\(traceId)", "paymentOrderId": "\(record.paymentOrderId)",
+                "pspReference": "\(event.flatMap { $0.hasPspReference ? $0.pspReference : nil } ?? "-")",
+                "status": "\(event.map { "\($0.pspStatus)" } ?? "-")", "topic": "\(PaymentTopics.pspResultUpdates)",
                 "partition": "\(partition)", "offset": "\(baseOffset + Int64(index))",
                 "sequence": "\(ProducerState.increment(batch.baseSequence, by: Int32(index)))"])
         }
