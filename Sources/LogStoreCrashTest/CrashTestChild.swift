@@ -54,7 +54,7 @@ struct CrashTestChild {
         // Continue after the highest number any earlier run committed.
         let start: UInt64 = try store.read { transaction in
             guard let last = try transaction.table(table)?.last() else { return 0 }
-            return UInt64(bigEndianBytes: last.key) + 1
+            return (UInt64(bigEndianBytes: last.key) ?? 0) + 1
         }
         let counter = WriteCounter(start)
         say("READY")
@@ -85,7 +85,7 @@ struct CrashTestChild {
             entry.append(UInt32(bitPattern: partition))
             entry.append(UInt64(bitPattern: result.baseOffset))
             entry.append(UInt32(recordCount))
-            try transaction.table(table).put(number.bigEndianByteArray, entry.bytes)
+            try transaction.table(table).put(number.bigEndianBytes, entry.bytes)
             try transaction.commitOffset(group: group, topic: topic, partition: partition,
                                          offset: result.lastOffset + 1, metadata: "write \(number)")
         }
@@ -122,16 +122,6 @@ struct ByteWriterLite {
     var bytes: [UInt8] = []
     mutating func append<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-    }
-}
-
-extension FixedWidthInteger {
-    var bigEndianByteArray: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
-
-    init(bigEndianBytes bytes: [UInt8]) {
-        var value: Self = 0
-        for byte in bytes.prefix(MemoryLayout<Self>.size) { value = value << 8 | Self(byte) }
-        self = value
     }
 }
 

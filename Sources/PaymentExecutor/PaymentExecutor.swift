@@ -175,8 +175,8 @@ public final class PaymentExecutor: Sendable {
         return try store.read { transaction in
             var positions: [KafkaTopicPartition: Int64] = [:]
             for partition in partitions {
-                let stored = try transaction.table(Tables.positions)?.get(UInt32(bitPattern: partition).bigEndianArray)
-                positions[KafkaTopicPartition(PaymentTopics.paymentOrders, partition)] = stored.map { Int64(bigEndian: $0) } ?? 0
+                let stored = try transaction.table(Tables.positions)?.get(UInt32(bitPattern: partition).bigEndianBytes)
+                positions[KafkaTopicPartition(PaymentTopics.paymentOrders, partition)] = stored.flatMap { Int64(bigEndianBytes: $0) } ?? 0
             }
             return positions
         }
@@ -207,7 +207,7 @@ public final class PaymentExecutor: Sendable {
                 try table.put(key, value)
                 fresh.append(decoded[index])
             }
-            try transaction.table(Tables.positions).put(UInt32(bitPattern: partition.partition).bigEndianArray, next.bigEndianArray)
+            try transaction.table(Tables.positions).put(UInt32(bitPattern: partition.partition).bigEndianBytes, next.bigEndianBytes)
             return fresh
         }
     }
@@ -314,9 +314,8 @@ public final class PaymentExecutor: Sendable {
             }
             defer {
                 span.end()
-                let elapsed = ContinuousClock.now - started
                 Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp.name)], preferredDisplayUnit: .seconds)
-                    .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                    .record(duration: ContinuousClock.now - started)
             }
             do {
                 let answer = followUp
@@ -398,11 +397,3 @@ public final class PaymentExecutor: Sendable {
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-extension FixedWidthInteger {
-    var bigEndianArray: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
-
-    init(bigEndian bytes: [UInt8]) {
-        self = bytes.reduce(Self(0)) { $0 << 8 | Self($1) }
-    }
-}

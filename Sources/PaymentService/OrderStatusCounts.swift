@@ -38,10 +38,7 @@ enum OrderStatusCounts {
         return !deltas.isEmpty
     }
 
-    static func encode(_ value: Int64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+    static func encode(_ value: Int64) -> [UInt8] { value.bigEndianBytes }
 
-    static func decode(_ bytes: [UInt8]) -> Int64? {
-        guard bytes.count == 8 else { return nil }
-        return Int64(bitPattern: bytes.reduce(0) { $0 << 8 | UInt64($1) })
-    }
+    static func decode(_ bytes: [UInt8]) -> Int64? { Int64(bigEndianBytes: bytes) }
 }

@@ -60,7 +60,7 @@ enum JSON {
 /// contiguous and in arrival order.
 enum HistoryKeys {
     static func key(_ order: PaymentOrderID, sequence: UInt32) -> [UInt8] {
-        order.bytes + withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
+        order.bytes + sequence.bigEndianBytes
     }
 
     /// The key after the order's last row (sequence 1 for its first): one cursor step back from
@@ -69,7 +69,7 @@ enum HistoryKeys {
         var last: UInt32 = 0
         try table.forEachReverse(before: order.bytes + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) { key, _ in
             if key.count == 20, key.starts(with: order.bytes) {
-                last = key[16..<20].reduce(0) { $0 << 8 | UInt32($1) }
+                last = UInt32(bigEndianBytes: key[16..<20]) ?? 0
             }
             return false
         }
@@ -87,4 +87,14 @@ enum PaymentTables {
     static let history = "order_history"
     /// client Idempotency-Key -> `StoredResponse` JSON.
     static let idempotency = "idempotency_keys"
+}
+
+extension WriteTransaction {
+    /// The partition count of a pipeline topic, which `ensureTopics` created at start.
+    func existingPartitionCount(of topic: String) throws -> Int {
+        guard let count = try partitionCount(of: topic) else {
+            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
+        }
+        return count
+    }
 }

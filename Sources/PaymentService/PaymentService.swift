@@ -338,7 +338,7 @@ public final class PaymentService: Sendable {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
         headers.setTraceContext(traceContext)
-        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try PspResultBatch.partitionCount(topic, transaction))
+        let partition = KafkaPartitioner.partition(forKey: Array(key.utf8), partitionCount: try transaction.existingPartitionCount(of: topic))
         try transaction.append(topic: topic, partition: partition, records: [
             Record(timestamp: -1, key: Array(key.utf8), value: encoded.value, headers: headers),
         ])

@@ -497,7 +497,7 @@ struct Runner {
                         guard let value = record.value, value.count >= 25 else { continue }
                         let id = Array(value[0..<16])
                         let status = value[16]
-                        let amount = Int64(bigEndianBytes: value[17..<25])
+                        let amount = Int64(bigEndianBytes: value[17..<25]) ?? 0
                         guard var order = try orders.get(id) else { throw BenchError("order missing for offset \(record.offset)") }
                         guard raw_apply_result(&order, status, now) != 0 else { continue }
                         try orders.put(id, order)
@@ -655,16 +655,6 @@ enum Workload {
             raw_fill_outbox(id, status, amount, now, offset, buffer.baseAddress!)
             initialized = Int(RAW_OUTBOX_SIZE)
         }
-    }
-}
-
-extension UInt64 {
-    var bigEndianBytes: [UInt8] { withUnsafeBytes(of: bigEndian) { Array($0) } }
-}
-
-extension Int64 {
-    init<C: Collection<UInt8>>(bigEndianBytes bytes: C) {
-        self = bytes.reduce(0) { $0 << 8 | Int64($1) }
     }
 }
 

@@ -69,10 +69,18 @@ struct ByteReader {
 
 struct StoredRecordCorrupt: Error {}
 
+/// Big-endian integers are how keys sort numerically under LMDB's memcmp order: the store's own
+/// keys and the application tables' (sequences, partitions, counters) use these two helpers.
 extension FixedWidthInteger {
     /// The big-endian bytes of this integer, as used in keys.
-    var bigEndianBytes: [UInt8] {
+    public var bigEndianBytes: [UInt8] {
         withUnsafeBytes(of: self.bigEndian) { Array($0) }
+    }
+
+    /// The integer stored in exactly `MemoryLayout<Self>.size` big-endian bytes; nil otherwise.
+    public init?(bigEndianBytes bytes: some Collection<UInt8>) {
+        guard bytes.count == MemoryLayout<Self>.size else { return nil }
+        self = bytes.reduce(Self(0)) { $0 << 8 | Self($1) }
     }
 
     init?(bigEndianBytes bytes: UnsafeRawBufferPointer) {

@@ -4,6 +4,8 @@ import LogStore
 import Metrics
 import Payments
 import Protocol
+import Telemetry
+import W3CTraceContext
 
 /// Sends the executor's outbox to `psp-result-updates`: per partition, the next sealed batch
 /// (see `OutboxPlan.nextBatch`) with exactly its stored producer id, epoch and base sequence;
@@ -146,7 +148,7 @@ actor OutboxSender {
         for (index, record) in batch.records.enumerated() {
             // The line carries what an operator searches by: trace id, order, PSP reference.
             let traceparent = record.headers.last { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
-            let traceId = traceparent?.split(separator: "-").dropFirst().first.map(String.init) ?? "-"
+            let traceId = TraceContext(traceparent: traceparent)?.traceIDHex ?? "-"
             let event = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: Array(record.value))
             logger.info("published PSP result", metadata: [
                 "trace_id": "\(traceId)", "paymentOrderId": "\(record.paymentOrderId)",

@@ -12,7 +12,7 @@ enum OutboxStore {
     static let producerKey = Array("outbox".utf8)
 
     static func key(partition: Int32, serial: UInt64) -> [UInt8] {
-        UInt32(bitPattern: partition).bigEndianArray + serial.bigEndianArray
+        UInt32(bitPattern: partition).bigEndianBytes + serial.bigEndianBytes
     }
 
     static func producerState(_ table: (some TableReading)?) throws -> OutboxProducerState? {
@@ -41,7 +41,7 @@ enum OutboxStore {
     /// A partition's entries in order, at most `limit`.
     static func pending(partition: Int32, in table: (some TableReading)?, limit: Int) throws -> [(key: [UInt8], entry: OutboxEntry)] {
         guard let table else { return [] }
-        let prefix = UInt32(bitPattern: partition).bigEndianArray
+        let prefix = UInt32(bitPattern: partition).bigEndianBytes
         var found: [(key: [UInt8], entry: OutboxEntry)] = []
         try table.forEach(from: prefix) { key, value in
             guard key.count == 12, Array(key.prefix(4)) == prefix else { return false }
@@ -92,7 +92,7 @@ enum OutboxStore {
         var byPartition: [Int32: [(key: [UInt8], entry: OutboxEntry)]] = [:]
         try table.forEach(from: []) { key, value in
             guard key.count == 12 else { return true }
-            let partition = Int32(bitPattern: UInt32(bigEndian: Array(key.prefix(4))))
+            let partition = Int32(bitPattern: UInt32(bigEndianBytes: key.prefix(4)) ?? 0)
             byPartition[partition, default: []].append((Array(key), try OutboxEntry.decode(value)))
             return true
         }
