@@ -53,32 +53,46 @@ public enum AuditLog {
 
     // MARK: Writing
 
-    /// Appends the entry for `record` at the head of the chain, in the caller's transaction.
-    /// The head is read from the table each time (one B-tree descent), so the closure stays
-    /// correct when the group commit runs it again.
-    @discardableResult
-    static func append(_ observation: Observation, record: Record, partition: Int32, now: Int64,
-                       in transaction: WriteTransaction) throws -> Entry {
-        let log = try transaction.table(table)
-        var sequence: UInt64 = 0
-        var previous = genesisHash
-        if let head = try log.last() {
-            guard head.key.count == 8, head.value.count > hashSize else {
-                throw LogStoreError(.storageFailure, "the audit log's head entry is malformed; run `paynode audit verify`")
+    /// Appends entries at the head of the chain within one write transaction. The tables are
+    /// opened and the head is read once per transaction, not once per entry (the consumer writes
+    /// thousands per batch). Create it inside the write closure: a closure the group commit runs
+    /// again starts again from the committed head.
+    struct Writer {
+        private let log: WritableTable
+        private let index: WritableTable
+        private var nextSequence: UInt64 = 0
+        private var previousHash = AuditLog.genesisHash
+
+        init(in transaction: WriteTransaction) throws {
+            log = try transaction.table(AuditLog.table)
+            index = try transaction.table(AuditLog.byOrder)
+            if let head = try log.last() {
+                guard head.key.count == 8, head.value.count > hashSize else {
+                    throw LogStoreError(.storageFailure, "the audit log's head entry is malformed; run `paynode audit verify`")
+                }
+                nextSequence = AuditLog.sequence(ofKey: head.key) + 1
+                previousHash = Array(head.value.prefix(hashSize))
             }
-            sequence = AuditLog.sequence(ofKey: head.key) + 1
-            previous = Array(head.value.prefix(hashSize))
         }
-        let entry = Entry(sequence: sequence, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
-                          pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
-                          sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: record.offset,
-                          traceId: observation.traceId, recordSha256: hex(recordDigest(record)), prevHash: hex(previous))
-        let body = canonical(entry)
-        try log.append(key(sequence), chainHash(previous: previous, body: body) + body)
-        if let id = observation.paymentOrderId.flatMap(PaymentOrderID.init) {
-            try transaction.table(byOrder).put(id.bytes + key(sequence), [])
+
+        /// Appends the entry for `record` at the head of the chain.
+        @discardableResult
+        mutating func append(_ observation: Observation, record: Record, partition: Int32, now: Int64) throws -> Entry {
+            let sequence = nextSequence
+            let entry = Entry(sequence: sequence, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
+                              pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
+                              sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: record.offset,
+                              traceId: observation.traceId, recordSha256: hex(recordDigest(record)), prevHash: hex(previousHash))
+            let body = canonical(entry)
+            let hash = chainHash(previous: previousHash, body: body)
+            try log.append(key(sequence), hash + body)
+            if let id = observation.paymentOrderId.flatMap(PaymentOrderID.init) {
+                try index.put(id.bytes + key(sequence), [])
+            }
+            nextSequence = sequence + 1
+            previousHash = hash
+            return entry
         }
-        return entry
     }
 
     /// The body as stored and hashed: JSON with sorted keys, absent fields left out, written by
@@ -112,13 +126,13 @@ public enum AuditLog {
     static func recordDigest(_ record: Record) -> [UInt8] {
         var hasher = SHA256()
         let key = record.key ?? []
-        hasher.update(data: bigEndian(UInt32(key.count)))
+        hasher.update(data: UInt32(key.count).bigEndianBytes)
         hasher.update(data: key)
         hasher.update(data: record.value ?? [])
         return Array(hasher.finalize())
     }
 
-    static func key(_ sequence: UInt64) -> [UInt8] { bigEndian(sequence) }
+    static func key(_ sequence: UInt64) -> [UInt8] { sequence.bigEndianBytes }
 
     static func sequence(ofKey key: some Collection<UInt8>) -> UInt64 {
         key.reduce(0) { $0 << 8 | UInt64($1) }
@@ -174,8 +188,4 @@ public enum AuditLog {
 struct AuditError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-private func bigEndian(_ value: some FixedWidthInteger) -> [UInt8] {
-    withUnsafeBytes(of: value.bigEndian) { Array($0) }
 }

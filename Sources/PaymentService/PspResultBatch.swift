@@ -17,6 +17,7 @@ struct PspResultBatch {
     private let orders: WritableTable
     private let history: WritableTable
     private let details: WritableTable
+    private var audit: AuditLog.Writer
     private let eventPartitions: Int
     private let deadLetterPartitions: Int
     private var outgoing: [TopicPartition: [Record]] = [:]
@@ -33,8 +34,9 @@ struct PspResultBatch {
         orders = try transaction.table(PaymentTables.orders)
         history = try transaction.table(PaymentTables.history)
         details = try transaction.table(PaymentTables.details)
-        eventPartitions = try Self.partitionCount(PaymentTopics.paymentEvents, transaction)
-        deadLetterPartitions = try Self.partitionCount(PaymentTopics.deadLetters, transaction)
+        audit = try AuditLog.Writer(in: transaction)
+        eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
+        deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
 
     /// A record read from `psp-result-updates`, decoded and checked before the write
@@ -81,8 +83,8 @@ struct PspResultBatch {
         let traceId = prepared.traceId
         func deadLettered(_ reason: String, order: String?) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
             deadLetter(record, reason: reason)
-            try AuditLog.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
-                                record: record, partition: sourcePartition, now: now, in: transaction)
+            try audit.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
+                             record: record, partition: sourcePartition, now: now)
             return (.deadLettered, PaymentService.ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
                                                                  pspReference: nil, traceId: traceId, reason: reason,
                                                                  publishedTopic: PaymentTopics.deadLetters, spans: [span]))
@@ -114,9 +116,9 @@ struct PspResultBatch {
                                  eventTime: result.eventTimeMilliseconds, processedAt: now, topic: Self.sourceTopic,
                                  partition: sourcePartition, offset: record.offset, traceId: traceId)
         try history.put(HistoryKeys.next(after: history, for: id), entry.encodedJSON())
-        try AuditLog.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId, pspStatus: result.status.rawValue,
-                                  pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
-                            record: record, partition: sourcePartition, now: now, in: transaction)
+        try audit.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId, pspStatus: result.status.rawValue,
+                               pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
+                         record: record, partition: sourcePartition, now: now)
         var spans: [any Span] = [span]
         if let emitted = decision.emitted {
             let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: id.description, parent: span.context)
@@ -210,12 +212,5 @@ struct PspResultBatch {
     private mutating func collect(_ record: Record, for topicPartition: TopicPartition) {
         if outgoing[topicPartition] == nil { outgoingOrder.append(topicPartition) }
         outgoing[topicPartition, default: []].append(record)
-    }
-
-    static func partitionCount(_ topic: String, _ transaction: WriteTransaction) throws -> Int {
-        guard let count = try transaction.partitionCount(of: topic) else {
-            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
-        }
-        return count
     }
 }
