@@ -166,7 +166,10 @@ public final class LogStore: Sendable {
             }, complete: { result in
                 switch result {
                 case .success:
-                    continuation.resume(returning: box.value!)
+                    // Taken out of the box, so the box (freed on the writer thread) holds nothing.
+                    let value = box.value!
+                    box.value = nil
+                    continuation.resume(returning: value)
                 case .failure(let error):
                     continuation.resume(throwing: error)
                 }

@@ -18,10 +18,28 @@ struct JSONObjectWriter {
         Self.appendString(value, to: &bytes)
     }
 
+    /// A string that by construction needs no escaping (hex digests, trace ids, topic names):
+    /// copied without the per-byte scan. Checked in debug builds.
+    mutating func add(_ key: StaticString, plain value: String?) {
+        guard var value else { return }
+        appendKey(key)
+        bytes.append(UInt8(ascii: "\""))
+        value.withUTF8 { buffer in
+            assert(!buffer.contains(where: Self.needsEscaping), "\(key) needs escaping: \(String(decoding: buffer, as: UTF8.self))")
+            bytes.append(contentsOf: buffer)
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func needsEscaping(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "/")
+    }
+
     mutating func add(_ key: StaticString, _ value: Int64?) {
         guard let value else { return }
         appendKey(key)
-        bytes += String(value).utf8
+        Self.appendDecimal(value, to: &bytes)
     }
 
     mutating func add(_ key: StaticString, _ value: Int32) { add(key, Int64(value)) }
@@ -48,6 +66,21 @@ struct JSONObjectWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// The decimal digits of `value`, as `String(value)` spells them, without making a String.
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var count = 0
+            repeat {
+                digits[19 - count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+        }
+    }
+
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
@@ -55,8 +88,7 @@ struct JSONObjectWriter {
         let utf8 = value.utf8
         // Most values (ids, statuses, references) need no escaping: copy them in one go.
         let copied: Bool = value.withUTF8 { buffer in
-            guard !buffer.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") })
-            else { return false }
+            guard !buffer.contains(where: needsEscaping) else { return false }
             bytes.append(contentsOf: buffer)
             return true
         }
@@ -98,7 +130,7 @@ extension HistoryEntry {
         writer.add("pspReference", pspReference)
         writer.add("pspStatus", pspStatus)
         writer.add("reason", reason)
-        writer.add("topic", topic)
+        writer.add("topic", plain: topic)
         writer.add("traceId", traceId)
         return writer.finish()
     }

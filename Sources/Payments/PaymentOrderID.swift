@@ -16,23 +16,23 @@ public struct PaymentOrderID: Sendable, Hashable, Comparable, CustomStringConver
 
     /// Parses the 36-character canonical form (8-4-4-4-12 hex digits).
     public init?(_ text: String) {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 36, utf8[8] == UInt8(ascii: "-"), utf8[13] == UInt8(ascii: "-"),
-              utf8[18] == UInt8(ascii: "-"), utf8[23] == UInt8(ascii: "-") else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var high: UInt8?
-        for character in utf8 where character != UInt8(ascii: "-") {
-            guard let nibble = Self.nibble(character) else { return nil }
-            if let value = high {
-                bytes.append(value << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
+        var text = text
+        // Parsed in place from the string's UTF-8: this runs once per PSP result.
+        let parsed: [UInt8]? = text.withUTF8 { utf8 in
+            guard utf8.count == 36, utf8[8] == UInt8(ascii: "-"), utf8[13] == UInt8(ascii: "-"),
+                  utf8[18] == UInt8(ascii: "-"), utf8[23] == UInt8(ascii: "-") else { return nil }
+            var bytes = [UInt8](repeating: 0, count: 16)
+            var position = 0
+            for index in 0..<16 {
+                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
+                guard let high = Self.nibble(utf8[position]), let low = Self.nibble(utf8[position + 1]) else { return nil }
+                bytes[index] = high << 4 | low
+                position += 2
             }
+            return bytes
         }
-        guard bytes.count == 16 else { return nil }
-        self.bytes = bytes
+        guard let parsed else { return nil }
+        bytes = parsed
     }
 
     /// A new id for `unixMilliseconds`; `sequence` orders ids made in the same millisecond.
@@ -54,21 +54,30 @@ public struct PaymentOrderID: Sendable, Hashable, Comparable, CustomStringConver
     }
 
     public var description: String {
-        var text = ""
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append("-") }
-            text.append(Self.hexDigits[Int(byte >> 4)])
-            text.append(Self.hexDigits[Int(byte & 0x0F)])
+        // Written straight into the string's storage: this runs for every record key and log line.
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            var position = 0
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    buffer[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                buffer[position] = Self.hexDigit(byte >> 4)
+                buffer[position + 1] = Self.hexDigit(byte & 0x0F)
+                position += 2
+            }
+            return position
         }
-        return text
     }
 
     public static func < (lhs: PaymentOrderID, rhs: PaymentOrderID) -> Bool {
         lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 
-    private static let hexDigits: [Character] = Array("0123456789abcdef")
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
 
     private static func nibble(_ character: UInt8) -> UInt8? {
         switch character {

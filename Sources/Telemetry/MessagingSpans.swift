@@ -69,9 +69,10 @@ public enum MessagingSpans {
 extension Array where Element == RecordHeader {
     /// Sets `traceparent` (and `tracestate` when present) to the given context.
     public mutating func setTraceContext(_ traceContext: TraceContext) {
-        let injector = RecordHeadersInjector()
-        injector.inject(traceContext.traceParentHeaderValue, forKey: "traceparent", into: &self)
+        removeAll { $0.key == "traceparent" }
+        append(RecordHeader(key: "traceparent", value: traceContext.traceParentBytes))
         if let state = traceContext.traceStateHeaderValue, !state.isEmpty {
+            let injector = RecordHeadersInjector()
             injector.inject(state, forKey: "tracestate", into: &self)
         }
     }

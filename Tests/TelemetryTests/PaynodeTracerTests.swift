@@ -3,6 +3,7 @@ import Synchronization
 import Telemetry
 import Testing
 import Tracing
+import W3CTraceContext
 
 /// Collects finished spans in memory.
 final class CollectingExporter: SpanExporter {
@@ -89,5 +90,18 @@ struct PaynodeTracerTests {
         span.end()
         #expect(exporter.finished.count == 1)
         #expect(exporter.finished.first?.attributes.get("a")?.text == "1")
+    }
+
+    @Test func traceparentBytesSpellTheHeaderAsTheLibraryDoes() throws {
+        for flags: TraceFlags in [.sampled, []] {
+            let context = TraceContext(traceID: .random(), spanID: .random(), flags: flags, state: TraceState())
+            #expect(context.traceParentBytes == Array(context.traceParentHeaderValue.utf8))
+            #expect(try TraceContext(traceParentHeaderValue: String(decoding: context.traceParentBytes, as: UTF8.self)) == context)
+        }
+        var headers = [RecordHeader(key: "traceparent", value: Array("00-old".utf8)), RecordHeader(key: "schema", value: [1])]
+        let context = TraceContext.newRoot()
+        headers.setTraceContext(context)
+        #expect(headers.filter { $0.key == "traceparent" }.map(\.value) == [context.traceParentBytes])
+        #expect(headers.contains { $0.key == "schema" })
     }
 }

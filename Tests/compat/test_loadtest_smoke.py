@@ -4,7 +4,9 @@
    restarted, and the fault proxy between them adds latency, jitter, connection resets and
    blackhole windows. The checker must pass (exit 0) and the JSON result must show the faults
    really happened and every order completed.
-2. The checker is not a rubber stamp: poison records that nobody declared end up in the DLQ, and
+2. The pipeline mode at full speed (results pre-encoded, sent as large idempotent batches) with
+   the service SIGKILLed while results arrive: every order's results are applied once.
+3. The checker is not a rubber stamp: poison records that nobody declared end up in the DLQ, and
    the run fails with exit 1 naming the violation; declared (`--expect-dead-letters`) they pass.
 """
 import json
@@ -66,6 +68,24 @@ def test_kills_of_both_nodes_and_the_fault_proxy_keep_every_promise(tmp_path):
     assert all(node["maxRSSMegabytes"] > 0 and node["cpuSeconds"] > 0 for node in result["nodes"])
     chart = (tmp_path / "result.svg").read_text()
     assert chart.startswith("<svg") and "polyline" in chart
+
+
+def test_the_pipeline_mode_at_full_speed_survives_service_kills(tmp_path):
+    orders = 12000
+    process, result = run_loadtest(
+        tmp_path, "--mode", "pipeline", "--orders", str(orders), "--duration", "30",
+        "--tokens", "tok_visa=60,tok_pending=20,tok_chargeDeclined=20",
+        "--kill", "service", "--kill-interval", "0.3-0.6", "--drain-timeout", "120")
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    assert result is not None and result["passed"], output[-4000:]
+    assert result["ordersAccepted"] == orders and result["completed"] == orders
+    check = result["check"]
+    assert check["violations"] == [] and check["ordersChecked"] == orders
+    assert check["groupLag"] == 0 and check["deadLetters"] == 0
+    # tok_pending orders get two results (PENDING, then SUCCESSFUL): each in the log once.
+    assert check["duplicateResultRecords"] == 0, check
+    assert check["paymentEventRecords"] == orders
 
 
 def test_undeclared_poison_in_the_dlq_fails_the_run_and_declared_poison_passes(tmp_path):

@@ -34,23 +34,25 @@ struct PipelineBench {
 
         // Orders, from 256 concurrent API-like callers (group commit).
         let createStart = ContinuousClock.now
-        let ids: [String] = try await withThrowingTaskGroup(of: [String].self) { group in
+        // Kept in creation order (caller k creates orders k, k+256, ...), so results arrive in
+        // roughly the order their orders were created, as they do from a PSP.
+        let ids: [String] = try await withThrowingTaskGroup(of: [(Int, String)].self) { group in
             let callers = 256
             for caller in 0..<callers {
                 group.addTask {
-                    var ids: [String] = []
+                    var ids: [(Int, String)] = []
                     for index in stride(from: caller, to: orders, by: callers) {
                         let body = #"{"merchantId":"m_1","amount":\#(1000 + index % 500),"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
                         let response = try await service.createOrder(body: Array(body.utf8), idempotencyKey: "bench-\(index)", traceparent: nil)
                         let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
-                        ids.append(object?["paymentOrderId"] as? String ?? "")
+                        ids.append((index, object?["paymentOrderId"] as? String ?? ""))
                     }
                     return ids
                 }
             }
-            var all: [String] = []
+            var all: [(Int, String)] = []
             for try await part in group { all += part }
-            return all
+            return all.sorted { $0.0 < $1.0 }.map(\.1)
         }
         let createSeconds = seconds(ContinuousClock.now - createStart)
 
@@ -105,7 +107,9 @@ struct PipelineBench {
         }
         let baselineSeconds = seconds(ContinuousClock.now - baselineStart)
 
-        // The pipeline: ProcessPaymentService over every result.
+        // The pipeline: ProcessPaymentService over every result. The marker on stderr lets a
+        // profiler attach to this phase alone (`perf record -p`).
+        FileHandle.standardError.write(Data("phase: pipeline\n".utf8))
         let processStart = ContinuousClock.now
         let applied = try await withThrowingTaskGroup(of: Int.self) { group in
             for partition in 0..<partitions {

@@ -7,15 +7,25 @@ import Synchronization
 /// One caller's work, waiting for the writer thread.
 final class WriteJob: @unchecked Sendable {
     /// Runs inside the group transaction; may run more than once if the group is retried.
-    let run: (WriteTransaction) throws -> Void
+    private(set) var run: (WriteTransaction) throws -> Void
     /// Called exactly once: success only after the transaction holding `run`'s work is durable.
-    let complete: (Result<Void, any Error>) -> Void
+    private var complete: ((Result<Void, any Error>) -> Void)?
     let estimatedBytes: Int
 
     init(estimatedBytes: Int, run: @escaping (WriteTransaction) throws -> Void, complete: @escaping (Result<Void, any Error>) -> Void) {
         self.estimatedBytes = estimatedBytes
         self.run = run
         self.complete = complete
+    }
+
+    /// Reports the outcome to the caller. The work closure is dropped first, while the caller
+    /// still waits: whatever it captured (a consumer's whole batch of records) is then freed by
+    /// the caller once it resumes, not by the writer thread, which everyone waits on.
+    func finish(_ result: Result<Void, any Error>) {
+        run = { _ in }
+        let complete = self.complete
+        self.complete = nil
+        complete?(result)
     }
 }
 
@@ -79,7 +89,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         if accepted {
             wakeup.signal()
         } else {
-            job.complete(.failure(LogStoreError(.storeClosed, "the store is closed")))
+            job.finish(.failure(LogStoreError(.storeClosed, "the store is closed")))
         }
     }
 
@@ -187,7 +197,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             process(Array(pending[half...]))
                             return
                         }
-                        job.complete(.failure(error))
+                        job.finish(.failure(error))
                         pending.remove(at: index)
                         break
                     }
@@ -195,12 +205,12 @@ final class GroupCommitWriter: @unchecked Sendable {
                         // The failed work left writes behind: drop the transaction and rerun
                         // the others without it.
                         mdb_txn_abort(transactionPointer)
-                        job.complete(.failure(error))
+                        job.finish(.failure(error))
                         pending.remove(at: index)
                         retry = true
                         break
                     }
-                    job.complete(.failure(error))
+                    job.finish(.failure(error))
                     pending.remove(at: index)
                 }
             }
@@ -219,7 +229,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 handles.publish(transaction.openedHandles)
                 notifier.forget(transaction.deletedPartitions)
                 notifier.publish(transaction.appendedHighWatermarks)
-                for job in pending { job.complete(.success(())) }
+                for job in pending { job.finish(.success(())) }
                 return
             }
             let failure = LMDBError(code: commitCode, operation: "txn_commit")
@@ -236,7 +246,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         } else {
             logger.error("write transaction failed", metadata: ["error": "\(error.message)", "callers": "\(jobs.count)"])
         }
-        for job in jobs { job.complete(.failure(error)) }
+        for job in jobs { job.finish(.failure(error)) }
     }
 
     /// Grows the map after MDB_MAP_FULL: doubling below 1 GiB, then by `mapGrowthStep`, never

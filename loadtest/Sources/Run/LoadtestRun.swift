@@ -86,6 +86,7 @@ struct LoadtestRun {
 
         // Pipeline mode: every order exists before the first result is produced.
         var resultDriver: ResultDriver?
+        var bulkDriver: BulkResultDriver?
         var producerClient: KafkaClient?
         if options.mode == .pipeline {
             let count = options.orders ?? (rate.map { Int($0 * options.duration) } ?? 20_000)
@@ -95,8 +96,15 @@ struct LoadtestRun {
             ledger.sent.store(0, ordering: .relaxed)
             let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], reconnectAttempts: 40))
             producerClient = client
-            resultDriver = ResultDriver(producer: try KafkaProducer(client: client, configuration: .init(linger: .milliseconds(2))),
-                                        ledger: ledger, concurrency: options.producerConcurrency)
+            if rate == nil {
+                // As fast as possible: results encoded now, before the clock starts.
+                let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
+                bulkDriver = try await BulkResultDriver.prepare(orders: created, client: client, ledger: ledger,
+                                                                recordsPerBatch: BulkResultDriver.recordsPerBatch)
+            } else {
+                resultDriver = ResultDriver(producer: try KafkaProducer(client: client, configuration: .init(linger: .milliseconds(2))),
+                                            ledger: ledger, concurrency: options.producerConcurrency)
+            }
         }
 
         // The load, with faults alongside.
@@ -109,7 +117,9 @@ struct LoadtestRun {
             try await PoisonInjector(kafka: kafka).inject(count: options.injectPoison)
             log("injected \(options.injectPoison) poison records into \(PaymentTopics.pspResultUpdates)")
         }
-        if let resultDriver {
+        if let bulkDriver {
+            await bulkDriver.run(schedule: schedule)
+        } else if let resultDriver {
             let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
             await resultDriver.run(orders: created, schedule: schedule)
         } else {
