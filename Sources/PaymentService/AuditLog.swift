@@ -49,6 +49,8 @@ public enum AuditLog {
         var pspReference: String?
         var reason: String
         var traceId: String?
+        /// The parsed `paymentOrderId`, when the caller has it already.
+        var orderId: PaymentOrderID?
     }
 
     // MARK: Writing
@@ -75,23 +77,76 @@ public enum AuditLog {
             }
         }
 
-        /// Appends the entry for `record` at the head of the chain.
-        @discardableResult
-        mutating func append(_ observation: Observation, record: Record, partition: Int32, now: Int64) throws -> Entry {
+        /// Appends `draft` at the head of the chain: its body gets the sequence and the previous
+        /// hash here, everything else was written before the transaction.
+        mutating func append(_ draft: Draft) throws {
             let sequence = nextSequence
-            let entry = Entry(sequence: sequence, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
-                              pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
-                              sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: record.offset,
-                              traceId: observation.traceId, recordSha256: hex(recordDigest(record)), prevHash: hex(previousHash))
-            let body = canonical(entry)
+            let body = draft.body(sequence: sequence, prevHash: previousHash)
             let hash = chainHash(previous: previousHash, body: body)
             try log.append(key(sequence), hash + body)
-            if let id = observation.paymentOrderId.flatMap(PaymentOrderID.init) {
+            if let id = draft.orderId {
                 try index.put(id.bytes + key(sequence), [])
             }
             nextSequence = sequence + 1
             previousHash = hash
-            return entry
+        }
+    }
+
+    /// An entry's body, written before the write transaction (by the consumer's task, off the
+    /// single writer thread) except for the two fields only the chain's head knows: `prevHash`
+    /// and `sequence`. Their places in the sorted key order split the body into three parts.
+    struct Draft: Sendable {
+        /// `{"outcome":...,"prevHash":"`
+        private let head: [UInt8]
+        /// `","pspReference":...,"sequence":`
+        private let middle: [UInt8]
+        /// `,"sourceOffset":...}`
+        private let tail: [UInt8]
+        /// The order the entry is indexed under in `audit_by_order`, if any.
+        let orderId: PaymentOrderID?
+
+        init(_ observation: Observation, recordSha256: String, partition: Int32, offset: Int64, now: Int64) {
+            let entry = Entry(sequence: 0, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
+                              pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
+                              sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: offset,
+                              traceId: observation.traceId, recordSha256: recordSha256, prevHash: "")
+            self.init(entry, orderId: observation.orderId ?? observation.paymentOrderId.flatMap(PaymentOrderID.init))
+        }
+
+        /// The entry's fields but `sequence` and `prevHash`.
+        init(_ entry: Entry, orderId: PaymentOrderID?) {
+            var writer = JSONObjectWriter(capacity: 512)
+            writer.add("outcome", entry.outcome)
+            writer.add("paymentOrderId", entry.paymentOrderId)
+            writer.add("prevHash", plain: "")
+            let headEnd = writer.bytes.count - 1  // before the empty hash's closing quote
+            writer.add("pspReference", entry.pspReference)
+            writer.add("pspStatus", entry.pspStatus)
+            writer.add("reason", entry.reason)
+            writer.add("recordSha256", plain: entry.recordSha256)
+            writer.add("sequence", Int64(0))
+            let middleEnd = writer.bytes.count - 1  // before the placeholder digit
+            writer.add("sourceOffset", entry.sourceOffset)
+            writer.add("sourcePartition", entry.sourcePartition)
+            writer.add("sourceTopic", plain: entry.sourceTopic)
+            writer.add("time", entry.time)
+            writer.add("traceId", entry.traceId)
+            let bytes = writer.finish()
+            head = Array(bytes[..<headEnd])
+            middle = Array(bytes[headEnd..<middleEnd])
+            tail = Array(bytes[(middleEnd + 1)...])
+            self.orderId = orderId
+        }
+
+        func body(sequence: UInt64, prevHash: [UInt8]) -> [UInt8] {
+            var body = [UInt8]()
+            body.reserveCapacity(head.count + 2 * prevHash.count + middle.count + 20 + tail.count)
+            body += head
+            AuditLog.appendHex(prevHash, to: &body)
+            body += middle
+            JSONObjectWriter.appendDecimal(Int64(bitPattern: sequence), to: &body)
+            body += tail
+            return body
         }
     }
 
@@ -118,8 +173,9 @@ public enum AuditLog {
 
     static func chainHash(previous: [UInt8], body: [UInt8]) -> [UInt8] {
         var hasher = SHA256()
-        hasher.update(data: previous)
-        hasher.update(data: body)
+        // Buffer pointers, not `update(data:)`: the generic DataProtocol path cost as much as the hashing.
+        previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        body.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return Array(hasher.finalize())
     }
 
@@ -138,15 +194,26 @@ public enum AuditLog {
         key.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
+    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
         for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+            out.append(hexDigit(byte >> 4))
+            out.append(hexDigit(byte & 0x0F))
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = hexDigit(byte >> 4)
+                buffer[2 * index + 1] = hexDigit(byte & 0x0F)
+            }
+            return bytes.count * 2
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     // MARK: Reading

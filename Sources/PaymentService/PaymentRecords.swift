@@ -63,17 +63,17 @@ enum HistoryKeys {
         order.bytes + sequence.bigEndianBytes
     }
 
-    /// The key after the order's last row (sequence 1 for its first): one cursor step back from
+    /// The sequence of the order's last row (0 when it has none): one cursor step back from
     /// just past the order's key range.
-    static func next(after table: WritableTable, for order: PaymentOrderID) throws -> [UInt8] {
+    static func lastSequence(in table: (any TableReading)?, for order: PaymentOrderID) throws -> UInt32 {
         var last: UInt32 = 0
-        try table.forEachReverse(before: order.bytes + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) { key, _ in
+        try table?.forEachReverse(before: order.bytes + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) { key, _ in
             if key.count == 20, key.starts(with: order.bytes) {
                 last = UInt32(bigEndianBytes: key[16..<20]) ?? 0
             }
             return false
         }
-        return key(order, sequence: last &+ 1)
+        return last
     }
 }
 

@@ -31,7 +31,12 @@ public final class PaymentService: Sendable {
         for topic in [PaymentTopics.paymentOrders, PaymentTopics.paymentEvents, PaymentTopics.deadLetters] {
             _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
         }
+        _ = Counter(label: Self.replannedBatchesMetric)
     }
+
+    /// Consumer batches whose snapshot plan was stale at commit time and were decided again
+    /// inside the write transaction (see `PspResultBatch`); expected to stay 0.
+    static let replannedBatchesMetric = "paynode_psp_result_batches_replanned_total"
 
     /// `paynode_psp_results_total{outcome}`: the rules' outcomes, `dead_lettered`, and `failed`
     /// (records of a batch whose transaction failed; they are retried and counted again).
@@ -255,7 +260,7 @@ public final class PaymentService: Sendable {
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            let prepared = batch.map { PspResultBatch.PreparedResult($0, sourcePartition: partition) }
+            let prepared = batch.map { PreparedResult($0, sourcePartition: partition) }
             summary = try await processBatch(prepared, start: start, partition: partition, now: now)
         } catch {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
@@ -300,9 +305,15 @@ public final class PaymentService: Sendable {
     }
 
     /// One transaction for a batch: every record's effect, the status counts, and the offset.
-    private func processBatch(_ batch: [PspResultBatch.PreparedResult], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
+    /// The batch is decided and encoded here, on the consumer's task against a read snapshot;
+    /// the write transaction checks that snapshot is still current and writes the plan.
+    private func processBatch(_ batch: [PreparedResult], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
-        let last = batch[batch.count - 1].record
+        let nextOffset = batch[batch.count - 1].record.offset + 1
+        let planned = try store.read { snapshot in
+            try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now)
+        }
+        let logger = logger
         return try await store.write { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
@@ -310,27 +321,20 @@ public final class PaymentService: Sendable {
             guard (committed ?? start) == start else {
                 throw LogStoreError(.invalidArgument, "\(topic)-\(partition) was advanced concurrently to \(committed ?? -1)")
             }
-            var summary = BatchSummary(nextOffset: last.offset + 1)
-            var work = try PspResultBatch(transaction: transaction, sourcePartition: partition, now: now)
-            for prepared in batch {
-                summary.records += 1
-                let event = try work.process(prepared)
-                switch event.processed {
-                case .outcome(let outcome): summary.outcomes[outcome, default: 0] += 1
-                case .deadLettered: summary.deadLettered += 1
-                }
-                summary.events.append(event.log)
+            var plan = planned
+            if try !plan.isCurrent(in: transaction) {
+                logger.notice("order state changed after the batch was planned; deciding it again in the write transaction",
+                              metadata: ["topic": "\(topic)", "partition": "\(partition)", "offset": "\(start)"])
+                Counter(label: Self.replannedBatchesMetric).increment()
+                plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now)
             }
-            try work.finish()
+            try plan.apply(to: transaction)
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
-                                         offset: last.offset + 1, metadata: "paynode service")
+                                         offset: nextOffset, metadata: "paynode service")
+            var summary = plan.summary
+            summary.nextOffset = nextOffset
             return summary
         }
-    }
-
-    enum Processed {
-        case outcome(ResultOutcome)
-        case deadLettered
     }
 
     private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,

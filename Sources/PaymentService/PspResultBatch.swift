@@ -6,211 +6,335 @@ import Telemetry
 import Tracing
 import W3CTraceContext
 
-/// The work of one consumer transaction: each PSP result of a batch handed to
-/// `ProcessPaymentRules`, its effects written with the tables opened once, and the outgoing
-/// records (`payment-events`, dead letters) collected per partition so each partition gets one
-/// appended record batch per transaction instead of one per result.
-struct PspResultBatch {
-    let transaction: WriteTransaction
-    let sourcePartition: Int32
-    let now: Int64
-    private let orders: WritableTable
-    private let history: WritableTable
-    private let details: WritableTable
-    private var audit: AuditLog.Writer
-    private let eventPartitions: Int
-    private let deadLetterPartitions: Int
-    private var outgoing: [TopicPartition: [Record]] = [:]
-    private var outgoingOrder: [TopicPartition] = []
-    private(set) var statusChanges: [PaymentStatus: Int64] = [:]
+/// A record read from `psp-result-updates`, decoded and checked before any transaction, on the
+/// consumer's own task.
+struct PreparedResult: Sendable {
+    enum Content: Sendable {
+        /// `paymentOrderId` as the event spelled it; `orderKey` the canonical text, which keys
+        /// the outgoing `payment-events` record.
+        case result(PspResult, paymentOrderId: String, orderKey: String)
+        /// Not processable: goes to the dead-letter topic with this reason.
+        case invalid(reason: String, paymentOrderId: String?)
+    }
+    var record: Record
+    var content: Content
+    /// The consumer span, continuing the executor's trace; ended once the batch is durable.
+    var span: any Span
+    var traceId: String?
+    /// The audit entry's `recordSha256` (hex), which depends on the record alone.
+    var recordSha256: String
 
-    static let sourceTopic = PaymentTopics.pspResultUpdates
-    static let recordsPerAppendedBatch = 500
+    init(_ record: Record, sourcePartition: Int32) {
+        self.record = record
+        recordSha256 = AuditLog.hex(AuditLog.recordDigest(record))
+        span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: record.offset,
+                                           key: record.key.map { String(decoding: $0, as: UTF8.self) },
+                                           group: PaymentTopics.consumerGroup, headers: record.headers)
+        traceId = span.context.traceContext?.traceIDHex
+        let event: Paynode_Events_V1_PspResultUpdateEvent
+        do {
+            event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
+        } catch {
+            content = .invalid(reason: "\(error)", paymentOrderId: record.key.map { String(decoding: $0, as: UTF8.self) })
+            return
+        }
+        guard let result = PaymentService.result(from: event) else {
+            content = .invalid(reason: "invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
+                               paymentOrderId: event.paymentOrderID)
+            return
+        }
+        content = .result(result, paymentOrderId: event.paymentOrderID, orderKey: result.paymentOrderID.description)
+    }
+}
 
-    init(transaction: WriteTransaction, sourcePartition: Int32, now: Int64) throws {
-        self.transaction = transaction
-        self.sourcePartition = sourcePartition
-        self.now = now
+/// The state a batch is decided against: a read snapshot on the consumer's task (the normal
+/// case), or the write transaction itself when that snapshot turned out stale.
+struct PaymentStateView {
+    let orders: (any TableReading)?
+    let details: (any TableReading)?
+    let history: (any TableReading)?
+    let eventPartitions: Int
+    let deadLetterPartitions: Int
+
+    init(_ transaction: ReadTransaction) throws {
+        orders = transaction.table(PaymentTables.orders)
+        details = transaction.table(PaymentTables.details)
+        history = transaction.table(PaymentTables.history)
+        eventPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.paymentEvents), PaymentTopics.paymentEvents)
+        deadLetterPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.deadLetters), PaymentTopics.deadLetters)
+    }
+
+    init(_ transaction: WriteTransaction) throws {
         orders = try transaction.table(PaymentTables.orders)
-        history = try transaction.table(PaymentTables.history)
         details = try transaction.table(PaymentTables.details)
-        audit = try AuditLog.Writer(in: transaction)
+        history = try transaction.table(PaymentTables.history)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
 
-    /// A record read from `psp-result-updates`, decoded and checked before the write
-    /// transaction: on the consumer's own task, so the single writer thread does only the
-    /// state work and the decode of one batch overlaps the commit of another.
-    struct PreparedResult: Sendable {
-        enum Content: Sendable {
-            case result(PspResult, paymentOrderId: String)
-            /// Not processable: goes to the dead-letter topic with this reason.
-            case invalid(reason: String, paymentOrderId: String?)
-        }
-        var record: Record
-        var content: Content
-        /// The consumer span, continuing the executor's trace; ended once the batch is durable.
-        var span: any Span
-        var traceId: String?
+    private static func partitions(_ description: TopicDescription?, _ topic: String) throws -> Int {
+        guard let description else { throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist") }
+        return description.partitions.count
+    }
+}
 
-        init(_ record: Record, sourcePartition: Int32) {
-            self.record = record
-            span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: record.offset,
-                                               key: record.key.map { String(decoding: $0, as: UTF8.self) },
-                                               group: PaymentTopics.consumerGroup, headers: record.headers)
-            traceId = span.context.traceContext?.traceIDHex
-            let event: Paynode_Events_V1_PspResultUpdateEvent
-            do {
-                event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
-            } catch {
-                content = .invalid(reason: "\(error)", paymentOrderId: record.key.map { String(decoding: $0, as: UTF8.self) })
-                return
-            }
-            guard let result = PaymentService.result(from: event) else {
-                content = .invalid(reason: "invalid PspResultUpdateEvent: payment_order_id '\(event.paymentOrderID)' or psp_status \(event.pspStatus) is not valid",
-                                   paymentOrderId: event.paymentOrderID)
-                return
-            }
-            content = .result(result, paymentOrderId: event.paymentOrderID)
+/// `ProcessPaymentService.processPspResult` for a batch, in two steps:
+///
+/// 1. **Plan** (`PspResultBatch.plan`), on the consumer's task against a read snapshot: every
+///    result decided by `ProcessPaymentRules`, and every byte the batch will write (order
+///    states, history rows, audit bodies, `payment-events` and dead-letter records) made.
+/// 2. **Apply** (`PspResultPlan.apply`), in the group commit's write transaction: the writes,
+///    the audit chain (only the head knows each entry's sequence and previous hash), the
+///    status counts. The single writer thread, which every producer and consumer waits on,
+///    does no decoding, deciding or encoding.
+///
+/// Why a snapshot's decisions still hold at commit time: an order's state and history change
+/// only in the transactions of the consumer that owns the order's partition (order creation
+/// writes new orders only), that consumer plans its next batch only after its previous one is
+/// durable, and the offset check makes a second consumer of the partition fail. The plan still
+/// proves it: `isCurrent(in:)` compares every order state it read (and the partition counts)
+/// with the write transaction's, and on any difference the batch is planned again there.
+enum PspResultBatch {
+    static let sourceTopic = PaymentTopics.pspResultUpdates
+    static let recordsPerAppendedBatch = 500
+
+    static func plan(_ batch: [PreparedResult], view: PaymentStateView, sourcePartition: Int32, now: Int64) throws -> PspResultPlan {
+        var planner = Planner(view: view, sourcePartition: sourcePartition, now: now)
+        for prepared in batch {
+            try planner.add(prepared)
         }
+        return planner.finish()
     }
 
-    /// `ProcessPaymentService.processPspResult` for one prepared record.
-    mutating func process(_ prepared: PreparedResult) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
-        let record = prepared.record
-        let span = prepared.span
-        let traceId = prepared.traceId
-        func deadLettered(_ reason: String, order: String?) throws -> (processed: PaymentService.Processed, log: PaymentService.ProcessedEvent) {
-            deadLetter(record, reason: reason)
-            try audit.append(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: traceId),
-                             record: record, partition: sourcePartition, now: now)
-            return (.deadLettered, PaymentService.ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order,
-                                                                 pspReference: nil, traceId: traceId, reason: reason,
-                                                                 publishedTopic: PaymentTopics.deadLetters, spans: [span]))
+    /// Decides one result after another; a later result for the same order sees the earlier
+    /// one's effect through `current`.
+    private struct Planner {
+        let view: PaymentStateView
+        let sourcePartition: Int32
+        let now: Int64
+        var plan: PspResultPlan
+        /// Each order as this batch has left it so far, and the index of its entry in `stateWrites`.
+        private var current: [PaymentOrderID: (state: PaymentOrderState, lastHistory: UInt32, write: Int?)] = [:]
+        private var outgoing: [TopicPartition: [Record]] = [:]
+        private var outgoingOrder: [TopicPartition] = []
+
+        init(view: PaymentStateView, sourcePartition: Int32, now: Int64) {
+            self.view = view
+            self.sourcePartition = sourcePartition
+            self.now = now
+            plan = PspResultPlan(eventPartitions: view.eventPartitions, deadLetterPartitions: view.deadLetterPartitions)
         }
-        let result: PspResult
-        let paymentOrderId: String
-        switch prepared.content {
-        case .invalid(let reason, let order):
-            return try deadLettered(reason, order: order)
-        case .result(let decoded, let id):
-            (result, paymentOrderId) = (decoded, id)
-        }
-        let id = result.paymentOrderID
-        guard let stateBytes = try orders.get(id.bytes), let state = PaymentOrderState(decoding: stateBytes) else {
-            return try deadLettered("unknown payment order \(id)", order: paymentOrderId)
-        }
-        let decision = ProcessPaymentRules.decide(state, result, nowMilliseconds: now)
-        if decision.outcome != .duplicate {
-            try orders.put(id.bytes, decision.state.encoded())
-        }
-        if decision.state.status != state.status {
-            statusChanges[state.status, default: 0] -= 1
-            statusChanges[decision.state.status, default: 0] += 1
-        }
-        // Every result seen is in the history, duplicates included; the applied entry also
-        // carries the terminal fields (reference, error) the order view shows.
-        let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
-                                 pspReference: result.pspReference, errorCode: result.errorCode, errorMessage: result.errorMessage,
-                                 eventTime: result.eventTimeMilliseconds, processedAt: now, topic: Self.sourceTopic,
-                                 partition: sourcePartition, offset: record.offset, traceId: traceId)
-        try history.put(HistoryKeys.next(after: history, for: id), entry.encodedJSON())
-        try audit.append(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId, pspStatus: result.status.rawValue,
-                               pspReference: result.pspReference, reason: decision.reason, traceId: traceId),
-                         record: record, partition: sourcePartition, now: now)
-        var spans: [any Span] = [span]
-        if let emitted = decision.emitted {
-            let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: id.description, parent: span.context)
-            spans.append(send.span)
-            try emitTerminalEvent(emitted, result: result, state: decision.state, sourceOffset: record.offset, traceContext: send.traceContext)
-        }
-        return (.outcome(decision.outcome),
+
+        mutating func add(_ prepared: PreparedResult) throws {
+            let record = prepared.record
+            let traceId = prepared.traceId
+            plan.summary.records += 1
+            let result: PspResult
+            let paymentOrderId: String
+            let orderKey: String
+            switch prepared.content {
+            case .invalid(let reason, let order):
+                deadLetter(prepared, reason: reason, order: order)
+                return
+            case .result(let decoded, let id, let key):
+                (result, paymentOrderId, orderKey) = (decoded, id, key)
+            }
+            let id = result.paymentOrderID
+            guard let known = try state(of: id) else {
+                deadLetter(prepared, reason: "unknown payment order \(id)", order: paymentOrderId)
+                return
+            }
+            let decision = ProcessPaymentRules.decide(known.state, result, nowMilliseconds: now)
+            var write = known.write
+            if decision.outcome != .duplicate {
+                let encoded = decision.state.encoded()
+                if let index = write {
+                    plan.stateWrites[index].value = encoded
+                } else {
+                    write = plan.stateWrites.count
+                    plan.stateWrites.append((id.bytes, encoded))
+                }
+            }
+            if decision.state.status != known.state.status {
+                plan.statusChanges[known.state.status, default: 0] -= 1
+                plan.statusChanges[decision.state.status, default: 0] += 1
+            }
+            // Every result seen is in the history, duplicates included; the applied entry also
+            // carries the terminal fields (reference, error) the order view shows.
+            let sequence = known.lastHistory &+ 1
+            current[id] = (decision.state, sequence, write)
+            let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
+                                     pspReference: result.pspReference, errorCode: result.errorCode, errorMessage: result.errorMessage,
+                                     eventTime: result.eventTimeMilliseconds, processedAt: now, topic: PspResultBatch.sourceTopic,
+                                     partition: sourcePartition, offset: record.offset, traceId: traceId)
+            plan.historyWrites.append((HistoryKeys.key(id, sequence: sequence), entry.encodedJSON()))
+            plan.audit.append(AuditLog.Draft(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
+                                                   pspStatus: result.status.rawValue, pspReference: result.pspReference,
+                                                   reason: decision.reason, traceId: traceId, orderId: id),
+                                             recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
+            var spans: [any Span] = [prepared.span]
+            if let emitted = decision.emitted {
+                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context)
+                spans.append(send.span)
+                try emitTerminalEvent(emitted, result: result, key: orderKey, state: decision.state, sourceOffset: record.offset,
+                                      traceContext: send.traceContext)
+            }
+            plan.summary.outcomes[decision.outcome, default: 0] += 1
+            plan.summary.events.append(
                 PaymentService.ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
                                               outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                               pspReference: result.pspReference, traceId: traceId, reason: decision.reason,
                                               publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents, spans: spans))
+        }
+
+        consuming func finish() -> PspResultPlan {
+            plan.outgoing = outgoingOrder.map { ($0, outgoing[$0] ?? []) }
+            return plan
+        }
+
+        /// The order as the batch last left it, else as the view has it (noted for `isCurrent`).
+        private mutating func state(of id: PaymentOrderID) throws -> (state: PaymentOrderState, lastHistory: UInt32, write: Int?)? {
+            if let known = current[id] { return known }
+            let bytes = try view.orders?.get(id.bytes)
+            plan.observedStates.append((id.bytes, bytes))
+            guard let bytes, let state = PaymentOrderState(decoding: bytes) else { return nil }
+            let known = (state: state, lastHistory: try HistoryKeys.lastSequence(in: view.history, for: id), write: Int?.none)
+            current[id] = known
+            return known
+        }
+
+        private mutating func deadLetter(_ prepared: PreparedResult, reason: String, order: String?) {
+            let record = prepared.record
+            var headers = record.headers
+            headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
+            headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(PspResultBatch.sourceTopic.utf8)))
+            headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(sourcePartition).utf8)))
+            headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
+            // The dead letter keeps the original partition where it can, so it stays easy to find.
+            let partitions = view.deadLetterPartitions
+            let target = Int(sourcePartition) < partitions ? sourcePartition : Int32(Int(sourcePartition) % partitions)
+            collect(Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
+                    for: TopicPartition(PaymentTopics.deadLetters, target))
+            plan.audit.append(AuditLog.Draft(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: prepared.traceId),
+                                             recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
+            plan.summary.deadLettered += 1
+            plan.summary.events.append(
+                PaymentService.ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order, pspReference: nil,
+                                              traceId: prepared.traceId, reason: reason, publishedTopic: PaymentTopics.deadLetters,
+                                              spans: [prepared.span]))
+        }
+
+        private mutating func emitTerminalEvent(_ emitted: PaymentStatus, result: PspResult, key: String, state: PaymentOrderState,
+                                                sourceOffset: Int64, traceContext: TraceContext) throws {
+            var source = Paynode_Events_V1_RecordSource()
+            source.topic = PspResultBatch.sourceTopic
+            source.partition = sourcePartition
+            source.offset = sourceOffset
+            var (amount, currency) = (state.amountMinor, state.currency)
+            if amount == nil || currency == nil {
+                // Orders written before the hot record carried the amount: read the cold details.
+                guard let bytes = try view.details?.get(result.paymentOrderID.bytes) else {
+                    throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
+                }
+                let stored = try JSON.decode(OrderDetails.self, bytes)
+                (amount, currency) = (stored.amount, stored.currency)
+            }
+            let encoded: EventEnvelope.Encoded
+            if emitted == .successful {
+                var succeeded = Paynode_Events_V1_PaymentSucceeded()
+                succeeded.paymentOrderID = key
+                succeeded.psp = result.psp
+                if let reference = result.pspReference { succeeded.pspReference = reference }
+                succeeded.amountMinor = amount ?? 0
+                succeeded.currency = currency ?? ""
+                succeeded.occurredAtUnixMs = now
+                succeeded.source = source
+                encoded = try EventEnvelope.encode(succeeded)
+            } else {
+                var failed = Paynode_Events_V1_PaymentFailed()
+                failed.paymentOrderID = key
+                failed.psp = result.psp
+                if let reference = result.pspReference { failed.pspReference = reference }
+                if let code = result.errorCode { failed.errorCode = code }
+                if let message = result.errorMessage { failed.errorMessage = message }
+                failed.amountMinor = amount ?? 0
+                failed.currency = currency ?? ""
+                failed.occurredAtUnixMs = now
+                failed.source = source
+                encoded = try EventEnvelope.encode(failed)
+            }
+            var headers = encoded.headers
+            headers.setTraceContext(traceContext)
+            let keyBytes = Array(key.utf8)
+            let partition = KafkaPartitioner.partition(forKey: keyBytes, partitionCount: view.eventPartitions)
+            collect(Record(timestamp: -1, key: keyBytes, value: encoded.value, headers: headers),
+                    for: TopicPartition(PaymentTopics.paymentEvents, partition))
+        }
+
+        private mutating func collect(_ record: Record, for topicPartition: TopicPartition) {
+            if outgoing[topicPartition] == nil { outgoingOrder.append(topicPartition) }
+            outgoing[topicPartition, default: []].append(record)
+        }
+    }
+}
+
+/// Everything one consumer batch writes, made before the write transaction.
+struct PspResultPlan: Sendable {
+    /// Each order's stored state as the plan read it (nil: unknown), for `isCurrent(in:)`.
+    var observedStates: [(key: [UInt8], value: [UInt8]?)] = []
+    var eventPartitions: Int
+    var deadLetterPartitions: Int
+    /// One final state per changed order, in the order the batch first changed them.
+    var stateWrites: [(key: [UInt8], value: [UInt8])] = []
+    var historyWrites: [(key: [UInt8], value: [UInt8])] = []
+    var audit: [AuditLog.Draft] = []
+    /// One list of records per partition (`payment-events`, dead letters), in first-use order.
+    var outgoing: [(TopicPartition, [Record])] = []
+    var statusChanges: [PaymentStatus: Int64] = [:]
+    var summary = PaymentService.BatchSummary(nextOffset: 0)
+
+    init(eventPartitions: Int, deadLetterPartitions: Int) {
+        self.eventPartitions = eventPartitions
+        self.deadLetterPartitions = deadLetterPartitions
     }
 
-    /// Appends what the batch collected (one record batch per partition) and the status counts.
-    mutating func finish() throws {
-        for topicPartition in outgoingOrder {
-            guard let records = outgoing[topicPartition] else { continue }
+    /// Whether the state the plan was made from is still what `transaction` sees: one lookup
+    /// per order instead of the decisions, history lookups and encoding.
+    func isCurrent(in transaction: WriteTransaction) throws -> Bool {
+        guard try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents) == eventPartitions,
+              try transaction.existingPartitionCount(of: PaymentTopics.deadLetters) == deadLetterPartitions else { return false }
+        let orders = try transaction.table(PaymentTables.orders)
+        for observed in observedStates {
+            let same = try orders.withValue(forKey: observed.key) { stored in
+                observed.value.map { stored.elementsEqual($0) } ?? false
+            } ?? (observed.value == nil)
+            if !same { return false }
+        }
+        return true
+    }
+
+    /// Writes the plan. The audit chain's head is read here, inside the transaction, so a
+    /// closure the group commit runs again starts again from the committed head.
+    func apply(to transaction: WriteTransaction) throws {
+        let orders = try transaction.table(PaymentTables.orders)
+        for write in stateWrites {
+            try orders.put(write.key, write.value)
+        }
+        let history = try transaction.table(PaymentTables.history)
+        for write in historyWrites {
+            try history.put(write.key, write.value)
+        }
+        var audit = try AuditLog.Writer(in: transaction)
+        for draft in self.audit {
+            try audit.append(draft)
+        }
+        for (topicPartition, records) in outgoing {
             // Chunks keep each record batch far below the store's maximum batch size.
-            for start in stride(from: 0, to: records.count, by: Self.recordsPerAppendedBatch) {
+            for start in stride(from: 0, to: records.count, by: PspResultBatch.recordsPerAppendedBatch) {
                 try transaction.append(topic: topicPartition.topic, partition: topicPartition.partition,
-                                       records: Array(records[start..<min(start + Self.recordsPerAppendedBatch, records.count)]))
+                                       records: Array(records[start..<min(start + PspResultBatch.recordsPerAppendedBatch, records.count)]))
             }
         }
-        outgoing = [:]
-        outgoingOrder = []
         try OrderStatusCounts.add(statusChanges, in: transaction)
-    }
-
-    // MARK: Outgoing records
-
-    private mutating func emitTerminalEvent(_ emitted: PaymentStatus, result: PspResult, state: PaymentOrderState, sourceOffset: Int64,
-                                            traceContext: TraceContext) throws {
-        var source = Paynode_Events_V1_RecordSource()
-        source.topic = Self.sourceTopic
-        source.partition = sourcePartition
-        source.offset = sourceOffset
-        let key = result.paymentOrderID.description
-        var (amount, currency) = (state.amountMinor, state.currency)
-        if amount == nil || currency == nil {
-            // Orders written before the hot record carried the amount: read the cold details.
-            guard let bytes = try details.get(result.paymentOrderID.bytes) else {
-                throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
-            }
-            let stored = try JSON.decode(OrderDetails.self, bytes)
-            (amount, currency) = (stored.amount, stored.currency)
-        }
-        let encoded: EventEnvelope.Encoded
-        if emitted == .successful {
-            var succeeded = Paynode_Events_V1_PaymentSucceeded()
-            succeeded.paymentOrderID = key
-            succeeded.psp = result.psp
-            if let reference = result.pspReference { succeeded.pspReference = reference }
-            succeeded.amountMinor = amount ?? 0
-            succeeded.currency = currency ?? ""
-            succeeded.occurredAtUnixMs = now
-            succeeded.source = source
-            encoded = try EventEnvelope.encode(succeeded)
-        } else {
-            var failed = Paynode_Events_V1_PaymentFailed()
-            failed.paymentOrderID = key
-            failed.psp = result.psp
-            if let reference = result.pspReference { failed.pspReference = reference }
-            if let code = result.errorCode { failed.errorCode = code }
-            if let message = result.errorMessage { failed.errorMessage = message }
-            failed.amountMinor = amount ?? 0
-            failed.currency = currency ?? ""
-            failed.occurredAtUnixMs = now
-            failed.source = source
-            encoded = try EventEnvelope.encode(failed)
-        }
-        var headers = encoded.headers
-        headers.setTraceContext(traceContext)
-        let keyBytes = Array(key.utf8)
-        let partition = KafkaPartitioner.partition(forKey: keyBytes, partitionCount: eventPartitions)
-        collect(Record(timestamp: -1, key: keyBytes, value: encoded.value, headers: headers),
-                for: TopicPartition(PaymentTopics.paymentEvents, partition))
-    }
-
-    private mutating func deadLetter(_ record: Record, reason: String) {
-        var headers = record.headers
-        headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(Self.sourceTopic.utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(sourcePartition).utf8)))
-        headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
-        // The dead letter keeps the original partition where it can, so it stays easy to find.
-        let target = Int(sourcePartition) < deadLetterPartitions ? sourcePartition : Int32(Int(sourcePartition) % deadLetterPartitions)
-        collect(Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
-                for: TopicPartition(PaymentTopics.deadLetters, target))
-    }
-
-    private mutating func collect(_ record: Record, for topicPartition: TopicPartition) {
-        if outgoing[topicPartition] == nil { outgoingOrder.append(topicPartition) }
-        outgoing[topicPartition, default: []].append(record)
     }
 }

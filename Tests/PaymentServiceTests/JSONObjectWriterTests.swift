@@ -49,6 +49,12 @@ struct JSONObjectWriterTests {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             #expect(body == Array(try encoder.encode(entry)))
+            // The consumer writes bodies as drafts, completed with sequence and hash in the
+            // transaction: byte for byte the same body.
+            let hash = (0..<32).map { UInt8($0 * 7 % 256) }
+            var chained = entry
+            chained.prevHash = AuditLog.hex(hash)
+            #expect(AuditLog.Draft(entry, orderId: nil).body(sequence: entry.sequence, prevHash: hash) == AuditLog.canonical(chained))
         }
     }
 }

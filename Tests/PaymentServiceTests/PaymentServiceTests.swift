@@ -68,6 +68,48 @@ struct PaymentServiceTests {
         }
     }
 
+    /// The consumer decides a batch against a read snapshot and only writes the plan in the
+    /// write transaction; the plan must notice when an order it read has changed since.
+    @Test func aPlanMadeOnAStaleSnapshotIsRecognisedAndTheSameBatchPlannedInTheTransactionMatchesIt() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (_, first) = try await fixture.create("stale-1")
+        let (_, second) = try await fixture.create("stale-2")
+        try await fixture.publish(first, .pending)
+        try await fixture.publish(first, .successful)
+        try await fixture.publish(second, .failed, error: "card_declined")
+        let records = try fixture.records(PaymentTopics.pspResultUpdates)
+        let batch = records.map { PreparedResult($0, sourcePartition: 0) }
+        let now: Int64 = 1_800_000_000_000
+        let planned = try fixture.store.read { try PspResultBatch.plan(batch, view: PaymentStateView($0), sourcePartition: 0, now: now) }
+        #expect(planned.summary.records == 3 && planned.summary.outcomes[.applied] == 2 && planned.summary.outcomes[.recorded] == 1)
+        #expect(planned.stateWrites.count == 2 && planned.historyWrites.count == 3 && planned.audit.count == 3)
+        #expect(planned.outgoing.flatMap(\.1).count == 2)  // one terminal event per order; PENDING emits none
+
+        let (current, inTransaction) = try await fixture.store.write { transaction in
+            (try planned.isCurrent(in: transaction),
+             try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: 0, now: now))
+        }
+        #expect(current)
+        #expect(inTransaction.stateWrites.map(\.key) == planned.stateWrites.map(\.key))
+        #expect(inTransaction.stateWrites.map(\.value) == planned.stateWrites.map(\.value))
+        #expect(inTransaction.historyWrites.map(\.key) == planned.historyWrites.map(\.key))
+        #expect(inTransaction.historyWrites.map(\.value) == planned.historyWrites.map(\.value))
+        #expect(inTransaction.audit.map { $0.body(sequence: 7, prevHash: AuditLog.genesisHash) }
+                == planned.audit.map { $0.body(sequence: 7, prevHash: AuditLog.genesisHash) })
+
+        // Another writer changes the second order's state: the plan is stale; changed back, current.
+        let secondKey = try #require(PaymentOrderID(second)).bytes
+        let original = try #require(try fixture.store.read { try $0.table(PaymentTables.orders)?.get(secondKey) })
+        var changed = try #require(PaymentOrderState(decoding: original))
+        changed.status = .failed
+        let changedBytes = changed.encoded()
+        try await fixture.store.write { try $0.table(PaymentTables.orders).put(secondKey, changedBytes) }
+        #expect(try await !fixture.store.write { try planned.isCurrent(in: $0) })
+        try await fixture.store.write { try $0.table(PaymentTables.orders).put(secondKey, original) }
+        #expect(try await fixture.store.write { try planned.isCurrent(in: $0) })
+    }
+
     @Test func creatingAnOrderWritesOrderIdempotencyAndEventTogether() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
