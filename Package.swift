@@ -174,7 +174,8 @@ let package = Package(
         .executableTarget(
             name: "loadtest",
             dependencies: [
-                "KafkaClient", "Protocol", "Payments",
+                "KafkaClient", "Protocol", "Payments", "Telemetry",
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

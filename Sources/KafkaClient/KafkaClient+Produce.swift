@@ -66,6 +66,14 @@ extension KafkaClient {
             throw KafkaClientError(.invalidArgument, "cannot encode the record batch: \(error)",
                                    topic: partition.topic, partition: partition.partition)
         }
+        return try await produce(encodedBatch: encoded, to: partition, timeout: timeout)
+    }
+
+    /// Writes one already-encoded v2 record batch (its producer fields set by whoever encoded
+    /// it, `RecordBatch.encode`) to `partition` with acks=all, once, and returns its base offset.
+    /// For callers that keep batches encoded ahead of time (an outbox, a load generator).
+    public func produce(encodedBatch encoded: ByteBuffer, to partition: KafkaTopicPartition,
+                        timeout: Duration = .seconds(30)) async throws -> Int64 {
         let outcomes = try await produceEncoded([(partition, encoded)], acks: KafkaProducerConfiguration.Acks.all.rawValue,
                                                 timeout: timeout)
         guard let outcome = outcomes?[partition] else {

@@ -96,12 +96,12 @@ public enum AuditLog {
     /// single writer thread) except for the two fields only the chain's head knows: `prevHash`
     /// and `sequence`. Their places in the sorted key order split the body into three parts.
     struct Draft: Sendable {
-        /// `{"outcome":...,"prevHash":"`
-        private let head: [UInt8]
-        /// `","pspReference":...,"sequence":`
-        private let middle: [UInt8]
-        /// `,"sourceOffset":...}`
-        private let tail: [UInt8]
+        /// The body with an empty `prevHash` and `sequence` 0, split (one buffer, one allocation)
+        /// into `{"outcome":...,"prevHash":"` | `","pspReference":...,"sequence":` | `0` |
+        /// `,"sourceOffset":...}`.
+        private let bytes: [UInt8]
+        private let headEnd: Int
+        private let middleEnd: Int
         /// The order the entry is indexed under in `audit_by_order`, if any.
         let orderId: PaymentOrderID?
 
@@ -119,7 +119,7 @@ public enum AuditLog {
             writer.add("outcome", entry.outcome)
             writer.add("paymentOrderId", entry.paymentOrderId)
             writer.add("prevHash", plain: "")
-            let headEnd = writer.bytes.count - 1  // before the empty hash's closing quote
+            let headEnd = writer.bytes.count - 1  // at the empty hash's closing quote
             writer.add("pspReference", entry.pspReference)
             writer.add("pspStatus", entry.pspStatus)
             writer.add("reason", entry.reason)
@@ -131,21 +131,20 @@ public enum AuditLog {
             writer.add("sourceTopic", plain: entry.sourceTopic)
             writer.add("time", entry.time)
             writer.add("traceId", entry.traceId)
-            let bytes = writer.finish()
-            head = Array(bytes[..<headEnd])
-            middle = Array(bytes[headEnd..<middleEnd])
-            tail = Array(bytes[(middleEnd + 1)...])
+            bytes = writer.finish()
+            self.headEnd = headEnd
+            self.middleEnd = middleEnd
             self.orderId = orderId
         }
 
         func body(sequence: UInt64, prevHash: [UInt8]) -> [UInt8] {
             var body = [UInt8]()
-            body.reserveCapacity(head.count + 2 * prevHash.count + middle.count + 20 + tail.count)
-            body += head
+            body.reserveCapacity(bytes.count + 2 * prevHash.count + 20)
+            body += bytes[..<headEnd]
             AuditLog.appendHex(prevHash, to: &body)
-            body += middle
+            body += bytes[headEnd..<middleEnd]
             JSONObjectWriter.appendDecimal(Int64(bitPattern: sequence), to: &body)
-            body += tail
+            body += bytes[(middleEnd + 1)...]
             return body
         }
     }

@@ -223,19 +223,24 @@ public final class PaymentService: Sendable {
         /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
         var publishedTopic: String? = nil
         /// The consumer span and, when an event was emitted, its producer span; ended after commit.
-        var spans: [any Span] = []
+        var span: (any Span)? = nil
+        var sendSpan: (any Span)? = nil
 
         /// Ends the spans with what happened, once the batch is durable.
         func endSpans() {
-            for span in spans where span.isRecording {
-                span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
-                if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
-                if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
-                if outcome == "dead-lettered" || outcome == "conflict" {
-                    span.setStatus(SpanStatus(code: .error, message: reason))
-                }
-                span.end()
+            end(span)
+            end(sendSpan)
+        }
+
+        private func end(_ span: (any Span)?) {
+            guard let span, span.isRecording else { return }
+            span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
+            if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
+            if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
+            if outcome == "dead-lettered" || outcome == "conflict" {
+                span.setStatus(SpanStatus(code: .error, message: reason))
             }
+            span.end()
         }
     }
 
@@ -260,8 +265,9 @@ public final class PaymentService: Sendable {
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            let prepared = batch.map { PreparedResult($0, sourcePartition: partition) }
-            summary = try await processBatch(prepared, start: start, partition: partition, now: now)
+            let tracer = InstrumentationSystem.tracer
+            let prepared = batch.map { PreparedResult($0, sourcePartition: partition, tracer: tracer) }
+            summary = try await processBatch(prepared, start: start, partition: partition, now: now, tracer: tracer)
         } catch {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
             throw error
@@ -307,11 +313,12 @@ public final class PaymentService: Sendable {
     /// One transaction for a batch: every record's effect, the status counts, and the offset.
     /// The batch is decided and encoded here, on the consumer's task against a read snapshot;
     /// the write transaction checks that snapshot is still current and writes the plan.
-    private func processBatch(_ batch: [PreparedResult], start: Int64, partition: Int32, now: Int64) async throws -> BatchSummary {
+    private func processBatch(_ batch: [PreparedResult], start: Int64, partition: Int32, now: Int64,
+                              tracer: any Tracer) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
         let nextOffset = batch[batch.count - 1].record.offset + 1
         let planned = try store.read { snapshot in
-            try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now)
+            try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now, tracer: tracer)
         }
         let logger = logger
         return try await store.write { transaction in
@@ -326,7 +333,8 @@ public final class PaymentService: Sendable {
                 logger.notice("order state changed after the batch was planned; deciding it again in the write transaction",
                               metadata: ["topic": "\(topic)", "partition": "\(partition)", "offset": "\(start)"])
                 Counter(label: Self.replannedBatchesMetric).increment()
-                plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now)
+                plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now,
+                                               tracer: tracer)
             }
             try plan.apply(to: transaction)
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,

@@ -24,12 +24,13 @@ struct PreparedResult: Sendable {
     /// The audit entry's `recordSha256` (hex), which depends on the record alone.
     var recordSha256: String
 
-    init(_ record: Record, sourcePartition: Int32) {
+    /// `tracer`: `InstrumentationSystem.tracer`, looked up once per batch.
+    init(_ record: Record, sourcePartition: Int32, tracer: any Tracer) {
         self.record = record
         recordSha256 = AuditLog.hex(AuditLog.recordDigest(record))
         span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: record.offset,
                                            key: record.key.map { String(decoding: $0, as: UTF8.self) },
-                                           group: PaymentTopics.consumerGroup, headers: record.headers)
+                                           group: PaymentTopics.consumerGroup, headers: record.headers, tracer: tracer)
         traceId = span.context.traceContext?.traceIDHex
         let event: Paynode_Events_V1_PspResultUpdateEvent
         do {
@@ -98,8 +99,9 @@ enum PspResultBatch {
     static let sourceTopic = PaymentTopics.pspResultUpdates
     static let recordsPerAppendedBatch = 500
 
-    static func plan(_ batch: [PreparedResult], view: PaymentStateView, sourcePartition: Int32, now: Int64) throws -> PspResultPlan {
-        var planner = Planner(view: view, sourcePartition: sourcePartition, now: now)
+    static func plan(_ batch: [PreparedResult], view: PaymentStateView, sourcePartition: Int32, now: Int64,
+                     tracer: any Tracer = InstrumentationSystem.tracer) throws -> PspResultPlan {
+        var planner = Planner(view: view, sourcePartition: sourcePartition, now: now, tracer: tracer, expectedResults: batch.count)
         for prepared in batch {
             try planner.add(prepared)
         }
@@ -112,17 +114,23 @@ enum PspResultBatch {
         let view: PaymentStateView
         let sourcePartition: Int32
         let now: Int64
+        let tracer: any Tracer
         var plan: PspResultPlan
         /// Each order as this batch has left it so far, and the index of its entry in `stateWrites`.
         private var current: [PaymentOrderID: (state: PaymentOrderState, lastHistory: UInt32, write: Int?)] = [:]
         private var outgoing: [TopicPartition: [Record]] = [:]
         private var outgoingOrder: [TopicPartition] = []
 
-        init(view: PaymentStateView, sourcePartition: Int32, now: Int64) {
+        init(view: PaymentStateView, sourcePartition: Int32, now: Int64, tracer: any Tracer, expectedResults: Int) {
             self.view = view
             self.sourcePartition = sourcePartition
             self.now = now
+            self.tracer = tracer
             plan = PspResultPlan(eventPartitions: view.eventPartitions, deadLetterPartitions: view.deadLetterPartitions)
+            current.reserveCapacity(expectedResults)
+            plan.historyWrites.reserveCapacity(expectedResults)
+            plan.audit.reserveCapacity(expectedResults)
+            plan.summary.events.reserveCapacity(expectedResults)
         }
 
         mutating func add(_ prepared: PreparedResult) throws {
@@ -172,10 +180,11 @@ enum PspResultBatch {
                                                    pspStatus: result.status.rawValue, pspReference: result.pspReference,
                                                    reason: decision.reason, traceId: traceId, orderId: id),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
-            var spans: [any Span] = [prepared.span]
+            var sendSpan: (any Span)?
             if let emitted = decision.emitted {
-                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context)
-                spans.append(send.span)
+                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context,
+                                                   tracer: tracer)
+                sendSpan = send.span
                 try emitTerminalEvent(emitted, result: result, key: orderKey, state: decision.state, sourceOffset: record.offset,
                                       traceContext: send.traceContext)
             }
@@ -184,7 +193,8 @@ enum PspResultBatch {
                 PaymentService.ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
                                               outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                               pspReference: result.pspReference, traceId: traceId, reason: decision.reason,
-                                              publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents, spans: spans))
+                                              publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents,
+                                              span: prepared.span, sendSpan: sendSpan))
         }
 
         consuming func finish() -> PspResultPlan {
@@ -221,7 +231,7 @@ enum PspResultBatch {
             plan.summary.events.append(
                 PaymentService.ProcessedEvent(offset: record.offset, outcome: "dead-lettered", paymentOrderId: order, pspReference: nil,
                                               traceId: prepared.traceId, reason: reason, publishedTopic: PaymentTopics.deadLetters,
-                                              spans: [prepared.span]))
+                                              span: prepared.span))
         }
 
         private mutating func emitTerminalEvent(_ emitted: PaymentStatus, result: PspResult, key: String, state: PaymentOrderState,

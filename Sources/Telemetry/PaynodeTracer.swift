@@ -27,7 +27,7 @@ public struct PaynodeTracer: Tracer {
     ) -> PaynodeSpan {
         var context = context()
         let parent = context.traceContext
-        let own = TraceContext(traceID: parent?.traceID ?? .random(), spanID: .random(),
+        let own = TraceContext(traceID: parent?.traceID ?? TraceIDGenerator.traceID(), spanID: TraceIDGenerator.spanID(),
                                flags: parent?.flags ?? .sampled, state: parent?.state ?? TraceState())
         context.traceContext = own
         return PaynodeSpan(operationName: operationName, kind: kind, context: context, parentSpanID: parent?.spanID,

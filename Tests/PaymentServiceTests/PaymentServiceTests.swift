@@ -4,6 +4,7 @@ import Logging
 import Payments
 import Protocol
 import Testing
+import Tracing
 @testable import PaymentService
 
 @Suite("PaymentService over the embedded log")
@@ -79,7 +80,7 @@ struct PaymentServiceTests {
         try await fixture.publish(first, .successful)
         try await fixture.publish(second, .failed, error: "card_declined")
         let records = try fixture.records(PaymentTopics.pspResultUpdates)
-        let batch = records.map { PreparedResult($0, sourcePartition: 0) }
+        let batch = records.map { PreparedResult($0, sourcePartition: 0, tracer: InstrumentationSystem.tracer) }
         let now: Int64 = 1_800_000_000_000
         let planned = try fixture.store.read { try PspResultBatch.plan(batch, view: PaymentStateView($0), sourcePartition: 0, now: now) }
         #expect(planned.summary.records == 3 && planned.summary.outcomes[.applied] == 2 && planned.summary.outcomes[.recorded] == 1)

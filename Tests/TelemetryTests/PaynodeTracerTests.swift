@@ -104,4 +104,38 @@ struct PaynodeTracerTests {
         #expect(headers.filter { $0.key == "traceparent" }.map(\.value) == [context.traceParentBytes])
         #expect(headers.contains { $0.key == "schema" })
     }
+
+    @Test func generatedIdsDoNotRepeatAndAreValid() throws {
+        var spans = Set<SpanID>()
+        var traces = Set<TraceID>()
+        for _ in 0..<50_000 {
+            spans.insert(TraceIDGenerator.spanID())
+            traces.insert(TraceIDGenerator.traceID())
+        }
+        #expect(spans.count == 50_000 && traces.count == 50_000)
+        #expect(!spans.contains(.null) && !traces.contains(.null))
+        let root = TraceContext.newRoot()
+        #expect(try TraceContext(traceParentHeaderValue: root.traceParentHeaderValue) == root)
+    }
+
+    @Test func traceparentBytesParseExactlyAsTheLibraryParsesTheString() {
+        let valid = TraceContext.newRoot().traceParentHeaderValue
+        var samples = [valid, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+                       valid.uppercased(), "01" + valid.dropFirst(2), valid + "-", String(valid.dropLast()),
+                       "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+                       "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01",
+                       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0x", ""]
+        // Every single-byte change of a valid value.
+        for index in 0..<55 {
+            var bytes = Array(valid.utf8)
+            bytes[index] = bytes[index] == UInt8(ascii: "f") ? UInt8(ascii: "G") : UInt8(ascii: "f")
+            samples.append(String(decoding: bytes, as: UTF8.self))
+        }
+        for sample in samples {
+            for state: String? in [nil, "", "vendor=value", "bad state ==="] {
+                let expected = try? TraceContext(traceParentHeaderValue: sample, traceStateHeaderValue: state)
+                #expect(TraceContext(traceparentBytes: Array(sample.utf8), tracestate: state) == expected, "\(sample) \(state ?? "nil")")
+            }
+        }
+    }
 }

@@ -1,7 +1,10 @@
 import Foundation
 import KafkaClient
+import NIOCore
 import Payments
 import Protocol
+import Telemetry
+import W3CTraceContext
 
 /// Produces PSP results straight into `psp-result-updates` for orders that already exist, as
 /// the executor would (same key, value and schema headers), to measure the service's consumer
@@ -35,12 +38,16 @@ struct ResultDriver: Sendable {
 
     private func sendResults(for order: OrderEntry) async {
         ledger.sent.add(1, ordering: .relaxed)
+        // As the executor's records do: each result continues its payment's trace.
+        let traceContext = TraceContext.newRoot()
         for status in TokenExpectation.forToken(order.token).resultStatuses {
             let event = Self.resultEvent(for: order, status: status, eventTime: EventTime.nowUnixMilliseconds())
             do {
                 let encoded = try EventEnvelope.encode(event)
+                var headers = encoded.headers
+                headers.setTraceContext(traceContext)
                 _ = try await producer.send(topic: PaymentTopics.pspResultUpdates, key: Array(order.paymentOrderId.utf8),
-                                            value: encoded.value, headers: encoded.headers)
+                                            value: encoded.value, headers: headers)
                 ledger.resultsProduced.add(1, ordering: .relaxed)
             } catch {
                 ledger.failures.add(1, ordering: .relaxed)
@@ -73,17 +80,18 @@ extension ResultDriver {
     }
 }
 
-/// The pipeline mode at full speed: every result is encoded before the clock starts and the
-/// results go out as large record batches, one batch in flight per partition, each sent with
-/// the idempotent producer's id, epoch and sequence numbers (`KafkaClient.produce(_:to:producer:)`,
-/// as the executor's outbox sends). A retried batch is deduplicated by the broker.
+/// The pipeline mode at full speed: every result is encoded, as record batches with the
+/// idempotent producer's id, epoch and sequence numbers, before the clock starts; the batches go
+/// out one in flight per partition (`KafkaClient.produce(encodedBatch:to:)`, as an outbox
+/// re-sends), and a retried batch is deduplicated by the broker.
 ///
 /// Why not `ResultDriver`: one `send` per result through the producer actor cost the load
 /// generator about 15 µs of CPU per result, as much as the service spends processing it, so on
 /// a 2-core machine the generator, not the node, set the figure (67k/s with both cores full).
 struct BulkResultDriver: Sendable {
     struct Chunk: Sendable {
-        var records: [Record]
+        var batch: ByteBuffer
+        var records: Int
         /// The orders whose first result is in this chunk: their latency starts when it is sent.
         var firstResultOf: [String]
     }
@@ -96,9 +104,10 @@ struct BulkResultDriver: Sendable {
     /// Per partition of `psp-result-updates`, in send order.
     let chunks: [[Chunk]]
 
-    /// Encodes every order's results (in order index order) into chunks of `recordsPerBatch`.
+    /// Encodes every order's results (in order index order) into batches of `recordsPerBatch`.
     static func prepare(orders: [OrderEntry], client: KafkaClient, ledger: RunLedger, recordsPerBatch: Int) async throws -> BulkResultDriver {
         let partitionCount = try await client.partitionCount(for: PaymentTopics.pspResultUpdates)
+        let producer = try await client.initProducerId()
         var records = Array(repeating: [Record](), count: partitionCount)
         var firsts = Array(repeating: [(recordIndex: Int, order: String)](), count: partitionCount)
         let eventTime = EventTime.nowUnixMilliseconds()
@@ -106,46 +115,46 @@ struct BulkResultDriver: Sendable {
             let key = Array(order.paymentOrderId.utf8)
             let partition = Int(KafkaPartitioner.partition(forKey: key, partitionCount: partitionCount))
             firsts[partition].append((records[partition].count, order.paymentOrderId))
+            let traceContext = TraceContext.newRoot()
             for status in TokenExpectation.forToken(order.token).resultStatuses {
                 let encoded = try EventEnvelope.encode(ResultDriver.resultEvent(for: order, status: status, eventTime: eventTime))
-                records[partition].append(Record(timestamp: eventTime, key: key, value: encoded.value, headers: encoded.headers))
+                // As the executor's records do: each result continues its payment's trace.
+                var headers = encoded.headers
+                headers.setTraceContext(traceContext)
+                records[partition].append(Record(timestamp: eventTime, key: key, value: encoded.value, headers: headers))
             }
         }
-        let chunks = (0..<partitionCount).map { partition in
-            stride(from: 0, to: records[partition].count, by: recordsPerBatch).map { start in
+        let chunks = try (0..<partitionCount).map { partition in
+            var firstIndex = 0
+            return try stride(from: 0, to: records[partition].count, by: recordsPerBatch).map { start in
                 let end = min(start + recordsPerBatch, records[partition].count)
-                return Chunk(records: Array(records[partition][start..<end]),
-                             firstResultOf: firsts[partition].filter { $0.recordIndex >= start && $0.recordIndex < end }.map(\.order))
+                var first: [String] = []
+                while firstIndex < firsts[partition].count, firsts[partition][firstIndex].recordIndex < end {
+                    first.append(firsts[partition][firstIndex].order)
+                    firstIndex += 1
+                }
+                let batch = try RecordBatch.encode(records: Array(records[partition][start..<end]), producerId: producer.producerId,
+                                                   producerEpoch: producer.epoch, baseSequence: Int32(start))
+                return Chunk(batch: batch, records: end - start, firstResultOf: first)
             }
         }
         return BulkResultDriver(client: client, ledger: ledger, chunks: chunks)
     }
 
     func run(schedule: LoadSchedule) async {
-        let producer: (producerId: Int64, epoch: Int16)
-        do {
-            producer = try await client.initProducerId()
-        } catch {
-            ledger.failures.add(chunks.joined().map(\.firstResultOf.count).reduce(0, +), ordering: .relaxed)
-            FileHandle.standardError.write(Data("InitProducerId failed: \(error)\n".utf8))
-            return
-        }
         await withTaskGroup(of: Void.self) { group in
             for (partition, chunks) in chunks.enumerated() {
                 group.addTask {
-                    var sequence: Int32 = 0
                     for chunk in chunks {
                         let now = ledger.clock.now()
                         guard now < schedule.end else { return }
-                        for order in chunk.firstResultOf { ledger.setIntendedAt(order, now) }
+                        ledger.setIntendedAt(chunk.firstResultOf, now)
                         ledger.sent.add(chunk.firstResultOf.count, ordering: .relaxed)
-                        let fields = KafkaProducerFields(producerId: producer.producerId, producerEpoch: producer.epoch, baseSequence: sequence)
-                        guard await send(chunk, partition: Int32(partition), fields: fields, until: schedule.end) else {
+                        guard await send(chunk, partition: Int32(partition), until: schedule.end) else {
                             ledger.failures.add(chunk.firstResultOf.count, ordering: .relaxed)
                             return
                         }
-                        ledger.resultsProduced.add(chunk.records.count, ordering: .relaxed)
-                        sequence &+= Int32(chunk.records.count)
+                        ledger.resultsProduced.add(chunk.records, ordering: .relaxed)
                     }
                 }
             }
@@ -154,12 +163,12 @@ struct BulkResultDriver: Sendable {
 
     /// Sends one batch until it is acknowledged (re-sent unchanged after a lost answer or a
     /// node restart; the broker answers a duplicate with its original offset).
-    private func send(_ chunk: Chunk, partition: Int32, fields: KafkaProducerFields, until end: UInt64) async -> Bool {
+    private func send(_ chunk: Chunk, partition: Int32, until end: UInt64) async -> Bool {
         let target = KafkaTopicPartition(PaymentTopics.pspResultUpdates, partition)
         var attempt = 0
         while true {
             do {
-                _ = try await client.produce(chunk.records, to: target, producer: fields)
+                _ = try await client.produce(encodedBatch: chunk.batch, to: target)
                 return true
             } catch {
                 attempt += 1

@@ -16,13 +16,15 @@ struct TerminalEventTail: Sendable {
             do {
                 let results = try await client.fetch(positions, maxBytesPerPartition: 4 << 20, maxWait: .milliseconds(100))
                 let seenAt = ledger.clock.now()
+                var seen: [String] = []
                 for (partition, result) in results {
                     for record in result.records {
                         guard let key = record.key else { continue }
-                        ledger.terminalSeen(String(decoding: key, as: UTF8.self), at: seenAt)
+                        seen.append(String(decoding: key, as: UTF8.self))
                     }
                     positions[partition] = result.nextOffset(after: positions[partition] ?? 0)
                 }
+                ledger.terminalSeen(seen, at: seenAt)
             } catch {
                 // The service is restarting (or killed), or a fetch timed out: try again shortly.
                 ledger.tailErrors.add(1, ordering: .relaxed)
