@@ -39,6 +39,12 @@ public enum AuditLog {
         public var recordSha256: String
         /// The previous entry's hash (hex).
         public var prevHash: String
+        // Since the order history is served from the audit trail (entries of earlier releases
+        // lack them; their orders kept separate history rows):
+        public var errorCode: String? = nil
+        public var errorMessage: String? = nil
+        /// When the PSP obtained the result (ms since the Unix epoch); absent for dead letters.
+        public var eventTime: Int64? = nil
     }
 
     /// What the caller knows about a result when it records it.
@@ -51,6 +57,9 @@ public enum AuditLog {
         var traceId: String?
         /// The parsed `paymentOrderId`, when the caller has it already.
         var orderId: PaymentOrderID?
+        var errorCode: String?
+        var errorMessage: String?
+        var eventTime: Int64?
     }
 
     // MARK: Writing
@@ -109,13 +118,17 @@ public enum AuditLog {
             let entry = Entry(sequence: 0, time: now, outcome: observation.outcome, paymentOrderId: observation.paymentOrderId,
                               pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
                               sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: offset,
-                              traceId: observation.traceId, recordSha256: recordSha256, prevHash: "")
+                              traceId: observation.traceId, recordSha256: recordSha256, prevHash: "",
+                              errorCode: observation.errorCode, errorMessage: observation.errorMessage, eventTime: observation.eventTime)
             self.init(entry, orderId: observation.orderId ?? observation.paymentOrderId.flatMap(PaymentOrderID.init))
         }
 
         /// The entry's fields but `sequence` and `prevHash`.
         init(_ entry: Entry, orderId: PaymentOrderID?) {
             var writer = JSONObjectWriter(capacity: 512)
+            writer.add("errorCode", entry.errorCode)
+            writer.add("errorMessage", entry.errorMessage)
+            writer.add("eventTime", entry.eventTime)
             writer.add("outcome", entry.outcome)
             writer.add("paymentOrderId", entry.paymentOrderId)
             writer.add("prevHash", plain: "")
@@ -154,6 +167,9 @@ public enum AuditLog {
     /// hashes the stored bytes, so the exact spelling only has to be valid JSON.
     static func canonical(_ entry: Entry) -> [UInt8] {
         var writer = JSONObjectWriter(capacity: 512)
+        writer.add("errorCode", entry.errorCode)
+        writer.add("errorMessage", entry.errorMessage)
+        writer.add("eventTime", entry.eventTime)
         writer.add("outcome", entry.outcome)
         writer.add("paymentOrderId", entry.paymentOrderId)
         writer.add("prevHash", entry.prevHash)

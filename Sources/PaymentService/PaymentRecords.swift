@@ -36,6 +36,18 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     public var traceId: String?
 }
 
+extension HistoryEntry {
+    /// The history row an audit entry stands for; nil for dead letters (not an order's history)
+    /// and for outcomes this release does not know.
+    init?(auditEntry entry: AuditLog.Entry) {
+        guard let outcome = ResultOutcome(rawValue: entry.outcome), let pspStatus = entry.pspStatus else { return nil }
+        self.init(pspStatus: pspStatus, outcome: outcome, reason: entry.reason, pspReference: entry.pspReference,
+                  errorCode: entry.errorCode, errorMessage: entry.errorMessage, eventTime: entry.eventTime ?? 0,
+                  processedAt: entry.time, topic: entry.sourceTopic, partition: entry.sourcePartition, offset: entry.sourceOffset,
+                  traceId: entry.traceId)
+    }
+}
+
 /// A stored response for a client Idempotency-Key: replayed as it was for the same request.
 struct StoredResponse: Codable, Sendable, Hashable {
     var requestHash: String
@@ -56,34 +68,15 @@ enum JSON {
     }
 }
 
-/// History rows are keyed by the order id and a big-endian sequence, so one order's rows are
-/// contiguous and in arrival order.
-enum HistoryKeys {
-    static func key(_ order: PaymentOrderID, sequence: UInt32) -> [UInt8] {
-        order.bytes + sequence.bigEndianBytes
-    }
-
-    /// The sequence of the order's last row (0 when it has none): one cursor step back from
-    /// just past the order's key range.
-    static func lastSequence(in table: (any TableReading)?, for order: PaymentOrderID) throws -> UInt32 {
-        var last: UInt32 = 0
-        try table?.forEachReverse(before: order.bytes + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]) { key, _ in
-            if key.count == 20, key.starts(with: order.bytes) {
-                last = UInt32(bigEndianBytes: key[16..<20]) ?? 0
-            }
-            return false
-        }
-        return last
-    }
-}
-
 /// The application tables the payment service keeps in the node's LMDB environment.
 enum PaymentTables {
     /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
     static let orders = "orders"
     /// 16-byte order id -> `OrderDetails` JSON (written at creation, and at the terminal transition).
     static let details = "order_details"
-    /// order id + u32 sequence -> `HistoryEntry` JSON (append-only per order).
+    /// order id + u32 big-endian sequence -> `HistoryEntry` JSON: written by earlier releases, read for
+    /// their orders. Results are now recorded once, in the audit trail (`AuditLog`), which the
+    /// order history is read from.
     static let history = "order_history"
     /// client Idempotency-Key -> `StoredResponse` JSON.
     static let idempotency = "idempotency_keys"

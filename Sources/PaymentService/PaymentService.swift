@@ -160,7 +160,7 @@ public final class PaymentService: Sendable {
                   let state = PaymentOrderState(decoding: stateBytes),
                   let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            let history = try Self.history(of: id, in: transaction.table(PaymentTables.history))
+            let history = try Self.history(of: id, in: transaction)
             return Self.orderJSON(details: details, state: state, history: history,
                                       terminal: history.last { $0.outcome == .applied })
         }
@@ -174,7 +174,6 @@ public final class PaymentService: Sendable {
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
                 return ([], nil)
             }
-            let historyTable = transaction.table(PaymentTables.history)
             var views: [String] = []
             var lastId: String?
             var more = false
@@ -189,7 +188,7 @@ public final class PaymentService: Sendable {
                 let detail = try JSON.decode(OrderDetails.self, detailBytes)
                 var terminal: HistoryEntry?
                 if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: Array(key)) {
-                    terminal = try Self.history(of: id, in: historyTable).last { $0.outcome == .applied }
+                    terminal = try Self.history(of: id, in: transaction).last { $0.outcome == .applied }
                 }
                 views.append(Self.orderJSON(details: detail, state: state, history: nil, terminal: terminal))
                 lastId = detail.paymentOrderId
@@ -377,13 +376,22 @@ public final class PaymentService: Sendable {
         return Response(status: status, body: body, replayed: false)
     }
 
-    /// One order's history rows, in arrival order.
-    static func history(of id: PaymentOrderID, in table: ReadOnlyTable?) throws -> [HistoryEntry] {
+    /// One order's result history, in arrival order: the rows earlier releases wrote to
+    /// `order_history`, then the order's audit entries that no such row already covers (this
+    /// release writes no separate row: the audit entry carries every history field). Dead
+    /// letters are not part of an order's history.
+    static func history(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> [HistoryEntry] {
         var history: [HistoryEntry] = []
-        try table?.forEach(from: id.bytes) { key, value in
+        try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
             guard key.count == 20, key.starts(with: id.bytes) else { return false }
             history.append(try JSON.decode(HistoryEntry.self, Array(value)))
             return true
+        }
+        let covered = Set(history.map { "\($0.topic)/\($0.partition)/\($0.offset)" })
+        for stored in try AuditLog.entries(of: id, in: transaction) {
+            guard let entry = HistoryEntry(auditEntry: stored.entry),
+                  !covered.contains("\(entry.topic)/\(entry.partition)/\(entry.offset)") else { continue }
+            history.append(entry)
         }
         return history
     }

@@ -53,14 +53,12 @@ struct PreparedResult: Sendable {
 struct PaymentStateView {
     let orders: (any TableReading)?
     let details: (any TableReading)?
-    let history: (any TableReading)?
     let eventPartitions: Int
     let deadLetterPartitions: Int
 
     init(_ transaction: ReadTransaction) throws {
         orders = transaction.table(PaymentTables.orders)
         details = transaction.table(PaymentTables.details)
-        history = transaction.table(PaymentTables.history)
         eventPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.paymentEvents), PaymentTopics.paymentEvents)
         deadLetterPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.deadLetters), PaymentTopics.deadLetters)
     }
@@ -68,7 +66,6 @@ struct PaymentStateView {
     init(_ transaction: WriteTransaction) throws {
         orders = try transaction.table(PaymentTables.orders)
         details = try transaction.table(PaymentTables.details)
-        history = try transaction.table(PaymentTables.history)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
@@ -83,15 +80,18 @@ struct PaymentStateView {
 ///
 /// 1. **Plan** (`PspResultBatch.plan`), on the consumer's task against a read snapshot: every
 ///    result decided by `ProcessPaymentRules`, and every byte the batch will write (order
-///    states, history rows, audit bodies, `payment-events` and dead-letter records) made.
+///    states, audit bodies, `payment-events` and dead-letter records) made. The audit entry is
+///    also the order's history row: one append-only write per result instead of an append
+///    plus a B-tree insert keyed by order id, which rewrote the same leaf pages commit after
+///    commit (that insert alone cost a quarter of the sustained rate; see BENCHMARKS.md).
 /// 2. **Apply** (`PspResultPlan.apply`), in the group commit's write transaction: the writes,
 ///    the audit chain (only the head knows each entry's sequence and previous hash), the
 ///    status counts. The single writer thread, which every producer and consumer waits on,
 ///    does no decoding, deciding or encoding.
 ///
-/// Why a snapshot's decisions still hold at commit time: an order's state and history change
-/// only in the transactions of the consumer that owns the order's partition (order creation
-/// writes new orders only), that consumer plans its next batch only after its previous one is
+/// Why a snapshot's decisions still hold at commit time: an order's state changes only in the
+/// transactions of the consumer that owns the order's partition (order creation writes new
+/// orders only), that consumer plans its next batch only after its previous one is
 /// durable, and the offset check makes a second consumer of the partition fail. The plan still
 /// proves it: `isCurrent(in:)` compares every order state it read (and the partition counts)
 /// with the write transaction's, and on any difference the batch is planned again there.
@@ -117,7 +117,7 @@ enum PspResultBatch {
         let tracer: any Tracer
         var plan: PspResultPlan
         /// Each order as this batch has left it so far, and the index of its entry in `stateWrites`.
-        private var current: [PaymentOrderID: (state: PaymentOrderState, lastHistory: UInt32, write: Int?)] = [:]
+        private var current: [PaymentOrderID: (state: PaymentOrderState, write: Int?)] = [:]
         private var outgoing: [TopicPartition: [Record]] = [:]
         private var outgoingOrder: [TopicPartition] = []
 
@@ -128,7 +128,6 @@ enum PspResultBatch {
             self.tracer = tracer
             plan = PspResultPlan(eventPartitions: view.eventPartitions, deadLetterPartitions: view.deadLetterPartitions)
             current.reserveCapacity(expectedResults)
-            plan.historyWrites.reserveCapacity(expectedResults)
             plan.audit.reserveCapacity(expectedResults)
             plan.summary.events.reserveCapacity(expectedResults)
         }
@@ -167,18 +166,14 @@ enum PspResultBatch {
                 plan.statusChanges[known.state.status, default: 0] -= 1
                 plan.statusChanges[decision.state.status, default: 0] += 1
             }
-            // Every result seen is in the history, duplicates included; the applied entry also
-            // carries the terminal fields (reference, error) the order view shows.
-            let sequence = known.lastHistory &+ 1
-            current[id] = (decision.state, sequence, write)
-            let entry = HistoryEntry(pspStatus: result.status.rawValue, outcome: decision.outcome, reason: decision.reason,
-                                     pspReference: result.pspReference, errorCode: result.errorCode, errorMessage: result.errorMessage,
-                                     eventTime: result.eventTimeMilliseconds, processedAt: now, topic: PspResultBatch.sourceTopic,
-                                     partition: sourcePartition, offset: record.offset, traceId: traceId)
-            plan.historyWrites.append((HistoryKeys.key(id, sequence: sequence), entry.encodedJSON()))
+            current[id] = (decision.state, write)
+            // Every result seen is in the audit trail, which is also the order's history:
+            // duplicates included; the applied entry carries the terminal fields (reference,
+            // error) the order view shows.
             plan.audit.append(AuditLog.Draft(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                                    pspStatus: result.status.rawValue, pspReference: result.pspReference,
-                                                   reason: decision.reason, traceId: traceId, orderId: id),
+                                                   reason: decision.reason, traceId: traceId, orderId: id, errorCode: result.errorCode,
+                                                   errorMessage: result.errorMessage, eventTime: result.eventTimeMilliseconds),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
             var sendSpan: (any Span)?
             if let emitted = decision.emitted {
@@ -203,12 +198,12 @@ enum PspResultBatch {
         }
 
         /// The order as the batch last left it, else as the view has it (noted for `isCurrent`).
-        private mutating func state(of id: PaymentOrderID) throws -> (state: PaymentOrderState, lastHistory: UInt32, write: Int?)? {
+        private mutating func state(of id: PaymentOrderID) throws -> (state: PaymentOrderState, write: Int?)? {
             if let known = current[id] { return known }
             let bytes = try view.orders?.get(id.bytes)
             plan.observedStates.append((id.bytes, bytes))
             guard let bytes, let state = PaymentOrderState(decoding: bytes) else { return nil }
-            let known = (state: state, lastHistory: try HistoryKeys.lastSequence(in: view.history, for: id), write: Int?.none)
+            let known = (state: state, write: Int?.none)
             current[id] = known
             return known
         }
@@ -296,7 +291,6 @@ struct PspResultPlan: Sendable {
     var deadLetterPartitions: Int
     /// One final state per changed order, in the order the batch first changed them.
     var stateWrites: [(key: [UInt8], value: [UInt8])] = []
-    var historyWrites: [(key: [UInt8], value: [UInt8])] = []
     var audit: [AuditLog.Draft] = []
     /// One list of records per partition (`payment-events`, dead letters), in first-use order.
     var outgoing: [(TopicPartition, [Record])] = []
@@ -309,7 +303,7 @@ struct PspResultPlan: Sendable {
     }
 
     /// Whether the state the plan was made from is still what `transaction` sees: one lookup
-    /// per order instead of the decisions, history lookups and encoding.
+    /// per order instead of the decisions and encoding.
     func isCurrent(in transaction: WriteTransaction) throws -> Bool {
         guard try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents) == eventPartitions,
               try transaction.existingPartitionCount(of: PaymentTopics.deadLetters) == deadLetterPartitions else { return false }
@@ -329,10 +323,6 @@ struct PspResultPlan: Sendable {
         let orders = try transaction.table(PaymentTables.orders)
         for write in stateWrites {
             try orders.put(write.key, write.value)
-        }
-        let history = try transaction.table(PaymentTables.history)
-        for write in historyWrites {
-            try history.put(write.key, write.value)
         }
         var audit = try AuditLog.Writer(in: transaction)
         for draft in self.audit {

@@ -84,7 +84,7 @@ struct PaymentServiceTests {
         let now: Int64 = 1_800_000_000_000
         let planned = try fixture.store.read { try PspResultBatch.plan(batch, view: PaymentStateView($0), sourcePartition: 0, now: now) }
         #expect(planned.summary.records == 3 && planned.summary.outcomes[.applied] == 2 && planned.summary.outcomes[.recorded] == 1)
-        #expect(planned.stateWrites.count == 2 && planned.historyWrites.count == 3 && planned.audit.count == 3)
+        #expect(planned.stateWrites.count == 2 && planned.audit.count == 3)
         #expect(planned.outgoing.flatMap(\.1).count == 2)  // one terminal event per order; PENDING emits none
 
         let (current, inTransaction) = try await fixture.store.write { transaction in
@@ -94,8 +94,6 @@ struct PaymentServiceTests {
         #expect(current)
         #expect(inTransaction.stateWrites.map(\.key) == planned.stateWrites.map(\.key))
         #expect(inTransaction.stateWrites.map(\.value) == planned.stateWrites.map(\.value))
-        #expect(inTransaction.historyWrites.map(\.key) == planned.historyWrites.map(\.key))
-        #expect(inTransaction.historyWrites.map(\.value) == planned.historyWrites.map(\.value))
         #expect(inTransaction.audit.map { $0.body(sequence: 7, prevHash: AuditLog.genesisHash) }
                 == planned.audit.map { $0.body(sequence: 7, prevHash: AuditLog.genesisHash) })
 
@@ -109,6 +107,38 @@ struct PaymentServiceTests {
         #expect(try await !fixture.store.write { try planned.isCurrent(in: $0) })
         try await fixture.store.write { try $0.table(PaymentTables.orders).put(secondKey, original) }
         #expect(try await fixture.store.write { try planned.isCurrent(in: $0) })
+    }
+
+    /// Results are recorded once, in the audit trail, and the order's history is read from it;
+    /// orders processed by earlier releases kept separate `order_history` rows, which are still
+    /// shown, and an audit entry for the same source record is not shown twice.
+    @Test func historyComesFromTheAuditTrailAfterTheRowsEarlierReleasesWrote() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (_, id) = try await fixture.create("history-1")
+        try await fixture.publish(id, .failed, reference: "pi_h", error: "card_declined")
+        _ = try await fixture.service.processResults(partition: 0)
+        let order = try fixture.order(id)
+        let history = try #require(order["history"] as? [[String: Any]])
+        #expect(history.count == 1)
+        #expect(history[0]["outcome"] as? String == "applied" && history[0]["pspStatus"] as? String == "FAILED")
+        #expect(history[0]["errorCode"] as? String == "card_declined" && history[0]["pspReference"] as? String == "pi_h")
+        #expect(history[0]["eventTime"] as? Int == 1_700_000_000_000 && history[0]["offset"] as? Int == 0)
+        #expect(order["errorCode"] as? String == "card_declined" && order["pspReference"] as? String == "pi_h")
+        #expect(try fixture.store.read { try $0.table(PaymentTables.history)?.count() ?? 0 } == 0)
+
+        // A data directory from an earlier release: a history row for offset 0 (its audit entry
+        // exists too) stays the row shown for it; a later result appears once, from the audit.
+        let idBytes = try #require(PaymentOrderID(id)).bytes
+        let legacy = HistoryEntry(pspStatus: "FAILED", outcome: .applied, reason: "legacy row", pspReference: "pi_h", errorCode: "card_declined",
+                                  eventTime: 1_700_000_000_000, processedAt: 1, topic: PaymentTopics.pspResultUpdates, partition: 0, offset: 0,
+                                  traceId: nil)
+        try await fixture.store.write { try $0.table(PaymentTables.history).put(idBytes + UInt32(1).bigEndianBytes, legacy.encodedJSON()) }
+        try await fixture.publish(id, .failed, reference: "pi_h", error: "card_declined")
+        _ = try await fixture.service.processResults(partition: 0)
+        let merged = try #require(try fixture.order(id)["history"] as? [[String: Any]])
+        #expect(merged.map { $0["reason"] as? String } == ["legacy row", merged[1]["reason"] as? String])
+        #expect(merged.map { $0["outcome"] as? String } == ["applied", "duplicate"] && merged.map { $0["offset"] as? Int } == [0, 1])
     }
 
     @Test func creatingAnOrderWritesOrderIdempotencyAndEventTogether() async throws {
