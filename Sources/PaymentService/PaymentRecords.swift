@@ -72,7 +72,8 @@ enum JSON {
 enum PaymentTables {
     /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
     static let orders = "orders"
-    /// 16-byte order id -> `OrderDetails` JSON (written at creation, and at the terminal transition).
+    /// 16-byte order id -> `OrderDetails` JSON (written at creation; releases before the hot
+    /// record carried the terminal fields also rewrote it at the terminal transition).
     static let details = "order_details"
     /// order id + u32 big-endian sequence -> `HistoryEntry` JSON: written by earlier releases, read for
     /// their orders. Results are now recorded once, in the audit trail (`AuditLog`), which the
@@ -85,9 +86,18 @@ enum PaymentTables {
 extension WriteTransaction {
     /// The partition count of a pipeline topic, which `ensureTopics` created at start.
     func existingPartitionCount(of topic: String) throws -> Int {
-        guard let count = try partitionCount(of: topic) else {
-            throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist")
-        }
-        return count
+        try existingTopicPartitionCount(topic, partitionCount(of: topic))
     }
+}
+
+extension ReadTransaction {
+    /// The partition count of a pipeline topic, which `ensureTopics` created at start.
+    func existingPartitionCount(of topic: String) throws -> Int {
+        try existingTopicPartitionCount(topic, describe(topic: topic)?.partitions.count)
+    }
+}
+
+private func existingTopicPartitionCount(_ topic: String, _ partitionCount: Int?) throws -> Int {
+    guard let partitionCount else { throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist") }
+    return partitionCount
 }

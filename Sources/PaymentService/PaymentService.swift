@@ -222,7 +222,7 @@ public final class PaymentService: Sendable {
         /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
         var publishedTopic: String? = nil
         /// The consumer span and, when an event was emitted, its producer span; ended after commit.
-        var span: (any Span)? = nil
+        var span: any Span
         var sendSpan: (any Span)? = nil
 
         /// Ends the spans with what happened, once the batch is durable.

@@ -59,8 +59,8 @@ struct PaymentStateView {
     init(_ transaction: ReadTransaction) throws {
         orders = transaction.table(PaymentTables.orders)
         details = transaction.table(PaymentTables.details)
-        eventPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.paymentEvents), PaymentTopics.paymentEvents)
-        deadLetterPartitions = try Self.partitions(transaction.describe(topic: PaymentTopics.deadLetters), PaymentTopics.deadLetters)
+        eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
+        deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
 
     init(_ transaction: WriteTransaction) throws {
@@ -68,11 +68,6 @@ struct PaymentStateView {
         details = try transaction.table(PaymentTables.details)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
-    }
-
-    private static func partitions(_ description: TopicDescription?, _ topic: String) throws -> Int {
-        guard let description else { throw LogStoreError(.unknownTopicOrPartition, "topic \(topic) does not exist") }
-        return description.partitions.count
     }
 }
 

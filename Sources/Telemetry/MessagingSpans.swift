@@ -45,7 +45,7 @@ public enum MessagingSpans {
     public static func context(of headers: [RecordHeader], base: ServiceContext = .topLevel) -> ServiceContext {
         var context = base
         guard let traceparent = headers.last(where: { $0.key == "traceparent" })?.value else { return context }
-        let tracestate = headers.last { $0.key == "tracestate" }?.value.map { String(decoding: $0, as: UTF8.self) }
+        let tracestate = RecordHeadersExtractor().extract(key: "tracestate", from: headers)
         if let parsed = TraceContext(traceparentBytes: traceparent, tracestate: tracestate) {
             context.traceContext = parsed
         }
@@ -80,11 +80,9 @@ public enum MessagingSpans {
 extension Array where Element == RecordHeader {
     /// Sets `traceparent` (and `tracestate` when present) to the given context.
     public mutating func setTraceContext(_ traceContext: TraceContext) {
-        removeAll { $0.key == "traceparent" }
-        append(RecordHeader(key: "traceparent", value: traceContext.traceParentBytes))
+        replaceHeader("traceparent", with: traceContext.traceParentBytes)
         if let state = traceContext.traceStateHeaderValue, !state.isEmpty {
-            let injector = RecordHeadersInjector()
-            injector.inject(state, forKey: "tracestate", into: &self)
+            replaceHeader("tracestate", with: [UInt8](state.utf8))
         }
     }
 }

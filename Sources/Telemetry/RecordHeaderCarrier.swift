@@ -16,7 +16,14 @@ public struct RecordHeadersInjector: Injector {
     public init() {}
 
     public func inject(_ value: String, forKey key: String, into headers: inout [RecordHeader]) {
-        headers.removeAll { $0.key == key }
-        headers.append(RecordHeader(key: key, value: Array(value.utf8)))
+        headers.replaceHeader(key, with: Array(value.utf8))
+    }
+}
+
+extension Array where Element == RecordHeader {
+    /// Sets header `key` to `value`, dropping any earlier value of it.
+    public mutating func replaceHeader(_ key: String, with value: [UInt8]) {
+        removeAll { $0.key == key }
+        append(RecordHeader(key: key, value: value))
     }
 }

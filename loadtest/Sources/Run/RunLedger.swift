@@ -77,10 +77,6 @@ final class RunLedger: Sendable {
         }
     }
 
-    func terminalSeen(_ paymentOrderId: String, at time: UInt64) {
-        terminalSeen([paymentOrderId], at: time)
-    }
-
     /// Terminal events of one fetch, under one lock: at 100k results/s the tail's per-record
     /// locking and the table's growth were a visible share of the load generator's CPU.
     func terminalSeen(_ paymentOrderIds: [String], at time: UInt64) {
