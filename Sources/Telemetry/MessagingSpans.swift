@@ -67,11 +67,12 @@ public enum MessagingSpans {
     }
 
     /// Starts the consumer span that processes one record.
-    public static func startProcess(topic: String, partition: Int32, offset: Int64, key: String?, group: String?,
+    /// `key` is only decoded when the span records (with tracing off, not at all).
+    public static func startProcess(topic: String, partition: Int32, offset: Int64, key: @autoclosure () -> String?, group: String?,
                                     headers: [RecordHeader], tracer: any Tracer = InstrumentationSystem.tracer) -> any Span {
         let span = startSpan(name(.process, topic: topic), context: context(of: headers), ofKind: .consumer, tracer: tracer)
         if span.isRecording {
-            span.attributes.merge(attributes(.process, topic: topic, partition: partition, offset: offset, key: key, group: group))
+            span.attributes.merge(attributes(.process, topic: topic, partition: partition, offset: offset, key: key(), group: group))
         }
         return span
     }
