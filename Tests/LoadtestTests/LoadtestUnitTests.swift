@@ -52,6 +52,13 @@ import Testing
         let body = ByteBuffer(string: #"{"amount":5,"paymentOrderId":"01a2-b","status":"PENDING"}"#)
         #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: body)) == "01a2-b")
         #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: ByteBuffer(string: "{}"))) == nil)
+        func id(_ text: String) -> String? { OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: ByteBuffer(string: text))) }
+        #expect(id(#"{"paymentOrderId":"x"}"#) == "x")
+        #expect(id(#"{"paymentOrder":"y","paymentOrderId":"z"}"#) == "z")
+        #expect(id(#"{"a":"\"paymentOrderId\"","paymentOrderId":""}"#) == "")
+        #expect(id(#"{"paymentOrderId":"unterminated"#) == nil)
+        #expect(id(#"{"paymentOrderId":""#) == nil)
+        #expect(id(#""paymentOrderId""#) == nil)
     }
 }
 

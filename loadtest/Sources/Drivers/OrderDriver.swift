@@ -104,10 +104,21 @@ struct OrderDriver: Sendable {
     /// The `paymentOrderId` of a created order's JSON body, found without a full JSON parse
     /// (the load generator must stay cheaper than the node it measures).
     static func paymentOrderId(in response: HTTPResponse) -> String? {
-        let bytes = response.bodyBytes
-        let marker = Array(#""paymentOrderId":""#.utf8)
-        guard let start = bytes.firstRange(of: marker)?.upperBound,
-              let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
+        response.body.withUnsafeReadableBytes { body -> String? in
+            let marker: StaticString = #""paymentOrderId":""#
+            let markerLength = marker.utf8CodeUnitCount
+            guard let base = body.baseAddress, body.count > markerLength else { return nil }
+            var candidate = 0
+            while let quote = body[candidate...(body.count - markerLength)].firstIndex(of: UInt8(ascii: "\"")) {
+                if memcmp(base + quote, marker.utf8Start, markerLength) == 0 {
+                    let start = quote + markerLength
+                    guard let end = body[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+                    return String(decoding: UnsafeRawBufferPointer(rebasing: body[start..<end]), as: UTF8.self)
+                }
+                candidate = quote + 1
+                if candidate > body.count - markerLength { return nil }
+            }
+            return nil
+        }
     }
 }

@@ -21,6 +21,28 @@ struct PendingHTTPRequest: Sendable {
     var head: HTTPRequestHead
     var body: ByteBuffer?
     var promise: EventLoopPromise<HTTPResponse>
+    /// The response must have arrived by then, else the connection is closed (a pipelined
+    /// connection whose oldest response is late holds every later one too).
+    var deadline: NIODeadline
+}
+
+/// Turns the flush after each pipelined request into one flush per event-loop tick: requests
+/// written by many tasks at once leave in one `write(2)` instead of one each (the load
+/// generator must stay cheaper than the node it measures).
+final class FlushCoalescingHandler: ChannelOutboundHandler {
+    typealias OutboundIn = NIOAny
+    private var flushScheduled = false
+
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            handler.flushScheduled = false
+            context.flush()
+        }
+    }
 }
 
 /// Turns `PendingHTTPRequest`s into HTTP/1.1 parts and completes their promises in order as the
@@ -31,13 +53,33 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
     typealias OutboundIn = PendingHTTPRequest
     typealias OutboundOut = HTTPClientRequestPart
 
-    private var waiting = CircularBuffer<EventLoopPromise<HTTPResponse>>()
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<HTTPResponse>, deadline: NIODeadline)>()
     private var head: HTTPResponseHead?
     private var body: ByteBuffer?
+    private var deadlineCheck: RepeatedTask?
+    /// How often the oldest waiting request's deadline is checked (one timer per connection
+    /// instead of one per request).
+    static let deadlineCheckInterval = TimeAmount.milliseconds(250)
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.deadlineCheckInterval,
+                                                               delay: Self.deadlineCheckInterval) { _ in
+            let (handler, context) = loopBound.value
+            guard let oldest = handler.waiting.first, oldest.deadline < .now() else { return }
+            handler.failAll(HTTPClientError(description: "no response within the request's timeout"))
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
-        waiting.append(request.promise)
+        waiting.append((request.promise, request.deadline))
         context.write(wrapOutboundOut(.head(request.head)), promise: nil)
         if let body = request.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.write(wrapOutboundOut(.end(nil)), promise: promise)
@@ -51,7 +93,7 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
         case .body(var part):
             if body == nil { body = part } else { body!.writeBuffer(&part) }
         case .end:
-            guard let responseHead = head, let promise = waiting.popFirst() else {
+            guard let responseHead = head, let promise = waiting.popFirst()?.promise else {
                 context.fireErrorCaught(HTTPClientError(description: "a response arrived with no request waiting"))
                 return
             }
@@ -73,7 +115,7 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: any Error) {
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        while let waiter = waiting.popFirst() { waiter.promise.fail(error) }
     }
 }
 
@@ -113,13 +155,9 @@ final class HTTPClient: Sendable {
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
-        let timeoutTask = channel.eventLoop.scheduleTask(in: timeout) {
-            promise.fail(HTTPClientError(description: "\(method) \(path) timed out"))
-            channel.close(promise: nil)
-        }
-        channel.writeAndFlush(PendingHTTPRequest(head: head, body: body.map { ByteBuffer(bytes: $0) }, promise: promise))
+        channel.writeAndFlush(PendingHTTPRequest(head: head, body: body.map { ByteBuffer(bytes: $0) }, promise: promise,
+                                                 deadline: .now() + timeout))
             .whenFailure { promise.fail($0) }
-        defer { timeoutTask.cancel() }
         return try await promise.futureResult.get()
     }
 
@@ -133,6 +171,7 @@ final class HTTPClient: Sendable {
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(PipelinedResponseHandler())
                 }
