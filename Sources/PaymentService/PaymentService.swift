@@ -20,10 +20,14 @@ public final class PaymentService: Sendable {
     public let store: LogStore
     private let idGenerator = Mutex(PaymentOrderIDGenerator())
     private let logger: Logger
+    /// Made once: a metric handle costs a registry lookup under a lock, per order otherwise.
+    private let ordersPublished: Counter
 
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments")) {
         self.store = store
         self.logger = logger
+        ordersPublished = Counter(label: "paynode_records_published_total",
+                                  dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")])
         // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
         for outcome in Self.resultOutcomeLabels {
             _ = Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome)])
@@ -106,8 +110,7 @@ public final class PaymentService: Sendable {
         }
         span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(response.replayed)
         if response.status == 201, !response.replayed {
-            Counter(label: "paynode_records_published_total",
-                    dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")]).increment()
+            ordersPublished.increment()
         }
         return response
     }
