@@ -34,8 +34,9 @@ public final class PaymentExecutor: Sendable {
 
     /// One order's progress, journaled before and after every outside call.
     struct Attempt: Codable, Sendable {
-        /// `queued`: the last result is journaled with its outbox entry. `resulted` and `published`
-        /// come from journals written before the outbox (results not yet queued / published).
+        /// `queued`: the last result (PENDING) is journaled with its outbox entry; a final result
+        /// settles the attempt in that same transaction. `resulted` and `published` come from
+        /// journals written before the outbox (results not yet queued / published).
         enum Stage: String, Codable, Sendable { case calling, queued, resulted, published, settled }
         var order: OrderToPay
         var stage: Stage
@@ -70,6 +71,8 @@ public final class PaymentExecutor: Sendable {
     let psps: [String: any PaymentServiceProvider]
     let configuration: Configuration
     let logger: Logger
+    /// Per PSP, made once: a metric handle costs a registry lookup under a lock.
+    private let pspMetrics: [String: PSPCallMetrics]
 
     /// `producerClient` publishes results; give it its own connection so that sends do not
     /// queue behind the order fetches' long polls (nil: `client` does both).
@@ -82,9 +85,7 @@ public final class PaymentExecutor: Sendable {
         self.configuration = configuration
         self.logger = logger
         // Series exist from the start, so dashboards and alerts see zeros rather than gaps.
-        for psp in self.psps.keys {
-            _ = Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp)])
-        }
+        self.pspMetrics = Dictionary(uniqueKeysWithValues: self.psps.keys.map { ($0, PSPCallMetrics(psp: $0)) })
         for outcome in ["acknowledged", "failed"] {
             _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", PaymentTopics.pspResultUpdates), ("outcome", outcome)])
         }
@@ -269,7 +270,9 @@ public final class PaymentExecutor: Sendable {
     /// the send as far as the order's trace is concerned.
     private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter, context: ServiceContext) async throws -> Attempt {
         var queued = attempt
-        queued.stage = .queued
+        // A final result settles the attempt in the same transaction: what is left for it is the
+        // outbox's delivery, which does not need the attempt (one journal write per order fewer).
+        queued.stage = attempt.results.last?.status == .pending ? .queued : .settled
         let partition = router.partition(of: attempt.order.paymentOrderId)
         var spans: [any Span] = []
         let records = try (first..<attempt.results.count).map { index in
@@ -312,17 +315,17 @@ public final class PaymentExecutor: Sendable {
                 span.attributes["paynode.psp.call"] = call
                 span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
             }
+            let metrics = pspMetrics[psp.name] ?? PSPCallMetrics(psp: psp.name)
             defer {
                 span.end()
-                Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp.name)], preferredDisplayUnit: .seconds)
-                    .record(duration: ContinuousClock.now - started)
+                metrics.callSeconds.record(duration: ContinuousClock.now - started)
             }
             do {
                 let answer = followUp
                     ? try await psp.retrieve(paymentOrderID: id, paymentMethod: attempt.order.paymentMethod)
                     : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
                                            paymentMethod: attempt.order.paymentMethod)
-                Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", answer.status.rawValue.lowercased())]).increment()
+                metrics.calls[answer.status]?.increment()
                 if span.isRecording {
                     span.attributes["paynode.psp_status"] = answer.status.rawValue
                     if let reference = answer.pspReference { span.attributes["paynode.psp_reference"] = reference }
@@ -334,7 +337,7 @@ public final class PaymentExecutor: Sendable {
                                     errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
                                     retryAfterMilliseconds: answer.retryAfterMilliseconds)
             } catch let error as PspTransientError {
-                Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp.name), ("outcome", "transient_error")]).increment()
+                metrics.transientErrors.increment()
                 span.recordError(error)
                 span.setStatus(SpanStatus(code: .error, message: error.description))
                 attempt.lastError = error.description
@@ -344,7 +347,7 @@ public final class PaymentExecutor: Sendable {
             }
         }
         // Out of retries: a visible terminal outcome, not a silent stall.
-        Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp.name)]).increment()
+        (pspMetrics[psp.name] ?? PSPCallMetrics(psp: psp.name)).retriesExhausted.increment()
         return StoredResult(status: .failed, errorCode: "psp_unavailable",
                             errorMessage: "\(attempt.order.psp) did not answer after \(configuration.pspRetries) calls: \(attempt.lastError ?? "")",
                             eventTime: currentMilliseconds())
@@ -393,6 +396,24 @@ public final class PaymentExecutor: Sendable {
             attempt.published = max(attempt.published, stored.published)
         }
         try table.put(key, attempt.encoded())
+    }
+}
+
+/// One PSP's call metrics: `paynode_psp_call_seconds{psp}`, `paynode_psp_calls_total{psp,outcome}`
+/// and `paynode_psp_retries_exhausted_total{psp}`.
+struct PSPCallMetrics: Sendable {
+    let callSeconds: Timer
+    let calls: [PspStatus: Counter]
+    let transientErrors: Counter
+    let retriesExhausted: Counter
+
+    init(psp: String) {
+        callSeconds = Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp)], preferredDisplayUnit: .seconds)
+        calls = Dictionary(uniqueKeysWithValues: PspStatus.allCases.map {
+            ($0, Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp), ("outcome", $0.rawValue.lowercased())]))
+        })
+        transientErrors = Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp), ("outcome", "transient_error")])
+        retriesExhausted = Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp)])
     }
 }
 
