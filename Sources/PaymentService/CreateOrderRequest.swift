@@ -16,11 +16,11 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
     }
 
     public static func parse(_ body: [UInt8]) throws(ValidationError) -> CreateOrderRequest {
-        let object: [String: JSONValue]
+        let object: [String: JSONObjectReader.Value]
         do {
-            object = try JSONDecoder().decode([String: JSONValue].self, from: Data(body))
+            object = try JSONObjectReader.members(of: body)
         } catch {
-            throw ValidationError(code: "invalid_json", message: "the body must be a JSON object")
+            throw ValidationError(code: "invalid_json", message: "the body must be a JSON object: \(error)")
         }
         func string(_ field: String) throws(ValidationError) -> String {
             guard case .string(let value) = object[field], !value.isEmpty, value.count <= 255 else {
@@ -42,25 +42,5 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
             throw ValidationError(code: "invalid_psp", message: "psp must be one of \(supportedPSPs.sorted().joined(separator: ", "))")
         }
         return CreateOrderRequest(merchantId: merchantId, amount: amount, currency: currency, paymentMethod: paymentMethod, psp: psp)
-    }
-}
-
-/// Just enough JSON typing to tell an integer from a float, a string or a boolean.
-enum JSONValue: Decodable {
-    case string(String)
-    case integer(Int64)
-    case other
-
-    /// Strings first: four of the five fields are strings, and every failed attempt costs a
-    /// thrown DecodingError. Booleans and fractions fail the integer decode (`.other`).
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if let integer = try? container.decode(Int64.self) {
-            self = .integer(integer)
-        } else {
-            self = .other
-        }
     }
 }
