@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A PSP call's answer, as an adapter reports it.
 public struct PspCallResult: Sendable, Hashable {
     public var status: PspStatus
@@ -94,48 +96,110 @@ extension PspTransientError {
     }
 }
 
-/// A simulated Stripe or Adyen: follows `SimulatedPSPBehavior`, remembers each order's first
-/// outcome (idempotency by payment order id), and waits `latency` per call.
-public actor SimulatedPSP: PaymentServiceProvider {
-    public nonisolated let name: String
+/// A simulated Stripe or Adyen: follows `SimulatedPSPBehavior`, answers a repeated charge of an
+/// order with its first outcome (idempotency by payment order id), and waits `latency` per call.
+///
+/// It remembers an order for `memory` after its first charge (30 s: longer than any retry or
+/// PENDING follow-up of the executor), then answers from the token as after a restart. Keeping
+/// every order forever grew the executor by ~100 bytes per order, gigabytes in a long load test.
+/// A lock, not an actor: a call is a dictionary lookup, cheaper than hopping to an executor.
+public final class SimulatedPSP: PaymentServiceProvider {
+    public let name: String
     private let latencyMilliseconds: Int
-    private var attempts: [PaymentOrderID: Int] = [:]
-    private var outcomes: [PaymentOrderID: (token: String, result: PspCallResult, settlesAt: ContinuousClock.Instant?)] = [:]
+    private let memory: Mutex<ChargeMemory>
 
-    public init(name: String, latencyMilliseconds: Int = 0) {
+    public init(name: String, latencyMilliseconds: Int = 0, memory: Duration = .seconds(30)) {
         self.name = name
         self.latencyMilliseconds = latencyMilliseconds
+        self.memory = Mutex(ChargeMemory(retention: memory))
     }
+
+    /// Orders remembered now (for tests and the memory bound).
+    public var rememberedOrders: Int { memory.withLock { $0.charges.count } }
 
     public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult {
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
-        if let first = outcomes[paymentOrderID] { return first.result }
-        let attempt = attempts[paymentOrderID, default: 0]
-        attempts[paymentOrderID] = attempt + 1
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
-        switch SimulatedPSPBehavior.charge(token: paymentMethod, attempt: attempt, reference: reference) {
-        case .success(let result):
-            let settlesAt = result.retryAfterMilliseconds.map { ContinuousClock.now + .milliseconds($0) }
-            outcomes[paymentOrderID] = (paymentMethod, result, settlesAt)
-            return result
-        case .failure(.timeout):
-            throw PspTransientError(psp: name, message: "timed out")
-        case .failure(.error):
-            throw PspTransientError(psp: name, message: "503 service unavailable")
+        let now = ContinuousClock.now
+        let outcome = memory.withLock { memory -> Result<PspCallResult, PspTransientError.Kind> in
+            memory.forgetExpired(now: now)
+            var charge = memory.charges[paymentOrderID] ?? ChargeMemory.Charge(token: paymentMethod)
+            if charge.answered {
+                // The first outcome again: every token's answer is fixed once it has answered.
+                return SimulatedPSPBehavior.charge(token: charge.token, attempt: .max, reference: reference)
+            }
+            let outcome = SimulatedPSPBehavior.charge(token: paymentMethod, attempt: charge.failedAttempts, reference: reference)
+            switch outcome {
+            case .success(let result):
+                charge.answered = true
+                charge.token = paymentMethod
+                charge.settlesAt = result.retryAfterMilliseconds.map { now + .milliseconds($0) }
+            case .failure:
+                charge.failedAttempts += 1
+            }
+            memory.remember(paymentOrderID, charge, now: now)
+            return outcome
+        }
+        switch outcome {
+        case .success(let result): return result
+        case .failure(.timeout): throw PspTransientError(psp: name, message: "timed out")
+        case .failure(.error): throw PspTransientError(psp: name, message: "503 service unavailable")
         }
     }
 
     public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult {
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
-        guard let outcome = outcomes[paymentOrderID] else {
+        let now = ContinuousClock.now
+        let charge = memory.withLock { memory -> ChargeMemory.Charge? in
+            memory.forgetExpired(now: now)
+            return memory.charges[paymentOrderID]
+        }
+        guard let charge, charge.answered else {
             // A real PSP keeps its charges when the executor restarts; this simulator lives in
             // the executor's process, so after a restart it answers from the token: settled.
             return SimulatedPSPBehavior.settled(token: paymentMethod, reference: reference)
         }
-        if let settlesAt = outcome.settlesAt, ContinuousClock.now < settlesAt {
-            return outcome.result
+        if let settlesAt = charge.settlesAt, now < settlesAt {
+            return (try? SimulatedPSPBehavior.charge(token: charge.token, attempt: .max, reference: reference).get())
+                ?? SimulatedPSPBehavior.settled(token: charge.token, reference: reference)
         }
-        return SimulatedPSPBehavior.settled(token: outcome.token, reference: reference)
+        return SimulatedPSPBehavior.settled(token: charge.token, reference: reference)
+    }
+}
+
+/// What a simulated PSP remembers of recent charges, forgotten in first-charge order.
+struct ChargeMemory {
+    struct Charge {
+        var token: String
+        var failedAttempts = 0
+        var answered = false
+        var settlesAt: ContinuousClock.Instant?
+    }
+
+    let retention: Duration
+    var charges: [PaymentOrderID: Charge] = [:]
+    /// First charges, oldest first; `expiryStart` is the oldest not yet forgotten.
+    private var expiry: [(id: PaymentOrderID, at: ContinuousClock.Instant)] = []
+    private var expiryStart = 0
+
+    init(retention: Duration) {
+        self.retention = retention
+    }
+
+    mutating func remember(_ id: PaymentOrderID, _ charge: Charge, now: ContinuousClock.Instant) {
+        if charges.updateValue(charge, forKey: id) == nil { expiry.append((id, now)) }
+    }
+
+    mutating func forgetExpired(now: ContinuousClock.Instant) {
+        while expiryStart < expiry.count, expiry[expiryStart].at + retention <= now {
+            charges[expiry[expiryStart].id] = nil
+            expiryStart += 1
+        }
+        // Drop the forgotten prefix once it is half the array (amortized O(1) per order).
+        if expiryStart > 1024, expiryStart * 2 > expiry.count {
+            expiry.removeFirst(expiryStart)
+            expiryStart = 0
+        }
     }
 }

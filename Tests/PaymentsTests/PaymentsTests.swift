@@ -161,4 +161,25 @@ struct SimulatedPSPTests {
         let remembered = try await restarted.retrieve(paymentOrderID: order, paymentMethod: "tok_pending")
         #expect(remembered == settled)
     }
+
+    /// Memory stays bounded under sustained load: orders are forgotten `memory` after their
+    /// first charge, and a forgotten order is answered from its token.
+    @Test func forgetsOrdersAfterItsMemory() async throws {
+        let stripe = SimulatedPSP(name: "stripe", memory: .milliseconds(100))
+        let pending = try await stripe.charge(paymentOrderID: order, amountMinor: 1, currency: "EUR", paymentMethod: "tok_pending")
+        for sequence in 0..<2_000 {
+            let id = PaymentOrderID.make(unixMilliseconds: 1_700_000_000_000, sequence: UInt16(sequence), random: 1)
+            _ = try await stripe.charge(paymentOrderID: id, amountMinor: 1, currency: "EUR", paymentMethod: "tok_visa")
+        }
+        #expect(stripe.rememberedOrders == 2_001)
+        // Remembered: the first outcome, whatever the token says now.
+        #expect(try await stripe.charge(paymentOrderID: order, amountMinor: 1, currency: "EUR", paymentMethod: "tok_visa") == pending)
+        try await Task.sleep(for: .milliseconds(150))
+        let later = PaymentOrderID.make(unixMilliseconds: 1_700_000_000_001, sequence: 1, random: 1)
+        _ = try await stripe.charge(paymentOrderID: later, amountMinor: 1, currency: "EUR", paymentMethod: "tok_visa")
+        #expect(stripe.rememberedOrders == 1)
+        // Forgotten: answered from the token, as after a restart.
+        let forgotten = try await stripe.charge(paymentOrderID: order, amountMinor: 1, currency: "EUR", paymentMethod: "tok_visa")
+        #expect(forgotten.status == .successful && forgotten.pspReference == pending.pspReference)
+    }
 }
