@@ -218,8 +218,6 @@ public final class PaymentExecutor: Sendable {
     /// partition and the outbox keeps their order.
     func pay(_ start: Attempt, router: ResultRouter) async {
         var attempt = start
-        var logger = self.logger
-        logger[metadataKey: "paymentOrderId"] = "\(attempt.order.paymentOrderId)"
         // The consumer span of the order continues the service's trace and spans the PSP calls
         // and the hand-off of each result to the outbox.
         var parent = ServiceContext.topLevel
@@ -232,12 +230,15 @@ public final class PaymentExecutor: Sendable {
         }
         defer { span.end() }
         let context = span.context
-        if let traceContext = context.traceContext ?? parent.traceContext { logger[metadataKey: "trace_id"] = "\(traceContext.traceID)" }
+        // The order's ids go on each line it logs, built only when a line is logged (a Logger
+        // with per-order metadata cost a dictionary per order at every level).
+        let lines = OrderLogLines(logger: logger, paymentOrderId: attempt.order.paymentOrderId,
+                                  traceContext: context.traceContext ?? parent.traceContext)
         do {
             while attempt.stage != .settled {
                 switch attempt.stage {
                 case .calling:
-                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, context: context, logger: logger)
+                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, context: context, lines: lines)
                     attempt.results.append(result)
                     attempt = try await queue(attempt, from: attempt.results.count - 1, router: router, context: context)
                 case .resulted:
@@ -260,7 +261,7 @@ public final class PaymentExecutor: Sendable {
         } catch {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
-            logger.error("payment could not be completed; it resumes at the next start", metadata: ["error": "\(error)"])
+            lines.logger.error("payment could not be completed; it resumes at the next start", metadata: lines.metadata(["error": "\(error)"]))
         }
     }
 
@@ -297,7 +298,7 @@ public final class PaymentExecutor: Sendable {
         return queued
     }
 
-    private func callPSP(_ attempt: inout Attempt, followUp: Bool, context: ServiceContext, logger: Logger) async throws -> StoredResult {
+    private func callPSP(_ attempt: inout Attempt, followUp: Bool, context: ServiceContext, lines: OrderLogLines) async throws -> StoredResult {
         guard let psp = psps[attempt.order.psp], let id = PaymentOrderID(attempt.order.paymentOrderId) else {
             return StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)",
                                 eventTime: currentMilliseconds())
@@ -331,8 +332,8 @@ public final class PaymentExecutor: Sendable {
                     if let reference = answer.pspReference { span.attributes["paynode.psp_reference"] = reference }
                     if let code = answer.errorCode { span.attributes["paynode.error_code"] = code }
                 }
-                logger.debug("PSP answered", metadata: ["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
-                                                        "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"])
+                lines.logger.debug("PSP answered", metadata: lines.metadata(["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
+                                                                     "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"]))
                 return StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
                                     errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
                                     retryAfterMilliseconds: answer.retryAfterMilliseconds)
@@ -341,7 +342,7 @@ public final class PaymentExecutor: Sendable {
                 span.recordError(error)
                 span.setStatus(SpanStatus(code: .error, message: error.description))
                 attempt.lastError = error.description
-                logger.warning("PSP call failed; retrying", metadata: ["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"])
+                lines.logger.warning("PSP call failed; retrying", metadata: lines.metadata(["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"]))
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
                 backoff = min(backoff * 2, configuration.pspBackoffMilliseconds.upperBound)
             }
@@ -396,6 +397,20 @@ public final class PaymentExecutor: Sendable {
             attempt.published = max(attempt.published, stored.published)
         }
         try table.put(key, attempt.encoded())
+    }
+}
+
+/// What every line about one order carries: its payment order id and trace id.
+struct OrderLogLines: Sendable {
+    let logger: Logger
+    let paymentOrderId: String
+    let traceContext: TraceContext?
+
+    func metadata(_ fields: Logger.Metadata) -> Logger.Metadata {
+        var metadata = fields
+        metadata["paymentOrderId"] = "\(paymentOrderId)"
+        if let traceContext { metadata["trace_id"] = "\(traceContext.traceID)" }
+        return metadata
     }
 }
 

@@ -78,9 +78,16 @@ extension FixedWidthInteger {
     }
 
     /// The integer stored in exactly `MemoryLayout<Self>.size` big-endian bytes; nil otherwise.
+    /// Inlinable so that callers in other modules get it specialized: the generic version,
+    /// a witness call per byte, showed in profiles of every key and counter decoded.
+    @inlinable
     public init?(bigEndianBytes bytes: some Collection<UInt8>) {
         guard bytes.count == MemoryLayout<Self>.size else { return nil }
-        self = bytes.reduce(Self(0)) { $0 << 8 | Self($1) }
+        if let loaded = bytes.withContiguousStorageIfAvailable({ Self(bigEndian: UnsafeRawBufferPointer($0).loadUnaligned(as: Self.self)) }) {
+            self = loaded
+        } else {
+            self = bytes.reduce(Self(0)) { $0 << 8 | Self($1) }
+        }
     }
 
     init?(bigEndianBytes bytes: UnsafeRawBufferPointer) {
