@@ -98,3 +98,22 @@ def test_undeclared_poison_in_the_dlq_fails_the_run_and_declared_poison_passes(t
                                    "--expect-dead-letters")
     assert process.returncode == 0, process.stdout + process.stderr
     assert result["check"]["deadLetters"] == 3 and result["passed"]
+
+
+def test_the_full_flow_at_full_speed_survives_service_kills(tmp_path):
+    """As fast as possible the orders go through `PipelinedOrderDriver` (no task per request):
+    requests in flight when the service dies are sent again with the same key."""
+    process, result = run_loadtest(
+        tmp_path, "--duration", "8", "--concurrency", "64", "--connections", "8",
+        "--tokens", "tok_visa=70,tok_chargeDeclined=30",
+        "--kill", "service", "--kill-interval", "1.5-2.5", "--drain-timeout", "120")
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    assert result is not None and result["passed"], output[-4000:]
+    assert result["ordersFailed"] == 0 and result["ordersAccepted"] > 500, output[-4000:]
+    assert result["completed"] == result["ordersAccepted"]
+    assert result["requestRetries"] > 0, result  # requests were cut off by the kills and sent again
+    assert result["restarts"].get("service", 0) >= 2, result["restarts"]
+    check = result["check"]
+    assert check["violations"] == [] and check["ordersChecked"] == result["ordersAccepted"]
+    assert check["duplicateResultRecords"] == 0 and check["paymentEventRecords"] == result["ordersAccepted"]

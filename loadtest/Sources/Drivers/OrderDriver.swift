@@ -71,8 +71,7 @@ struct OrderDriver: Sendable {
 
     private func create(index: Int, intendedAt: UInt64) async {
         let token = mix.token(for: index)
-        let psp = index % 2 == 0 ? "stripe" : "adyen"
-        let body = Array(#"{"merchantId":"m_load","amount":\#(100 + index % 100_000),"currency":"EUR","paymentMethod":"\#(token)","psp":"\#(psp)"}"#.utf8)
+        let body = Self.requestBody(index: index, token: token)
         let key = "\(runId)-\(index)"
         ledger.sent.add(1, ordering: .relaxed)
         let giveUp = ContinuousClock.now + orderDeadline
@@ -99,6 +98,12 @@ struct OrderDriver: Sendable {
             try? await Task.sleep(for: .milliseconds(min(500, 20 * attempt)))
         }
         ledger.failures.add(1, ordering: .relaxed)
+    }
+
+    /// Order `index`'s request: amounts vary, the PSPs alternate.
+    static func requestBody(index: Int, token: String) -> [UInt8] {
+        let psp = index % 2 == 0 ? "stripe" : "adyen"
+        return Array(#"{"merchantId":"m_load","amount":\#(100 + index % 100_000),"currency":"EUR","paymentMethod":"\#(token)","psp":"\#(psp)"}"#.utf8)
     }
 
     /// The `paymentOrderId` of a created order's JSON body, found without a full JSON parse

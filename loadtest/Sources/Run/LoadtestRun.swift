@@ -75,6 +75,9 @@ struct LoadtestRun {
         let sampling = Task { await sampler?.run() }
         let rate = options.rate > 0 ? options.rate : nil
         let orderDriver = OrderDriver(client: api, ledger: ledger, mix: options.tokens, runId: runId, concurrency: options.concurrency)
+        let fastOrderDriver = PipelinedOrderDriver(host: httpHost, port: httpPort, ledger: ledger, mix: options.tokens, runId: runId,
+                                                   connections: options.connections,
+                                                   depth: max(1, options.concurrency / max(1, options.connections)))
 
         let faults: FaultInjector? = cluster.map { cluster in
             FaultInjector(plan: .init(
@@ -91,7 +94,7 @@ struct LoadtestRun {
         if options.mode == .pipeline {
             let count = options.orders ?? (rate.map { Int($0 * options.duration) } ?? 20_000)
             log("pipeline mode: creating \(count) orders first (no executor runs)")
-            await orderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
+            await fastOrderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
             log("created \(ledger.acceptedCount) orders in \(String(format: "%.1f", Double(clock.now()) / 1e6)) s; producing their PSP results")
             ledger.sent.store(0, ordering: .relaxed)
             let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], reconnectAttempts: 40))
@@ -122,6 +125,8 @@ struct LoadtestRun {
         } else if let resultDriver {
             let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
             await resultDriver.run(orders: created, schedule: schedule)
+        } else if rate == nil {
+            await fastOrderDriver.run(schedule: schedule)
         } else {
             await orderDriver.run(schedule: schedule)
         }
