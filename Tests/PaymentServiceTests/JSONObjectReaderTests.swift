@@ -67,6 +67,7 @@ struct JSONObjectReaderTests {
         (#"{"a":"x"#, "an unterminated string at byte 7"),
         (#"{"a":tru}"#, "expected true at byte 5"),
         (#"{"amount":1,"amount":2}"#, "the member \"amount\" is given twice at byte 12"),
+        (#"{"merchantId":"m_1" "amount":5000}"#, "expected ',' or '}' in an object at byte 20"),  // docs/payments.md
     ])
     func refusesInvalidDocuments(text: String, message: String) {
         #expect(throws: JSONObjectReader.Failure.self) { try JSONObjectReader.members(of: Array(text.utf8)) }
