@@ -166,8 +166,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     private let host: String
     private let depth: Int
     private var inFlight = CircularBuffer<(order: PendingOrder, sentAt: NIODeadline)>()
-    private var responseHead: HTTPResponseHead?
-    private var responseBody: ByteBuffer?
+    private var response = HTTPResponseAssembler()
     private var recheck: Scheduled<Void>?
     private var deadlineCheck: RepeatedTask?
     private var closing = false
@@ -193,21 +192,16 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            responseHead = head
-            responseBody = nil
-        case .body(var part):
-            if responseBody == nil { responseBody = part } else { responseBody!.writeBuffer(&part) }
-        case .end:
-            guard let head = responseHead, let sent = inFlight.popFirst() else {
-                context.close(promise: nil)
-                return
-            }
-            responseHead = nil
-            complete(sent.order, status: Int(head.status.code), body: responseBody ?? ByteBuffer())
-            responseBody = nil
+        let part = unwrapInboundIn(data)
+        guard let complete = response.add(part) else {
+            if case .end = part { context.close(promise: nil) }  // an end with no head: the stream is broken
+            return
         }
+        guard let sent = inFlight.popFirst() else {
+            context.close(promise: nil)
+            return
+        }
+        self.complete(sent.order, response: complete)
     }
 
     /// Refill after each read: every request it freed leaves in one flush.
@@ -228,14 +222,15 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
         context.fireChannelInactive()
     }
 
-    private func complete(_ order: PendingOrder, status: Int, body: ByteBuffer) {
-        if status == 201, let id = OrderDriver.paymentOrderId(in: HTTPResponse(status: status, headers: [:], body: body)) {
+    private func complete(_ order: PendingOrder, response: HTTPResponse) {
+        let status = response.status
+        if status == 201, let id = OrderDriver.paymentOrderId(in: response) {
             ledger.accepted(OrderEntry(index: order.index, token: mix.token(for: order.index), intendedAt: order.intendedAt, paymentOrderId: id))
             queue.settled()
         } else if status < 500 {
             // A 4xx will not change on a retry: the tool sent something wrong.
             ledger.failures.add(1, ordering: .relaxed)
-            FileHandle.standardError.write(Data("order \(runId)-\(order.index): HTTP \(status) \(String(buffer: body))\n".utf8))
+            FileHandle.standardError.write(Data("order \(runId)-\(order.index): HTTP \(status) \(String(buffer: response.body))\n".utf8))
             queue.settled()
         } else {
             queue.retry(order)

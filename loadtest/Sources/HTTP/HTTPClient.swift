@@ -45,6 +45,30 @@ final class FlushCoalescingHandler: ChannelOutboundHandler {
     }
 }
 
+/// Collects one response's parts into a whole response, part by part as they are read.
+struct HTTPResponseAssembler {
+    private var head: HTTPResponseHead?
+    private var body: ByteBuffer?
+
+    /// The complete response when `part` ends one; nil while it is still arriving, and for an
+    /// end with no head before it.
+    mutating func add(_ part: HTTPClientResponsePart) -> HTTPResponse? {
+        switch part {
+        case .head(let responseHead):
+            head = responseHead
+            body = nil
+            return nil
+        case .body(var bytes):
+            if body == nil { body = bytes } else { body!.writeBuffer(&bytes) }
+            return nil
+        case .end:
+            defer { head = nil; body = nil }
+            guard let head else { return nil }
+            return HTTPResponse(status: Int(head.status.code), headers: head.headers, body: body ?? ByteBuffer())
+        }
+    }
+}
+
 /// Turns `PendingHTTPRequest`s into HTTP/1.1 parts and completes their promises in order as the
 /// responses come back: HTTP/1.1 pipelining, so one connection carries many requests in flight
 /// without a round trip each (the payment API answers in request order).
@@ -54,8 +78,7 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     private var waiting = CircularBuffer<(promise: EventLoopPromise<HTTPResponse>, deadline: NIODeadline)>()
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
+    private var response = HTTPResponseAssembler()
     private var deadlineCheck: RepeatedTask?
     /// How often the oldest waiting request's deadline is checked (one timer per connection
     /// instead of one per request).
@@ -86,22 +109,16 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let responseHead):
-            head = responseHead
-            body = nil
-        case .body(var part):
-            if body == nil { body = part } else { body!.writeBuffer(&part) }
-        case .end:
-            guard let responseHead = head, let promise = waiting.popFirst()?.promise else {
-                context.fireErrorCaught(HTTPClientError(description: "a response arrived with no request waiting"))
-                return
-            }
-            head = nil
-            promise.succeed(HTTPResponse(status: Int(responseHead.status.code), headers: responseHead.headers,
-                                         body: body ?? ByteBuffer()))
-            body = nil
+        let part = unwrapInboundIn(data)
+        guard let complete = response.add(part) else {
+            if case .end = part { context.fireErrorCaught(HTTPClientError(description: "a response ended that never began")) }
+            return
         }
+        guard let promise = waiting.popFirst()?.promise else {
+            context.fireErrorCaught(HTTPClientError(description: "a response arrived with no request waiting"))
+            return
+        }
+        promise.succeed(complete)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
