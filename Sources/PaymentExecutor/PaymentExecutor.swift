@@ -285,7 +285,7 @@ public final class PaymentExecutor: Sendable {
                 if let reference = attempt.results[index].pspReference { send.span.attributes["paynode.psp_reference"] = reference }
             }
             spans.append(send.span)
-            return try outboxRecord(attempt, index: index, traceContext: send.traceContext)
+            return try Self.outboxRecord(attempt, index: index, traceContext: send.traceContext)
         }
         defer { for span in spans { span.end() } }
         let key = Array(attempt.order.paymentOrderId.utf8)
@@ -356,7 +356,7 @@ public final class PaymentExecutor: Sendable {
 
     /// The `psp-result-updates` record of the attempt's result `index` (its timestamp is the
     /// result's time, so the record is the same whenever it is built).
-    func outboxRecord(_ attempt: Attempt, index: Int, traceContext: TraceContext? = nil) throws -> OutboxRecord {
+    static func outboxRecord(_ attempt: Attempt, index: Int, traceContext: TraceContext? = nil) throws -> OutboxRecord {
         let result = attempt.results[index]
         var event = Paynode_Events_V1_PspResultUpdateEvent()
         event.paymentOrderID = attempt.order.paymentOrderId

@@ -98,6 +98,49 @@ import Testing
         #expect(try fixture.pending(0).isEmpty)
     }
 
+    /// Journals `ids` as settled attempts with `results` results each, and their outbox entries
+    /// (one entry per result); returns the entries' keys in order.
+    static func journal(_ ids: [String], results: Int = 1, in fixture: Fixture) async throws -> [[UInt8]] {
+        try await fixture.store.write { transaction in
+            if try OutboxStore.producerState(transaction.table(OutboxStore.producerTable)) == nil {
+                try OutboxStore.save(OutboxProducerState(producerId: 1, producerEpoch: 0), in: transaction)
+            }
+            for id in ids {
+                let order = PaymentExecutor.OrderToPay(paymentOrderId: id, amount: 1, currency: "EUR", paymentMethod: "tok_visa", psp: "stripe")
+                var attempt = PaymentExecutor.Attempt(order: order, stage: .settled)
+                attempt.results = (0..<results).map { .init(status: $0 + 1 == results ? .successful : .pending, eventTime: Int64(1 + $0)) }
+                try PaymentExecutor.put(attempt, key: Array(id.utf8), in: transaction)
+                for index in 0..<results {
+                    try OutboxStore.enqueue([PaymentExecutor.outboxRecord(attempt, index: index)], partition: 0, in: transaction)
+                }
+            }
+        }
+        return try fixture.store.read { transaction in
+            try OutboxStore.pending(partition: 0, in: transaction.table(OutboxStore.entries), limit: .max).map(\.key)
+        }
+    }
+
+    @Test func anUnreadableEntryIsQuarantinedAndItsResultsRequeuedFromTheAttempts() async throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        let keys = try await Self.journal(["o1", "o2"], results: 2, in: fixture)
+        #expect(keys.count == 4)
+        let damaged: [UInt8] = [0xB1, 0xFF, 0x00]
+        try await fixture.store.write { try $0.table(OutboxStore.entries).put(keys[2], damaged) }  // o2's first result
+        #expect(throws: OutboxEntryUnreadable.self) { try fixture.pending(0) }
+
+        let outcome = try await fixture.store.write { try OutboxStore.quarantineUnreadable(partitionCount: 1, in: $0) }
+        #expect(outcome.quarantined.map(\.key) == [keys[2]] && outcome.requeued == 1)
+        #expect(outcome.quarantined.first?.description.hasPrefix("outbox entry 0/2 cannot be read") == true)
+        // Kept byte for byte for an operator; out of the sender's way.
+        #expect(try fixture.store.read { try $0.table(OutboxStore.quarantine)?.get(keys[2]) } == damaged)
+        let remaining = try fixture.pending(0).flatMap(\.records).map { "\($0.paymentOrderId)#\($0.resultIndex)" }
+        #expect(remaining == ["o1#0", "o1#1", "o2#1", "o2#0"])
+        // Nothing left to move: a second pass changes nothing.
+        let again = try await fixture.store.write { try OutboxStore.quarantineUnreadable(partitionCount: 1, in: $0) }
+        #expect(again.quarantined.isEmpty && again.requeued == 0)
+    }
+
     @Test func renumberingMovesTheWholeOutboxToTheNewProducer() async throws {
         let fixture = try Fixture()
         defer { fixture.close() }

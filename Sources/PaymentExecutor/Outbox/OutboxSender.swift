@@ -27,6 +27,9 @@ actor OutboxSender {
     private nonisolated let wakeups: [Int32: AsyncStream<Void>.Continuation]
     private var streams: [Int32: AsyncStream<Void>]
 
+    /// `paynode_executor_outbox_quarantined_total`: entries moved aside because they could not be read.
+    private let quarantinedEntries = Counter(label: "paynode_executor_outbox_quarantined_total")
+
     private var producer: (id: Int64, epoch: Int16)
     /// Bumped by each re-initialization: a batch read under an older generation is stale.
     private var generation = 0
@@ -82,7 +85,12 @@ actor OutboxSender {
             await waitWhileReinitializing()
             if next == nil || nextGeneration != generation {
                 nextGeneration = generation
-                next = try await nextBatch(partition)
+                do {
+                    next = try await nextBatch(partition)
+                } catch let unreadable as OutboxEntryUnreadable {
+                    try await quarantine(after: unreadable)
+                    continue
+                }
             }
             guard let batch = next else {
                 _ = await wakeup.next()  // nil only when cancelled
@@ -121,6 +129,12 @@ actor OutboxSender {
                     Counter(label: "paynode_executor_outbox_refused_total").increment()
                     try await Task.sleep(for: retryBackoff.maximum)
                 }
+            } catch let unreadable as OutboxEntryUnreadable {
+                // Sealing the next batch met a damaged entry; the acknowledgement rolled back
+                // with it, so the sent batch goes again (deduplicated) after the quarantine.
+                finishedSend()
+                next = nil
+                try await quarantine(after: unreadable)
             } catch {
                 // A store failure (or cancellation): the outbox is unchanged, so re-read it.
                 finishedSend()
@@ -139,6 +153,21 @@ actor OutboxSender {
         guard let first = head.first else { return nil }
         if first.entry.sealed { return first }
         return try await store.write { try OutboxStore.sealNext(partition: partition, limits: self.limits, in: $0) }
+    }
+
+    /// An outbox entry cannot be read: move every such entry aside and requeue their results
+    /// from the attempts journal (`OutboxStore.quarantineUnreadable`), then wake every partition.
+    private func quarantine(after unreadable: OutboxEntryUnreadable) async throws {
+        let outcome = try await store.write { [partitions] transaction in
+            try OutboxStore.quarantineUnreadable(partitionCount: partitions.count, in: transaction)
+        }
+        for entry in outcome.quarantined {
+            logger.error("an outbox entry cannot be read; moved it to \(OutboxStore.quarantine) and requeued the results it held from the attempts journal", metadata: [
+                "partition": "\(entry.partition)", "serial": "\(entry.serial)", "reason": "\(entry.reason)",
+                "requeued_results": "\(outcome.requeued)"])
+        }
+        quarantinedEntries.increment(by: outcome.quarantined.count)
+        for partition in partitions { wake(partition) }
     }
 
     private func published(_ batch: OutboxEntry, partition: Int32, baseOffset: Int64) {
@@ -209,6 +238,14 @@ actor OutboxSender {
                 producer = (identity.producerId, identity.epoch)
                 generation += 1
                 return
+            } catch let unreadable as OutboxEntryUnreadable {
+                // Re-numbering met a damaged entry: move it aside, then re-number what is left.
+                let outcome = try await store.write { [partitions] transaction in
+                    try OutboxStore.quarantineUnreadable(partitionCount: partitions.count, in: transaction)
+                }
+                logger.error("an outbox entry cannot be read; moved it aside and requeued its results", metadata: [
+                    "entry": "\(unreadable)", "quarantined": "\(outcome.quarantined.count)", "requeued_results": "\(outcome.requeued)"])
+                quarantinedEntries.increment(by: outcome.quarantined.count)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 logger.warning("cannot re-initialize the producer yet; retrying", metadata: ["error": "\(error)"])

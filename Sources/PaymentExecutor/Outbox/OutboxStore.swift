@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import LogStore
 
 /// The outbox's tables, read and written only inside the caller's transaction so that a PSP
@@ -38,17 +39,80 @@ enum OutboxStore {
         try save(state, in: transaction)
     }
 
-    /// A partition's entries in order, at most `limit`.
+    /// A partition's entries in order, at most `limit`. Throws `OutboxEntryUnreadable` at the
+    /// first entry that cannot be decoded (see `quarantineUnreadable`).
     static func pending(partition: Int32, in table: (some TableReading)?, limit: Int) throws -> [(key: [UInt8], entry: OutboxEntry)] {
         guard let table else { return [] }
         let prefix = UInt32(bitPattern: partition).bigEndianBytes
         var found: [(key: [UInt8], entry: OutboxEntry)] = []
         try table.forEach(from: prefix) { key, value in
             guard key.count == 12, Array(key.prefix(4)) == prefix else { return false }
-            found.append((Array(key), try OutboxEntry.decode(value)))
+            found.append((Array(key), try decode(key: Array(key), value)))
             return found.count < limit
         }
         return found
+    }
+
+    static func decode(key: [UInt8], _ value: some Collection<UInt8>) throws(OutboxEntryUnreadable) -> OutboxEntry {
+        do {
+            return try OutboxEntry.decode(value)
+        } catch {
+            throw OutboxEntryUnreadable(key: key, reason: "\(error)")
+        }
+    }
+
+    static let quarantine = "executor_outbox_quarantine"
+
+    /// Moves every outbox entry that cannot be decoded (damaged bytes, or a format this release
+    /// does not know) to `executor_outbox_quarantine`, byte for byte under its key, and puts back
+    /// in the outbox each journaled result that is neither acknowledged (`published`) nor in a
+    /// readable entry, rebuilt from its attempt: the sender goes on instead of retrying one
+    /// entry forever, and no result is lost. The requeued entries take fresh sequence numbers;
+    /// the gap left by the quarantined ones makes the broker answer OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// which re-numbers the outbox under a new producer id (`OutboxSender.reinitialize`). The
+    /// attempts are scanned whole: rare, and in one transaction so the requeue is exact.
+    static func quarantineUnreadable(partitionCount: Int, in transaction: WriteTransaction)
+        throws -> (quarantined: [OutboxEntryUnreadable], requeued: Int) {
+        let table = try transaction.table(entries)
+        var unreadable: [(error: OutboxEntryUnreadable, bytes: [UInt8])] = []
+        var queued = Set<ResultKey>()
+        try table.forEach(from: []) { key, value in
+            guard key.count == 12 else { return true }
+            do throws(OutboxEntryUnreadable) {
+                for record in try decode(key: Array(key), value).records {
+                    queued.insert(ResultKey(paymentOrderId: record.paymentOrderId, index: record.resultIndex))
+                }
+            } catch {
+                unreadable.append((error, Array(value)))
+            }
+            return true
+        }
+        guard !unreadable.isEmpty else { return ([], 0) }
+        let moved = try transaction.table(quarantine)
+        for entry in unreadable {
+            try moved.put(entry.error.key, entry.bytes)
+            _ = try table.delete(entry.error.key)
+        }
+        var missing: [OutboxRecord] = []
+        try transaction.table(PaymentExecutor.Tables.attempts).forEach(from: []) { _, value in
+            // An attempt that cannot be read is left to the payment path that reads it.
+            guard let attempt = try? PaymentExecutor.Attempt.decode(value), attempt.stage != .resulted else { return true }
+            for index in min(attempt.published, attempt.results.count)..<attempt.results.count
+            where !queued.contains(ResultKey(paymentOrderId: attempt.order.paymentOrderId, index: index)) {
+                missing.append(try PaymentExecutor.outboxRecord(attempt, index: index))
+            }
+            return true
+        }
+        for record in missing {
+            let partition = KafkaPartitioner.partition(forKey: Array(record.paymentOrderId.utf8), partitionCount: partitionCount)
+            try enqueue([record], partition: partition, in: transaction)
+        }
+        return (unreadable.map(\.error), missing.count)
+    }
+
+    private struct ResultKey: Hashable {
+        var paymentOrderId: String
+        var index: Int
     }
 
     /// The batch a partition sends next, sealing (and persisting) a merge of unsealed head
@@ -93,7 +157,7 @@ enum OutboxStore {
         try table.forEach(from: []) { key, value in
             guard key.count == 12 else { return true }
             let partition = Int32(bitPattern: UInt32(bigEndianBytes: key.prefix(4)) ?? 0)
-            byPartition[partition, default: []].append((Array(key), try OutboxEntry.decode(value)))
+            byPartition[partition, default: []].append((Array(key), try decode(key: Array(key), value)))
             return true
         }
         for (partition, current) in byPartition {
@@ -111,4 +175,14 @@ enum OutboxStore {
 struct OutboxError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// An outbox entry that cannot be decoded; `key` is its key in `executor_outbox`.
+struct OutboxEntryUnreadable: Error, CustomStringConvertible {
+    var key: [UInt8]
+    var reason: String
+
+    var partition: Int32 { Int32(bitPattern: UInt32(bigEndianBytes: key.prefix(4)) ?? 0) }
+    var serial: UInt64 { UInt64(bigEndianBytes: key.dropFirst(4)) ?? 0 }
+    var description: String { "outbox entry \(partition)/\(serial) cannot be read: \(reason)" }
 }
