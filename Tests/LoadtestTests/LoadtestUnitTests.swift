@@ -48,6 +48,18 @@ import Testing
         }
     }
 
+    @Test func idempotencyKeysAreStablePerIndexAndDistinct() {
+        let sequential = IdempotencyKeys(scheme: .sequential, runId: "lt-1")
+        #expect(sequential.key(for: 7) == "lt-1-7")
+        let random = IdempotencyKeys(scheme: .random, runId: "lt-1")
+        #expect(random.key(for: 7) == random.key(for: 7))  // a retry sends the same key
+        let keys = (0..<10_000).map(random.key(for:))
+        #expect(Set(keys).count == keys.count)
+        #expect(keys.allSatisfy { $0.prefix(16).allSatisfy(\.isHexDigit) && $0.hasSuffix("-lt-1-\($0.split(separator: "-").last!)") })
+        // Consecutive orders land far apart in key order (unlike sequential keys).
+        #expect(keys[0].prefix(2) != keys[1].prefix(2) || keys[1].prefix(2) != keys[2].prefix(2))
+    }
+
     @Test func theOrderIdIsFoundInACreatedOrder() {
         let body = ByteBuffer(string: #"{"amount":5,"paymentOrderId":"01a2-b","status":"PENDING"}"#)
         #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: body)) == "01a2-b")

@@ -31,6 +31,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "Payment-method token mix, e.g. tok_visa=70,tok_pending=10,tok_chargeDeclined=20.") var tokens: TokenMix = .everyToken
     @Option(help: "Concurrent HTTP requests.") var concurrency = 64
     @Option(help: "Keep-alive HTTP connections (requests are pipelined on them).") var connections = 8
+    @Option(name: .customLong("idempotency-keys"), help: "sequential (<run>-<index>) or random (a hash first, as UUIDv4 keys).") var idempotencyKeys: IdempotencyKeys.Scheme = .sequential
     @Option(name: .customLong("producer-concurrency"), help: "PSP results in flight at once (pipeline mode at a fixed --rate; at full speed results go as pre-encoded batches, one in flight per partition).") var producerConcurrency = 2000
 
     @Option(help: "The paynode binary (default: next to this executable, else on PATH).") var paynode: String?

@@ -46,7 +46,7 @@ struct OrderDriver: Sendable {
     let client: HTTPClient
     let ledger: RunLedger
     let mix: TokenMix
-    let runId: String
+    let keys: IdempotencyKeys
     let concurrency: Int
     /// Gives up on one order after this long (the report counts it as a failure).
     var orderDeadline: Duration = .seconds(120)
@@ -72,7 +72,7 @@ struct OrderDriver: Sendable {
     private func create(index: Int, intendedAt: UInt64) async {
         let token = mix.token(for: index)
         let body = Self.requestBody(index: index, token: token)
-        let key = "\(runId)-\(index)"
+        let key = keys.key(for: index)
         ledger.sent.add(1, ordering: .relaxed)
         let giveUp = ContinuousClock.now + orderDeadline
         var attempt = 0

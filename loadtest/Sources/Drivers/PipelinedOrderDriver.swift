@@ -19,7 +19,7 @@ struct PipelinedOrderDriver: Sendable {
     let port: Int
     let ledger: RunLedger
     let mix: TokenMix
-    let runId: String
+    let keys: IdempotencyKeys
     let connections: Int
     /// Requests in flight per connection.
     let depth: Int
@@ -48,7 +48,7 @@ struct PipelinedOrderDriver: Sendable {
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHTTPClientHandlers()
                             try channel.pipeline.syncOperations.addHandler(
-                                OrderPipelineHandler(queue: queue, ledger: ledger, mix: mix, runId: runId, host: host, depth: depth))
+                                OrderPipelineHandler(queue: queue, ledger: ledger, mix: mix, keys: keys, host: host, depth: depth))
                         }
                     }
                     .connect(host: host, port: port).get()
@@ -162,7 +162,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     private let queue: OrderQueue
     private let ledger: RunLedger
     private let mix: TokenMix
-    private let runId: String
+    private let keys: IdempotencyKeys
     private let host: String
     private let depth: Int
     private var inFlight = CircularBuffer<(order: PendingOrder, sentAt: NIODeadline)>()
@@ -171,11 +171,11 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     private var deadlineCheck: RepeatedTask?
     private var closing = false
 
-    init(queue: OrderQueue, ledger: RunLedger, mix: TokenMix, runId: String, host: String, depth: Int) {
+    init(queue: OrderQueue, ledger: RunLedger, mix: TokenMix, keys: IdempotencyKeys, host: String, depth: Int) {
         self.queue = queue
         self.ledger = ledger
         self.mix = mix
-        self.runId = runId
+        self.keys = keys
         self.host = host
         self.depth = max(1, depth)
     }
@@ -230,7 +230,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
         } else if status < 500 {
             // A 4xx will not change on a retry: the tool sent something wrong.
             ledger.failures.add(1, ordering: .relaxed)
-            FileHandle.standardError.write(Data("order \(runId)-\(order.index): HTTP \(status) \(String(buffer: response.body))\n".utf8))
+            FileHandle.standardError.write(Data("order \(keys.key(for: order.index)): HTTP \(status) \(String(buffer: response.body))\n".utf8))
             queue.settled()
         } else {
             queue.retry(order)
@@ -267,7 +267,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
         headers.add(name: "Host", value: host)
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.count))
-        headers.add(name: "Idempotency-Key", value: "\(runId)-\(order.index)")
+        headers.add(name: "Idempotency-Key", value: keys.key(for: order.index))
         inFlight.append((order, .now()))
         context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/payment-orders", headers: headers))),
                       promise: nil)

@@ -74,8 +74,9 @@ struct LoadtestRun {
         let sampler = cluster.map { ResourceSampler(nodes: $0.nodes) }
         let sampling = Task { await sampler?.run() }
         let rate = options.rate > 0 ? options.rate : nil
-        let orderDriver = OrderDriver(client: api, ledger: ledger, mix: options.tokens, runId: runId, concurrency: options.concurrency)
-        let fastOrderDriver = PipelinedOrderDriver(host: httpHost, port: httpPort, ledger: ledger, mix: options.tokens, runId: runId,
+        let keys = IdempotencyKeys(scheme: options.idempotencyKeys, runId: runId)
+        let orderDriver = OrderDriver(client: api, ledger: ledger, mix: options.tokens, keys: keys, concurrency: options.concurrency)
+        let fastOrderDriver = PipelinedOrderDriver(host: httpHost, port: httpPort, ledger: ledger, mix: options.tokens, keys: keys,
                                                    connections: options.connections,
                                                    depth: max(1, options.concurrency / max(1, options.connections)))
 
@@ -208,6 +209,7 @@ struct LoadtestRun {
             "mode": options.mode.rawValue, "rate": options.rate > 0 ? String(options.rate) : "max",
             "duration": String(options.duration), "tokens": options.tokens.description,
             "concurrency": String(options.concurrency), "connections": String(options.connections),
+            "idempotencyKeys": options.idempotencyKeys.rawValue,
             "pspLatencyMs": String(options.pspLatency), "seed": String(options.seed),
         ]
         if let kill = options.kill { scenario["kill"] = "\(kill) every \(options.killInterval) s" }
