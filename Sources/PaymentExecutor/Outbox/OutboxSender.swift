@@ -240,12 +240,7 @@ actor OutboxSender {
                 return
             } catch let unreadable as OutboxEntryUnreadable {
                 // Re-numbering met a damaged entry: move it aside, then re-number what is left.
-                let outcome = try await store.write { [partitions] transaction in
-                    try OutboxStore.quarantineUnreadable(partitionCount: partitions.count, in: transaction)
-                }
-                logger.error("an outbox entry cannot be read; moved it aside and requeued its results", metadata: [
-                    "entry": "\(unreadable)", "quarantined": "\(outcome.quarantined.count)", "requeued_results": "\(outcome.requeued)"])
-                quarantinedEntries.increment(by: outcome.quarantined.count)
+                try await quarantine(after: unreadable)
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 logger.warning("cannot re-initialize the producer yet; retrying", metadata: ["error": "\(error)"])
