@@ -290,8 +290,11 @@ public final class PaymentExecutor: Sendable {
         defer { for span in spans { span.end() } }
         let key = Array(attempt.order.paymentOrderId.utf8)
         let saved = queued
+        // Queuing the first result: none of this order's results was ever in the outbox, so
+        // the sender cannot have advanced the stored published count (no read-back needed).
+        let mergePublished = first > 0
         try await store.write { transaction in
-            try Self.put(saved, key: key, in: transaction)
+            try Self.put(saved, key: key, in: transaction, mergingPublished: mergePublished)
             try OutboxStore.enqueue(records, partition: partition, in: transaction)
         }
         router.outbox.wake(partition)
@@ -389,11 +392,11 @@ public final class PaymentExecutor: Sendable {
     }
 
     /// Writes an attempt, keeping the published count the outbox sender may have advanced
-    /// since the caller read it.
-    static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction) throws {
+    /// since the caller read it (`mergingPublished: false` when it cannot have).
+    static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction, mergingPublished: Bool = true) throws {
         let table = try transaction.table(Tables.attempts)
         var attempt = attempt
-        if let bytes = try table.get(key), let stored = try? Attempt.decode(bytes) {
+        if mergingPublished, let bytes = try table.get(key), let stored = try? Attempt.decode(bytes) {
             attempt.published = max(attempt.published, stored.published)
         }
         try table.put(key, attempt.encoded())
