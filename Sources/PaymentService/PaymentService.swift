@@ -97,12 +97,14 @@ public final class PaymentService: Sendable {
         // the given traceparent's; without either it starts a new one.
         var parent = ServiceContext.current ?? .topLevel
         if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
-        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: id.description, parent: parent)
-        span.attributes["paynode.payment_order_id"] = SpanAttribute.string(id.description)
+        let idText = id.description
+        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent)
+        if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(idText) }
         defer { span.end() }
         let response: Response
         do {
-            response = try await storeOrder(request, id: id, key: key, canonical: canonical, now: now, traceContext: traceContext)
+            response = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
+                                             traceContext: traceContext)
         } catch {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
@@ -117,8 +119,8 @@ public final class PaymentService: Sendable {
 
     /// The order (PENDING), its idempotency record and its `PaymentOrderCreated` record, in one
     /// transaction; or the stored response when the key was seen before.
-    private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, key: String, canonical: String, now: Int64,
-                            traceContext: TraceContext) async throws -> Response {
+    private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, idText: String, key: String, canonical: String,
+                            now: Int64, traceContext: TraceContext) async throws -> Response {
         let traceId = traceContext.traceIDHex
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
@@ -130,7 +132,7 @@ public final class PaymentService: Sendable {
                 }
                 return Response(status: previous.status, body: previous.body, replayed: true)
             }
-            let details = OrderDetails(paymentOrderId: id.description, merchantId: request.merchantId, amount: request.amount,
+            let details = OrderDetails(paymentOrderId: idText, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
                                        idempotencyKey: key, traceId: traceId, createdAt: now)
             let state = PaymentOrderState(updatedAtMilliseconds: now, amountMinor: request.amount, currency: request.currency)
@@ -138,7 +140,7 @@ public final class PaymentService: Sendable {
             try OrderStatusCounts.add([.pending: 1], in: transaction)
             try transaction.table(PaymentTables.details).put(id.bytes, details.encodedJSON())
             var created = Paynode_Events_V1_PaymentOrderCreated()
-            created.paymentOrderID = id.description
+            created.paymentOrderID = idText
             created.merchantID = request.merchantId
             created.amountMinor = request.amount
             created.currency = request.currency
@@ -146,7 +148,7 @@ public final class PaymentService: Sendable {
             created.psp = request.psp
             created.createdAtUnixMs = now
             created.idempotencyKey = key
-            try self.appendEvent(created, key: id.description, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
+            try self.appendEvent(created, key: idText, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
             let body = Self.orderJSON(details: details, state: state, history: nil)
             let response = Response(status: 201, body: body, replayed: false)

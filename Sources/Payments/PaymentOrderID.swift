@@ -70,6 +70,20 @@ public struct PaymentOrderID: Sendable, Hashable, Comparable, CustomStringConver
         }
     }
 
+    /// The hex digits of the bytes from `start` on, without dashes.
+    public func hexDigits(from start: Int, uppercase: Bool = false) -> String {
+        let digits = bytes[start...]
+        return String(unsafeUninitializedCapacity: digits.count * 2) { buffer in
+            var position = 0
+            for byte in digits {
+                buffer[position] = Self.hexDigit(byte >> 4, uppercase: uppercase)
+                buffer[position + 1] = Self.hexDigit(byte & 0x0F, uppercase: uppercase)
+                position += 2
+            }
+            return position
+        }
+    }
+
     /// Two 64-bit words instead of 16 hashed bytes: the consumer keys a dictionary by order id
     /// for every result of a batch.
     public func hash(into hasher: inout Hasher) {
@@ -84,8 +98,8 @@ public struct PaymentOrderID: Sendable, Hashable, Comparable, CustomStringConver
     }
 
     @inline(__always)
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    private static func hexDigit(_ nibble: UInt8, uppercase: Bool = false) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) + nibble - 10
     }
 
     private static func nibble(_ character: UInt8) -> UInt8? {

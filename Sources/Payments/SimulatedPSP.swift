@@ -83,9 +83,10 @@ public enum SimulatedPSPBehavior {
     }
 
     /// A stable PSP reference for an order, shaped like the PSP's own.
+    /// The order id's last 24 hex digits (its last 12 bytes), upper-case after "PSP" for Adyen,
+    /// lower-case after "pi_" for Stripe; made from the bytes (this runs for every PSP call).
     public static func reference(psp: String, paymentOrderID: PaymentOrderID) -> String {
-        let suffix = String(paymentOrderID.description.filter { $0 != "-" }.suffix(24))
-        return psp == "adyen" ? "PSP\(suffix.uppercased())" : "pi_\(suffix)"
+        psp == "adyen" ? "PSP" + paymentOrderID.hexDigits(from: 4, uppercase: true) : "pi_" + paymentOrderID.hexDigits(from: 4)
     }
 }
 

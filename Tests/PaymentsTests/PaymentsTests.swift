@@ -134,6 +134,18 @@ struct SimulatedPSPTests {
         #expect(pending.status == .pending && pending.retryAfterMilliseconds != nil)
     }
 
+    /// References are the order id's last 24 hex digits, as the dashed text form spells them.
+    @Test func referencesAreTheIdsLastTwentyFourHexDigits() {
+        var generator = SystemRandomNumberGenerator()
+        for sequence in 0..<500 {
+            let id = PaymentOrderID.make(unixMilliseconds: Int64.random(in: 0...(1 << 47), using: &generator),
+                                         sequence: UInt16(sequence), random: UInt64.random(in: 0...UInt64.max, using: &generator))
+            let digits = String(id.description.filter { $0 != "-" }.suffix(24))
+            #expect(SimulatedPSPBehavior.reference(psp: "stripe", paymentOrderID: id) == "pi_" + digits)
+            #expect(SimulatedPSPBehavior.reference(psp: "adyen", paymentOrderID: id) == "PSP" + digits.uppercased())
+        }
+    }
+
     @Test func flakyFailsTwiceThenSucceedsAndRepeatsAreIdempotent() async throws {
         let adyen = SimulatedPSP(name: "adyen")
         for _ in 0..<SimulatedPSPBehavior.flakyFailures {
