@@ -157,17 +157,6 @@ extension OrderDetails {
     }
 }
 
-extension StoredResponse {
-    func encodedJSON() -> [UInt8] {
-        var writer = JSONObjectWriter(capacity: body.utf8.count + 160)
-        writer.add("body", body)
-        writer.add("createdAt", createdAt)
-        writer.add("requestHash", requestHash)
-        writer.add("status", status)
-        return writer.finish()
-    }
-}
-
 extension CreateOrderRequest {
     /// A canonical form: two requests are "the same" for Idempotency-Key purposes iff equal.
     func canonical() -> String {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LogStore
 import Payments
@@ -49,6 +50,56 @@ extension HistoryEntry {
 }
 
 /// A stored response for a client Idempotency-Key: replayed as it was for the same request.
+/// An Idempotency-Key's record as this release writes it (57 bytes): a format byte, the SHA-256
+/// of the canonical request, the order the key created and its creation time. The 201 reply is
+/// not stored: it is the order's JSON at creation, rebuilt from its details (written once, at
+/// creation) when the key comes again. Storing the reply as JSON (`StoredResponse`, still read
+/// for rows written before) cost ~850 bytes and a JSON encoding per order.
+struct IdempotencyRecord: Sendable, Hashable {
+    static let format: UInt8 = 0xB1
+    static let size = 1 + SHA256.byteCount + 16 + 8
+
+    var requestHash: [UInt8]
+    var paymentOrderId: PaymentOrderID
+    var createdAt: Int64
+
+    init(canonicalRequest: String, paymentOrderId: PaymentOrderID, createdAt: Int64) {
+        self.requestHash = Self.hash(canonicalRequest)
+        self.paymentOrderId = paymentOrderId
+        self.createdAt = createdAt
+    }
+
+    /// nil for anything but this layout (a legacy JSON row starts with `{`).
+    init?(decoding bytes: [UInt8]) {
+        guard bytes.count == Self.size, bytes[0] == Self.format,
+              let id = PaymentOrderID(bytes: Array(bytes[33..<49])),
+              let createdAt = Int64(bigEndianBytes: bytes[49...]) else { return nil }
+        self.requestHash = Array(bytes[1..<33])
+        self.paymentOrderId = id
+        self.createdAt = createdAt
+    }
+
+    static func hash(_ canonicalRequest: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(canonicalRequest.utf8)))
+    }
+
+    func encoded() -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(Self.size)
+        bytes.append(Self.format)
+        bytes += requestHash
+        bytes += paymentOrderId.bytes
+        bytes += createdAt.bigEndianBytes
+        return bytes
+    }
+}
+
+/// Stored records that contradict each other (never expected: they are written together).
+struct StoredRecordError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// An Idempotency-Key's record as releases before the binary `IdempotencyRecord` wrote it.
 struct StoredResponse: Codable, Sendable, Hashable {
     var requestHash: String
     var status: Int
@@ -79,7 +130,8 @@ enum PaymentTables {
     /// their orders. Results are now recorded once, in the audit trail (`AuditLog`), which the
     /// order history is read from.
     static let history = "order_history"
-    /// client Idempotency-Key -> `StoredResponse` JSON.
+    /// client Idempotency-Key -> `IdempotencyRecord` (57 bytes; `StoredResponse` JSON in rows
+    /// written by earlier releases).
     static let idempotency = "idempotency_keys"
 }
 

@@ -125,12 +125,15 @@ public final class PaymentService: Sendable {
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
-                let previous = try JSON.decode(StoredResponse.self, stored)
-                guard previous.requestHash == canonical else {
-                    return Self.error(422, "idempotency_key_reused",
-                                      "Idempotency-Key \(key) was used with a different request")
+                let reused = Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
+                guard let record = IdempotencyRecord(decoding: stored) else {
+                    // A row written before the binary record: the reply as it was stored.
+                    let previous = try JSON.decode(StoredResponse.self, stored)
+                    guard previous.requestHash == canonical else { return reused }
+                    return Response(status: previous.status, body: previous.body, replayed: true)
                 }
-                return Response(status: previous.status, body: previous.body, replayed: true)
+                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused }
+                return Response(status: 201, body: try Self.creationReply(of: record, in: transaction), replayed: true)
             }
             let details = OrderDetails(paymentOrderId: idText, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
@@ -152,9 +155,20 @@ public final class PaymentService: Sendable {
                                  transaction: transaction)
             let body = Self.orderJSON(details: details, state: state, history: nil)
             let response = Response(status: 201, body: body, replayed: false)
-            try idempotency.put(Array(key.utf8), StoredResponse(requestHash: canonical, status: 201, body: body, createdAt: now).encodedJSON())
+            try idempotency.put(Array(key.utf8), IdempotencyRecord(canonicalRequest: canonical, paymentOrderId: id, createdAt: now).encoded())
             return response
         }
+    }
+
+    /// The 201 reply an order's creation gave: its JSON at creation, from its details (written
+    /// once, in the creating transaction) and the PENDING state it was created in.
+    static func creationReply(of record: IdempotencyRecord, in transaction: WriteTransaction) throws -> String {
+        guard let bytes = try transaction.table(PaymentTables.details).get(record.paymentOrderId.bytes) else {
+            throw StoredRecordError(description: "the idempotency record names order \(record.paymentOrderId), which has no details")
+        }
+        let details = try JSON.decode(OrderDetails.self, bytes)
+        let state = PaymentOrderState(updatedAtMilliseconds: record.createdAt, amountMinor: details.amount, currency: details.currency)
+        return orderJSON(details: details, state: state, history: nil)
     }
 
     /// `GET /v1/payment-orders/{id}`: the order with its full result history, or nil.

@@ -141,6 +141,35 @@ struct PaymentServiceTests {
         #expect(merged.map { $0["outcome"] as? String } == ["applied", "duplicate"] && merged.map { $0["offset"] as? Int } == [0, 1])
     }
 
+    /// The idempotency record keeps only a hash of the request and the order; the replayed reply
+    /// is rebuilt byte for byte, also after the order moved on, and rows of the JSON layout
+    /// written by earlier releases still replay what they stored.
+    @Test func idempotentRepliesAreRebuiltExactlyAndLegacyRowsStillReplay() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let (created, id) = try await fixture.create("key-1", token: "tok_chargeDeclined")
+        let stored = try #require(try fixture.store.read { try $0.table(PaymentTables.idempotency)?.get(Array("key-1".utf8)) })
+        #expect(stored.count == IdempotencyRecord.size && IdempotencyRecord(decoding: stored)?.paymentOrderId.description == id)
+        try await fixture.publish(id, .failed, error: "card_declined")
+        _ = try await fixture.service.processResults(partition: 0)
+        #expect(try fixture.order(id)["status"] as? String == "FAILED")
+        let (replayed, _) = try await fixture.create("key-1", token: "tok_chargeDeclined")
+        #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body)
+
+        let legacy = StoredResponse(requestHash: "an older canonical form", status: 201, body: #"{"legacy":true}"#, createdAt: 1)
+        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("old-key".utf8), try JSON.encode(legacy)) }
+        let body = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
+        let reused = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "old-key", traceparent: nil)
+        #expect(reused.status == 422)  // the stored canonical form differs
+        let canonical = try CreateOrderRequest.parse(Array(body.utf8)).canonical()
+        let matching = StoredResponse(requestHash: canonical, status: 201, body: #"{"legacy":true}"#, createdAt: 1)
+        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("old-key-2".utf8), try JSON.encode(matching)) }
+        let replay = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "old-key-2", traceparent: nil)
+        #expect(replay.status == 201 && replay.replayed && replay.body == #"{"legacy":true}"#)
+        let legacyBytes = try JSON.encode(legacy)
+        #expect(IdempotencyRecord(decoding: Array(stored.dropLast())) == nil && IdempotencyRecord(decoding: legacyBytes) == nil)
+    }
+
     @Test func creatingAnOrderWritesOrderIdempotencyAndEventTogether() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
