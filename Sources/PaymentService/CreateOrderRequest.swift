@@ -23,7 +23,9 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
             throw ValidationError(code: "invalid_json", message: "the body must be a JSON object: \(error)")
         }
         func string(_ field: String) throws(ValidationError) -> String {
-            guard case .string(let value) = object[field], !value.isEmpty, value.count <= 255 else {
+            // Counting Characters walks grapheme clusters; at most 255 UTF-8 bytes is at most
+            // 255 Characters, so only longer values are counted.
+            guard case .string(let value) = object[field], !value.isEmpty, value.utf8.count <= 255 || value.count <= 255 else {
                 throw ValidationError(code: "invalid_\(field)", message: "\(field) must be a string of 1 to 255 characters")
             }
             return value
@@ -33,7 +35,7 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
             throw ValidationError(code: "invalid_amount", message: "amount must be an integer number of minor units greater than 0")
         }
         let currency = try string("currency")
-        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+        guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
             throw ValidationError(code: "invalid_currency", message: "currency must be 3 upper-case letters (ISO 4217)")
         }
         let paymentMethod = try string("paymentMethod")

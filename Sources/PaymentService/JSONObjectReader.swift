@@ -59,6 +59,7 @@ struct JSONObjectReader {
     private mutating func object() throws(Failure) -> [String: Value] {
         try expect(UInt8(ascii: "{"), "a JSON object")
         var members: [String: Value] = [:]
+        members.reserveCapacity(8)  // an order request has five members: no rehashing
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1

@@ -170,6 +170,22 @@ struct PaymentServiceTests {
         #expect(IdempotencyRecord(decoding: Array(stored.dropLast())) == nil && IdempotencyRecord(decoding: legacyBytes) == nil)
     }
 
+    /// Lengths are Characters, as the contract says, however many bytes they take.
+    @Test func fieldLengthsCountCharacters() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        func create(merchant: String, currency: String = "EUR") async throws -> PaymentService.Response {
+            let body = #"{"merchantId":"\#(merchant)","amount":1,"currency":"\#(currency)","paymentMethod":"tok_visa","psp":"stripe"}"#
+            return try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: UUID().uuidString, traceparent: nil)
+        }
+        #expect(try await create(merchant: String(repeating: "é", count: 255)).status == 201)
+        #expect(try await create(merchant: String(repeating: "é", count: 256)).body.contains("invalid_merchantId"))
+        #expect(try await create(merchant: String(repeating: "m", count: 256)).body.contains("invalid_merchantId"))
+        for currency in ["ÉUR", "EU1", "EURO", "eur"] {
+            #expect(try await create(merchant: "m", currency: currency).body.contains("invalid_currency"))
+        }
+    }
+
     @Test func creatingAnOrderWritesOrderIdempotencyAndEventTogether() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
