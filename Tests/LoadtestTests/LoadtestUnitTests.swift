@@ -86,12 +86,31 @@ import Testing
         #expect(!capped.includes(10, now: 0))
     }
 
+    /// A terminal event seen before its order's HTTP answer was processed still counts, once;
+    /// repeats and other runs' orders do not complete this run's orders.
+    @Test func theLedgerJoinsTerminalEventsToOrdersInEitherOrder() {
+        let ledger = RunLedger(clock: RunClock())
+        ledger.accepted(OrderEntry(index: 0, token: "tok_visa", intendedAt: 1, paymentOrderId: "a"))
+        ledger.terminalSeen(["b", "a", "a", "other-run"], at: 50)
+        #expect(ledger.everyAcceptedOrderTerminal)
+        ledger.accepted(OrderEntry(index: 1, token: "tok_visa", intendedAt: 2, paymentOrderId: "b"))
+        #expect(ledger.everyAcceptedOrderTerminal)  // b's event came first and is joined now
+        ledger.accepted(OrderEntry(index: 2, token: "tok_visa", intendedAt: 3, paymentOrderId: "c"))
+        #expect(!ledger.everyAcceptedOrderTerminal)
+        #expect(ledger.completedCount == 3)  // a, b and the other run's order; the repeat once
+        let snapshot = ledger.snapshot()
+        #expect(snapshot.orders.map(\.terminalSeenAt) == [50, 50, nil] && snapshot.repeatedTerminalEvents == ["a": 1])
+        ledger.terminalSeen(["b"], at: 60)
+        #expect(ledger.snapshot().orders[1].terminalSeenAt == 50)
+    }
+
     /// A stall charges every operation it delayed: latency counts from the intended start.
     @Test func latencyCountsFromTheIntendedStart() {
-        let orders = (0..<4).map { OrderEntry(index: $0, token: "tok_visa", intendedAt: UInt64($0) * 1000, paymentOrderId: "o\($0)") }
         // All four complete together at 10 ms, after a stall: 10, 9, 8 and 7 ms.
-        let seen = Dictionary(uniqueKeysWithValues: orders.map { ($0.paymentOrderId, UInt64(10_000)) })
-        let analysis = LatencyAnalysis(orders: orders, terminalSeenAt: seen)
+        let orders = (0..<4).map {
+            OrderEntry(index: $0, token: "tok_visa", intendedAt: UInt64($0) * 1000, paymentOrderId: "o\($0)", terminalSeenAt: 10_000)
+        }
+        let analysis = LatencyAnalysis(orders: orders)
         #expect(analysis.completed == 4)
         #expect(analysis.histogram.max >= 9_990 && analysis.histogram.min <= 7_010)
         let summary = LatencySummary(analysis.histogram)

@@ -90,11 +90,11 @@ struct LatencyAnalysis {
     var lastCompletion: UInt64 = 0
     var completed = 0
 
-    init(orders: [OrderEntry], terminalSeenAt: [String: UInt64]) {
+    init(orders: [OrderEntry]) {
         var buckets: [Int: [UInt64]] = [:]
         for order in orders {
             firstIntended = min(firstIntended, order.intendedAt)
-            guard let seen = terminalSeenAt[order.paymentOrderId] else { continue }
+            guard let seen = order.terminalSeenAt else { continue }
             let latency = seen > order.intendedAt ? seen - order.intendedAt : 0
             // Measured from the intended start, so stalls are already charged to every
             // operation they delayed: no further coordinated-omission correction is needed.

@@ -143,9 +143,7 @@ struct LoadtestRun {
         let drainDeadline = ContinuousClock.now + .milliseconds(Int64(options.drainTimeout * 1000))
         var drained = false
         while ContinuousClock.now < drainDeadline {
-            let snapshot = ledger.snapshot()
-            let done = snapshot.orders.allSatisfy { snapshot.terminalSeenAt[$0.paymentOrderId] != nil }
-            if done, (try? await checker.groupLag()) == 0 {
+            if ledger.everyAcceptedOrderTerminal, (try? await checker.groupLag()) == 0 {
                 drained = true
                 break
             }
@@ -177,7 +175,7 @@ struct LoadtestRun {
 
         // Report.
         let snapshot = ledger.snapshot()
-        let analysis = LatencyAnalysis(orders: snapshot.orders, terminalSeenAt: snapshot.terminalSeenAt)
+        let analysis = LatencyAnalysis(orders: snapshot.orders)
         let failures = ledger.failures.load(ordering: .relaxed)
         let passed = (check?.passed ?? true) && failures == 0 && drained
         let result = RunResult(

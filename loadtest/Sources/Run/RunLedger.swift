@@ -28,6 +28,8 @@ struct OrderEntry: Sendable {
     /// by holding back the load generator (coordinated omission).
     var intendedAt: UInt64
     var paymentOrderId: String
+    /// When its terminal payment-events record was first seen (µs on the run clock), or nil.
+    var terminalSeenAt: UInt64?
 }
 
 /// Everything the drivers and observers learn during a run, shared between their tasks.
@@ -35,8 +37,13 @@ final class RunLedger: Sendable {
     struct State {
         var orders: [OrderEntry] = []
         var indexByOrderId: [String: Int] = [:]
-        /// First time a terminal payment-events record of the order was seen (µs on the run clock).
-        var terminalSeenAt: [String: UInt64] = [:]
+        /// Terminal events of orders not (yet) accepted: their response may still be on its way,
+        /// or they belong to another run on a shared cluster. Kept apart so that an accepted
+        /// order's terminal time lives in its entry (no second id-keyed table per order).
+        var unmatchedTerminalSeenAt: [String: UInt64] = [:]
+        /// Accepted orders whose terminal event was seen, and terminal events seen in all.
+        var terminalOfAccepted = 0
+        var terminalSeen = 0
         /// Terminal payment-events records seen more than once for an order, by order id.
         var repeatedTerminalEvents: [String: Int] = [:]
     }
@@ -54,9 +61,14 @@ final class RunLedger: Sendable {
     init(clock: RunClock) { self.clock = clock }
 
     func accepted(_ entry: OrderEntry) {
-        state.withLock {
-            $0.indexByOrderId[entry.paymentOrderId] = $0.orders.count
-            $0.orders.append(entry)
+        state.withLock { state in
+            var entry = entry
+            if let seen = state.unmatchedTerminalSeenAt.removeValue(forKey: entry.paymentOrderId) {
+                entry.terminalSeenAt = seen
+                state.terminalOfAccepted += 1
+            }
+            state.indexByOrderId[entry.paymentOrderId] = state.orders.count
+            state.orders.append(entry)
         }
     }
 
@@ -81,12 +93,18 @@ final class RunLedger: Sendable {
     /// locking and the table's growth were a visible share of the load generator's CPU.
     func terminalSeen(_ paymentOrderIds: [String], at time: UInt64) {
         state.withLock { state in
-            if state.terminalSeenAt.capacity < state.orders.count {
-                state.terminalSeenAt.reserveCapacity(state.orders.count)
-            }
             for id in paymentOrderIds {
-                if state.terminalSeenAt[id] == nil {
-                    state.terminalSeenAt[id] = time
+                if let index = state.indexByOrderId[id] {
+                    if state.orders[index].terminalSeenAt == nil {
+                        state.orders[index].terminalSeenAt = time
+                        state.terminalOfAccepted += 1
+                        state.terminalSeen += 1
+                    } else {
+                        state.repeatedTerminalEvents[id, default: 0] += 1
+                    }
+                } else if state.unmatchedTerminalSeenAt[id] == nil {
+                    state.unmatchedTerminalSeenAt[id] = time
+                    state.terminalSeen += 1
                 } else {
                     state.repeatedTerminalEvents[id, default: 0] += 1
                 }
@@ -98,7 +116,10 @@ final class RunLedger: Sendable {
 
     /// Terminal events seen (the tail starts at the end of payment-events, so on a fresh or
     /// dedicated cluster these are this run's orders; the report joins them exactly).
-    var completedCount: Int { state.withLock { $0.terminalSeenAt.count } }
+    var completedCount: Int { state.withLock { $0.terminalSeen } }
+
+    /// Whether every accepted order's terminal event was seen (no copy of the ledger).
+    var everyAcceptedOrderTerminal: Bool { state.withLock { $0.terminalOfAccepted == $0.orders.count } }
 
     func snapshot() -> State { state.withLock { $0 } }
 }
