@@ -302,7 +302,8 @@ public final class PaymentExecutor: Sendable {
     }
 
     private func callPSP(_ attempt: inout Attempt, followUp: Bool, context: ServiceContext, lines: OrderLogLines) async throws -> StoredResult {
-        guard let psp = psps[attempt.order.psp], let id = PaymentOrderID(attempt.order.paymentOrderId) else {
+        guard let psp = psps[attempt.order.psp], let metrics = pspMetrics[psp.name],
+              let id = PaymentOrderID(attempt.order.paymentOrderId) else {
             return StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)",
                                 eventTime: currentMilliseconds())
         }
@@ -319,7 +320,6 @@ public final class PaymentExecutor: Sendable {
                 span.attributes["paynode.psp.call"] = call
                 span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
             }
-            let metrics = pspMetrics[psp.name] ?? PSPCallMetrics(psp: psp.name)
             defer {
                 span.end()
                 metrics.callSeconds.record(duration: ContinuousClock.now - started)
@@ -351,7 +351,7 @@ public final class PaymentExecutor: Sendable {
             }
         }
         // Out of retries: a visible terminal outcome, not a silent stall.
-        (pspMetrics[psp.name] ?? PSPCallMetrics(psp: psp.name)).retriesExhausted.increment()
+        metrics.retriesExhausted.increment()
         return StoredResult(status: .failed, errorCode: "psp_unavailable",
                             errorMessage: "\(attempt.order.psp) did not answer after \(configuration.pspRetries) calls: \(attempt.lastError ?? "")",
                             eventTime: currentMilliseconds())

@@ -57,32 +57,15 @@ struct JSONObjectReader {
     }
 
     private mutating func object() throws(Failure) -> [String: Value] {
-        try expect(UInt8(ascii: "{"), "a JSON object")
+        guard current == UInt8(ascii: "{") else { throw failure("expected a JSON object") }
         var members: [String: Value] = [:]
         members.reserveCapacity(8)  // an order request has five members: no rehashing
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            position += 1
-            return members
-        }
-        while true {
-            skipWhitespace()
-            let keyOffset = position
-            let key = try string()
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':' after a member name")
-            skipWhitespace()
-            let value = try value(depth: 1)
-            guard members.updateValue(value, forKey: key) == nil else {
-                throw Failure(reason: "the member \"\(key)\" is given twice", offset: keyOffset)
-            }
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","): position += 1
-            case UInt8(ascii: "}"): position += 1; return members
-            default: throw failure("expected ',' or '}' in an object")
+        try walkContainer(valueDepth: 1) { name, nameOffset, value throws(Failure) in
+            guard let name, members.updateValue(value, forKey: name) == nil else {
+                throw Failure(reason: "the member \"\(name ?? "")\" is given twice", offset: nameOffset)
             }
         }
+        return members
     }
 
     private mutating func value(depth: Int) throws(Failure) -> Value {
@@ -110,6 +93,14 @@ struct JSONObjectReader {
     /// Validates an array or object nested in a member's value, without keeping it.
     private mutating func skipContainer(depth: Int) throws(Failure) {
         guard depth <= Self.maximumDepth else { throw failure("values nested deeper than \(Self.maximumDepth) levels") }
+        try walkContainer(valueDepth: depth + 1) { _, _, _ throws(Failure) in }
+    }
+
+    /// Reads the object or array whose opening byte is at `position`, handing each element to
+    /// `element`: its member name (nil in an array), where the name starts, and its value read
+    /// at `valueDepth`.
+    private mutating func walkContainer(valueDepth: Int,
+                                        _ element: (_ name: String?, _ nameOffset: Int, _ value: Value) throws(Failure) -> Void) throws(Failure) {
         let isObject = current == UInt8(ascii: "{")
         let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
         position += 1
@@ -120,13 +111,15 @@ struct JSONObjectReader {
         }
         while true {
             skipWhitespace()
+            let nameOffset = position
+            var name: String?
             if isObject {
-                _ = try string()
+                name = try string()
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), "':' after a member name")
                 skipWhitespace()
             }
-            _ = try value(depth: depth + 1)
+            try element(name, nameOffset, try value(depth: valueDepth))
             skipWhitespace()
             if current == UInt8(ascii: ",") {
                 position += 1

@@ -125,14 +125,16 @@ public final class PaymentService: Sendable {
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             if let stored = try idempotency.get(Array(key.utf8)) {
-                let reused = Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
+                func reused() -> Response {
+                    Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
+                }
                 guard let record = IdempotencyRecord(decoding: stored) else {
                     // A row written before the binary record: the reply as it was stored.
                     let previous = try JSON.decode(StoredResponse.self, stored)
-                    guard previous.requestHash == canonical else { return reused }
+                    guard previous.requestHash == canonical else { return reused() }
                     return Response(status: previous.status, body: previous.body, replayed: true)
                 }
-                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused }
+                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused() }
                 return Response(status: 201, body: try Self.creationReply(of: record, in: transaction), replayed: true)
             }
             let details = OrderDetails(paymentOrderId: idText, merchantId: request.merchantId, amount: request.amount,

@@ -77,9 +77,15 @@ public enum SimulatedPSPBehavior {
     public static func settled(token: String, reference: String) -> PspCallResult {
         switch token {
         case "tok_pending": PspCallResult(status: .successful, pspReference: reference)
-        default: (try? charge(token: token, attempt: flakyFailures, reference: reference).get())
-            ?? PspCallResult(status: .failed, errorCode: "invalid_payment_method")
+        default: firstAnswer(token: token, reference: reference)
         }
+    }
+
+    /// A token's answer once it is past its transient failures: what a repeated charge of an
+    /// answered order gets (PENDING for tok_pending).
+    public static func firstAnswer(token: String, reference: String) -> PspCallResult {
+        (try? charge(token: token, attempt: flakyFailures, reference: reference).get())
+            ?? PspCallResult(status: .failed, errorCode: "invalid_payment_method")
     }
 
     /// A stable PSP reference for an order, shaped like the PSP's own.
@@ -127,7 +133,7 @@ public final class SimulatedPSP: PaymentServiceProvider {
             var charge = memory.charges[paymentOrderID] ?? ChargeMemory.Charge(token: paymentMethod)
             if charge.answered {
                 // The first outcome again: every token's answer is fixed once it has answered.
-                return SimulatedPSPBehavior.charge(token: charge.token, attempt: .max, reference: reference)
+                return .success(SimulatedPSPBehavior.firstAnswer(token: charge.token, reference: reference))
             }
             let outcome = SimulatedPSPBehavior.charge(token: paymentMethod, attempt: charge.failedAttempts, reference: reference)
             switch outcome {
@@ -162,8 +168,7 @@ public final class SimulatedPSP: PaymentServiceProvider {
             return SimulatedPSPBehavior.settled(token: paymentMethod, reference: reference)
         }
         if let settlesAt = charge.settlesAt, now < settlesAt {
-            return (try? SimulatedPSPBehavior.charge(token: charge.token, attempt: .max, reference: reference).get())
-                ?? SimulatedPSPBehavior.settled(token: charge.token, reference: reference)
+            return SimulatedPSPBehavior.firstAnswer(token: charge.token, reference: reference)
         }
         return SimulatedPSPBehavior.settled(token: charge.token, reference: reference)
     }

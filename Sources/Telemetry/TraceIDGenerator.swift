@@ -17,7 +17,12 @@ public struct TraceIDGenerator: RandomNumberGenerator, Sendable {
 
     public mutating func next() -> UInt64 {
         let draw = Self.draws.wrappingAdd(1, ordering: .relaxed).oldValue
-        var z = Self.seed &+ draw &* 0x9E37_79B9_7F4A_7C15
+        return Self.mix(Self.seed &+ draw &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// splitmix64's finalizer: a bijection of UInt64 that spreads nearby inputs far apart.
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

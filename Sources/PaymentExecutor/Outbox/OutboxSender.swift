@@ -87,8 +87,8 @@ actor OutboxSender {
                 nextGeneration = generation
                 do {
                     next = try await nextBatch(partition)
-                } catch let unreadable as OutboxEntryUnreadable {
-                    try await quarantine(after: unreadable)
+                } catch is OutboxEntryUnreadable {
+                    try await quarantineUnreadable()
                     continue
                 }
             }
@@ -129,12 +129,12 @@ actor OutboxSender {
                     Counter(label: "paynode_executor_outbox_refused_total").increment()
                     try await Task.sleep(for: retryBackoff.maximum)
                 }
-            } catch let unreadable as OutboxEntryUnreadable {
+            } catch is OutboxEntryUnreadable {
                 // Sealing the next batch met a damaged entry; the acknowledgement rolled back
                 // with it, so the sent batch goes again (deduplicated) after the quarantine.
                 finishedSend()
                 next = nil
-                try await quarantine(after: unreadable)
+                try await quarantineUnreadable()
             } catch {
                 // A store failure (or cancellation): the outbox is unchanged, so re-read it.
                 finishedSend()
@@ -157,7 +157,7 @@ actor OutboxSender {
 
     /// An outbox entry cannot be read: move every such entry aside and requeue their results
     /// from the attempts journal (`OutboxStore.quarantineUnreadable`), then wake every partition.
-    private func quarantine(after unreadable: OutboxEntryUnreadable) async throws {
+    private func quarantineUnreadable() async throws {
         let outcome = try await store.write { [partitions] transaction in
             try OutboxStore.quarantineUnreadable(partitionCount: partitions.count, in: transaction)
         }
@@ -238,9 +238,9 @@ actor OutboxSender {
                 producer = (identity.producerId, identity.epoch)
                 generation += 1
                 return
-            } catch let unreadable as OutboxEntryUnreadable {
+            } catch is OutboxEntryUnreadable {
                 // Re-numbering met a damaged entry: move it aside, then re-number what is left.
-                try await quarantine(after: unreadable)
+                try await quarantineUnreadable()
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 logger.warning("cannot re-initialize the producer yet; retrying", metadata: ["error": "\(error)"])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Telemetry
 
 /// How the orders' Idempotency-Keys are spelled; the same index always gets the same key, so a
 /// request sent again is recognised as the same order.
@@ -21,12 +22,8 @@ struct IdempotencyKeys: Sendable {
         case .sequential:
             return "\(runId)-\(index)"
         case .random:
-            // splitmix64: a bijection, so distinct indexes never share a key.
-            var z = UInt64(truncatingIfNeeded: index) &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            let hex = String(z, radix: 16)
+            // A bijection, so distinct indexes never share a key.
+            let hex = String(TraceIDGenerator.mix(UInt64(truncatingIfNeeded: index) &+ 0x9E37_79B9_7F4A_7C15), radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex + "-\(runId)-\(index)"
         }
     }
