@@ -43,7 +43,9 @@ import Testing
         try await client.fetch(topic: topic, partition: 0, offset: 0).map { String(decoding: $0.value ?? [], as: UTF8.self) }
     }
 
-    @Test func aBatchWhoseAcknowledgementWasLostIsReSentAndDeduplicated() async throws {
+    /// A broker with a one-partition `psp-result-updates`, a client to it, a producer identity
+    /// from it and an empty outbox store, for one test.
+    func withBroker(_ body: (KafkaClient, (producerId: Int64, epoch: Int16), OutboxStoreTests.Fixture) async throws -> Void) async throws {
         let broker = try BrokerProcess()
         defer { broker.remove() }
         let kafka = client(broker)
@@ -52,68 +54,62 @@ import Testing
         let identity = try await kafka.initProducerId()
         let fixture = try OutboxStoreTests.Fixture()
         defer { fixture.close() }
-        try await fixture.store.write { transaction in
-            try OutboxStore.save(OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch), in: transaction)
-            for id in ["a", "b", "c"] { try OutboxStore.enqueue([self.record(id)], partition: 0, in: transaction) }
-        }
-        // Before a "crash": the batch was sealed and reached the log, its answer never came.
-        let sealed = try #require(try await fixture.store.write { try OutboxStore.sealNext(partition: 0, limits: .init(), in: $0) })
-        #expect(try await kafka.produce(sealed.entry.records.map(\.kafkaRecord), to: .init(topic, 0), producer: sealed.entry.fields) == 0)
+        try await body(kafka, identity, fixture)
+    }
 
-        // After the restart: the same batch goes out again, then what came after it.
-        try await fixture.store.write { try OutboxStore.enqueue([self.record("d")], partition: 0, in: $0) }
-        try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
-        #expect(try fixture.pending(0).isEmpty)
-        #expect(try await values(kafka) == ["a", "b", "c", "d"])
+    @Test func aBatchWhoseAcknowledgementWasLostIsReSentAndDeduplicated() async throws {
+        try await withBroker { kafka, identity, fixture in
+            try await fixture.store.write { transaction in
+                try OutboxStore.save(OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch), in: transaction)
+                for id in ["a", "b", "c"] { try OutboxStore.enqueue([self.record(id)], partition: 0, in: transaction) }
+            }
+            // Before a "crash": the batch was sealed and reached the log, its answer never came.
+            let sealed = try #require(try await fixture.store.write { try OutboxStore.sealNext(partition: 0, limits: .init(), in: $0) })
+            #expect(try await kafka.produce(sealed.entry.records.map(\.kafkaRecord), to: .init(topic, 0), producer: sealed.entry.fields) == 0)
+
+            // After the restart: the same batch goes out again, then what came after it.
+            try await fixture.store.write { try OutboxStore.enqueue([self.record("d")], partition: 0, in: $0) }
+            try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
+            #expect(try fixture.pending(0).isEmpty)
+            #expect(try await values(kafka) == ["a", "b", "c", "d"])
+        }
     }
 
     @Test func aRefusedProducerStateIsReplacedAndTheOutboxReNumbered() async throws {
-        let broker = try BrokerProcess()
-        defer { broker.remove() }
-        let kafka = client(broker)
-        defer { Task { await kafka.shutdown() } }
-        try await kafka.createTopic(topic, partitions: 1)
-        let identity = try await kafka.initProducerId()
-        _ = try await kafka.produce([record("old").kafkaRecord], to: .init(topic, 0),
-                                    producer: .init(producerId: identity.producerId, producerEpoch: identity.epoch, baseSequence: 0))
-        let fixture = try OutboxStoreTests.Fixture()
-        defer { fixture.close() }
-        // Our stored sequences run ahead of the broker's (e.g. it was restored from an old backup).
-        var state = OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch)
-        state.nextSequences[0] = 40
-        let stale = state
-        try await fixture.store.write { transaction in
-            try OutboxStore.save(stale, in: transaction)
-            for id in ["x", "y"] { try OutboxStore.enqueue([self.record(id)], partition: 0, in: transaction) }
+        try await withBroker { kafka, identity, fixture in
+            _ = try await kafka.produce([record("old").kafkaRecord], to: .init(topic, 0),
+                                        producer: .init(producerId: identity.producerId, producerEpoch: identity.epoch, baseSequence: 0))
+            // Our stored sequences run ahead of the broker's (e.g. it was restored from an old backup).
+            var state = OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch)
+            state.nextSequences[0] = 40
+            let stale = state
+            try await fixture.store.write { transaction in
+                try OutboxStore.save(stale, in: transaction)
+                for id in ["x", "y"] { try OutboxStore.enqueue([self.record(id)], partition: 0, in: transaction) }
+            }
+            try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
+            #expect(try fixture.pending(0).isEmpty)
+            #expect(try await values(kafka) == ["old", "x", "y"])
+            let renewed = try #require(try fixture.state())
+            #expect(renewed.producerId != identity.producerId)
+            #expect(renewed.nextSequences[0] == 2)
         }
-        try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
-        #expect(try fixture.pending(0).isEmpty)
-        #expect(try await values(kafka) == ["old", "x", "y"])
-        let renewed = try #require(try fixture.state())
-        #expect(renewed.producerId != identity.producerId)
-        #expect(renewed.nextSequences[0] == 2)
     }
 
     @Test func aDamagedEntryIsQuarantinedAndEveryResultIsStillPublishedOnce() async throws {
-        let broker = try BrokerProcess()
-        defer { broker.remove() }
-        let kafka = client(broker)
-        defer { Task { await kafka.shutdown() } }
-        try await kafka.createTopic(topic, partitions: 1)
-        let identity = try await kafka.initProducerId()
-        let fixture = try OutboxStoreTests.Fixture()
-        defer { fixture.close() }
-        try await fixture.store.write {
-            try OutboxStore.save(OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch), in: $0)
-        }
-        let keys = try await OutboxStoreTests.journal(["a", "b", "c"], in: fixture)
-        try await fixture.store.write { try $0.table(OutboxStore.entries).put(keys[1], [0x42]) }
+        try await withBroker { kafka, identity, fixture in
+            try await fixture.store.write {
+                try OutboxStore.save(OutboxProducerState(producerId: identity.producerId, producerEpoch: identity.epoch), in: $0)
+            }
+            let keys = try await OutboxStoreTests.journal(["a", "b", "c"], in: fixture)
+            try await fixture.store.write { try $0.table(OutboxStore.entries).put(keys[1], [0x42]) }
 
-        try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
-        #expect(try fixture.pending(0).isEmpty)
-        #expect(try fixture.store.read { try $0.table(OutboxStore.quarantine)?.get(keys[1]) } == [0x42])
-        // b's result came back from its attempt; the sequence gap it left was re-numbered away.
-        let published = try await kafka.fetch(topic: topic, partition: 0, offset: 0).map { String(decoding: $0.key ?? [], as: UTF8.self) }
-        #expect(published.sorted() == ["a", "b", "c"])
+            try await drain(fixture, client: kafka, producer: (identity.producerId, identity.epoch))
+            #expect(try fixture.pending(0).isEmpty)
+            #expect(try fixture.store.read { try $0.table(OutboxStore.quarantine)?.get(keys[1]) } == [0x42])
+            // b's result came back from its attempt; the sequence gap it left was re-numbered away.
+            let published = try await kafka.fetch(topic: topic, partition: 0, offset: 0).map { String(decoding: $0.key ?? [], as: UTF8.self) }
+            #expect(published.sorted() == ["a", "b", "c"])
+        }
     }
 }
