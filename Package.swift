@@ -33,7 +33,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
-        // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev).
+        // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev, libjemalloc-dev).
         .systemLibrary(
             name: "CLMDB",
             pkgConfig: "lmdb",
@@ -43,6 +43,13 @@ let package = Package(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The nodes' allocator (Debian: libjemalloc-dev). Linking it makes it the process's
+        // malloc: glibc's allocator was a fifth of the executor's CPU under load (BENCHMARKS.md).
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
         ),
         // CRC-32C (Castagnoli) with SSE4.2 / ARMv8 hardware paths and a table fallback.
         .target(
@@ -150,6 +157,7 @@ let package = Package(
         .executableTarget(
             name: "Node",
             dependencies: [
+                "CJemalloc",
                 "LogStore",
                 "Protocol",
                 "KafkaClient",

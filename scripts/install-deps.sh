@@ -4,7 +4,7 @@
 set -euo pipefail
 
 mode="${1:-build}"
-packages=(liblmdb-dev zlib1g-dev pkg-config)
+packages=(liblmdb-dev zlib1g-dev libjemalloc-dev pkg-config)
 # The tests drive the broker with real Kafka clients: Debian's kcat (librdkafka 2.0.2) and, from
 # PyPI, confluent-kafka (a current librdkafka) and kafka-python. A real Prometheus server (and
 # promtool) scrapes the nodes and checks the dashboard's queries and the alerting rules.

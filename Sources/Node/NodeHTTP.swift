@@ -10,11 +10,13 @@ import Synchronization
 struct NodeHTTP {
     let router: Router<BasicRequestContext>
 
-    /// `beforeScrape` refreshes the gauges read at scrape time (offsets, lag, orders by status);
+    /// `beforeScrape` refreshes the node's own gauges read at scrape time (offsets, lag, orders by
+    /// status; the heap's are read for every node);
     /// a failure there is logged and the remaining metrics are still served.
     init(readiness: Readiness, registry: PrometheusCollectorRegistry, logger: Logger = Logger(label: "paynode.http"),
          beforeScrape: @escaping @Sendable () throws -> Void = {}) {
         let router = Router()
+        let heap = HeapGauges()
         router.add(middleware: HTTPMetricsMiddleware())
         router.get("/healthz") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"# + "\n")))
@@ -25,6 +27,7 @@ struct NodeHTTP {
                             body: .init(byteBuffer: ByteBuffer(string: ready ? #"{"status":"ready"}"# + "\n" : #"{"status":"starting"}"# + "\n")))
         }
         router.get("/metrics") { _, _ -> Response in
+            heap.refresh()
             do {
                 try beforeScrape()
             } catch {

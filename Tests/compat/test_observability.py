@@ -200,6 +200,13 @@ def test_prometheus_scrapes_a_loaded_pipeline_and_the_dashboard_queries_answer(d
         wanted = metric_names([expression for _, expression in dashboard_queries()] + rule_expressions())
         assert len(wanted) >= 20
         assert not wanted - names, f"named but not exposed: {sorted(wanted - names)}"
+        # Both nodes allocate through jemalloc: its statistics count the heap (a node running on
+        # another allocator would report nothing here, or next to nothing).
+        for port in (service.http_port, executor_port):
+            heap = {name: float(value) for name, value in
+                    re.findall(r"^(paynode_heap_\w+_bytes) (\S+)$", scrape(port), re.M)}
+            assert heap["paynode_heap_allocated_bytes"] > 2_000_000, heap
+            assert heap["paynode_heap_resident_bytes"] >= heap["paynode_heap_allocated_bytes"], heap
 
         # One order's trace: API -> payment-orders -> executor -> psp-result-updates -> payment-events.
         order_id = next(order for order, token in orders.items() if token == "tok_visa")
