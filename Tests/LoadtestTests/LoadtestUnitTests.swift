@@ -62,9 +62,9 @@ import Testing
 
     @Test func theOrderIdIsFoundInACreatedOrder() {
         let body = ByteBuffer(string: #"{"amount":5,"paymentOrderId":"01a2-b","status":"PENDING"}"#)
-        #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: body)) == "01a2-b")
-        #expect(OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: ByteBuffer(string: "{}"))) == nil)
-        func id(_ text: String) -> String? { OrderDriver.paymentOrderId(in: HTTPResponse(status: 201, headers: [:], body: ByteBuffer(string: text))) }
+        #expect(OrderDriver.paymentOrderId(inBody: body) == "01a2-b")
+        #expect(OrderDriver.paymentOrderId(inBody: ByteBuffer(string: "{}")) == nil)
+        func id(_ text: String) -> String? { OrderDriver.paymentOrderId(inBody: ByteBuffer(string: text)) }
         #expect(id(#"{"paymentOrderId":"x"}"#) == "x")
         #expect(id(#"{"paymentOrder":"y","paymentOrderId":"z"}"#) == "z")
         #expect(id(#"{"a":"\"paymentOrderId\"","paymentOrderId":""}"#) == "")
@@ -159,5 +159,93 @@ private final class CollectHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = Array(unwrapInboundIn(data).readableBytesView)
         received.withLock { $0.append(contentsOf: bytes) }
+    }
+}
+
+@Suite struct HTTPResponseParserTests {
+    /// Every whole response in `text`, read the way the channel reads them: as bytes arrive.
+    private func responses(_ text: String, atEOF: Bool = false) throws -> [ParsedHTTPResponse] {
+        var buffer = ByteBuffer(string: text)
+        var parsed: [ParsedHTTPResponse] = []
+        while buffer.readableBytes > 0, let next = try HTTPResponseParser.parse(&buffer, atEOF: atEOF) {
+            if let next { parsed.append(next) }
+        }
+        return parsed
+    }
+
+    private func response(_ status: Int, _ body: String) -> ParsedHTTPResponse {
+        ParsedHTTPResponse(status: status, body: ByteBuffer(string: body))
+    }
+
+    private let created = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 23\r\nDate: x\r\n\r\n"
+        + #"{"paymentOrderId":"ab"}"#
+    private let conflict = "HTTP/1.1 409 Conflict\r\ncontent-length: 2\r\n\r\n{}"
+
+    @Test func pipelinedResponsesAreReadInOrder() throws {
+        #expect(try responses(created + conflict) == [response(201, #"{"paymentOrderId":"ab"}"#), response(409, "{}")])
+    }
+
+    @Test func aResponseSplitAnywhereIsReadOnceWhole() throws {
+        let bytes = Array((created + conflict).utf8)
+        for split in 0...bytes.count {
+            var buffer = ByteBuffer(bytes: bytes[..<split])
+            var parsed: [ParsedHTTPResponse] = []
+            func drain() throws {
+                while buffer.readableBytes > 0, let next = try HTTPResponseParser.parse(&buffer, atEOF: false) {
+                    if let next { parsed.append(next) }
+                }
+            }
+            try drain()
+            buffer.writeBytes(bytes[split...])
+            try drain()
+            #expect(parsed.map(\.status) == [201, 409], "split at \(split)")
+            #expect(buffer.readableBytes == 0)
+        }
+    }
+
+    @Test func chunkedBodiesInterimResponsesAndBodilessStatuses() throws {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: t\r\n\r\n"
+        #expect(try responses(chunked) == [response(200, "Wikipedia")])
+        #expect(try responses("HTTP/1.1 100 Continue\r\n\r\n" + conflict) == [response(409, "{}")])
+        #expect(try responses("HTTP/1.1 204 No Content\r\n\r\n" + conflict) == [response(204, ""), response(409, "{}")])
+        // Neither length nor chunked: the body runs to the end of the connection.
+        #expect(try responses("HTTP/1.1 503 Service Unavailable\r\n\r\nbusy") == [])
+        #expect(try responses("HTTP/1.1 503 Service Unavailable\r\n\r\nbusy", atEOF: true) == [response(503, "busy")])
+        // An incomplete body waits; nothing is consumed.
+        var partial = ByteBuffer(string: String(created.dropLast(3)))
+        #expect(try HTTPResponseParser.parse(&partial, atEOF: false) == nil)
+        #expect(partial.readableBytes == created.utf8.count - 3)
+    }
+
+    @Test func malformedResponsesAreErrorsNamingTheProblem() throws {
+        let cases: [(String, String)] = [
+            ("HTTP/2 200 OK\r\n\r\n", "invalid status line"),
+            ("HTTP/1.1 2x1 OK\r\n\r\n", "invalid status line"),
+            ("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", "invalid Content-Length"),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting Content-Length"),
+            ("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "invalid header line"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "not followed by CRLF"),
+            ("HTTP/1.1 101 Switching Protocols\r\n\r\n", "101"),
+            ("HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: HTTPResponseParser.maximumHeaderBytes), "no end of the header section"),
+        ]
+        for (text, expected) in cases {
+            var buffer = ByteBuffer(string: text)
+            do {
+                _ = try HTTPResponseParser.parse(&buffer, atEOF: false)
+                Issue.record("no error for \(text.prefix(60).debugDescription)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
+    @Test func anOrderRequestIsOneWholeHTTPRequest() {
+        var buffer = ByteBuffer()
+        OrderPipelineHandler.writeRequest(index: 7, token: "tok_visa", key: "run-7", host: "127.0.0.1", into: &buffer)
+        let body = String(decoding: OrderDriver.requestBody(index: 7, token: "tok_visa"), as: UTF8.self)
+        #expect(String(buffer: buffer) == "POST /v1/payment-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Idempotency-Key: run-7\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
     }
 }

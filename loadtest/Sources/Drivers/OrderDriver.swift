@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Synchronization
 
@@ -80,7 +81,7 @@ struct OrderDriver: Sendable {
             do {
                 let response = try await client.request(.POST, "/v1/payment-orders", body: body,
                                                         headers: [("Idempotency-Key", key)], timeout: .seconds(10))
-                if response.status == 201, let id = Self.paymentOrderId(in: response) {
+                if response.status == 201, let id = Self.paymentOrderId(inBody: response.body) {
                     ledger.accepted(OrderEntry(index: index, token: token, intendedAt: intendedAt, paymentOrderId: id))
                     return
                 }
@@ -108,8 +109,8 @@ struct OrderDriver: Sendable {
 
     /// The `paymentOrderId` of a created order's JSON body, found without a full JSON parse
     /// (the load generator must stay cheaper than the node it measures).
-    static func paymentOrderId(in response: HTTPResponse) -> String? {
-        response.body.withUnsafeReadableBytes { body -> String? in
+    static func paymentOrderId(inBody responseBody: ByteBuffer) -> String? {
+        responseBody.withUnsafeReadableBytes { body -> String? in
             let marker: StaticString = #""paymentOrderId":""#
             let markerLength = marker.utf8CodeUnitCount
             guard let base = body.baseAddress, body.count > markerLength else { return nil }
