@@ -73,12 +73,16 @@ public final class PaymentExecutor: Sendable {
     let logger: Logger
     /// Per PSP, made once: a metric handle costs a registry lookup under a lock.
     private let pspMetrics: [String: PSPCallMetrics]
+    /// Looked up once: finding the bootstrapped tracer takes a lock and dynamic casts, three
+    /// times per order otherwise (its spans, its PSP call, its result's send).
+    private let tracer: any Tracer
 
     /// `producerClient` publishes results; give it its own connection so that sends do not
     /// queue behind the order fetches' long polls (nil: `client` does both).
     public init(store: LogStore, client: KafkaClient, producerClient: KafkaClient? = nil, psps: [any PaymentServiceProvider],
-                configuration: Configuration = .init(), logger: Logger) {
+                configuration: Configuration = .init(), logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer) {
         self.store = store
+        self.tracer = tracer
         self.client = client
         self.producerClient = producerClient ?? client
         self.psps = Dictionary(psps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -222,7 +226,8 @@ public final class PaymentExecutor: Sendable {
         // and the hand-off of each result to the outbox.
         var parent = ServiceContext.topLevel
         parent.traceContext = TraceContext(traceparent: attempt.traceparent)
-        let span = startSpan(MessagingSpans.name(.process, topic: PaymentTopics.paymentOrders), context: parent, ofKind: .consumer)
+        let span = MessagingSpans.startSpan(MessagingSpans.name(.process, topic: PaymentTopics.paymentOrders), context: parent,
+                                            ofKind: .consumer, tracer: tracer)
         if span.isRecording {
             span.attributes.merge(MessagingSpans.attributes(.process, topic: PaymentTopics.paymentOrders, key: attempt.order.paymentOrderId))
             span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
@@ -277,7 +282,8 @@ public final class PaymentExecutor: Sendable {
         let partition = router.partition(of: attempt.order.paymentOrderId)
         var spans: [any Span] = []
         let records = try (first..<attempt.results.count).map { index in
-            let send = MessagingSpans.startSend(topic: PaymentTopics.pspResultUpdates, key: attempt.order.paymentOrderId, parent: context)
+            let send = MessagingSpans.startSend(topic: PaymentTopics.pspResultUpdates, key: attempt.order.paymentOrderId, parent: context,
+                                                tracer: tracer)
             if send.span.isRecording {
                 send.span.attributes["messaging.destination.partition.id"] = "\(partition)"
                 send.span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
@@ -313,7 +319,7 @@ public final class PaymentExecutor: Sendable {
             attempt.calls += 1
             let started = ContinuousClock.now
             // One client span per call, so retries and their errors show in the trace.
-            let span = startSpan("\(operation) \(psp.name)", context: context, ofKind: .client)
+            let span = MessagingSpans.startSpan("\(operation) \(psp.name)", context: context, ofKind: .client, tracer: tracer)
             if span.isRecording {
                 span.attributes["paynode.psp"] = psp.name
                 span.attributes["paynode.psp.operation"] = operation

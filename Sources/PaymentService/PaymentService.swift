@@ -22,10 +22,13 @@ public final class PaymentService: Sendable {
     private let logger: Logger
     /// Made once: a metric handle costs a registry lookup under a lock, per order otherwise.
     private let ordersPublished: Counter
+    /// Looked up once: finding the bootstrapped tracer takes a lock and dynamic casts.
+    private let tracer: any Tracer
 
-    public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments")) {
+    public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer) {
         self.store = store
         self.logger = logger
+        self.tracer = tracer
         ordersPublished = Counter(label: "paynode_records_published_total",
                                   dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")])
         // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
@@ -98,7 +101,7 @@ public final class PaymentService: Sendable {
         var parent = ServiceContext.current ?? .topLevel
         if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
         let idText = id.description
-        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent)
+        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent, tracer: tracer)
         if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(idText) }
         defer { span.end() }
         let response: Response
@@ -285,7 +288,6 @@ public final class PaymentService: Sendable {
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            let tracer = InstrumentationSystem.tracer
             let prepared = batch.map { PreparedResult($0, sourcePartition: partition, tracer: tracer) }
             summary = try await processBatch(prepared, start: start, partition: partition, now: now, tracer: tracer)
         } catch {
