@@ -82,12 +82,12 @@ public final class PaymentExecutor: Sendable {
     public init(store: LogStore, client: KafkaClient, producerClient: KafkaClient? = nil, psps: [any PaymentServiceProvider],
                 configuration: Configuration = .init(), logger: Logger, tracer: any Tracer = InstrumentationSystem.tracer) {
         self.store = store
-        self.tracer = tracer
         self.client = client
         self.producerClient = producerClient ?? client
         self.psps = Dictionary(psps.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.configuration = configuration
         self.logger = logger
+        self.tracer = tracer
         // Series exist from the start, so dashboards and alerts see zeros rather than gaps.
         self.pspMetrics = Dictionary(uniqueKeysWithValues: self.psps.keys.map { ($0, PSPCallMetrics(psp: $0)) })
         for outcome in ["acknowledged", "failed"] {

@@ -49,7 +49,6 @@ extension HistoryEntry {
     }
 }
 
-/// A stored response for a client Idempotency-Key: replayed as it was for the same request.
 /// An Idempotency-Key's record as this release writes it (57 bytes): a format byte, the SHA-256
 /// of the canonical request, the order the key created and its creation time. The 201 reply is
 /// not stored: it is the order's JSON at creation, rebuilt from its details (written once, at
@@ -57,7 +56,9 @@ extension HistoryEntry {
 /// for rows written before) cost ~850 bytes and a JSON encoding per order.
 struct IdempotencyRecord: Sendable, Hashable {
     static let format: UInt8 = 0xB1
-    static let size = 1 + SHA256.byteCount + 16 + 8
+    /// Where each field starts: format byte, hash, order id (16 bytes), creation time (8 bytes).
+    private static let hashStart = 1, idStart = hashStart + SHA256.byteCount, timeStart = idStart + 16
+    static let size = timeStart + 8
 
     var requestHash: [UInt8]
     var paymentOrderId: PaymentOrderID
@@ -72,9 +73,9 @@ struct IdempotencyRecord: Sendable, Hashable {
     /// nil for anything but this layout (a legacy JSON row starts with `{`).
     init?(decoding bytes: [UInt8]) {
         guard bytes.count == Self.size, bytes[0] == Self.format,
-              let id = PaymentOrderID(bytes: Array(bytes[33..<49])),
-              let createdAt = Int64(bigEndianBytes: bytes[49...]) else { return nil }
-        self.requestHash = Array(bytes[1..<33])
+              let id = PaymentOrderID(bytes: Array(bytes[Self.idStart..<Self.timeStart])),
+              let createdAt = Int64(bigEndianBytes: bytes[Self.timeStart...]) else { return nil }
+        self.requestHash = Array(bytes[Self.hashStart..<Self.idStart])
         self.paymentOrderId = id
         self.createdAt = createdAt
     }

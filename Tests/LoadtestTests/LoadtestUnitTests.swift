@@ -167,10 +167,19 @@ private final class CollectHandler: ChannelInboundHandler {
     private func responses(_ text: String, atEOF: Bool = false) throws -> [ParsedHTTPResponse] {
         var buffer = ByteBuffer(string: text)
         var parsed: [ParsedHTTPResponse] = []
-        while buffer.readableBytes > 0, let next = try HTTPResponseParser.parse(&buffer, atEOF: atEOF) {
-            if let next { parsed.append(next) }
-        }
+        try drain(&buffer, atEOF: atEOF, into: &parsed)
         return parsed
+    }
+
+    /// Parses whole responses off `buffer` until it is empty or holds only part of one.
+    private func drain(_ buffer: inout ByteBuffer, atEOF: Bool = false, into parsed: inout [ParsedHTTPResponse]) throws {
+        while buffer.readableBytes > 0 {
+            switch try HTTPResponseParser.parse(&buffer, atEOF: atEOF) {
+            case .needMoreData: return
+            case .interim: continue
+            case .response(let response): parsed.append(response)
+            }
+        }
     }
 
     private func response(_ status: Int, _ body: String) -> ParsedHTTPResponse {
@@ -190,14 +199,9 @@ private final class CollectHandler: ChannelInboundHandler {
         for split in 0...bytes.count {
             var buffer = ByteBuffer(bytes: bytes[..<split])
             var parsed: [ParsedHTTPResponse] = []
-            func drain() throws {
-                while buffer.readableBytes > 0, let next = try HTTPResponseParser.parse(&buffer, atEOF: false) {
-                    if let next { parsed.append(next) }
-                }
-            }
-            try drain()
+            try drain(&buffer, into: &parsed)
             buffer.writeBytes(bytes[split...])
-            try drain()
+            try drain(&buffer, into: &parsed)
             #expect(parsed.map(\.status) == [201, 409], "split at \(split)")
             #expect(buffer.readableBytes == 0)
         }
@@ -213,7 +217,7 @@ private final class CollectHandler: ChannelInboundHandler {
         #expect(try responses("HTTP/1.1 503 Service Unavailable\r\n\r\nbusy", atEOF: true) == [response(503, "busy")])
         // An incomplete body waits; nothing is consumed.
         var partial = ByteBuffer(string: String(created.dropLast(3)))
-        #expect(try HTTPResponseParser.parse(&partial, atEOF: false) == nil)
+        #expect(try HTTPResponseParser.parse(&partial, atEOF: false) == .needMoreData)
         #expect(partial.readableBytes == created.utf8.count - 3)
     }
 

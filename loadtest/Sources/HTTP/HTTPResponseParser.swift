@@ -25,55 +25,68 @@ struct HTTPResponseParser: ByteToMessageDecoder {
     /// A header section larger than this is refused (the payment API's are ~150 bytes).
     static let maximumHeaderBytes = 64 << 10
 
+    /// What one call of `parse` found at the head of the bytes.
+    enum Step: Equatable {
+        /// The response is not whole yet; nothing was consumed.
+        case needMoreData
+        /// An interim (1xx) response, consumed and skipped.
+        case interim
+        case response(ParsedHTTPResponse)
+    }
+
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let response = try Self.parse(&buffer, atEOF: false) else { return .needMoreData }
-        if let response { context.fireChannelRead(Self.wrapInboundOut(response)) }
-        return .continue
+        Self.deliver(try Self.parse(&buffer, atEOF: false), to: context)
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         guard buffer.readableBytes > 0 else { return .needMoreData }
-        guard let response = try Self.parse(&buffer, atEOF: seenEOF) else {
-            if seenEOF { throw HTTPResponseParseError(description: "the connection ended inside a response") }
-            return .needMoreData
-        }
-        if let response { context.fireChannelRead(Self.wrapInboundOut(response)) }
-        return .continue
+        let step = try Self.parse(&buffer, atEOF: seenEOF)
+        if step == .needMoreData, seenEOF { throw HTTPResponseParseError(description: "the connection ended inside a response") }
+        return Self.deliver(step, to: context)
     }
 
-    /// Consumes one whole response from `buffer`: nil when more bytes are needed (nothing is
-    /// consumed then), `.some(nil)` for a skipped interim (1xx) response.
-    static func parse(_ buffer: inout ByteBuffer, atEOF: Bool) throws -> ParsedHTTPResponse?? {
+    private static func deliver(_ step: Step, to context: ChannelHandlerContext) -> DecodingState {
+        switch step {
+        case .needMoreData: return .needMoreData
+        case .interim: return .continue
+        case .response(let response):
+            context.fireChannelRead(wrapInboundOut(response))
+            return .continue
+        }
+    }
+
+    /// Consumes one whole response (or interim response) from the head of `buffer`.
+    static func parse(_ buffer: inout ByteBuffer, atEOF: Bool) throws -> Step {
         let head = try buffer.withUnsafeReadableBytes { bytes in try Head(parsing: bytes) }
         guard let head else {
             if buffer.readableBytes > maximumHeaderBytes {
                 throw HTTPResponseParseError(description: "no end of the header section in \(maximumHeaderBytes) bytes")
             }
-            return nil
+            return .needMoreData
         }
         if (100..<200).contains(head.status) {
             guard head.status != 101 else { throw HTTPResponseParseError(description: "unexpected 101 Switching Protocols") }
             buffer.moveReaderIndex(forwardBy: head.length)
-            return .some(nil)
+            return .interim
         }
         let restCount = buffer.readableBytes - head.length
         var rest = buffer.getSlice(at: buffer.readerIndex + head.length, length: restCount)!
-        let body: ByteBuffer
-        switch head.framing {
-        case _ where head.status == 204 || head.status == 304:
-            body = ByteBuffer()
-        case .chunked:
-            guard let chunked = try dechunk(&rest) else { return nil }
-            body = chunked
-        case .length(let length):
-            guard let slice = rest.readSlice(length: length) else { return nil }
-            body = slice
-        case .untilClose:
-            guard atEOF else { return nil }
-            body = rest.readSlice(length: rest.readableBytes)!
+        var body = ByteBuffer()
+        if head.status != 204, head.status != 304 {
+            switch head.framing {
+            case .chunked:
+                guard let chunked = try dechunk(&rest) else { return .needMoreData }
+                body = chunked
+            case .length(let length):
+                guard let slice = rest.readSlice(length: length) else { return .needMoreData }
+                body = slice
+            case .untilClose:
+                guard atEOF else { return .needMoreData }
+                body = rest.readSlice(length: rest.readableBytes)!
+            }
         }
         buffer.moveReaderIndex(forwardBy: head.length + restCount - rest.readableBytes)
-        return .some(ParsedHTTPResponse(status: head.status, body: body))
+        return .response(ParsedHTTPResponse(status: head.status, body: body))
     }
 
     /// The body of a chunked message from `buffer` (its trailers skipped), or nil if incomplete.
@@ -81,9 +94,8 @@ struct HTTPResponseParser: ByteToMessageDecoder {
         var body = ByteBuffer()
         while true {
             guard let line = readLine(&buffer) else { return nil }
-            let sizeText = line.split(separator: UInt8(ascii: ";"), maxSplits: 1, omittingEmptySubsequences: false)[0]
-            let sizeDigits = String(decoding: sizeText, as: UTF8.self).trimmed(of: " \t")
-            guard !sizeDigits.isEmpty, sizeDigits.count <= 15, sizeDigits.allSatisfy(\.isHexDigit), let size = Int(sizeDigits, radix: 16) else {
+            let sizeField = line.prefix { $0 != UInt8(ascii: ";") }  // a chunk extension follows ';'
+            guard let size = number(trimmed(sizeField), radix: 16) else {
                 throw HTTPResponseParseError(description: "invalid chunk size \(String(decoding: line, as: UTF8.self).debugDescription)")
             }
             if size == 0 {
@@ -104,6 +116,31 @@ struct HTTPResponseParser: ByteToMessageDecoder {
         line.removeLast()
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         return line
+    }
+
+    /// Digits only in `radix` (no sign, no spaces), few enough not to overflow.
+    static func number(_ digits: some Collection<UInt8>, radix: Int) -> Int? {
+        guard !digits.isEmpty, digits.count <= (radix == 16 ? 15 : 18) else { return nil }
+        var value = 0
+        for digit in digits {
+            let nibble: Int
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = Int(digit - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: nibble = Int(digit - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: nibble = Int(digit - UInt8(ascii: "A")) + 10
+            default: return nil
+            }
+            value = value * radix + nibble
+        }
+        return value
+    }
+
+    /// Without the spaces and tabs around it.
+    static func trimmed<Bytes: BidirectionalCollection<UInt8>>(_ value: Bytes) -> Bytes.SubSequence {
+        var value = value[...]
+        while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { value = value.dropFirst() }
+        while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
+        return value
     }
 
     enum Framing: Equatable {
@@ -128,7 +165,7 @@ struct HTTPResponseParser: ByteToMessageDecoder {
             let statusLine = lines.next()!
             // "HTTP/1.x SSS reason"
             guard statusLine.count >= 12, statusLine.starts(with: "HTTP/1.".utf8), statusLine[statusLine.startIndex + 8] == UInt8(ascii: " "),
-                  let status = Self.decimal(statusLine[(statusLine.startIndex + 9)..<(statusLine.startIndex + 12)]), status >= 100 else {
+                  let status = HTTPResponseParser.number(statusLine[(statusLine.startIndex + 9)..<(statusLine.startIndex + 12)], radix: 10), status >= 100 else {
                 throw HTTPResponseParseError(description: "invalid status line \(String(decoding: statusLine, as: UTF8.self).debugDescription)")
             }
             self.status = status
@@ -140,14 +177,14 @@ struct HTTPResponseParser: ByteToMessageDecoder {
                 }
                 let name = line[..<colon]
                 if Self.equalsIgnoringCase(name, "transfer-encoding") {
-                    let value = Self.trimmed(line[(colon + 1)...])
+                    let value = HTTPResponseParser.trimmed(line[(colon + 1)...])
                     guard String(decoding: value, as: UTF8.self).lowercased().hasSuffix("chunked") else {
                         throw HTTPResponseParseError(description: "unsupported Transfer-Encoding \(String(decoding: value, as: UTF8.self))")
                     }
                     framing = .chunked
                 } else if Self.equalsIgnoringCase(name, "content-length"), framing != .chunked {
-                    let value = Self.trimmed(line[(colon + 1)...])
-                    guard let length = Self.decimal(value) else {
+                    let value = HTTPResponseParser.trimmed(line[(colon + 1)...])
+                    guard let length = HTTPResponseParser.number(value, radix: 10) else {
                         throw HTTPResponseParseError(description: "invalid Content-Length \(String(decoding: value, as: UTF8.self).debugDescription)")
                     }
                     if case .length(let earlier) = framing, earlier != length {
@@ -174,24 +211,6 @@ struct HTTPResponseParser: ByteToMessageDecoder {
             }
         }
 
-        /// Digits only (no sign, no spaces), at most 18 of them.
-        private static func decimal(_ digits: some Collection<UInt8>) -> Int? {
-            guard !digits.isEmpty, digits.count <= 18 else { return nil }
-            var value = 0
-            for digit in digits {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
-                value = value * 10 + Int(digit - UInt8(ascii: "0"))
-            }
-            return value
-        }
-
-        private static func trimmed(_ value: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
-            var value = value
-            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { value = value.dropFirst() }
-            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
-            return value
-        }
-
         /// The offset just past "\r\n\r\n" (or "\n\n"), if the bytes hold it.
         private static func endOfHeaderSection(_ bytes: UnsafeRawBufferPointer) -> Int? {
             var index = 0
@@ -209,14 +228,5 @@ struct HTTPResponseParser: ByteToMessageDecoder {
             return zip(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
                 .allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 == $1 : $0 == $1 }
         }
-    }
-}
-
-private extension String {
-    func trimmed(of set: String) -> String {
-        var view = Substring(self)
-        while let first = view.first, set.contains(first) { view.removeFirst() }
-        while let last = view.last, set.contains(last) { view.removeLast() }
-        return String(view)
     }
 }
