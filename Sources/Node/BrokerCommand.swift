@@ -30,12 +30,12 @@ struct BrokerCommand: AsyncParsableCommand {
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let logGauges = LogGauges(store: store, registry: registry)
-        let httpApplication = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
-            .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+        let httpServer = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
+            .server(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: coordinator),
             .init(service: kafkaServer),
-            .init(service: httpApplication),
+            .init(service: httpServer),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")

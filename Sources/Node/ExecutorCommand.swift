@@ -45,14 +45,14 @@ struct ExecutorCommand: AsyncParsableCommand {
         let outboxGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
             metricName: "paynode_executor_outbox_entries", unitName: "",
             helpText: "Outbox batches of PSP results waiting for the broker's acknowledgement."))
-        let httpApplication = NodeHTTP(readiness: readiness, registry: registry) {
+        let httpServer = NodeHTTP(readiness: readiness, registry: registry) {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
         }
-            .application(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+            .server(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: executor),
-            .init(service: httpApplication),
+            .init(service: httpServer),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

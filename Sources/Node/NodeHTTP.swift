@@ -1,14 +1,20 @@
+import HTTPPipelining
 import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 
 /// What every node serves over HTTP: Prometheus metrics and health. Nodes add their own
 /// routes (the payment API) to `router` before building the application.
 struct NodeHTTP {
     let router: Router<BasicRequestContext>
+    /// Which requests commute with each other on a pipelined connection (see
+    /// `PipelineSchedule`); by default none, and pipelined requests are served in turn.
+    var overlapKey: @Sendable (HTTPRequest) -> String? = { _ in nil }
 
     /// `beforeScrape` refreshes the node's own gauges read at scrape time (offsets, lag, orders by
     /// status; the heap's are read for every node);
@@ -41,9 +47,13 @@ struct NodeHTTP {
         self.router = router
     }
 
-    func application(listen: ListenAddress, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> some ApplicationProtocol {
-        Application(router: router, configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "paynode"),
-                    onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) }, logger: logger)
+    /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`.
+    func server(listen: ListenAddress, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: .init(serverName: "paynode"),
+                                            overlapKey: overlapKey)
+        return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "paynode"),
+                              onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) },
+                              eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 }
 

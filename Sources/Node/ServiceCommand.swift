@@ -44,12 +44,13 @@ struct ServiceCommand: AsyncParsableCommand {
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let logGauges = LogGauges(store: store, registry: registry)
         let orderGauges = OrderGauges(service: service, registry: registry)
-        let nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {
+        var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {
             try logGauges.refresh()
             try orderGauges.refresh()
         }
         PaymentAPI.register(on: nodeHTTP.router, service: service)
-        let httpApplication = nodeHTTP.application(listen: http, logger: Logger(label: "paynode.http")) { port in
+        nodeHTTP.overlapKey = PaymentAPI.overlapKey
+        let httpServer = nodeHTTP.server(listen: http, logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))
@@ -57,7 +58,7 @@ struct ServiceCommand: AsyncParsableCommand {
             .init(service: coordinator),
             .init(service: kafkaServer),
             .init(service: consumer),
-            .init(service: httpApplication),
+            .init(service: httpServer),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")

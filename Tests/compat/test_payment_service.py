@@ -183,3 +183,78 @@ def test_api_and_result_processing(data_dir):
     finally:
         node.stop()
 
+
+
+def pipelined(port, requests):
+    """Writes `requests` (raw HTTP/1.1, the last with Connection: close) in one segment and
+    returns the answers in the order they came: (status, headers, body)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"".join(requests))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        answers.append((int(lines[0].split()[1]), headers, json.loads(rest[:length] or b"null")))
+        data = rest[length:]
+    return answers
+
+
+def order_request(key, token="tok_visa", close=False):
+    body = json.dumps({"merchantId": "m_pipe", "amount": 700, "currency": "EUR", "paymentMethod": token, "psp": "stripe"}).encode()
+    return (b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n".encode()
+            + (b"Connection: close\r\n" if close else b"") + b"\r\n" + body)
+
+
+def test_pipelined_requests_answer_in_order_as_if_served_in_turn(data_dir):
+    """Creations pipelined on one connection run side by side (they share group commits), yet
+    the connection behaves as if they were served one at a time: answers in request order, a
+    repeated key is a replay of the first, and a GET after them sees every one of them."""
+    node = Broker(data_dir, node="service").start()
+    try:
+        keys = [f"pipe-{i}" for i in range(24)]
+        requests = [order_request(key) for key in keys]
+        requests.insert(5, order_request("pipe-0"))  # the same key again, pipelined behind the first
+        requests.append(b"GET /v1/payment-orders?limit=100 HTTP/1.1\r\nHost: test\r\n\r\n")
+        requests.append(b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nContent-Length: 9\r\n\r\nnot json!")
+        requests.append(order_request("pipe-last", close=True))
+        answers = pipelined(node.http_port, requests)
+        assert len(answers) == len(requests)
+        creations = answers[:5] + answers[6:25]
+        assert [status for status, _, _ in creations] == [201] * 24
+        ids = [body["paymentOrderId"] for _, _, body in creations]
+        assert len(set(ids)) == 24
+        replay_status, replay_headers, replay = answers[5]
+        assert replay_status == 201 and replay_headers.get("idempotent-replayed") == "true"
+        assert replay["paymentOrderId"] == ids[0]
+        list_status, _, listing = answers[25]
+        assert list_status == 200
+        assert set(ids) <= {order["paymentOrderId"] for order in listing["orders"]}
+        bad_status, _, bad = answers[26]
+        assert bad_status == 400 and "error" in bad
+        last_status, _, last = answers[27]
+        assert last_status == 201 and last["paymentOrderId"] not in ids
+        # Served by the pipelined channel: the headers Hummingbird's application gave.
+        assert all("date" in headers and headers.get("server") == "paynode" for _, headers, _ in answers)
+    finally:
+        node.stop()
+
+
+def test_a_malformed_pipelined_request_is_answered_after_the_ones_before_it(data_dir):
+    node = Broker(data_dir, node="service").start()
+    try:
+        answers = pipelined(node.http_port, [order_request("mal-1"), order_request("mal-2"), b"BROKEN\r\n\r\n", order_request("mal-never")])
+        assert [status for status, _, _ in answers] == [201, 201, 400]
+        assert answers[2][1].get("connection") == "close"
+        # The request after the malformed one never ran (its key is new); the ones before it did.
+        (never, never_headers, _), (again, headers, _) = pipelined(node.http_port, [order_request("mal-never"), order_request("mal-1", close=True)])
+        assert never == 201 and "idempotent-replayed" not in never_headers
+        assert again == 201 and headers.get("idempotent-replayed") == "true"
+    finally:
+        node.stop()

@@ -69,6 +69,16 @@ enum PaymentAPI {
         }
     }
 
+    /// Order creations commute with each other unless they carry the same idempotency key:
+    /// each writes only its own order and key, and whichever commits first is the first for
+    /// its key. So on a pipelined connection they run side by side (one group commit for
+    /// all of them), keyed by their idempotency key; every other request waits for the ones
+    /// before it (`PipelineSchedule`).
+    @Sendable static func overlapKey(_ head: HTTPRequest) -> String? {
+        guard head.method == .post, head.path == "/v1/payment-orders", let key = head.headerFields[idempotencyKey] else { return nil }
+        return key
+    }
+
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let traceparent = HTTPField.Name("traceparent")!
     static let replayed = HTTPField.Name("Idempotent-Replayed")!
