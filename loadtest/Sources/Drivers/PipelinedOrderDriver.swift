@@ -24,9 +24,13 @@ struct PipelinedOrderDriver: Sendable {
     let depth: Int
     var orderDeadline: Duration = .seconds(120)
     var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    /// At most this many orders sent and not yet seen terminal (nil: no bound): a closed loop
+    /// over the whole flow rather than over the HTTP requests alone.
+    var maximumOutstanding: Int?
 
     func run(schedule: LoadSchedule) async {
-        let queue = OrderQueue(schedule: schedule, clock: ledger.clock, deadline: orderDeadline, ledger: ledger)
+        let queue = OrderQueue(schedule: schedule, clock: ledger.clock, deadline: orderDeadline, ledger: ledger,
+                               maximumOutstanding: maximumOutstanding)
         await withTaskGroup(of: Void.self) { tasks in
             for _ in 0..<max(1, connections) {
                 tasks.addTask { await runConnection(queue) }
@@ -87,12 +91,14 @@ final class OrderQueue: Sendable {
     private let clock: RunClock
     private let deadline: Duration
     private let ledger: RunLedger
+    private let maximumOutstanding: Int?
 
-    init(schedule: LoadSchedule, clock: RunClock, deadline: Duration, ledger: RunLedger) {
+    init(schedule: LoadSchedule, clock: RunClock, deadline: Duration, ledger: RunLedger, maximumOutstanding: Int? = nil) {
         self.schedule = schedule
         self.clock = clock
         self.deadline = deadline
         self.ledger = ledger
+        self.maximumOutstanding = maximumOutstanding
     }
 
     var isDone: Bool {
@@ -108,6 +114,10 @@ final class OrderQueue: Sendable {
                 return state.retries.remove(at: due)
             }
             guard !state.noMoreNew else { return nil }
+            if let maximumOutstanding,
+               ledger.sent.load(ordering: .relaxed) - ledger.terminal.load(ordering: .relaxed) >= maximumOutstanding {
+                return nil  // the connection looks again after `idleRecheck`
+            }
             let runNow = clock.now()
             guard schedule.includes(state.nextIndex, now: runNow) else {
                 state.noMoreNew = true

@@ -127,7 +127,9 @@ struct LoadtestRun {
             let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
             await resultDriver.run(orders: created, schedule: schedule)
         } else if rate == nil {
-            await fastOrderDriver.run(schedule: schedule)
+            var driver = fastOrderDriver
+            driver.maximumOutstanding = options.maxOutstanding > 0 ? options.maxOutstanding : nil
+            await driver.run(schedule: schedule)
         } else {
             await orderDriver.run(schedule: schedule)
         }

@@ -57,6 +57,9 @@ final class RunLedger: Sendable {
     let failures = Atomic<Int>(0)
     let resultsProduced = Atomic<Int>(0)
     let tailErrors = Atomic<Int>(0)
+    /// Terminal events seen, first sightings only (what `completedCount` counts), without the
+    /// lock: the order driver reads it before every request when the backlog is bounded.
+    let terminal = Atomic<Int>(0)
 
     init(clock: RunClock) { self.clock = clock }
 
@@ -92,7 +95,8 @@ final class RunLedger: Sendable {
     /// Terminal events of one fetch, under one lock: at 100k results/s the tail's per-record
     /// locking and the table's growth were a visible share of the load generator's CPU.
     func terminalSeen(_ paymentOrderIds: [String], at time: UInt64) {
-        state.withLock { state in
+        let firstSightings = state.withLock { state in
+            let before = state.terminalSeen
             for id in paymentOrderIds {
                 if let index = state.indexByOrderId[id] {
                     if state.orders[index].terminalSeenAt == nil {
@@ -109,7 +113,9 @@ final class RunLedger: Sendable {
                     state.repeatedTerminalEvents[id, default: 0] += 1
                 }
             }
+            return state.terminalSeen - before
         }
+        terminal.add(firstSightings, ordering: .relaxed)
     }
 
     var acceptedCount: Int { state.withLock { $0.orders.count } }
