@@ -102,6 +102,24 @@ import Testing
         #expect(snapshot.orders.map(\.terminalSeenAt) == [50, 50, nil] && snapshot.repeatedTerminalEvents == ["a": 1])
         ledger.terminalSeen(["b"], at: 60)
         #expect(ledger.snapshot().orders[1].terminalSeenAt == 50)
+        #expect(ledger.terminal.load(ordering: .relaxed) == ledger.completedCount)
+    }
+
+    /// `--max-outstanding`: no new order while that many sent orders are not terminal; a
+    /// terminal event frees a place.
+    @Test func theOutstandingBoundHoldsNewOrdersBackUntilOrdersComplete() {
+        let ledger = RunLedger(clock: RunClock())
+        let queue = OrderQueue(schedule: LoadSchedule(ratePerSecond: nil, start: 0, end: .max, maximumOperations: 100),
+                               clock: ledger.clock, deadline: .seconds(60), ledger: ledger, maximumOutstanding: 2)
+        #expect(queue.take()?.index == 0)
+        #expect(queue.take()?.index == 1)
+        #expect(queue.take() == nil)
+        queue.settled()
+        #expect(queue.take() == nil)  // answered is not terminal
+        ledger.terminalSeen(["first"], at: 10)
+        #expect(queue.take()?.index == 2)
+        #expect(queue.take() == nil)
+        #expect(!queue.isDone)
     }
 
     /// A stall charges every operation it delayed: latency counts from the intended start.
