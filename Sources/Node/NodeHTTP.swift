@@ -47,10 +47,15 @@ struct NodeHTTP {
         self.router = router
     }
 
+    static let maximumBodyBytes = 256 << 10
+
     /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`.
     func server(listen: ListenAddress, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: .init(serverName: "paynode"),
-                                            overlapKey: overlapKey)
+        var configuration = PipelinedHTTP1Channel<RouterResponder<BasicRequestContext>>.Configuration(serverName: "paynode")
+        // Bodies are buffered whole, up to the depth per connection: bounded well above the
+        // payment API's own 64 KiB (which answers 413 itself, keeping the connection).
+        configuration.maximumBodyBytes = Self.maximumBodyBytes
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration, overlapKey: overlapKey)
         return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "paynode"),
                               onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) },
                               eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)

@@ -258,3 +258,25 @@ def test_a_malformed_pipelined_request_is_answered_after_the_ones_before_it(data
         assert again == 201 and headers.get("idempotent-replayed") == "true"
     finally:
         node.stop()
+
+
+def test_oversized_bodies_are_refused_without_losing_the_connection_or_the_node(data_dir):
+    """Over the API's 64 KiB: 413 from the route, the connection stays usable. Over the node's
+    256 KiB read-ahead bound: 413 from the server, after the answers before it, and it closes."""
+    node = Broker(data_dir, node="service").start()
+    try:
+        big = b"x" * (100 << 10)
+        over_api = (b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nIdempotency-Key: big-1\r\n"
+                    + f"Content-Length: {len(big)}\r\n\r\n".encode() + big)
+        answers = pipelined(node.http_port, [over_api, order_request("big-ok", close=True)])
+        assert [status for status, _, _ in answers] == [413, 201]
+        assert answers[0][2]["error"]["code"] == "body_too_large"
+        huge = b"x" * (300 << 10)
+        over_node = (b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nIdempotency-Key: huge-1\r\n"
+                     + f"Content-Length: {len(huge)}\r\n\r\n".encode() + huge)
+        answers = pipelined(node.http_port, [order_request("huge-before"), over_node, order_request("huge-never")])
+        assert [status for status, _, _ in answers] == [201, 413]
+        assert answers[1][1].get("connection") == "close" and answers[1][2]["error"]["code"] == "body_too_large"
+        assert Api(node.http_port).call("GET", "/healthz")[0] == 200
+    finally:
+        node.stop()
