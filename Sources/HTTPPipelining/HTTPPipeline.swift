@@ -23,6 +23,7 @@ final class HTTPPipeline<Answer: Sendable>: Sendable {
     /// pipeline stopped.
     func admit(overlapKey: String?) async -> Int? {
         await withCheckedContinuation { continuation in
+            // nil: wait (the continuation is parked); .some(answer): resume now with it.
             let admitted: Int?? = state.withLock { state in
                 if state.stopped { return .some(nil) }
                 if let sequence = state.schedule.admit(overlapKey: overlapKey) { return sequence }
@@ -51,6 +52,7 @@ final class HTTPPipeline<Answer: Sendable>: Sendable {
     /// on; nil when nothing more will come (reading finished and all written, or stopped).
     func nextWritable() async -> [Answer]? {
         await withCheckedContinuation { continuation in
+            // ready nil: wait (the continuation is parked); .some(answer): resume now with it.
             let (ready, reader): ([Answer]??, (() -> Void)?) = state.withLock { state in
                 if state.stopped { return (.some(nil), nil) }
                 let answers = state.schedule.takeWritable()

@@ -96,7 +96,9 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
                     let key = request.bodyTooLarge ? nil : overlapKey(request.head)
                     guard let sequence = await pipeline.admit(overlapKey: key) else { break }
                     if request.bodyTooLarge {
-                        pipeline.answer(sequence, overlapKey: key, with: .closing(.contentTooLarge, code: "body_too_large", message: "the request body exceeds \(configuration.maximumBodyBytes) bytes"))
+                        let refusal = PreparedResponse.closing(.contentTooLarge, code: "body_too_large",
+                                                               message: "the request body exceeds \(configuration.maximumBodyBytes) bytes")
+                        pipeline.answer(sequence, overlapKey: key, with: refusal)
                         break
                     }
                     let closes = request.head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
@@ -109,8 +111,10 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
                 }
             } catch let error as HTTPParserError {
                 logger.debug("HTTP parse error, closing the connection", metadata: ["error": "\(error)"])
+                // Answered after every request before it, like any request without an overlap key.
                 if let sequence = await pipeline.admit(overlapKey: nil) {
-                    pipeline.answer(sequence, overlapKey: nil, with: .closing(.badRequest, code: "malformed_request", message: "malformed HTTP request: \(error)"))
+                    pipeline.answer(sequence, overlapKey: nil,
+                                    with: .closing(.badRequest, code: "malformed_request", message: "malformed HTTP request: \(error)"))
                 }
             } catch {
                 pipeline.stop()
