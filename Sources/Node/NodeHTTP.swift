@@ -9,7 +9,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// What every node serves over HTTP: Prometheus metrics and health. Nodes add their own
-/// routes (the payment API) to `router` before building the application.
+/// routes (the payment API) to `router`, and say which requests commute, before building the
+/// server.
 struct NodeHTTP {
     let router: Router<BasicRequestContext>
     /// Which requests commute with each other on a pipelined connection (see

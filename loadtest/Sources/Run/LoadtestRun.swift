@@ -212,6 +212,7 @@ struct LoadtestRun {
             "idempotencyKeys": options.idempotencyKeys.rawValue,
             "pspLatencyMs": String(options.pspLatency), "seed": String(options.seed),
         ]
+        if options.maxOutstanding > 0 { scenario["maxOutstanding"] = String(options.maxOutstanding) }
         if let kill = options.kill { scenario["kill"] = "\(kill) every \(options.killInterval) s" }
         if options.usesProxy {
             scenario["proxy"] = "latency \(options.proxyLatency) ms, jitter \(options.proxyJitter) ms, resets \(options.proxyResetInterval?.description ?? "-") s, blackhole \(options.proxyBlackholeMilliseconds) ms every \(options.proxyBlackholeInterval?.description ?? "-") s"
