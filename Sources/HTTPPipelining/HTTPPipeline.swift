@@ -23,83 +23,86 @@ final class HTTPPipeline<Answer: Sendable>: Sendable {
     /// pipeline stopped.
     func admit(overlapKey: String?) async -> Int? {
         await withCheckedContinuation { continuation in
-            // nil: wait (the continuation is parked); .some(answer): resume now with it.
-            let admitted: Int?? = state.withLock { state in
-                if state.stopped { return .some(nil) }
-                if let sequence = state.schedule.admit(overlapKey: overlapKey) { return sequence }
+            let wakeUps = state.withLock { state in
                 precondition(state.waitingReader == nil, "one reader per connection")
                 state.waitingReader = (overlapKey, continuation)
-                return nil
+                return Self.wakeUps(&state)
             }
-            if let admitted { continuation.resume(returning: admitted) }
+            wakeUps()
         }
     }
 
-    /// Records request `sequence`'s answer; wakes the reader if a waiting request may start now
-    /// and the writer if the answer it waits for is here.
+    /// Records request `sequence`'s answer; wakes the writer if the answer it waits for is here,
+    /// and the reader if its request may start now.
     func answer(_ sequence: Int, overlapKey: String?, with answer: Answer) {
-        let (writer, reader) = state.withLock { state in
+        let wakeUps = state.withLock { state in
             state.schedule.answer(sequence, overlapKey: overlapKey, with: answer)
-            // The writer first: what it takes frees pipeline depth the reader may be waiting for.
-            let writer = Self.serveWaitingWriter(&state)
-            return (writer, Self.admitWaitingReader(&state))
+            return Self.wakeUps(&state)
         }
-        reader?()
-        writer?()
+        wakeUps()
     }
 
     /// The answers to write next, in order, waiting while the next one is still being worked
     /// on; nil when nothing more will come (reading finished and all written, or stopped).
     func nextWritable() async -> [Answer]? {
         await withCheckedContinuation { continuation in
-            // ready nil: wait (the continuation is parked); .some(answer): resume now with it.
-            let (ready, reader): ([Answer]??, (() -> Void)?) = state.withLock { state in
-                if state.stopped { return (.some(nil), nil) }
-                let answers = state.schedule.takeWritable()
-                if !answers.isEmpty { return (answers, Self.admitWaitingReader(&state)) }
-                if state.schedule.isComplete { return (.some(nil), nil) }
+            let wakeUps = state.withLock { state in
                 precondition(state.waitingWriter == nil, "one writer per connection")
                 state.waitingWriter = continuation
-                return (nil, nil)
+                return Self.wakeUps(&state)
             }
-            reader?()
-            if let ready { continuation.resume(returning: ready) }
+            wakeUps()
         }
     }
 
     /// No more requests: the writer ends after the answers of the admitted ones.
     func finishReading() {
-        let writer = state.withLock { state in
+        let wakeUps = state.withLock { state in
             state.schedule.finish()
-            return Self.serveWaitingWriter(&state)
+            return Self.wakeUps(&state)
         }
-        writer?()
+        wakeUps()
     }
 
-    /// The connection failed: the reader and the writer stop waiting.
+    /// The connection failed: the reader and the writer stop waiting (now or when they next ask).
     func stop() {
-        let (reader, writer) = state.withLock { state in
+        let wakeUps = state.withLock { state in
             state.stopped = true
-            defer { state.waitingReader = nil; state.waitingWriter = nil }
-            return (state.waitingReader?.continuation, state.waitingWriter)
+            return Self.wakeUps(&state)
         }
-        reader?.resume(returning: nil)
-        writer?.resume(returning: nil)
+        wakeUps()
     }
 
-    /// The waiting reader's resumption if its request may start now (run it after the lock).
-    private static func admitWaitingReader(_ state: inout State) -> (() -> Void)? {
-        guard let waiting = state.waitingReader, let sequence = state.schedule.admit(overlapKey: waiting.overlapKey) else { return nil }
-        state.waitingReader = nil
-        return { waiting.continuation.resume(returning: sequence) }
+    /// Who to resume with what, decided under the lock and done after it.
+    private struct WakeUps {
+        var writer: (continuation: CheckedContinuation<[Answer]?, Never>, answers: [Answer]?)?
+        var reader: (continuation: CheckedContinuation<Int?, Never>, sequence: Int?)?
+
+        func callAsFunction() {
+            if let writer { writer.continuation.resume(returning: writer.answers) }
+            if let reader { reader.continuation.resume(returning: reader.sequence) }
+        }
     }
 
-    /// The waiting writer's resumption if there is something for it (run it after the lock).
-    private static func serveWaitingWriter(_ state: inout State) -> (() -> Void)? {
-        guard let writer = state.waitingWriter else { return nil }
-        let answers = state.schedule.takeWritable()
-        if answers.isEmpty && !state.schedule.isComplete { return nil }
-        state.waitingWriter = nil
-        return { writer.resume(returning: answers.isEmpty ? nil : answers) }
+    /// Whoever is parked and may go on now: the writer first (what it takes frees pipeline
+    /// depth the reader may be waiting for), then the reader. Every step parks its caller (if
+    /// any) and then asks this, so the rules of who may go on live here once.
+    private static func wakeUps(_ state: inout State) -> WakeUps {
+        var wakeUps = WakeUps()
+        if let writer = state.waitingWriter {
+            let answers = state.stopped ? [] : state.schedule.takeWritable()
+            if !answers.isEmpty || state.stopped || state.schedule.isComplete {
+                state.waitingWriter = nil
+                wakeUps.writer = (writer, answers.isEmpty ? nil : answers)
+            }
+        }
+        if let reader = state.waitingReader {
+            let sequence = state.stopped ? nil : state.schedule.admit(overlapKey: reader.overlapKey)
+            if sequence != nil || state.stopped {
+                state.waitingReader = nil
+                wakeUps.reader = (reader.continuation, sequence)
+            }
+        }
+        return wakeUps
     }
 }

@@ -16,8 +16,8 @@ public struct PipelineSchedule<Answer>: Sendable where Answer: Sendable {
 
     /// Overlap keys of the requests running now (started, not answered).
     private var runningKeys: Set<String> = []
-    /// Requests running now without an overlap key (at most one, and then alone).
-    private var runningExclusive = 0
+    /// A request without an overlap key is running (then alone).
+    private var runningExclusive = false
     /// The sequence number the next admitted request gets.
     private var nextSequence = 0
     /// The sequence number the writer needs next; answers after a gap wait for it.
@@ -37,11 +37,11 @@ public struct PipelineSchedule<Answer>: Sendable where Answer: Sendable {
     public mutating func admit(overlapKey: String?) -> Int? {
         guard !finished, nextSequence - nextToWrite < maximumDepth else { return nil }
         if let overlapKey {
-            guard runningExclusive == 0, !runningKeys.contains(overlapKey) else { return nil }
+            guard !runningExclusive, !runningKeys.contains(overlapKey) else { return nil }
             runningKeys.insert(overlapKey)
         } else {
-            guard runningExclusive == 0, runningKeys.isEmpty else { return nil }
-            runningExclusive = 1
+            guard !runningExclusive, runningKeys.isEmpty else { return nil }
+            runningExclusive = true
         }
         defer { nextSequence += 1 }
         return nextSequence
@@ -54,7 +54,7 @@ public struct PipelineSchedule<Answer>: Sendable where Answer: Sendable {
         if let overlapKey {
             runningKeys.remove(overlapKey)
         } else {
-            runningExclusive = 0
+            runningExclusive = false
         }
         answers[sequence] = answer
     }

@@ -29,12 +29,13 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         /// Requests of one connection admitted and not yet answered on the wire.
         public var maximumPipelineDepth = 32
         /// A request body is read whole before its request starts, up to this many bytes.
-        public var maximumBodyBytes = 1 << 20
+        public var maximumBodyBytes: Int
         /// The codec's limits and the idle timeout.
         public var http1 = HTTP1Channel.Configuration()
 
-        public init(serverName: String? = nil) {
+        public init(serverName: String? = nil, maximumBodyBytes: Int = 1 << 20) {
             self.serverName = serverName
+            self.maximumBodyBytes = maximumBodyBytes
         }
     }
 

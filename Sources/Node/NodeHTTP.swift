@@ -52,12 +52,13 @@ struct NodeHTTP {
 
     /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`.
     func server(listen: ListenAddress, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
-        var configuration = PipelinedHTTP1Channel<RouterResponder<BasicRequestContext>>.Configuration(serverName: "paynode")
         // Bodies are buffered whole, up to the depth per connection: bounded well above the
         // payment API's own 64 KiB (which answers 413 itself, keeping the connection).
-        configuration.maximumBodyBytes = Self.maximumBodyBytes
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration, overlapKey: overlapKey)
-        return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "paynode"),
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(),
+                                            configuration: .init(serverName: "paynode", maximumBodyBytes: Self.maximumBodyBytes),
+                                            overlapKey: overlapKey)
+        // The channel writes the Server header; Hummingbird's server does nothing with a name.
+        return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port)),
                               onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) },
                               eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }

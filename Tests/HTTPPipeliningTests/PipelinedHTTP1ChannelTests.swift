@@ -58,9 +58,8 @@ struct PipelinedHTTP1ChannelTests {
             return try await probe.post(key: request.headers[Self.key] ?? "-")
         }
         router.get("/orders") { _, _ -> String in "finished=\(probe.finished)" }
-        var configuration = PipelinedHTTP1Channel<RouterResponder<BasicRequestContext>>.Configuration(serverName: "test")
-        configuration.maximumBodyBytes = maximumBodyBytes
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration) { head in
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(),
+                                            configuration: .init(serverName: "test", maximumBodyBytes: maximumBodyBytes)) { head in
             head.method == .post ? head.headerFields[Self.key] : nil
         }
         let (ports, port) = AsyncStream.makeStream(of: Int.self)

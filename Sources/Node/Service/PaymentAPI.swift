@@ -8,6 +8,7 @@ import Tracing
 /// The payment API routes (shared notes, contract.md), added to the node's HTTP router.
 enum PaymentAPI {
     static let maximumBodyBytes = 64 << 10
+    static let ordersPath = "/v1/payment-orders"
 
     static func register(on router: Router<BasicRequestContext>, service: PaymentService) {
         // A server span per API request (OpenTelemetry HTTP conventions), continuing the
@@ -15,7 +16,7 @@ enum PaymentAPI {
         // and metrics routes stay untraced. With tracing off (the default) the middleware would
         // only build attributes nobody records (3% of the service's CPU at full load); the
         // records still continue the caller's `traceparent` (see `createOrder`).
-        let orders = router.group("/v1/payment-orders")
+        let orders = router.group(RouterPath(ordersPath))
         if !(InstrumentationSystem.tracer is NoOpTracer) { orders.add(middleware: TracingMiddleware()) }
         orders.post { request, _ -> Response in
             let body: ByteBuffer
@@ -75,7 +76,7 @@ enum PaymentAPI {
     /// all of them), keyed by their idempotency key; every other request waits for the ones
     /// before it (`PipelineSchedule`).
     @Sendable static func overlapKey(_ head: HTTPRequest) -> String? {
-        guard head.method == .post, head.path == "/v1/payment-orders", let key = head.headerFields[idempotencyKey] else { return nil }
+        guard head.method == .post, head.path == ordersPath, let key = head.headerFields[idempotencyKey] else { return nil }
         return key
     }
 

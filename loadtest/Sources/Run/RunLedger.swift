@@ -41,9 +41,8 @@ final class RunLedger: Sendable {
         /// or they belong to another run on a shared cluster. Kept apart so that an accepted
         /// order's terminal time lives in its entry (no second id-keyed table per order).
         var unmatchedTerminalSeenAt: [String: UInt64] = [:]
-        /// Accepted orders whose terminal event was seen, and terminal events seen in all.
+        /// Accepted orders whose terminal event was seen (all terminal events: `terminal`).
         var terminalOfAccepted = 0
-        var terminalSeen = 0
         /// Terminal payment-events records seen more than once for an order, by order id.
         var repeatedTerminalEvents: [String: Int] = [:]
     }
@@ -57,8 +56,8 @@ final class RunLedger: Sendable {
     let failures = Atomic<Int>(0)
     let resultsProduced = Atomic<Int>(0)
     let tailErrors = Atomic<Int>(0)
-    /// Terminal events seen, first sightings only (what `completedCount` counts), without the
-    /// lock: the order driver reads it before every request when the backlog is bounded.
+    /// Terminal events seen, first sightings only, without the lock: the order driver reads it
+    /// before every request when the backlog is bounded.
     let terminal = Atomic<Int>(0)
 
     init(clock: RunClock) { self.clock = clock }
@@ -96,24 +95,24 @@ final class RunLedger: Sendable {
     /// locking and the table's growth were a visible share of the load generator's CPU.
     func terminalSeen(_ paymentOrderIds: [String], at time: UInt64) {
         let firstSightings = state.withLock { state in
-            let before = state.terminalSeen
+            var firstSightings = 0
             for id in paymentOrderIds {
                 if let index = state.indexByOrderId[id] {
                     if state.orders[index].terminalSeenAt == nil {
                         state.orders[index].terminalSeenAt = time
                         state.terminalOfAccepted += 1
-                        state.terminalSeen += 1
+                        firstSightings += 1
                     } else {
                         state.repeatedTerminalEvents[id, default: 0] += 1
                     }
                 } else if state.unmatchedTerminalSeenAt[id] == nil {
                     state.unmatchedTerminalSeenAt[id] = time
-                    state.terminalSeen += 1
+                    firstSightings += 1
                 } else {
                     state.repeatedTerminalEvents[id, default: 0] += 1
                 }
             }
-            return state.terminalSeen - before
+            return firstSightings
         }
         terminal.add(firstSightings, ordering: .relaxed)
     }
@@ -122,7 +121,7 @@ final class RunLedger: Sendable {
 
     /// Terminal events seen (the tail starts at the end of payment-events, so on a fresh or
     /// dedicated cluster these are this run's orders; the report joins them exactly).
-    var completedCount: Int { state.withLock { $0.terminalSeen } }
+    var completedCount: Int { terminal.load(ordering: .relaxed) }
 
     /// Whether every accepted order's terminal event was seen (no copy of the ledger).
     var everyAcceptedOrderTerminal: Bool { state.withLock { $0.terminalOfAccepted == $0.orders.count } }
