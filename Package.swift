@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Payments", targets: ["Payments"]),
         .library(name: "PaymentService", targets: ["PaymentService"]),
         .executable(name: "loadtest", targets: ["loadtest"]),
+        .executable(name: "paynode-fuzz", targets: ["PaynodeFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -72,6 +73,11 @@ let package = Package(
         ),
         // Tracing: a swift-distributed-tracing tracer with W3C trace context, span exporters,
         // and OpenTelemetry messaging spans for Kafka records.
+        .executableTarget(
+            name: "PaynodeFuzz",
+            dependencies: ["Protocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "Telemetry",
             dependencies: [

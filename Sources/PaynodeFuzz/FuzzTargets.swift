@@ -1,0 +1,92 @@
+import NIOCore
+import Protocol
+
+/// The decoders that read untrusted bytes, each as a fuzz target: a target must never trap,
+/// whatever the bytes; throwing a decoding error is the expected answer to garbage.
+enum FuzzTarget: String, CaseIterable {
+    /// One Kafka request frame body: the request header, then the body of the API it names,
+    /// decoded at the version it names (as the broker does before dispatching).
+    case kafkaRequest = "kafka-request"
+    /// A byte stream cut into frames by the broker's frame decoder.
+    case kafkaFrames = "kafka-frames"
+    /// A produce/fetch `records` field: split into batches, each validated and decoded.
+    case recordBatch = "record-batch"
+    /// A record value and headers read back as the shared event schema.
+    case event = "event"
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .kafkaRequest: Self.kafkaRequest(bytes)
+        case .kafkaFrames: Self.kafkaFrames(bytes)
+        case .recordBatch: Self.recordBatch(bytes)
+        case .event: Self.event(bytes)
+        }
+    }
+
+    private static func buffer(_ bytes: UnsafeRawBufferPointer) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+
+    private static func kafkaRequest(_ bytes: UnsafeRawBufferPointer) {
+        var body = buffer(bytes)
+        guard let header = try? KafkaRequestHeader.decode(from: &body), let api = header.api,
+              api.supportedVersions.contains(header.apiVersion) else { return }
+        let version = header.apiVersion
+        switch api {
+        case .apiVersions: _ = try? ApiVersionsRequest.decode(from: &body, version: version)
+        case .metadata: _ = try? MetadataRequest.decode(from: &body, version: version)
+        case .produce:
+            guard let request = try? ProduceRequest.decode(from: &body, version: version) else { return }
+            for topic in request.topicData {
+                for partition in topic.partitionData {
+                    if let records = partition.records { decodeBatches(records) }
+                }
+            }
+        case .fetch: _ = try? FetchRequest.decode(from: &body, version: version)
+        case .listOffsets: _ = try? ListOffsetsRequest.decode(from: &body, version: version)
+        case .createTopics: _ = try? CreateTopicsRequest.decode(from: &body, version: version)
+        case .initProducerId: _ = try? InitProducerIdRequest.decode(from: &body, version: version)
+        case .findCoordinator: _ = try? FindCoordinatorRequest.decode(from: &body, version: version)
+        case .offsetCommit: _ = try? OffsetCommitRequest.decode(from: &body, version: version)
+        case .offsetFetch: _ = try? OffsetFetchRequest.decode(from: &body, version: version)
+        case .joinGroup: _ = try? JoinGroupRequest.decode(from: &body, version: version)
+        case .syncGroup: _ = try? SyncGroupRequest.decode(from: &body, version: version)
+        case .heartbeat: _ = try? HeartbeatRequest.decode(from: &body, version: version)
+        case .leaveGroup: _ = try? LeaveGroupRequest.decode(from: &body, version: version)
+        case .describeGroups: _ = try? DescribeGroupsRequest.decode(from: &body, version: version)
+        case .listGroups: _ = try? ListGroupsRequest.decode(from: &body, version: version)
+        }
+    }
+
+    private static func kafkaFrames(_ bytes: UnsafeRawBufferPointer) {
+        var stream = buffer(bytes)
+        var decoder = KafkaFrameDecoder(maximumFrameSize: 1 << 16)
+        while let frame = try? decoder.decode(buffer: &stream) {
+            var body = frame
+            _ = try? KafkaRequestHeader.decode(from: &body)
+        }
+    }
+
+    private static func recordBatch(_ bytes: UnsafeRawBufferPointer) {
+        decodeBatches(buffer(bytes))
+    }
+
+    private static func decodeBatches(_ records: ByteBuffer) {
+        guard let (batches, _) = try? RecordBatch.split(records) else { return }
+        for batch in batches {
+            _ = RecordBatch.verifyChecksum(batch)
+            _ = try? RecordBatch.validate(batch)
+            _ = try? RecordBatch.decodeRecords(batch)
+        }
+    }
+
+    private static func event(_ bytes: UnsafeRawBufferPointer) {
+        let value = [UInt8](bytes)
+        _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: value)
+        _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PaymentOrderCreated.self, value: value)
+        // The same bytes as a batch's records too: an event is always read out of one.
+        decodeBatches(buffer(bytes))
+    }
+}

@@ -1,0 +1,94 @@
+"""Writes the seed corpus for scripts/fuzz.sh (Tests/fuzz/corpus/<target>/): valid requests and
+batches for the fuzzer to mutate. Re-run after adding a seed; the output is committed."""
+import os
+import struct
+import zlib
+
+ROOT = os.path.join(os.path.dirname(__file__), "corpus")
+
+
+def string(value):
+    data = value.encode()
+    return struct.pack(">h", len(data)) + data
+
+
+def varint(value):
+    value = (value << 1) ^ (value >> 63)
+    out = b""
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def batch(values, attributes=0):
+    records = b""
+    for index, value in enumerate(values):
+        body = b"\x00" + varint(0) + varint(index) + varint(1) + b"k" + varint(len(value)) + value + varint(1) + \
+            varint(len(b"h")) + b"h" + varint(1) + b"v"
+        records += varint(len(body)) + body
+    if attributes & 7 == 1:
+        records = zlib.compress(records, wbits=31)
+    after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, 1000, 1000, -1, -1, -1, len(values)) + records
+    header = struct.pack(">ib", 0, 2) + struct.pack(">I", crc32c(after_crc))
+    return struct.pack(">qi", 0, len(header) + len(after_crc)) + header + after_crc
+
+
+def request(api_key, version, body):
+    return struct.pack(">hhi", api_key, version, 7) + string("seed") + body
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(ROOT, target), exist_ok=True)
+    with open(os.path.join(ROOT, target, name), "wb") as file:
+        file.write(data)
+
+
+plain = batch([b"one", b"two", b"three"])
+gzipped = batch([b"one", b"two"], attributes=1)
+produce = struct.pack(">hi", -1, 5000) + struct.pack(">i", 1) + string("t") + struct.pack(">i", 1) + \
+    struct.pack(">i", 0) + struct.pack(">i", len(plain)) + plain
+fetch = struct.pack(">iiiib", -1, 100, 1, 1 << 20, 0) + struct.pack(">i", 1) + string("t") + \
+    struct.pack(">i", 1) + struct.pack(">iqqi", 0, 0, -1, 1 << 20)
+requests = {
+    "produce-v3": request(0, 3, struct.pack(">h", -1) + produce),
+    "produce-v8": request(0, 8, struct.pack(">h", -1) + produce),
+    "fetch-v4": request(1, 4, fetch),
+    "list-offsets-v2": request(2, 2, struct.pack(">ib", -1, 0) + struct.pack(">i", 1) + string("t") +
+                               struct.pack(">i", 1) + struct.pack(">iq", 0, -2)),
+    "metadata-v4": request(3, 4, struct.pack(">i", 1) + string("t") + struct.pack(">b", 0)),
+    "offset-commit-v2": request(8, 2, string("g") + struct.pack(">i", -1) + string("") + struct.pack(">q", -1) +
+                                struct.pack(">i", 1) + string("t") + struct.pack(">i", 1) +
+                                struct.pack(">iq", 0, 5) + string("")),
+    "offset-fetch-v3": request(9, 3, string("g") + struct.pack(">i", 1) + string("t") + struct.pack(">ii", 1, 0)),
+    "find-coordinator-v2": request(10, 2, string("g") + struct.pack(">b", 0)),
+    "join-group-v5": request(11, 5, string("g") + struct.pack(">ii", 10000, 30000) + string("") + struct.pack(">h", -1) +
+                             string("consumer") + struct.pack(">i", 1) + string("range") + struct.pack(">i", 4) + b"meta"),
+    "describe-groups-v4": request(15, 4, struct.pack(">i", 2) + string("g") + string("g") + struct.pack(">b", 0)),
+    "api-versions-v2": request(18, 2, b""),
+    "create-topics-v4": request(19, 4, struct.pack(">i", 1) + string("t") + struct.pack(">ih", 3, 1) +
+                                struct.pack(">ii", 0, 0) + struct.pack(">ib", 5000, 0)),
+    "init-producer-id-v1": request(22, 1, string("") + struct.pack(">i", 60000)),
+}
+for name, data in requests.items():
+    write("kafka-request", name, data)
+    write("kafka-frames", name, struct.pack(">i", len(data)) + data)
+write("kafka-frames", "two-frames", b"".join(struct.pack(">i", len(d)) + d for d in list(requests.values())[:2]))
+write("record-batch", "plain", plain)
+write("record-batch", "gzip", gzipped)
+write("record-batch", "two-batches", plain + gzipped)
+write("event", "empty", b"")
+write("event", "psp-result", b"\x0a\x05po_01\x10\x01\x1a\x06pi_123")
+write("event", "batch", plain)
