@@ -15,7 +15,7 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	.build/debug/paynode-fuzz Tests/fuzz/corpus
-	scripts/fuzz.sh 12
+	scripts/fuzz.sh 10
 	PAYNODE_BIN=$(CURDIR)/.build/debug/paynode python3 -m pytest -q -p no:cacheprovider Tests/compat
 
 ## loadtest: release build, then 60 s of orders at 500/s with kills of both nodes and the fault

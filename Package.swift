@@ -75,7 +75,7 @@ let package = Package(
         // and OpenTelemetry messaging spans for Kafka records.
         .executableTarget(
             name: "PaynodeFuzz",
-            dependencies: ["Protocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .target(
@@ -253,7 +253,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProtocolTests",
-            dependencies: ["Protocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["golden", "KafkaDataPath/golden", "KafkaGroups/golden"],
             swiftSettings: strictSwift
         ),

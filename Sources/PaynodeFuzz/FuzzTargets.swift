@@ -1,4 +1,6 @@
 import NIOCore
+@testable import PaymentExecutor
+@testable import PaymentService
 import Protocol
 
 /// The decoders that read untrusted bytes, each as a fuzz target: a target must never trap,
@@ -13,6 +15,11 @@ enum FuzzTarget: String, CaseIterable {
     case recordBatch = "record-batch"
     /// A record value and headers read back as the shared event schema.
     case event = "event"
+    /// An order creation body: the JSON reader and the request's validation.
+    case orderJSON = "order-json"
+    /// Records read back from the store: idempotency records, executor attempts, outbox entries
+    /// and producer state (an older release, a flipped byte or a bug may have written them).
+    case storedRecords = "stored-records"
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -20,6 +27,8 @@ enum FuzzTarget: String, CaseIterable {
         case .kafkaFrames: Self.kafkaFrames(bytes)
         case .recordBatch: Self.recordBatch(bytes)
         case .event: Self.event(bytes)
+        case .orderJSON: _ = try? CreateOrderRequest.parse([UInt8](bytes))
+        case .storedRecords: Self.storedRecords(bytes)
         }
     }
 
@@ -88,5 +97,13 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PaymentOrderCreated.self, value: value)
         // The same bytes as a batch's records too: an event is always read out of one.
         decodeBatches(buffer(bytes))
+    }
+
+    private static func storedRecords(_ bytes: UnsafeRawBufferPointer) {
+        let value = [UInt8](bytes)
+        _ = IdempotencyRecord(decoding: value)
+        _ = try? PaymentExecutor.Attempt.decode(value)
+        _ = try? OutboxEntry.decode(value)
+        _ = try? OutboxProducerState.decode(value)
     }
 }
