@@ -97,6 +97,7 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case invalidReplicationFactor = 38
     case invalidRequest = 42
     case unsupportedForMessageFormat = 43
+    case policyViolation = 44
     case outOfOrderSequenceNumber = 45
     case duplicateSequenceNumber = 46
     case invalidProducerEpoch = 47
@@ -104,6 +105,7 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case kafkaStorageError = 56
     case unknownProducerId = 59
     case groupIdNotFound = 69
+    case unsupportedCompressionType = 76
     case memberIdRequired = 79
     case groupMaxSizeReached = 81
     case invalidRecord = 87
