@@ -29,7 +29,12 @@ enum BatchPreparation {
     static func validate(_ batch: ByteBuffer, maximumBytes: Int, topic: String, partition: Int32) throws(LogStoreError) -> RecordBatchHeader {
         try checkSize(batch, maximumBytes: maximumBytes, topic: topic, partition: partition)
         do { return try RecordBatch.validate(batch) } catch {
-            throw LogStoreError(.invalidRecord, "invalid batch for \(topic)-\(partition): \(error)")
+            let code: LogStoreError.Code = switch error.code {
+            case .corruptChecksum, .invalidLength, .truncated, .decompressionFailed: .corruptMessage
+            case .unsupportedCompression: .unsupportedCompression
+            case .invalidRecord, .invalidBatch, .unsupportedMagic: .invalidRecord
+            }
+            throw LogStoreError(code, "invalid batch for \(topic)-\(partition): \(error.message)", recordIndex: error.recordIndex)
         }
     }
 

@@ -12,6 +12,10 @@ public struct LogStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case corruptBatch
         /// A batch handed to `appendBatch` is malformed or breaks Kafka's rules.
         case invalidRecord
+        /// A batch handed to `appendBatch` fails its CRC-32C or its framing (sizes, truncation).
+        case corruptMessage
+        /// A batch handed to `appendBatch` is compressed with a codec the store cannot decode.
+        case unsupportedCompression
         case recordTooLarge
         case outOfOrderSequence
         case invalidProducerEpoch
@@ -29,10 +33,13 @@ public struct LogStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
     public var code: Code
     public var message: String
+    /// For a refused batch: the index of the record to blame, when there is one.
+    public var recordIndex: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, recordIndex: Int? = nil) {
         self.code = code
         self.message = message
+        self.recordIndex = recordIndex
     }
 
     public var isRetriable: Bool { code == .outOfSpace }

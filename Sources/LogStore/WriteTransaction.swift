@@ -200,13 +200,21 @@ public final class WriteTransaction: StoreTransaction {
 
     // MARK: Consumer-group offsets
 
-    /// Stores the group's next offset to read for a partition of an existing topic.
+    /// Stores the group's next offset to read for a partition of an existing topic; the offset
+    /// must lie within -1 (none) and the partition's end (throws `.offsetOutOfRange`).
     public func commitOffset(group: String, topic: String, partition: Int32, offset: Int64,
                              metadata: String? = nil, leaderEpoch: Int32 = -1) throws(LogStoreError) {
         guard !group.isEmpty, group.utf8.count <= Int(UInt16.max) else {
             throw LogStoreError(.invalidArgument, "group id must be 1 to 65535 bytes")
         }
-        _ = try requirePartition(topic, partition)
+        let topicRecord = try requirePartition(topic, partition)
+        // A committed offset is a position in the log: -1 (none) up to the end. Anything else
+        // would make the group skip or re-read records and its lag meaningless.
+        let end = try partitionState(topicID: topicRecord.topicID, partition: partition).nextOffset
+        guard offset >= -1, offset <= end else {
+            throw LogStoreError(.offsetOutOfRange,
+                "offset \(offset) for \(topic)-\(partition) is outside -1...\(end) (the log's end)")
+        }
         let value = CommittedOffset(offset: offset, leaderEpoch: leaderEpoch, metadata: metadata,
                                     commitTimestampMilliseconds: nowMilliseconds)
         let key = StoreKeys.groupOffset(group: group, topic: topic, partition: partition)

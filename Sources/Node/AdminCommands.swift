@@ -187,7 +187,7 @@ struct GroupsCommand: AsyncParsableCommand {
             }
             for (partition, committed, highWatermark, owner) in rows {
                 let offset = committed.map { "\($0.offset)" } ?? "-"
-                let lag = committed.map { "\(max(0, highWatermark - $0.offset))" } ?? "-"
+                let lag = committed.map { "\(consumerLag(endOffset: highWatermark, committedOffset: $0.offset))" } ?? "-"
                 let metadata = committed?.metadata.flatMap { $0.isEmpty ? nil : "  metadata=\($0)" } ?? ""
                 print("  \(partition.topic)  \(partition.partition)  committed=\(offset)  high-watermark=\(highWatermark)  lag=\(lag)  owner=\(owner ?? "-")\(metadata)")
             }

@@ -19,7 +19,8 @@ struct ByteReader {
 
     func failure(_ what: String, at offset: Int? = nil) -> RecordBatchError {
         let record = recordIndex.map { " in record \($0)" } ?? ""
-        return RecordBatchError(.invalidRecord, "\(what)\(record) at byte \(origin + (offset ?? position)) of the records section")
+        return RecordBatchError(.invalidRecord, "\(what)\(record) at byte \(origin + (offset ?? position)) of the records section",
+                                recordIndex: recordIndex)
     }
 
     /// A reader over the next `count` bytes, advancing past them.

@@ -39,7 +39,8 @@ public enum RecordBatch {
     /// Full validation of one client-produced batch occupying exactly the readable bytes:
     /// magic 2, batchLength matches, checksum, lastOffsetDelta + 1 == recordCount,
     /// recordCount >= 1, not a control batch, baseSequence >= 0 when producerId >= 0,
-    /// compression known. Returns the header. Records themselves are not decoded.
+    /// compression one the broker can decode, and every record well formed (`validateRecords`).
+    /// Returns the header.
     public static func validate(_ batch: ByteBuffer) throws(RecordBatchError) -> RecordBatchHeader {
         let header = try peekHeader(batch)
         guard header.batchLength >= RecordBatchLayout.minimumBatchLength else {
@@ -81,6 +82,7 @@ public enum RecordBatch {
                 .invalidBatch,
                 "producerId \(header.producerId) is set but baseSequence is \(header.baseSequence)")
         }
+        try validateRecords(batch)
         return header
     }
 

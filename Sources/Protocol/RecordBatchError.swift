@@ -14,10 +14,14 @@ public struct RecordBatchError: Error, Sendable, Hashable, CustomStringConvertib
     public var code: Code
     /// Human readable: what was wrong and where.
     public var message: String
+    /// The index of the record within its batch that is malformed, when one record is to blame
+    /// (a ProduceResponse names it in `recordErrors`).
+    public var recordIndex: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, recordIndex: Int? = nil) {
         self.code = code
         self.message = message
+        self.recordIndex = recordIndex
     }
 
     public var description: String { "RecordBatchError.\(code): \(message)" }

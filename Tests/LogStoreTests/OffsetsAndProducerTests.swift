@@ -12,6 +12,8 @@ struct GroupOffsetTests {
         do {
             let store = try openStore(directory.path)
             try await store.createTopic("t", partitions: 2)
+            try await store.append(topic: "t", partition: 0, records: (0..<43).map { record("k\($0)", "v") })
+            try await store.append(topic: "t", partition: 1, records: (0..<7).map { record("k\($0)", "v") })
             try await store.commitOffset(group: "payment-service", topic: "t", partition: 0, offset: 42, metadata: "consumer-1")
             try await store.commitOffset(group: "payment-service", topic: "t", partition: 1, offset: 7)
             try await store.commitOffset(group: "other", topic: "t", partition: 0, offset: 1, metadata: "")
@@ -40,6 +42,24 @@ struct GroupOffsetTests {
         try await store.createTopic("t", partitions: 1)
         await #expect(throws: LogStoreError.self) { try await store.commitOffset(group: "g", topic: "t", partition: 5, offset: 1) }
         await #expect(throws: LogStoreError.self) { try await store.commitOffset(group: "", topic: "t", partition: 0, offset: 1) }
+    }
+
+    /// An offset a consumer cannot have reached is refused rather than stored: Int64.min used to be
+    /// stored and trap every later lag computation, and one past the end would skip future records.
+    @Test func commitsOutsideTheLogAreRefused() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        try await store.createTopic("t", partitions: 1)
+        try await store.append(topic: "t", partition: 0, records: (0..<3).map { record("k\($0)", "v") })
+        for offset in [Int64.min, -2, 4, Int64.max] {
+            await #expect(throws: LogStoreError.self) { try await store.commitOffset(group: "g", topic: "t", partition: 0, offset: offset) }
+        }
+        #expect(try store.committedOffset(group: "g", topic: "t", partition: 0) == nil)
+        for offset: Int64 in [-1, 0, 3] {
+            try await store.commitOffset(group: "g", topic: "t", partition: 0, offset: offset)
+            #expect(try store.committedOffset(group: "g", topic: "t", partition: 0)?.offset == offset)
+        }
     }
 }
 
@@ -144,7 +164,8 @@ struct ProducerTests {
                 _ = try await store.appendBatch(topic: "t", partition: 0, batch: batch)
                 Issue.record("invalid batch accepted")
             } catch let error as LogStoreError {
-                #expect(error.code == .invalidRecord)
+                // A failed checksum and a cut-off batch are CORRUPT_MESSAGE in Kafka's terms.
+                #expect(error.code == .corruptMessage)
             }
         }
         #expect(try store.describe(topic: "t")?.partitions[0].highWatermark == 0)

@@ -181,6 +181,62 @@ import Testing
         }
     }
 
+    /// A hand-made batch: `section` as its records, with the given counts (resealed, so the CRC holds).
+    private func craftedBatch(recordCount: Int32, lastOffsetDelta: Int32, section: [UInt8], compression: Int16 = 0) -> ByteBuffer {
+        var batch = (try? RecordBatch.encode(records: [Record(timestamp: 0, key: nil, value: nil)])) ?? ByteBuffer()
+        batch.moveWriterIndex(to: 61)
+        batch.writeBytes(section)
+        batch.setInteger(Int32(batch.readableBytes - 12), at: 8)
+        batch.setInteger(compression, at: 21)
+        batch.setInteger(lastOffsetDelta, at: 23)
+        batch.setInteger(recordCount, at: 57)
+        return resealed(batch)
+    }
+
+    /// length 6, attributes, timestamp delta 0, the offset delta, null key, null value, no headers.
+    private func record(offsetDelta: UInt8) -> [UInt8] { [0x0C, 0x00, 0x00, offsetDelta << 1, 0x01, 0x01, 0x00] }
+
+    @Test func validateDecodesEveryRecordAsTheProducePathMust() {
+        let good = craftedBatch(recordCount: 2, lastOffsetDelta: 1, section: record(offsetDelta: 0) + record(offsetDelta: 1))
+        #expect(validationError(good) == nil)
+        // CRC-valid garbage where the records should be: the header alone looks fine.
+        let garbage = craftedBatch(recordCount: 2, lastOffsetDelta: 1, section: [0x7E, 0x13, 0x37, 0xFF, 0x00, 0x42, 0x99, 0x01])
+        #expect(validationError(garbage) == .invalidRecord)
+        let trailing = craftedBatch(recordCount: 1, lastOffsetDelta: 0, section: record(offsetDelta: 0) + [0x00])
+        #expect(validationError(trailing) == .invalidRecord)
+    }
+
+    @Test func validateRequiresOffsetDeltasToBeTheRecordIndexes() throws {
+        let repeated = craftedBatch(recordCount: 2, lastOffsetDelta: 1, section: record(offsetDelta: 0) + record(offsetDelta: 0))
+        do {
+            try RecordBatch.validateRecords(repeated)
+            Issue.record("a repeated offset delta was accepted")
+        } catch {
+            #expect(error.code == .invalidRecord)
+            #expect(error.recordIndex == 1)
+            #expect(error.message.contains("offset delta 0 is not the record's index 1"))
+        }
+        let skipping = craftedBatch(recordCount: 2, lastOffsetDelta: 1, section: record(offsetDelta: 1) + record(offsetDelta: 2))
+        #expect(validationError(skipping) == .invalidRecord)
+    }
+
+    @Test func decodeAcceptsTheGapsOfACompactedLogButNothingOutOfOrder() throws {
+        // Compaction removed the record at delta 1: Kafka keeps lastOffsetDelta, so consumers must read it.
+        let compacted = craftedBatch(recordCount: 2, lastOffsetDelta: 2, section: record(offsetDelta: 0) + record(offsetDelta: 2))
+        #expect(try RecordBatch.decodeRecords(compacted).map(\.offset) == [0, 2])
+        #expect(validationError(compacted) != nil, "a producer may not send gaps")
+        for section in [record(offsetDelta: 1) + record(offsetDelta: 0), record(offsetDelta: 0) + record(offsetDelta: 3)] {
+            let batch = craftedBatch(recordCount: 2, lastOffsetDelta: 2, section: section)
+            #expect(errorCode { () throws(RecordBatchError) in try RecordBatch.decodeRecords(batch) } == .invalidRecord)
+        }
+    }
+
+    @Test(arguments: [Int16(2), 3, 4])
+    func validateRefusesCodecsTheBrokerCannotDecode(codec: Int16) {
+        let batch = craftedBatch(recordCount: 1, lastOffsetDelta: 0, section: record(offsetDelta: 0), compression: codec)
+        #expect(validationError(batch) == .unsupportedCompression)
+    }
+
     @Test func errorsSayWhatAndWhere() {
         var batch = idempotentBatch
         batch.setInteger(Int32(-1), at: 57)

@@ -11,6 +11,8 @@ extension LogStoreError {
         case .invalidPartitions: .invalidPartitions
         case .topicAlreadyExists: .topicAlreadyExists
         case .invalidRecord: .invalidRecord
+        case .corruptMessage: .corruptMessage
+        case .unsupportedCompression: .unsupportedCompressionType
         case .recordTooLarge: .messageTooLarge
         case .outOfOrderSequence: .outOfOrderSequenceNumber
         case .invalidProducerEpoch: .invalidProducerEpoch

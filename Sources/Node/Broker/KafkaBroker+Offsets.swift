@@ -32,7 +32,8 @@ extension KafkaBroker {
                                                          offset: partition.committedOffset, metadata: partition.committedMetadata,
                                                          leaderEpoch: partition.committedLeaderEpoch)
                             return 0
-                        } catch let error as LogStoreError where error.code == .unknownTopicOrPartition || error.code == .invalidArgument {
+                        } catch let error as LogStoreError where error.code == .unknownTopicOrPartition || error.code == .invalidArgument
+                                    || error.code == .offsetOutOfRange {
                             // Refused before anything was written, so the others go on.
                             return error.kafkaErrorCode.rawValue
                         }

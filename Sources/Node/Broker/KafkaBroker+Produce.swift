@@ -48,9 +48,13 @@ extension KafkaBroker {
 
     private static func appendPartition(store: LogStore, topic: String, data: ProduceRequest.PartitionProduceData,
                                         logger: Logger) async -> ProduceResponse.PartitionProduceResponse {
-        func failure(_ code: KafkaErrorCode, _ message: String) -> ProduceResponse.PartitionProduceResponse {
+        func failure(_ code: KafkaErrorCode, _ message: String, recordIndex: Int? = nil) -> ProduceResponse.PartitionProduceResponse {
             logger.warning("produce rejected", metadata: ["topic": "\(topic)", "partition": "\(data.index)", "error": "\(message)"])
-            return .init(index: data.index, errorCode: code.rawValue, baseOffset: -1, errorMessage: message)
+            // Produce v8+ names the record to blame, as Kafka's LogValidator does.
+            let recordErrors = recordIndex.flatMap(Int32.init(exactly:)).map {
+                [ProduceResponse.BatchIndexAndErrorMessage(batchIndex: $0, batchIndexErrorMessage: message)]
+            } ?? []
+            return .init(index: data.index, errorCode: code.rawValue, baseOffset: -1, recordErrors: recordErrors, errorMessage: message)
         }
         guard let records = data.records, records.readableBytes > 0 else {
             return failure(.invalidRecord, "no records")
@@ -68,7 +72,7 @@ extension KafkaBroker {
         } catch where error.code == .unsupportedMagic {
             return failure(.unsupportedForMessageFormat, "only message format v2 (magic 2) is accepted: \(error.message)")
         } catch {
-            return failure(.corruptMessage, "\(error)")
+            return failure(.corruptMessage, error.message)
         }
         do {
             let outcome = try await store.appendBatch(topic: topic, partition: data.index, batch: batch)
@@ -79,7 +83,7 @@ extension KafkaBroker {
             return .init(index: data.index, errorCode: 0, baseOffset: outcome.result.baseOffset, logAppendTimeMs: -1,
                          logStartOffset: outcome.result.logStartOffset)
         } catch let error as LogStoreError {
-            return failure(error.kafkaErrorCode, error.message)
+            return failure(error.kafkaErrorCode, error.message, recordIndex: error.recordIndex)
         } catch {
             return failure(.unknownServerError, "\(error)")
         }

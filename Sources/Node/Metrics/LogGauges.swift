@@ -1,5 +1,6 @@
 import LogStore
 import Prometheus
+import Protocol
 import Synchronization
 
 /// Gauges read from the store when Prometheus scrapes: every partition's log start and end
@@ -45,7 +46,7 @@ final class LogGauges: Sendable {
                     let labels = [("group", group), ("topic", topicPartition.topic), ("partition", "\(topicPartition.partition)")]
                     set("paynode_consumergroup_committed_offset", labels, committed.offset)
                     if let end = endOffsets[topicPartition] {
-                        set("paynode_consumergroup_lag", labels, max(0, end - committed.offset))
+                        set("paynode_consumergroup_lag", labels, consumerLag(endOffset: end, committedOffset: committed.offset))
                     }
                 }
             }
