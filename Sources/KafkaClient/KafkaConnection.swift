@@ -126,7 +126,7 @@ public final class KafkaConnection: Sendable {
                                  timeout: Duration, expectsResponse: Bool,
                                  body: (inout ByteBuffer) -> Void) async throws -> ByteBuffer? {
         let header = KafkaRequestHeader(apiKey: api.rawValue, apiVersion: version, correlationId: correlationId, clientId: clientId)
-        let frame = KafkaRequestFrame.encode(header: header, allocator: channel.allocator, body: body)
+        let frame = try KafkaRequestFrame.encode(header: header, allocator: channel.allocator, body: body)
         let response = expectsResponse ? channel.eventLoop.makePromise(of: ByteBuffer.self) : nil
         let outbound = KafkaConnectionHandler.Outbound(frame: frame, correlationId: correlationId, response: response,
                                                        timeout: .nanoseconds(timeout.nanoseconds), apiName: "\(api) v\(version)")

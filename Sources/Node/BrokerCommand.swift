@@ -68,6 +68,9 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("group-max-session-timeout-ms"), help: "Largest session timeout a consumer may ask for (env: PAYNODE_GROUP_MAX_SESSION_TIMEOUT_MS; default 1800000).")
     var maximumSessionTimeout: Int?
 
+    @Option(name: .customLong("fetch-max-bytes"), help: "Most bytes one Fetch response carries, whatever the client asks (env: PAYNODE_FETCH_MAX_BYTES; default 52428800, Kafka's fetch.max.bytes).")
+    var maximumFetchBytes: Int?
+
     struct Resolved {
         var server: KafkaServer.Configuration
         var broker: KafkaBroker.Configuration
@@ -96,6 +99,9 @@ struct KafkaListenerOptions: ParsableArguments {
         let frame = try EnvironmentOption.integer(maximumFrameBytes, "PAYNODE_MAX_FRAME_BYTES", default: 100 << 20)
         guard frame >= 1024 else { throw ValidationError("--max-frame-bytes \(frame) must be at least 1024") }
         let autoCreate = try EnvironmentOption.bool(autoCreateTopics, "PAYNODE_AUTO_CREATE_TOPICS", default: true)
+        let fetchBytes = try EnvironmentOption.integer(maximumFetchBytes, "PAYNODE_FETCH_MAX_BYTES", default: 50 << 20)
+        // Kafka's frame limit is 2 GiB; leave room for the response headers around the records.
+        guard (1024...(1 << 30)).contains(fetchBytes) else { throw ValidationError("--fetch-max-bytes \(fetchBytes) must be 1024 to 1073741824") }
         let delay = try EnvironmentOption.integer(initialRebalanceDelay, "PAYNODE_GROUP_INITIAL_REBALANCE_DELAY_MS", default: 500)
         let minimumSession = try EnvironmentOption.integer(minimumSessionTimeout, "PAYNODE_GROUP_MIN_SESSION_TIMEOUT_MS", default: 6000)
         let maximumSession = try EnvironmentOption.integer(maximumSessionTimeout, "PAYNODE_GROUP_MAX_SESSION_TIMEOUT_MS", default: 1_800_000)
@@ -106,7 +112,7 @@ struct KafkaListenerOptions: ParsableArguments {
         return Resolved(
             server: .init(host: listen.host, port: listen.port, maximumFrameSize: frame),
             broker: .init(advertisedHost: advertised, advertisedPort: listen.port, defaultPartitions: partitions,
-                          autoCreateTopics: autoCreate),
+                          autoCreateTopics: autoCreate, maximumFetchBytes: fetchBytes),
             groups: .init(initialRebalanceDelayMilliseconds: Int64(delay), minimumSessionTimeoutMilliseconds: Int64(minimumSession),
                           maximumSessionTimeoutMilliseconds: Int64(maximumSession)))
     }

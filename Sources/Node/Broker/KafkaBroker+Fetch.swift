@@ -6,9 +6,14 @@ extension KafkaBroker {
     /// Whole batches from the batch containing each fetch offset. The first partition with data
     /// returns at least one batch even past the limits (KIP-74); later ones only what still fits.
     /// With max_wait_ms it long-polls until min_bytes are there or the wait is over.
-    func fetch(_ request: FetchRequest) async -> FetchResponse {
+    /// A partition named twice is answered once, and the request's byte limit is capped by the
+    /// broker's `maximumFetchBytes` (Kafka's fetch.max.bytes), so no request can ask for a
+    /// response bigger than the node is willing to build.
+    func fetch(_ fetchRequest: FetchRequest) async -> FetchResponse {
+        let request = Self.distinctPartitions(fetchRequest)
         let deadline = ContinuousClock.now + .milliseconds(max(0, Int(request.maxWaitMs)))
-        let maximumBytes = request.maxBytes <= 0 ? Int(Int32.max) : Int(request.maxBytes)
+        let brokerLimit = configuration.maximumFetchBytes
+        let maximumBytes = request.maxBytes <= 0 ? brokerLimit : min(Int(request.maxBytes), brokerLimit)
         while true {
             var totalBytes = 0
             var watermarks: [TopicPartition: Int64] = [:]
@@ -32,6 +37,27 @@ extension KafkaBroker {
             }
             await store.waitForAppend(after: watermarks, until: deadline)
         }
+    }
+
+    /// The request with each topic named once and each of its partitions once (the first mention
+    /// wins), in the order they first appear.
+    static func distinctPartitions(_ request: FetchRequest) -> FetchRequest {
+        var seen = Set<TopicPartition>()
+        var topicIndexes: [String: Int] = [:]
+        var topics: [FetchRequest.FetchTopic] = []
+        for topic in request.topics {
+            for partition in topic.partitions where seen.insert(TopicPartition(topic.topic, partition.partition)).inserted {
+                if let index = topicIndexes[topic.topic] {
+                    topics[index].partitions.append(partition)
+                } else {
+                    topicIndexes[topic.topic] = topics.count
+                    topics.append(.init(topic: topic.topic, partitions: [partition]))
+                }
+            }
+        }
+        var distinct = request
+        distinct.topics = topics
+        return distinct
     }
 
     private func fetchPartition(topic: String, _ partition: FetchRequest.FetchPartition, remaining: Int, isFirst: Bool) -> FetchResponse.PartitionData {

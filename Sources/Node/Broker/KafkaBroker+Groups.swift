@@ -28,9 +28,13 @@ extension KafkaBroker {
         return response
     }
 
+    /// A group named more than once is described once: the response stays bounded by the number
+    /// of distinct groups, however long the request's list is.
     func describeGroups(_ request: DescribeGroupsRequest) -> DescribeGroupsResponse {
         let storedGroups = Set((try? store.read { try $0.groups() }) ?? [])
-        let groups = request.groups.map { groupId -> DescribeGroupsResponse.DescribedGroup in
+        var named = Set<String>()
+        let distinctNames = request.groups.filter { named.insert($0).inserted }
+        let groups = distinctNames.map { groupId -> DescribeGroupsResponse.DescribedGroup in
             guard let view = coordinator.view(groupId) else {
                 // Known only by its committed offsets: Kafka reports such a group as Empty.
                 let state = storedGroups.contains(groupId) ? "Empty" : "Dead"

@@ -16,6 +16,8 @@ final class KafkaBroker: Sendable {
         var autoCreateTopics: Bool
         var nodeId: Int32 = 0
         var clusterId: String = "paynode"
+        /// The most a Fetch response carries, whatever the request asks (Kafka's fetch.max.bytes).
+        var maximumFetchBytes: Int = 50 << 20
     }
 
     enum Reply {
@@ -75,9 +77,9 @@ final class KafkaBroker: Sendable {
                 // Clients probe with their newest ApiVersions; answer in the v0 layout so
                 // they can read the error and retry with a version we support.
                 countRequest(api, error: .unsupportedVersion)
-                return .respond(KafkaResponseFrame.encode(correlationId: header.correlationId) { buffer in
+                return Self.reply(correlationId: header.correlationId) { buffer in
                     ApiVersionsResponse(errorCode: KafkaErrorCode.unsupportedVersion.rawValue, apiKeys: Self.advertisedVersions).encode(into: &buffer, version: 0)
-                })
+                }
             }
             return .close("\(api) v\(header.apiVersion) is not supported (supported: \(api.supportedVersions))")
         }
@@ -96,7 +98,7 @@ final class KafkaBroker: Sendable {
     private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, peer: String, logger: Logger) async throws -> Reply {
         let version = header.apiVersion
         func respond(_ response: some KafkaResponseBody) -> Reply {
-            .respond(KafkaResponseFrame.encode(correlationId: header.correlationId) { response.encode(into: &$0, version: version) })
+            Self.reply(correlationId: header.correlationId) { response.encode(into: &$0, version: version) }
         }
         switch api {
         case .apiVersions:
@@ -136,6 +138,15 @@ final class KafkaBroker: Sendable {
         case .listGroups:
             _ = try ListGroupsRequest.decode(from: &body, version: version)
             return respond(listGroups())
+        }
+    }
+
+    /// A framed response, or closing the connection when it cannot be framed.
+    private static func reply(correlationId: Int32, body: (inout ByteBuffer) -> Void) -> Reply {
+        do {
+            return .respond(try KafkaResponseFrame.encode(correlationId: correlationId, body: body))
+        } catch {
+            return .close("response cannot be sent: \(error)")
         }
     }
 

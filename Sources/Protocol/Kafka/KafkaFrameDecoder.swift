@@ -33,26 +33,38 @@ public struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder {
 /// Frames a response: INT32 size, the response header v0 (correlation id; non-flexible
 /// responses and every ApiVersions response carry no tagged fields), then the body.
 public enum KafkaResponseFrame {
+    /// Throws .frameTooLarge when the body cannot be framed (over `Int32.max` bytes): handlers
+    /// bound what they answer, this is the last line so that no request can make a node trap.
     public static func encode(correlationId: Int32, allocator: ByteBufferAllocator = ByteBufferAllocator(),
-                              body: (inout ByteBuffer) -> Void) -> ByteBuffer {
+                              body: (inout ByteBuffer) -> Void) throws(KafkaCodecError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256)
         buffer.writeInteger(Int32(0), endianness: .big)
         buffer.writeInteger(correlationId, endianness: .big)
         body(&buffer)
-        buffer.setInteger(Int32(buffer.readableBytes - 4), at: buffer.readerIndex, endianness: .big)
+        try KafkaFrameSize.set(in: &buffer)
         return buffer
+    }
+}
+
+enum KafkaFrameSize {
+    /// Writes the size prefix of the frame at the reader index.
+    static func set(in buffer: inout ByteBuffer) throws(KafkaCodecError) {
+        guard let size = Int32(exactly: buffer.readableBytes - 4) else {
+            throw KafkaCodecError(.frameTooLarge, "a frame of \(buffer.readableBytes - 4) bytes exceeds the protocol's 2 GiB")
+        }
+        buffer.setInteger(size, at: buffer.readerIndex, endianness: .big)
     }
 }
 
 /// Frames a request (paynode's own client): INT32 size, request header v1, body.
 public enum KafkaRequestFrame {
     public static func encode(header: KafkaRequestHeader, allocator: ByteBufferAllocator = ByteBufferAllocator(),
-                              body: (inout ByteBuffer) -> Void) -> ByteBuffer {
+                              body: (inout ByteBuffer) -> Void) throws(KafkaCodecError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256)
         buffer.writeInteger(Int32(0), endianness: .big)
         header.encode(into: &buffer)
         body(&buffer)
-        buffer.setInteger(Int32(buffer.readableBytes - 4), at: buffer.readerIndex, endianness: .big)
+        try KafkaFrameSize.set(in: &buffer)
         return buffer
     }
 }
