@@ -127,20 +127,23 @@ extension StoreTransaction {
     }
 
     /// The first record whose timestamp is at least `timestamp` (Kafka's ListOffsets by time,
-    /// on the records' own timestamps). Scans batch headers from the log start; nil if none.
+    /// on the records' own timestamps); nil if none. The time index names the first batch that
+    /// can hold one; the scan from there normally decodes that one batch.
     func findOffset(topic: String, partition: Int32, timestamp: Int64) throws(LogStoreError) -> (offset: Int64, timestamp: Int64)? {
-        _ = try requirePartition(topic, partition)
+        let record = try requirePartition(topic, partition)
         guard let dbi = database(named: StoreKeys.logDatabaseName(topic: topic, partition: partition)) else { return nil }
+        let state = try partitionState(topicID: record.topicID, partition: partition)
         do {
+            guard let start = try TimeIndex.scanStart(lmdb, core.timeIndex, topicID: record.topicID, partition: partition,
+                                                       timestamp: timestamp, logStartOffset: state.logStartOffset) else { return nil }
             return try lmdb.withCursor(dbi) { cursor -> (offset: Int64, timestamp: Int64)? in
-                var entry = try cursor.first()
+                var entry = try startingEntry(cursor: cursor, offset: start)
                 while let current = entry {
                     let bytes = current.value
                     let baseOffset = Int64(bigEndianBytes: current.key) ?? -1
-                    guard bytes.count >= RecordBatchHeader.size else {
+                    guard let maxTimestamp = TimeIndex.batchMaxTimestamp(bytes) else {
                         throw LogStoreError(.corruptBatch, "batch at offset \(baseOffset) of \(topic)-\(partition) is corrupt: only \(bytes.count) bytes")
                     }
-                    let maxTimestamp = Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: bytes[35..<43])) ?? .min
                     if maxTimestamp >= timestamp {
                         try verifyStoredBatch(bytes, topic: topic, partition: partition, baseOffset: baseOffset)
                         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)

@@ -95,6 +95,7 @@ public final class WriteTransaction: StoreTransaction {
             }
             let key = StoreKeys.partition(topicID: record.topicID, partition: partition)
             try recordingWrite { _ = try lmdb.delete(core.partitions, key: key) }
+            try recordingWrite { try TimeIndex.removeAll(lmdb, core.timeIndex, topicID: record.topicID, partition: partition) }
             deletedPartitions.append(TopicPartition(name, partition))
             appendedHighWatermarks[TopicPartition(name, partition)] = nil
         }
@@ -188,6 +189,10 @@ public final class WriteTransaction: StoreTransaction {
         state.nextOffset = baseOffset + Int64(header.lastOffsetDelta) + 1
         state.sizeBytes += Int64(batch.readableBytes)
         state.batchCount += 1
+        try recordingWrite {
+            try TimeIndex.record(lmdb, core.timeIndex, topicID: record.topicID, partition: partition,
+                                 batchMaxTimestamp: header.maxTimestamp, baseOffset: baseOffset, state: &state)
+        }
         try putPartitionState(state, topicID: record.topicID, partition: partition)
         appendedHighWatermarks[TopicPartition(topic, partition)] = state.nextOffset
         return AppendResult(baseOffset: baseOffset, lastOffset: state.nextOffset - 1,
@@ -365,6 +370,8 @@ public final class WriteTransaction: StoreTransaction {
         if removed > 0 {
             if state.batchCount == 0 { state.logStartOffset = state.nextOffset }
             try putPartitionState(state, topicID: record.topicID, partition: partition)
+            let logStart = state.logStartOffset
+            try recordingWrite { try TimeIndex.prune(lmdb, core.timeIndex, topicID: record.topicID, partition: partition, logStartOffset: logStart) }
         }
         return removed
     }

@@ -8,13 +8,15 @@ struct CoreDatabases: Sendable {
     static let partitionsName = "partitions"
     static let groupOffsetsName = "group_offsets"
     static let producersName = "producers"
-    static let count = 5
+    static let timeIndexName = "time_index"
+    static let count = 6
 
     var meta: MDB_dbi
     var topics: MDB_dbi
     var partitions: MDB_dbi
     var groupOffsets: MDB_dbi
     var producers: MDB_dbi
+    var timeIndex: MDB_dbi
 }
 
 /// Named-database handles (partition logs and application tables) shared by all transactions.

@@ -40,19 +40,27 @@ struct TopicRecord: Equatable {
 /// `partitions`: (topicID, partition) -> PartitionState. Written in the same transaction as
 /// every append, so the next offset survives a crash even when retention removed every batch.
 struct PartitionState: Equatable {
-    static let version: UInt8 = 1
+    /// Version 2 added the time index's running maximum.
+    static let version: UInt8 = 2
     var logStartOffset: Int64 = 0
     var nextOffset: Int64 = 0
     var sizeBytes: Int64 = 0
     var batchCount: Int64 = 0
+    /// Whether `time_index` covers this partition: false only for state written by a release
+    /// before the index, which the store rebuilds when it opens.
+    var timeIndexBuilt = true
+    /// The largest batch max timestamp indexed so far; nil before the first batch.
+    var maxTimestamp: Int64?
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 33)
+        var writer = ByteWriter(capacity: 42)
         writer.write(Self.version)
         writer.write(logStartOffset)
         writer.write(nextOffset)
         writer.write(sizeBytes)
         writer.write(batchCount)
+        writer.write(UInt8(maxTimestamp == nil ? 0 : 1))
+        writer.write(maxTimestamp ?? 0)
         return writer.bytes
     }
 
@@ -60,11 +68,19 @@ struct PartitionState: Equatable {
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) {
         var reader = ByteReader(bytes)
-        guard try reader.read(UInt8.self) >= 1 else { throw StoredRecordCorrupt() }
+        let version = try reader.read(UInt8.self)
+        guard version >= 1 else { throw StoredRecordCorrupt() }
         logStartOffset = try reader.read()
         nextOffset = try reader.read()
         sizeBytes = try reader.read()
         batchCount = try reader.read()
+        guard version >= 2 else {
+            timeIndexBuilt = false
+            return
+        }
+        let hasMaximum = try reader.read(UInt8.self)
+        let maximum = try reader.read(Int64.self)
+        maxTimestamp = hasMaximum == 0 ? nil : maximum
     }
 }
 
