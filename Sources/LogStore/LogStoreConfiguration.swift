@@ -27,9 +27,13 @@ public struct LogStoreConfiguration: Sendable {
     /// a client creating topics cannot leave the node's own tables (orders, outbox, groups...)
     /// unable to open. Partitions get at most `maximumPartitions`.
     public var reservedTableDatabases: Int = 96
+    /// An operator's lower partition budget (nil: all that the databases allow).
+    public var partitionLimit: Int?
     /// How many partition logs the store holds at most: what is left of `maximumDatabases`
-    /// after the core tables and `reservedTableDatabases`.
-    public var maximumPartitions: Int { maximumDatabases - CoreDatabases.count - reservedTableDatabases }
+    /// after the core tables and `reservedTableDatabases`, or `partitionLimit` if lower.
+    public var maximumPartitions: Int {
+        min(partitionLimit ?? .max, maximumDatabases - CoreDatabases.count - reservedTableDatabases)
+    }
     /// Concurrent read transactions (LMDB reader slots).
     public var maximumReaders: Int = 510
     /// A single batch larger than this is refused with `.recordTooLarge`.
@@ -61,6 +65,7 @@ public struct LogStoreConfiguration: Sendable {
         if reservedDiskBytes < 0 { throw invalid("reservedDiskBytes is negative") }
         if maximumDatabases < 16 { throw invalid("maximumDatabases \(maximumDatabases) is below 16") }
         if reservedTableDatabases < 0 { throw invalid("reservedTableDatabases is negative") }
+        if let partitionLimit, partitionLimit < 1 { throw invalid("partitionLimit \(partitionLimit) is below 1") }
         if maximumPartitions < 1 {
             throw invalid("reservedTableDatabases \(reservedTableDatabases) leaves no partitions of maximumDatabases \(maximumDatabases)")
         }

@@ -128,3 +128,25 @@ struct ConsumerGroupLimitTests {
         #expect(ok.errorCode == KafkaErrorCode.memberIdRequired.rawValue)
     }
 }
+
+@Suite("Kafka request limits")
+struct KafkaRequestLimitsTests {
+    @Test func partitionsPerRequest() {
+        let limits = KafkaRequestLimits(maximumPartitionsPerRequest: 10)
+        #expect(limits.refusePartitions(10, api: "Produce") == nil)
+        let message = limits.refusePartitions(11, api: "Fetch")
+        #expect(message?.contains("11 partitions") == true && message?.contains("10") == true)
+    }
+
+    @Test func createTopicsSpendsTheRequestBudgetInOrder() {
+        let limits = KafkaRequestLimits(maximumPartitionsPerRequest: 10, maximumPartitionsPerTopic: 6)
+        let verdicts = limits.createTopics(partitionCounts: [4, 7, 6, 1, 0, -5, 1])
+        #expect(verdicts[0] == .create)
+        guard case .tooManyForTopic = verdicts[1] else { Issue.record("7 > 6 per topic: \(verdicts[1])"); return }
+        #expect(verdicts[2] == .create)
+        guard case .overRequestBudget = verdicts[3] else { Issue.record("4 + 6 + 1 > 10: \(verdicts[3])"); return }
+        // Invalid counts are left to the store's check and spend nothing.
+        #expect(verdicts[4] == .create && verdicts[5] == .create)
+        guard case .overRequestBudget = verdicts[6] else { Issue.record("budget spent: \(verdicts[6])"); return }
+    }
+}
