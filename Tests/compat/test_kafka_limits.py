@@ -1,0 +1,254 @@
+"""Kafka-side limits (issue 16, part 4) against real nodes: connection limits, oversized frames,
+slow and idle connections, per-request and per-node partition budgets, topic auto-creation in
+`service`, and the group size limit. After each hostile case the node is still up and answers
+honest requests."""
+import json
+import socket
+import struct
+import time
+import urllib.request
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import Broker
+
+
+def string(value):
+    data = value.encode()
+    return struct.pack(">h", len(data)) + data
+
+
+def frame(api_key, version, body, correlation=1):
+    payload = struct.pack(">hhi", api_key, version, correlation) + string("limits-test") + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+API_VERSIONS = frame(18, 0, b"")
+
+
+def read_frame(connection):
+    """One response frame, or None when the broker closed the connection."""
+    header = b""
+    while len(header) < 4:
+        chunk = connection.recv(4 - len(header))
+        if not chunk:
+            return None
+        header += chunk
+    (size,) = struct.unpack(">i", header)
+    body = b""
+    while len(body) < size:
+        chunk = connection.recv(size - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return body
+
+
+def closed_within(connection, seconds):
+    """True when the broker closes `connection` within `seconds` (reading and dropping bytes)."""
+    connection.settimeout(seconds)
+    deadline = time.time() + seconds
+    try:
+        while time.time() < deadline:
+            if not connection.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+def answers_api_versions(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(API_VERSIONS)
+        response = read_frame(connection)
+        return response is not None and struct.unpack(">ih", response[:6]) == (1, 0)
+
+
+def rss_kib(broker):
+    with open(f"/proc/{broker.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_connection_limits_close_extra_connections_at_once_and_warn_rarely(data_dir):
+    broker = Broker(data_dir, extra_args=["--max-connections", "6", "--max-connections-per-ip", "3"]).start()
+    try:
+        held = [socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=5) for _ in range(3)]
+        for connection in held:
+            connection.sendall(API_VERSIONS)
+            assert read_frame(connection) is not None
+        # A flood of connections over the per-address limit: each is closed at once...
+        started = time.time()
+        for _ in range(40):
+            with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=5) as extra:
+                assert closed_within(extra, 2), "a connection over max-connections-per-ip stayed open"
+        assert time.time() - started < 20
+        # ...and the log has a handful of warnings, not one per connection.
+        warnings = broker.log().count("refused a Kafka connection")
+        assert 1 <= warnings <= 10, warnings
+        # A freed slot is usable again, and the held connections still work.
+        held.pop().close()
+        time.sleep(0.3)
+        assert answers_api_versions(broker.kafka_port)
+        for connection in held:
+            connection.sendall(API_VERSIONS)
+            assert read_frame(connection) is not None
+            connection.close()
+    finally:
+        broker.stop()
+
+
+def test_oversized_frame_closes_without_allocating_it(data_dir):
+    broker = Broker(data_dir).start()
+    try:
+        assert answers_api_versions(broker.kafka_port)
+        before = rss_kib(broker)
+        for claimed in (0x7FFFFFF0, (8 << 20) + 1):
+            with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=5) as connection:
+                connection.sendall(struct.pack(">i", claimed) + b"\x00" * 4096)
+                assert closed_within(connection, 3), f"a frame claiming {claimed} bytes did not close the connection"
+        # Just under the limit is still a frame (an 8 MiB claim is buffered as it arrives, not upfront).
+        assert rss_kib(broker) - before < 64 * 1024, "the broker grew by the claimed frame size"
+        assert "exceeds the maximum of 8388608" in broker.log()
+        assert answers_api_versions(broker.kafka_port)
+    finally:
+        broker.stop()
+
+
+def test_slow_request_is_closed_after_the_read_timeout_and_idle_after_the_idle_timeout(data_dir):
+    broker = Broker(data_dir, extra_args=["--request-read-timeout-ms", "1000", "--connections-max-idle-ms", "3000"]).start()
+    try:
+        slow = socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=5)
+        idle = socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=5)
+        started = time.time()
+        slow.sendall(API_VERSIONS[:6])
+        closed = False
+        # Trickle one byte every 200 ms: activity, but the request never completes.
+        for byte in API_VERSIONS[6:-1]:
+            time.sleep(0.2)
+            try:
+                slow.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if time.time() - started > 4:
+                break
+        closed = closed or closed_within(slow, 1.5)
+        slow_elapsed = time.time() - started
+        assert closed, "a slowloris connection stayed open"
+        assert 0.9 <= slow_elapsed < 4.5, slow_elapsed
+        # The idle connection outlives the request timeout but not the idle one.
+        assert closed_within(idle, 6), "an idle connection stayed open"
+        idle_elapsed = time.time() - started
+        assert 2.9 <= idle_elapsed < 7, idle_elapsed
+        assert "request did not arrive completely" in broker.log()
+        assert answers_api_versions(broker.kafka_port)
+    finally:
+        broker.stop()
+
+
+def test_pipelined_requests_beyond_the_in_flight_limit_are_all_answered_in_order(data_dir):
+    broker = Broker(data_dir, extra_args=["--max-in-flight-requests", "2"]).start()
+    try:
+        with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=10) as connection:
+            connection.sendall(b"".join(frame(18, 0, b"", correlation=index) for index in range(50)))
+            correlations = [struct.unpack(">i", read_frame(connection)[:4])[0] for _ in range(50)]
+        assert correlations == list(range(50))
+    finally:
+        broker.stop()
+
+
+def join_group_v4(group, correlation):
+    body = string(group) + struct.pack(">ii", 10000, 30000) + string("") + string("consumer") + \
+        struct.pack(">i", 1) + string("range") + struct.pack(">i", 4) + b"meta"
+    return frame(11, 4, body, correlation)
+
+
+def test_group_size_limit_refuses_the_extra_member(data_dir):
+    broker = Broker(data_dir, extra_args=["--group-max-size", "2"]).start()
+    try:
+        codes = []
+        with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=10) as connection:
+            for index in range(3):
+                connection.sendall(join_group_v4("limited", index))
+                response = read_frame(connection)
+                codes.append(struct.unpack(">iih", response[:10])[2])
+            connection.sendall(join_group_v4("another", 9))
+            other = struct.unpack(">iih", read_frame(connection)[:10])[2]
+        # Two first joins get member ids (MEMBER_ID_REQUIRED, 79), the third GROUP_MAX_SIZE_REACHED (81).
+        assert codes == [79, 79, 81]
+        assert other == 79
+        assert "the group is full" in broker.log()
+    finally:
+        broker.stop()
+
+
+def test_create_topics_limits_per_topic_and_per_request(data_dir):
+    broker = Broker(data_dir, extra_args=["--max-partitions-per-topic", "10", "--max-partitions-per-request", "15"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        futures = admin.create_topics([NewTopic("too-wide", 11, 1), NewTopic("first", 8, 1), NewTopic("second", 8, 1)])
+        errors = {}
+        for name, future in futures.items():
+            try:
+                future.result(timeout=30)
+                errors[name] = None
+            except Exception as error:  # noqa: BLE001 - KafkaException carries the KafkaError
+                errors[name] = error.args[0]
+        assert errors["first"] is None
+        assert errors["too-wide"].code() == 37 and "most a topic may have" in errors["too-wide"].str()
+        assert errors["second"].code() == 44 and "more than 15 partitions" in errors["second"].str()
+        assert set(admin.list_topics(timeout=10).topics) >= {"first"}
+        assert "second" not in admin.list_topics(timeout=10).topics
+    finally:
+        broker.stop()
+
+
+def post_order(port, key):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/payment-orders", method="POST",
+        data=json.dumps({"merchantId": "m_1", "amount": 5000, "currency": "EUR", "paymentMethod": "tok_visa",
+                         "psp": "stripe"}).encode(),
+        headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_service_partition_budget_keeps_payments_working_and_auto_create_is_off(data_dir):
+    service = Broker(data_dir, node="service").start()
+    try:
+        admin = AdminClient({"bootstrap.servers": service.bootstrap})
+        # Auto-creation is off in service: asking for an unknown topic creates nothing.
+        metadata = admin.list_topics(topic="not-created-by-asking", timeout=10)
+        assert metadata.topics["not-created-by-asking"].error is not None
+        assert "not-created-by-asking" not in admin.list_topics(timeout=10).topics
+        # Spend the whole default partition budget (3995 less the pipeline's own) in 1000-partition topics.
+        created, refused = 0, None
+        for index in range(5):
+            name = f"hog-{index}"
+            try:
+                admin.create_topics([NewTopic(name, 1000, 1)], request_timeout=60)[name].result(timeout=120)
+                created += 1
+            except Exception as error:  # noqa: BLE001
+                refused = error.args[0]
+                break
+        assert created == 3 and refused is not None, (created, refused)
+        assert refused.code() == 37 and "maximumPartitions" in refused.str()
+        # What is left of the budget still goes to whoever asks, to the last partition...
+        topics = admin.list_topics(timeout=10).topics
+        left = 3995 - sum(len(topic.partitions) for topic in topics.values())
+        assert left > 0
+        admin.create_topics([NewTopic("last", left, 1)])["last"].result(timeout=60)
+        # ...and the node's own tables still open: a payment POST answers 201.
+        assert post_order(service.http_port, "after-budget-1") == 201
+        assert post_order(service.http_port, "after-budget-2") == 201
+        assert answers_api_versions(service.kafka_port)
+    finally:
+        service.stop()
