@@ -95,6 +95,9 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("offsets-retention-minutes"), help: "Empty groups idle this long lose their committed offsets (Kafka's offsets.retention.minutes; env: PAYNODE_OFFSETS_RETENTION_MINUTES; default 10080).")
     var offsetsRetentionMinutes: Int?
 
+    @Option(name: .customLong("offsets-retention-ms"), help: "The same in milliseconds, for tests and short-lived brokers; wins over the minutes (env: PAYNODE_OFFSETS_RETENTION_MS).")
+    var offsetsRetentionMilliseconds: Int?
+
     @Option(name: .customLong("offsets-retention-check-interval-ms"), help: "How often expired groups are looked for (env: PAYNODE_OFFSETS_RETENTION_CHECK_INTERVAL_MS; default 600000).")
     var offsetsRetentionCheckInterval: Int?
 
@@ -182,6 +185,10 @@ struct KafkaListenerOptions: ParsableArguments {
             throw ValidationError("--offsets-retention-minutes must be at most a century and the check interval at most a year")
         }
         groupLimits.offsetsRetentionMilliseconds = Int64(retention) * 60_000
+        if offsetsRetentionMilliseconds != nil || ProcessInfo.processInfo.environment["PAYNODE_OFFSETS_RETENTION_MS"] != nil {
+            let milliseconds = try positive(offsetsRetentionMilliseconds, "offsets-retention-ms", "PAYNODE_OFFSETS_RETENTION_MS", default: 1)
+            groupLimits.offsetsRetentionMilliseconds = Int64(milliseconds)
+        }
         groupLimits.retentionCheckIntervalMilliseconds = Int64(check)
         let delay = try EnvironmentOption.integer(initialRebalanceDelay, "PAYNODE_GROUP_INITIAL_REBALANCE_DELAY_MS", default: 500)
         let minimumSession = try EnvironmentOption.integer(minimumSessionTimeout, "PAYNODE_GROUP_MIN_SESSION_TIMEOUT_MS", default: 6000)

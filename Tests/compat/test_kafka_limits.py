@@ -252,3 +252,72 @@ def test_service_partition_budget_keeps_payments_working_and_auto_create_is_off(
         assert answers_api_versions(service.kafka_port)
     finally:
         service.stop()
+
+
+def committed(bootstrap, group, topic, partition=0):
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
+    finally:
+        consumer.close()
+
+
+def commit(bootstrap, group, topic, offset, partition=0):
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_idle_empty_groups_expire_durably_and_active_ones_stay(data_dir):
+    args = ["--offsets-retention-ms", "1500", "--offsets-retention-check-interval-ms", "200"]
+    broker = Broker(data_dir, extra_args=args).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("kept", 1, 1)])["kept"].result(timeout=30)
+        commit(broker.bootstrap, "stale", "kept", 5)
+        commit(broker.bootstrap, "fresh", "kept", 7)
+        assert committed(broker.bootstrap, "stale", "kept") == 5
+        deadline = time.time() + 15
+        while time.time() < deadline and committed(broker.bootstrap, "stale", "kept") == 5:
+            commit(broker.bootstrap, "fresh", "kept", 7)  # activity keeps "fresh"
+            time.sleep(0.3)
+        assert committed(broker.bootstrap, "stale", "kept") < 0, "an idle empty group did not expire"
+        assert committed(broker.bootstrap, "fresh", "kept") == 7
+        assert "expired idle consumer groups" in broker.log()
+        # The deletion is in the store: a restart does not bring the group back.
+        broker.stop()
+        broker.extra_args = []
+        broker.start()
+        assert committed(broker.bootstrap, "stale", "kept") < 0
+        assert committed(broker.bootstrap, "fresh", "kept") == 7
+    finally:
+        broker.stop()
+
+
+def test_service_never_expires_its_own_group(data_dir):
+    from confluent_kafka import Producer
+    service = Broker(data_dir, node="service",
+                     extra_args=["--offsets-retention-ms", "500", "--offsets-retention-check-interval-ms", "100"]).start()
+    try:
+        producer = Producer({"bootstrap.servers": service.bootstrap})
+        producer.produce("psp-result-updates", key=b"junk", value=b"\xff not protobuf", partition=0)
+        assert producer.flush(30) == 0
+        deadline = time.time() + 20
+        while time.time() < deadline and committed(service.bootstrap, "payment-service", "psp-result-updates") < 1:
+            time.sleep(0.2)
+        assert committed(service.bootstrap, "payment-service", "psp-result-updates") == 1
+        commit(service.bootstrap, "outsider", "psp-result-updates", 1)
+        deadline = time.time() + 15
+        while time.time() < deadline and committed(service.bootstrap, "outsider", "psp-result-updates") >= 0:
+            time.sleep(0.3)
+        assert committed(service.bootstrap, "outsider", "psp-result-updates") < 0
+        # Several passes later, payment-service still has its offset.
+        time.sleep(1)
+        assert committed(service.bootstrap, "payment-service", "psp-result-updates") == 1
+        assert post_order(service.http_port, "after-expiry") == 201
+    finally:
+        service.stop()
