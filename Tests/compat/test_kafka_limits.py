@@ -321,3 +321,71 @@ def test_service_never_expires_its_own_group(data_dir):
         assert post_order(service.http_port, "after-expiry") == 201
     finally:
         service.stop()
+
+
+def read_string(data, at):
+    (length,) = struct.unpack_from(">h", data, at)
+    at += 2
+    if length < 0:
+        return None, at
+    return data[at:at + length].decode(), at + length
+
+
+def test_requests_naming_too_many_partitions_or_topics_are_refused(data_dir):
+    broker = Broker(data_dir, extra_args=["--max-partitions-per-request", "3", "--max-topics-per-request", "2"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("wide", 3, 1)])["wide"].result(timeout=30)
+        # Produce v3 naming 4 partitions (null record sets): every partition INVALID_REQUEST (42).
+        partitions = b"".join(struct.pack(">ii", index, -1) for index in range(4))
+        produce = struct.pack(">hhi", -1, 1, 5000) + struct.pack(">i", 1) + string("wide") + struct.pack(">i", 4) + partitions
+        # Metadata v1 naming 3 distinct topics (one twice): the broker auto-creates the second
+        # (v1 cannot say no), the third is INVALID_REQUEST and is neither looked up nor created.
+        names = ["wide", "wide", "missing-a", "missing-b"]
+        metadata = struct.pack(">i", len(names)) + b"".join(string(name) for name in names)
+        with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=10) as connection:
+            connection.sendall(frame(0, 3, produce, correlation=3))
+            response = read_frame(connection)
+            at = 4 + 4  # correlation id, topic count
+            name, at = read_string(response, at)
+            (count,) = struct.unpack_from(">i", response, at)
+            at += 4
+            codes = []
+            for _ in range(count):
+                codes.append(struct.unpack_from(">ih", response, at)[1])
+                at += 4 + 2 + 8 + 8
+            assert name == "wide" and codes == [42, 42, 42, 42]
+
+            connection.sendall(frame(3, 1, metadata, correlation=4))
+            response = read_frame(connection)
+            at = 4
+            (brokers,) = struct.unpack_from(">i", response, at)
+            at += 4
+            for _ in range(brokers):
+                at += 4
+                _, at = read_string(response, at)
+                at += 4
+                _, at = read_string(response, at)
+            at += 4  # controller id
+            (topics,) = struct.unpack_from(">i", response, at)
+            at += 4
+            answered = {}
+            for _ in range(topics):
+                (error,) = struct.unpack_from(">h", response, at)
+                name, at = read_string(response, at + 2)
+                at += 1
+                (partition_count,) = struct.unpack_from(">i", response, at)
+                at += 4
+                for _ in range(partition_count):
+                    at += 2 + 4 + 4
+                    for _ in range(2):  # replicas, isr
+                        (nodes,) = struct.unpack_from(">i", response, at)
+                        at += 4 + 4 * nodes
+                answered[name] = (error, partition_count)
+        assert answered == {"wide": (0, 3), "missing-a": (0, 3), "missing-b": (42, 0)}
+        # Nothing was stored, no topic was created, and honest requests still work.
+        assert "missing-b" not in admin.list_topics(timeout=10).topics
+        assert "refused an oversized request" in broker.log()
+        assert answers_api_versions(broker.kafka_port)
+    finally:
+        broker.stop()
