@@ -66,6 +66,11 @@ def answers_api_versions(port):
         return response is not None and struct.unpack(">ih", response[:6]) == (1, 0)
 
 
+def metrics(node):
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
 def rss_kib(broker):
     with open(f"/proc/{broker.process.pid}/status") as status:
         for line in status:
@@ -90,6 +95,7 @@ def test_connection_limits_close_extra_connections_at_once_and_warn_rarely(data_
         # ...and the log has a handful of warnings, not one per connection.
         warnings = broker.log().count("refused a Kafka connection")
         assert 1 <= warnings <= 10, warnings
+        assert 'reason="max-connections-per-ip"} 40' in metrics(broker), "each refusal is counted"
         # A freed slot is usable again, and the held connections still work.
         held.pop().close()
         time.sleep(0.3)

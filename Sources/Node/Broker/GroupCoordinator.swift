@@ -137,7 +137,7 @@ final class GroupCoordinator: Service {
                 if before != (state.groups[groupId]!.state, state.groups[groupId]!.generationId) {
                     noteChange(groupId, &state)
                 }
-                if Self.hasMembers(state.groups[groupId]!) {
+                if state.groups[groupId].map(Self.hasMembers) ?? false {
                     state.emptySince[groupId] = nil
                 } else if state.emptySince[groupId] == nil {
                     state.emptySince[groupId] = now

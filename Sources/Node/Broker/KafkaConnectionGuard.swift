@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import Protocol
 import Synchronization
@@ -12,6 +13,11 @@ final class ConnectionActivity: Sendable {
     var isBusy: Bool { busy.load(ordering: .relaxed) }
 
     func setBusy(_ value: Bool) { busy.store(value, ordering: .relaxed) }
+}
+
+/// Counts connections the listener closed or refused on its own account, by reason.
+func countClosedConnection(_ reason: String) {
+    Counter(label: "paynode_kafka_connections_closed_total", dimensions: [("reason", reason)]).increment()
 }
 
 /// First handler of a Kafka connection: closes it when it has been idle for
@@ -105,6 +111,7 @@ final class KafkaConnectionGuard: ChannelDuplexHandler {
         } else if frameStarted == nil, now - lastActivity >= timeouts.idle {
             // Routine (clients reconnect), so info, as Kafka logs it at debug.
             logger.info("closing idle Kafka connection", metadata: ["idleMs": "\(timeouts.idle.nanoseconds / 1_000_000)"])
+            countClosedConnection("idle")
             timer?.cancel()
             context.close(promise: nil)
         }
@@ -114,6 +121,7 @@ final class KafkaConnectionGuard: ChannelDuplexHandler {
         var metadata = metadata
         metadata["reason"] = "\(reason)"
         warnings.warning(key: key, "closing Kafka connection", metadata: metadata, logger: logger)
+        countClosedConnection(key)
         timer?.cancel()
         context.close(promise: nil)
     }

@@ -124,11 +124,13 @@ final class KafkaServer: Service {
         case .listenerFull(let limit):
             warnings.warning(key: "max-connections", "refused a Kafka connection: the listener is full",
                              metadata: ["limit": "\(limit)"], logger: logger)
+            countClosedConnection("max-connections")
             try? await connection.channel.close()
             return
         case .addressFull(let limit):
             warnings.warning(key: "max-connections-per-ip", "refused a Kafka connection: its address has the most connections it may",
                              metadata: ["limit": "\(limit)"], logger: logger)
+            countClosedConnection("max-connections-per-ip")
             try? await connection.channel.close()
             return
         }
@@ -157,6 +159,7 @@ final class KafkaServer: Service {
                         break
                     case .close(let reason):
                         warnings.warning(key: "request-refused", "closing connection", metadata: ["reason": "\(reason)"], logger: logger)
+                        countClosedConnection("request-refused")
                         return
                     }
                     let closeNow = connections.withLock { connections -> Bool in
@@ -169,6 +172,7 @@ final class KafkaServer: Service {
         } catch let error as KafkaCodecError {
             // An oversized or negative frame size lands here before any of it is buffered.
             warnings.warning(key: "malformed-frame", "closing connection: malformed frame", metadata: ["error": "\(error)"], logger: logger)
+            countClosedConnection("malformed-frame")
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
         }
