@@ -168,10 +168,38 @@ def test_pipelined_requests_beyond_the_in_flight_limit_are_all_answered_in_order
         broker.stop()
 
 
-def join_group_v4(group, correlation):
+def join_group_v4(group, correlation, metadata=b"meta"):
     body = string(group) + struct.pack(">ii", 10000, 30000) + string("") + string("consumer") + \
-        struct.pack(">i", 1) + string("range") + struct.pack(">i", 4) + b"meta"
+        struct.pack(">i", 1) + string("range") + struct.pack(">i", len(metadata)) + metadata
     return frame(11, 4, body, correlation)
+
+
+def join_error(connection, group, correlation, metadata=b"meta"):
+    connection.sendall(join_group_v4(group, correlation, metadata))
+    return struct.unpack(">iih", read_frame(connection)[:10])[2]
+
+
+def test_member_metadata_and_group_count_limits(data_dir):
+    broker = Broker(data_dir, extra_args=["--group-max-member-metadata-bytes", "100", "--max-groups", "2"]).start()
+    try:
+        with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=10) as connection:
+            assert join_error(connection, "g1", 1, metadata=b"x" * 200) == 42  # INVALID_REQUEST
+            assert join_error(connection, "g1", 2, metadata=b"x" * 90) == 79
+            assert join_error(connection, "g2", 3) == 79
+            assert join_error(connection, "g3", 4) == 44  # POLICY_VIOLATION: a third group
+        # A commit creating a third group is refused too; the admitted groups still commit.
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("t", 1, 1)])["t"].result(timeout=30)
+        try:
+            commit(broker.bootstrap, "g4", "t", 1)
+            raise AssertionError("a commit for a group past --max-groups was accepted")
+        except Exception as error:  # noqa: BLE001 - KafkaException
+            assert "POLICY_VIOLATION" in str(error), error
+        commit(broker.bootstrap, "g2", "t", 1)
+        assert committed(broker.bootstrap, "g2", "t") == 1
+        assert "refused a new consumer group" in broker.log()
+    finally:
+        broker.stop()
 
 
 def test_group_size_limit_refuses_the_extra_member(data_dir):
