@@ -423,3 +423,47 @@ def test_requests_naming_too_many_partitions_or_topics_are_refused(data_dir):
         assert answers_api_versions(broker.kafka_port)
     finally:
         broker.stop()
+
+
+def test_a_client_that_stops_reading_responses_is_closed_as_idle(data_dir):
+    from confluent_kafka import Producer
+    broker = Broker(data_dir, extra_args=["--connections-max-idle-ms", "1500"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("big", 1, 1)])["big"].result(timeout=30)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+        for index in range(10):
+            producer.produce("big", value=bytes([index]) * 900_000)
+        assert producer.flush(30) == 0
+        fetch = struct.pack(">iiiib", -1, 0, 1, 8 << 20, 0) + struct.pack(">i", 1) + string("big") + \
+            struct.pack(">i", 1) + struct.pack(">iqqi", 0, 0, -1, 8 << 20)
+        requests = 30
+        connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", broker.kafka_port))
+        with connection:
+            connection.sendall(b"".join(frame(1, 4, fetch, correlation=index) for index in range(requests)))
+            # Never read while the broker has ~27 MB of responses to send (each Fetch answers
+            # at least the first 900 kB batch)...
+            time.sleep(4)
+            # ...then drain: a connection closed as idle ends (EOF) before all of them arrived;
+            # one kept open delivers everything and then goes quiet.
+            received, ended = 0, False
+            connection.settimeout(5)
+            try:
+                while True:
+                    chunk = connection.recv(1 << 20)
+                    if not chunk:
+                        ended = True
+                        break
+                    received += len(chunk)
+            except ConnectionResetError:
+                ended = True
+            except socket.timeout:
+                pass
+        assert ended, "the stalled connection stayed open"
+        assert received < requests * 900_000, f"the broker delivered everything ({received} bytes) before closing"
+        assert "closing idle Kafka connection" in broker.log()
+        assert answers_api_versions(broker.kafka_port)
+    finally:
+        broker.stop()

@@ -6,7 +6,8 @@ import Synchronization
 import Telemetry
 
 /// Whether the broker is working on a request of this connection: the guard never calls a
-/// connection idle while its request (a parked JoinGroup, a long-poll Fetch) is in progress.
+/// connection idle while its request (a parked JoinGroup, a long-poll Fetch) is in progress,
+/// unless its response is stuck behind a client that does not read.
 final class ConnectionActivity: Sendable {
     private let busy = Atomic<Bool>(false)
 
@@ -106,7 +107,9 @@ final class KafkaConnectionGuard: ChannelDuplexHandler {
             close(context, key: "request-read-timeout",
                   reason: "a request did not arrive completely within the request read timeout",
                   metadata: ["timeoutMs": "\(timeouts.requestRead.nanoseconds / 1_000_000)"])
-        } else if frameStarted == nil, activity.isBusy {
+        } else if frameStarted == nil, activity.isBusy, context.channel.isWritable {
+            // Working on its request. A response stuck because the client stops reading
+            // (not writable) does not count, so a slow reader is closed as idle.
             lastActivity = now
         } else if frameStarted == nil, now - lastActivity >= timeouts.idle {
             // Routine (clients reconnect), so info, as Kafka logs it at debug.
