@@ -390,6 +390,17 @@ def test_requests_naming_too_many_partitions_or_topics_are_refused(data_dir):
                 at += 4 + 2 + 8 + 8
             assert name == "wide" and codes == [42, 42, 42, 42]
 
+            # Fetch v4 naming 4 partitions: refused before reading, first partition INVALID_REQUEST.
+            fetch_partitions = b"".join(struct.pack(">iqqi", index, 0, -1, 1 << 20) for index in range(4))
+            fetch = struct.pack(">iiiib", -1, 0, 1, 1 << 20, 0) + struct.pack(">i", 1) + string("wide") + \
+                struct.pack(">i", 4) + fetch_partitions
+            connection.sendall(frame(1, 4, fetch, correlation=5))
+            response = read_frame(connection)
+            at = 4 + 4 + 4  # correlation id, throttle time, topic count
+            name, at = read_string(response, at)
+            (count, first_partition, first_error) = struct.unpack_from(">iih", response, at)
+            assert (name, count, first_partition, first_error) == ("wide", 4, 0, 42)
+
             connection.sendall(frame(3, 1, metadata, correlation=4))
             response = read_frame(connection)
             at = 4
