@@ -245,6 +245,11 @@ public final class LogStore: Sendable {
         try await write { try $0.createTopic(name, partitions: partitions, configuration: configuration) }
     }
 
+    /// Partition logs in use and the most the store allows (`maximumPartitions`).
+    public var partitionCapacity: (used: Int, maximum: Int) {
+        (handles.partitionLogCount, configuration.maximumPartitions)
+    }
+
     public func topics() throws -> [String] { try read { try $0.topics() } }
 
     public func describe(topic: String) throws -> TopicDescription? { try read { try $0.describe(topic: topic) } }

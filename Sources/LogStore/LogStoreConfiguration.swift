@@ -23,6 +23,17 @@ public struct LogStoreConfiguration: Sendable {
     public var reservedDiskBytes: Int = 64 << 20
     /// Upper bound of topic partitions plus application tables (LMDB named databases).
     public var maximumDatabases: Int = 4096
+    /// Named databases partitions may never take: they stay free for application tables, so
+    /// a client creating topics cannot leave the node's own tables (orders, outbox, groups...)
+    /// unable to open. Partitions get at most `maximumPartitions`.
+    public var reservedTableDatabases: Int = 96
+    /// An operator's lower partition budget (nil: all that the databases allow).
+    public var partitionLimit: Int?
+    /// How many partition logs the store holds at most: what is left of `maximumDatabases`
+    /// after the core tables and `reservedTableDatabases`, or `partitionLimit` if lower.
+    public var maximumPartitions: Int {
+        min(partitionLimit ?? .max, maximumDatabases - CoreDatabases.count - reservedTableDatabases)
+    }
     /// Concurrent read transactions (LMDB reader slots).
     public var maximumReaders: Int = 510
     /// A single batch larger than this is refused with `.recordTooLarge`.
@@ -53,6 +64,11 @@ public struct LogStoreConfiguration: Sendable {
         if mapGrowthStep < 1 << 20 { throw invalid("mapGrowthStep \(mapGrowthStep) is below 1 MiB") }
         if reservedDiskBytes < 0 { throw invalid("reservedDiskBytes is negative") }
         if maximumDatabases < 16 { throw invalid("maximumDatabases \(maximumDatabases) is below 16") }
+        if reservedTableDatabases < 0 { throw invalid("reservedTableDatabases is negative") }
+        if let partitionLimit, partitionLimit < 1 { throw invalid("partitionLimit \(partitionLimit) is below 1") }
+        if maximumPartitions < 1 {
+            throw invalid("reservedTableDatabases \(reservedTableDatabases) leaves no partitions of maximumDatabases \(maximumDatabases)")
+        }
         if maximumReaders < 8 { throw invalid("maximumReaders \(maximumReaders) is below 8") }
         if maximumBatchBytes < 1024 { throw invalid("maximumBatchBytes \(maximumBatchBytes) is below 1 KiB") }
         if maximumCallersPerCommit < 1 { throw invalid("maximumCallersPerCommit must be at least 1") }

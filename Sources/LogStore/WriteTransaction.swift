@@ -18,6 +18,7 @@ public final class WriteTransaction: StoreTransaction {
     struct Limits {
         var maximumBatchBytes: Int
         var maximumDatabases: Int
+        var maximumPartitions: Int
     }
 
     /// Handles opened by this transaction: published only after it commits.
@@ -66,11 +67,19 @@ public final class WriteTransaction: StoreTransaction {
         if try topicRecord(name) != nil {
             throw LogStoreError(.topicAlreadyExists, "topic \(name) already exists")
         }
-        let available = limits.maximumDatabases - CoreDatabases.count - handles.count - openedHandles.count
+        // Two budgets: partitions may use maximumPartitions logs (the rest of the named
+        // databases stays reserved for application tables), and nothing may pass maximumDatabases.
+        let openedLogs = openedHandles.keys.count { DatabaseHandles.isPartitionLog($0) }
+        let availablePartitions = limits.maximumPartitions - handles.partitionLogCount - openedLogs
+        let availableDatabases = limits.maximumDatabases - CoreDatabases.count - handles.count - openedHandles.count
         let missing = (0..<partitions).filter { database(named: StoreKeys.logDatabaseName(topic: name, partition: Int32($0))) == nil }.count
-        guard missing <= available else {
+        guard missing <= availablePartitions else {
             throw LogStoreError(.tooManyPartitions,
-                "topic \(name) needs \(missing) more partition logs but only \(available) of maximumDatabases=\(limits.maximumDatabases) are left")
+                "topic \(name) needs \(missing) more partition logs but only \(max(availablePartitions, 0)) of maximumPartitions=\(limits.maximumPartitions) are left (maximumDatabases=\(limits.maximumDatabases), reservedTableDatabases keeps the rest for application tables)")
+        }
+        guard missing <= availableDatabases else {
+            throw LogStoreError(.tooManyPartitions,
+                "topic \(name) needs \(missing) more partition logs but only \(max(availableDatabases, 0)) of maximumDatabases=\(limits.maximumDatabases) are left")
         }
         let topicID = try nextCounter(StoreKeys.nextTopicID, initial: 1)
         let record = TopicRecord(topicID: topicID, partitionCount: Int32(partitions),

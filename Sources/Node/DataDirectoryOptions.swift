@@ -11,6 +11,12 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("max-map-size"), help: "Upper bound of the store's map in bytes; appends fail retriably beyond it (env: PAYNODE_MAX_MAP_SIZE).")
     var maximumMapSize: Int?
 
+    @Option(name: .customLong("max-partitions"), help: "Partitions the node holds in all; CreateTopics beyond it is refused (env: PAYNODE_MAX_PARTITIONS; default: what the named databases leave after the reserved ones, 3995).")
+    var maximumPartitions: Int?
+
+    @Option(name: .customLong("reserved-table-databases"), help: "Store databases partitions may never take, kept for the node's own tables (env: PAYNODE_RESERVED_TABLE_DATABASES; default 96).")
+    var reservedTableDatabases: Int?
+
     var resolvedDataDirectory: String {
         dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data"
     }
@@ -21,6 +27,12 @@ struct DataDirectoryOptions: ParsableArguments {
         if let maximum = maximumMapSize ?? environmentMax {
             configuration.maximumMapSize = maximum
             configuration.initialMapSize = min(configuration.initialMapSize, maximum)
+        }
+        if let limit = maximumPartitions ?? ProcessInfo.processInfo.environment["PAYNODE_MAX_PARTITIONS"].flatMap(Int.init) {
+            configuration.partitionLimit = limit
+        }
+        if let reserved = reservedTableDatabases ?? ProcessInfo.processInfo.environment["PAYNODE_RESERVED_TABLE_DATABASES"].flatMap(Int.init) {
+            configuration.reservedTableDatabases = reserved
         }
         try configuration.validate()
         return configuration

@@ -32,7 +32,7 @@ struct ServiceCommand: AsyncParsableCommand {
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8080))
         let partitions = try EnvironmentOption.integer(topicPartitions, "PAYNODE_TOPIC_PARTITIONS", default: 3)
         guard (1...1000).contains(partitions) else { throw ValidationError("--topic-partitions \(partitions) must be 1 to 1000") }
-        let kafkaSettings = try kafka.resolve()
+        let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"))
@@ -41,7 +41,8 @@ struct ServiceCommand: AsyncParsableCommand {
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
 
         let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
-        let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
+        let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness,
+                                                                          protectedGroups: [PaymentTopics.consumerGroup])
         let logGauges = LogGauges(store: store, registry: registry)
         let orderGauges = OrderGauges(service: service, registry: registry)
         var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {

@@ -72,9 +72,33 @@ enum FuzzTarget: String, CaseIterable {
     private static func kafkaFrames(_ bytes: UnsafeRawBufferPointer) {
         var stream = buffer(bytes)
         var decoder = KafkaFrameDecoder(maximumFrameSize: 1 << 16)
-        while let frame = try? decoder.decode(buffer: &stream) {
-            var body = frame
-            _ = try? KafkaRequestHeader.decode(from: &body)
+        // The connection guard's byte counter sees the same stream in TCP-like pieces; it must
+        // agree with the decoder on frame boundaries, or it would time out honest requests.
+        var tracker = KafkaFrameTracker()
+        var offset = 0
+        var piece = 1
+        while offset < bytes.count {
+            let count = min(piece, bytes.count - offset)
+            tracker.observe(ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])))
+            offset += count
+            piece = piece % 7 + 1
+        }
+        var frames = 0
+        var clean = true
+        while true {
+            do {
+                guard let frame = try decoder.decode(buffer: &stream) else { break }
+                frames += 1
+                var body = frame
+                _ = try? KafkaRequestHeader.decode(from: &body)
+            } catch {
+                clean = false
+                break
+            }
+        }
+        if clean {
+            precondition(tracker.completedFrames == frames, "frame tracker counted \(tracker.completedFrames) frames, the decoder \(frames)")
+            precondition(tracker.isInsideFrame == (stream.readableBytes > 0), "frame tracker and decoder disagree on a partial frame")
         }
     }
 

@@ -62,7 +62,7 @@ struct TopicTests {
 
     @Test func partitionLimitIsAClearError() async throws {
         let directory = TemporaryDirectory(); defer { directory.cleanup() }
-        let store = try openStore(directory.path) { $0.maximumDatabases = 20 }
+        let store = try openStore(directory.path) { $0.maximumDatabases = 20; $0.reservedTableDatabases = 0 }
         defer { store.close() }
         try await store.createTopic("fits", partitions: 10)
         do {
@@ -73,6 +73,31 @@ struct TopicTests {
             #expect(error.message.contains("maximumDatabases"))
         }
         try await store.append(topic: "fits", partition: 9, records: [record("k", "v")])
+    }
+
+    /// Partitions stop at maximumPartitions, so application tables still open once clients have
+    /// created every partition they may: a node's own tables never fail for lack of databases.
+    @Test func reservedDatabasesKeepApplicationTablesOpenable() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path) { $0.maximumDatabases = CoreDatabases.count + 25; $0.reservedTableDatabases = 10 }  // 15 partitions
+        defer { store.close() }
+        #expect(store.configuration.maximumPartitions == 15)
+        try await store.createTopic("most", partitions: 12)
+        do {
+            try await store.createTopic("over-budget", partitions: 4)
+            Issue.record("exceeded maximumPartitions")
+        } catch let error as LogStoreError {
+            #expect(error.code == .tooManyPartitions)
+            #expect(error.message.contains("maximumPartitions=15"))
+        }
+        #expect(try store.describe(topic: "over-budget") == nil)
+        try await store.createTopic("rest", partitions: 3)
+        #expect(store.partitionCapacity == (used: 15, maximum: 15))
+        // Every reserved database still opens as an application table.
+        try await store.write { transaction in
+            for index in 0..<10 { try transaction.table("t\(index)").put([1], [2]) }
+        }
+        #expect(try store.read { try $0.table("t9")?.get([1]) } == [2])
     }
 
     @Test func deleteTopicFreesNameAndOffsets() async throws {

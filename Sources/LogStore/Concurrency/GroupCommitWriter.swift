@@ -71,7 +71,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        self.limits = .init(maximumBatchBytes: configuration.maximumBatchBytes, maximumDatabases: configuration.maximumDatabases)
+        self.limits = .init(maximumBatchBytes: configuration.maximumBatchBytes, maximumDatabases: configuration.maximumDatabases,
+                             maximumPartitions: configuration.maximumPartitions)
     }
 
     func start() {

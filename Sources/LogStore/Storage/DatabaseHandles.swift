@@ -35,4 +35,9 @@ final class DatabaseHandles: Sendable {
     }
 
     var count: Int { handles.withLock { $0.count } }
+
+    /// Partition logs open (named "log:..."), counted against `maximumPartitions`.
+    var partitionLogCount: Int { handles.withLock { $0.keys.count { Self.isPartitionLog($0) } } }
+
+    static func isPartitionLog(_ name: String) -> Bool { name.hasPrefix("log:") }
 }

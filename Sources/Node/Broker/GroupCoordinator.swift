@@ -5,6 +5,7 @@ import NIOCore
 import Protocol
 import ServiceLifecycle
 import Synchronization
+import Telemetry
 
 /// The broker side of consumer groups: one `ConsumerGroup` state machine per group, parked
 /// JoinGroup/SyncGroup requests as continuations, a ticker for session and rebalance timeouts,
@@ -24,19 +25,41 @@ final class GroupCoordinator: Service {
         var nextToken: UInt64 = 0
         /// What was last persisted per group, to write only on change.
         var persisted: [String: ConsumerGroup.Snapshot] = [:]
+        /// Every group the node holds (in memory or by committed offsets), against maximumGroups.
+        var knownGroups: Set<String> = []
+        /// When each in-memory group was first seen without members (for retention).
+        var emptySince: [String: Int64] = [:]
+    }
+
+    /// Node-wide group limits (per-group ones are in `ConsumerGroup.Configuration`).
+    struct Limits: Sendable {
+        /// Groups per node; a new group beyond it is refused (POLICY_VIOLATION).
+        var maximumGroups: Int = .max
+        /// Kafka's offsets.retention.minutes: empty groups idle this long lose their offsets.
+        var offsetsRetentionMilliseconds: Int64 = 7 * 24 * 60 * 60 * 1000
+        /// Kafka's offsets.retention.check.interval.ms.
+        var retentionCheckIntervalMilliseconds: Int64 = 600_000
+        /// Groups that never expire: the ones the node itself consumes as.
+        var protectedGroups: Set<String> = []
+        /// Expired groups deleted per pass at most, so one pass never makes a huge transaction.
+        var expiriesPerPass = 1000
     }
 
     private let state = Mutex(State())
     private let store: LogStore
     private let configuration: ConsumerGroup.Configuration
+    let limits: Limits
     private let logger: Logger
+    private let rejections: RateLimitedLogger
     private let persistQueue: AsyncStream<(String, ConsumerGroup.Snapshot)>.Continuation
     private let persistStream: AsyncStream<(String, ConsumerGroup.Snapshot)>
 
-    init(store: LogStore, configuration: ConsumerGroup.Configuration, logger: Logger) throws {
+    init(store: LogStore, configuration: ConsumerGroup.Configuration, limits: Limits = Limits(), logger: Logger) throws {
         self.store = store
         self.configuration = configuration
+        self.limits = limits
         self.logger = logger
+        self.rejections = RateLimitedLogger(logger: logger)
         (persistStream, persistQueue) = AsyncStream.makeStream()
         let now = Self.now()
         let snapshots: [(String, ConsumerGroup.Snapshot)] = try store.read { transaction in
@@ -46,8 +69,11 @@ final class GroupCoordinator: Service {
                 return (String(decoding: key, as: UTF8.self), snapshot)
             }
         }
+        let storedGroups = try store.read { try $0.groups() }
         state.withLock { state in
+            state.knownGroups.formUnion(storedGroups)
             for (groupId, snapshot) in snapshots {
+                state.knownGroups.insert(groupId)
                 state.groups[groupId] = ConsumerGroup(groupId: groupId, configuration: configuration, snapshot: snapshot, now: now)
                 state.persisted[groupId] = snapshot
             }
@@ -71,6 +97,13 @@ final class GroupCoordinator: Service {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(100))
                     self.tick()
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(self.limits.retentionCheckIntervalMilliseconds))
+                    guard !Task.isCancelled else { break }
+                    await self.expireGroups(now: Self.now())
                 }
             }
             await group.next()
@@ -103,6 +136,11 @@ final class GroupCoordinator: Service {
                 // ticks change neither, so skip building it.
                 if before != (state.groups[groupId]!.state, state.groups[groupId]!.generationId) {
                     noteChange(groupId, &state)
+                }
+                if state.groups[groupId].map(Self.hasMembers) ?? false {
+                    state.emptySince[groupId] = nil
+                } else if state.emptySince[groupId] == nil {
+                    state.emptySince[groupId] = now
                 }
             }
             return take(all, &state)
@@ -141,10 +179,117 @@ final class GroupCoordinator: Service {
         }
     }
 
+    private static func hasMembers(_ group: ConsumerGroup) -> Bool {
+        !group.members.isEmpty || !group.pendingMembers.isEmpty
+    }
+
+    // MARK: Limits and retention
+
+    /// Whether `groupId` may exist: known groups and protected ones always, a new one only
+    /// below maximumGroups (it is then counted). Called before a join or commit creates a group.
+    func admitGroup(_ groupId: String) -> Bool {
+        let admitted = state.withLock { state -> Bool in
+            if state.knownGroups.contains(groupId) || limits.protectedGroups.contains(groupId) {
+                state.knownGroups.insert(groupId)
+                return true
+            }
+            guard state.knownGroups.count < limits.maximumGroups else { return false }
+            state.knownGroups.insert(groupId)
+            return true
+        }
+        if !admitted {
+            rejections.warning(key: "max-groups", "refused a new consumer group: the node holds the most groups it may",
+                               metadata: ["group": "\(groupId)", "limit": "\(limits.maximumGroups)"])
+        }
+        return admitted
+    }
+
+    var knownGroupCount: Int { state.withLock { $0.knownGroups.count } }
+
+    /// One retention pass (Kafka's offsets.retention.minutes): groups without members whose
+    /// last activity is older than the retention lose their committed offsets and their
+    /// persisted membership, each in one write transaction that re-checks the decision, so a
+    /// commit racing the pass keeps the group. Returns the groups deleted.
+    @discardableResult
+    func expireGroups(now: Int64) async -> [String] {
+        let retention = limits.offsetsRetentionMilliseconds
+        let memory = state.withLock { state in
+            state.groups.map { (groupId: $0.key, hasMembers: Self.hasMembers($0.value), emptySince: state.emptySince[$0.key]) }
+        }
+        let newestCommits: [String: Int64]
+        do {
+            newestCommits = try store.read { transaction in
+                var newest: [String: Int64] = [:]
+                for groupId in try transaction.groups() {
+                    newest[groupId] = try transaction.committedOffsets(group: groupId).values.map(\.commitTimestampMilliseconds).max()
+                }
+                return newest
+            }
+        } catch {
+            logger.error("group retention pass cannot read offsets", metadata: ["error": "\(error)"])
+            return []
+        }
+        var activities: [String: GroupRetention.Activity] = [:]
+        for (groupId, newest) in newestCommits {
+            activities[groupId] = .init(groupId: groupId, hasMembers: false, newestCommitMilliseconds: newest, emptySinceMilliseconds: nil)
+        }
+        for entry in memory {
+            activities[entry.groupId, default: .init(groupId: entry.groupId, hasMembers: false, newestCommitMilliseconds: nil,
+                                                     emptySinceMilliseconds: nil)].hasMembers = entry.hasMembers
+            activities[entry.groupId]?.emptySinceMilliseconds = entry.emptySince
+        }
+        let expired = GroupRetention.expired(activities.values.sorted { $0.groupId < $1.groupId }, now: now,
+                                             retentionMilliseconds: retention, protected: limits.protectedGroups)
+        var deleted: [String] = []
+        for groupId in expired.prefix(limits.expiriesPerPass) {
+            let cutoff = now &- retention
+            do {
+                let removed = try await store.write { transaction -> Bool in
+                    // Re-checked inside the transaction, serialised with commits: any commit
+                    // since the decision, or a member that joined, keeps the group.
+                    let offsets = try transaction.committedOffsets(group: groupId)
+                    guard offsets.values.allSatisfy({ $0.commitTimestampMilliseconds <= cutoff }),
+                          !self.groupHasMembers(groupId) else { return false }
+                    try transaction.deleteCommittedOffsets(group: groupId)
+                    try transaction.table(Self.tableName).delete(Array(groupId.utf8))
+                    return true
+                }
+                guard removed else { continue }
+                state.withLock { state in
+                    if let group = state.groups[groupId], Self.hasMembers(group) { return }
+                    state.groups[groupId] = nil
+                    state.persisted[groupId] = nil
+                    state.emptySince[groupId] = nil
+                    state.knownGroups.remove(groupId)
+                }
+                deleted.append(groupId)
+            } catch {
+                logger.error("cannot expire group", metadata: ["group": "\(groupId)", "error": "\(error)"])
+            }
+        }
+        // Recount from what exists, so ids admitted for requests that then created nothing
+        // (a commit to an unknown topic, say) stop counting against maximumGroups.
+        state.withLock { state in
+            state.knownGroups = Set(newestCommits.keys).subtracting(deleted).union(state.groups.keys)
+        }
+        if !deleted.isEmpty {
+            logger.info("expired idle consumer groups", metadata: ["groups": "\(deleted.count)", "first": "\(deleted[0])",
+                                                                  "retentionMs": "\(retention)"])
+        }
+        return deleted
+    }
+
+    private func groupHasMembers(_ groupId: String) -> Bool {
+        state.withLock { state in state.groups[groupId].map(Self.hasMembers) ?? false }
+    }
+
     // MARK: Requests
 
     func join(_ request: JoinGroupRequest, version: Int16, clientId: String, clientHost: String) async -> JoinGroupResponse {
         guard !request.groupId.isEmpty else { return JoinGroupResponse(errorCode: KafkaErrorCode.invalidGroupId.rawValue, memberId: request.memberId) }
+        guard admitGroup(request.groupId) else {
+            return JoinGroupResponse(errorCode: KafkaErrorCode.policyViolation.rawValue, memberId: request.memberId)
+        }
         let joinRequest = ConsumerGroup.JoinRequest(
             memberId: request.memberId, groupInstanceId: request.groupInstanceId, clientId: clientId, clientHost: clientHost,
             sessionTimeoutMilliseconds: Int64(request.sessionTimeoutMs), rebalanceTimeoutMilliseconds: Int64(request.rebalanceTimeoutMs),
@@ -168,6 +313,14 @@ final class GroupCoordinator: Service {
             }
             resume(completions)
             if let answer { continuation.resume(returning: answer) }
+        }
+        if result.errorCode == KafkaErrorCode.groupMaxSizeReached.rawValue {
+            rejections.warning(key: "group-max-size", "refused a member: the group is full",
+                               metadata: ["group": "\(request.groupId)", "limit": "\(configuration.maximumMembers)", "client": "\(clientHost)"])
+        } else if result.errorCode == KafkaErrorCode.invalidRequest.rawValue {
+            rejections.warning(key: "group-member-metadata", "refused a member: its protocol metadata is over the limit",
+                               metadata: ["group": "\(request.groupId)", "limit": "\(configuration.maximumMemberMetadataBytes)",
+                                          "client": "\(clientHost)"])
         }
         if result.errorCode == 0 {
             logger.info("member joined group", metadata: ["group": "\(request.groupId)", "member": "\(result.memberId)",

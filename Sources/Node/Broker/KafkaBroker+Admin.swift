@@ -5,11 +5,22 @@ import Protocol
 extension KafkaBroker {
     func metadata(_ request: MetadataRequest, version: Int16) async -> MetadataResponse {
         let configuration = self.configuration
-        let names: [String]
+        var names: [String]
         if let topics = request.topics {
-            names = topics.map(\.name)
+            // Kafka answers each named topic once; a list naming one topic many times must not
+            // make a response many times larger.
+            var seen = Set<String>()
+            names = topics.map(\.name).filter { seen.insert($0).inserted }
         } else {
             names = (try? store.topics()) ?? []
+        }
+        var refusedNames: [String] = []
+        let limit = configuration.requestLimits.maximumTopicsPerRequest
+        if request.topics != nil, names.count > limit {
+            refusedNames = Array(names[limit...])
+            names = Array(names[..<limit])
+            rejections.warning(key: "request-limit-metadata", "refused topics of an oversized Metadata request",
+                               metadata: ["topics": "\(names.count + refusedNames.count)", "limit": "\(limit)"])
         }
         // Metadata v4+ lets the client say whether it wants topics created.
         let mayCreate = configuration.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
@@ -38,7 +49,9 @@ extension KafkaBroker {
             }
             topics.append(.init(errorCode: error.rawValue, name: name, partitions: partitions))
         }
-        countRequest(.metadata, error: .none)
+        // Named beyond maximumTopicsPerRequest: answered, not looked up or created.
+        topics += refusedNames.map { .init(errorCode: KafkaErrorCode.invalidRequest.rawValue, name: $0, partitions: []) }
+        countRequest(.metadata, error: refusedNames.isEmpty ? .none : .invalidRequest)
         return MetadataResponse(
             brokers: [.init(nodeId: configuration.nodeId, host: configuration.advertisedHost, port: Int32(configuration.advertisedPort))],
             clusterId: configuration.clusterId, controllerId: configuration.nodeId, topics: topics)
@@ -55,9 +68,32 @@ extension KafkaBroker {
 
     func createTopics(_ request: CreateTopicsRequest) async -> CreateTopicsResponse {
         var results: [CreateTopicsResponse.CreatableTopicResult] = []
-        for topic in request.topics {
+        let defaultPartitions = configuration.defaultPartitions
+        let verdicts = configuration.requestLimits.createTopics(partitionCounts: request.topics.map {
+            $0.numPartitions == -1 ? defaultPartitions : Int($0.numPartitions)
+        })
+        // Kafka refuses every copy of a topic named twice in one request (INVALID_REQUEST).
+        var counts: [String: Int] = [:]
+        for topic in request.topics { counts[topic.name, default: 0] += 1 }
+        for (topic, verdict) in zip(request.topics, verdicts) {
             func fail(_ code: KafkaErrorCode, _ message: String) {
                 results.append(.init(name: topic.name, errorCode: code.rawValue, errorMessage: message))
+            }
+            guard counts[topic.name, default: 0] == 1 else {
+                fail(.invalidRequest, "topic \(topic.name) is named more than once in the request")
+                continue
+            }
+            switch verdict {
+            case .create:
+                break
+            case .tooManyForTopic(let message):
+                rejections.warning(key: "create-topics-limit", "refused a topic", metadata: ["topic": "\(topic.name)", "reason": "\(message)"])
+                fail(.invalidPartitions, message)
+                continue
+            case .overRequestBudget(let message):
+                rejections.warning(key: "create-topics-limit", "refused a topic", metadata: ["topic": "\(topic.name)", "reason": "\(message)"])
+                fail(.policyViolation, message)
+                continue
             }
             guard topic.replicationFactor == -1 || topic.replicationFactor == 1 else {
                 fail(.invalidReplicationFactor, "paynode keeps one replica; replication factor \(topic.replicationFactor) is not possible")
@@ -101,6 +137,12 @@ extension KafkaBroker {
                 }
                 results.append(.init(name: topic.name, errorCode: 0, errorMessage: nil))
             } catch let error as LogStoreError {
+                if error.code == .tooManyPartitions {
+                    // The node's partition budget (the rest of the store is kept for the
+                    // node's own tables): worth an operator's look, but rate-limited.
+                    rejections.warning(key: "partition-budget", "refused a topic: the node's partition budget is spent",
+                                       metadata: ["topic": "\(topic.name)", "reason": "\(error.message)"])
+                }
                 fail(error.kafkaErrorCode, error.message)
             } catch {
                 fail(.unknownServerError, "\(error)")

@@ -4,6 +4,7 @@ import Metrics
 import NIOCore
 import Protocol
 import Synchronization
+import Telemetry
 
 /// Answers Kafka requests from the log store: decodes the header and body, runs the API, and
 /// encodes the response frame. Malformed input gets an error code or a closed connection,
@@ -16,6 +17,7 @@ final class KafkaBroker: Sendable {
         var autoCreateTopics: Bool
         var nodeId: Int32 = 0
         var clusterId: String = "paynode"
+        var requestLimits = KafkaRequestLimits()
         /// The most a Fetch response carries, whatever the request asks (Kafka's fetch.max.bytes).
         var maximumFetchBytes: Int = 50 << 20
     }
@@ -36,11 +38,15 @@ final class KafkaBroker: Sendable {
     let store: LogStore
     let coordinator: GroupCoordinator
     private let settings: Mutex<Configuration>
+    /// Warnings of refused requests, rate-limited per reason.
+    let rejections: RateLimitedLogger
 
-    init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration) {
+    init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
+         logger: Logger = Logger(label: "paynode.kafka")) {
         self.store = store
         self.coordinator = coordinator
         self.settings = Mutex(configuration)
+        self.rejections = RateLimitedLogger(logger: logger)
     }
 
     var configuration: Configuration { settings.withLock { $0 } }
@@ -109,10 +115,16 @@ final class KafkaBroker: Sendable {
             return respond(await metadata(try MetadataRequest.decode(from: &body, version: version), version: version))
         case .produce:
             let request = try ProduceRequest.decode(from: &body, version: version)
+            if let refusal = refuseOversized(request, peer: peer) {
+                // acks=0 producers read no answer; closing is the only refusal they notice.
+                return request.acks == 0 ? .close("oversized acks=0 Produce request") : respond(refusal)
+            }
             let response = await produce(request, logger: logger)
             return request.acks == 0 ? .noResponse : respond(response)
         case .fetch:
-            return respond(await fetch(try FetchRequest.decode(from: &body, version: version)))
+            let request = try FetchRequest.decode(from: &body, version: version)
+            if let refusal = refuseOversized(request, peer: peer) { return respond(refusal) }
+            return respond(await fetch(request))
         case .listOffsets:
             return respond(listOffsets(try ListOffsetsRequest.decode(from: &body, version: version)))
         case .createTopics:
@@ -122,7 +134,9 @@ final class KafkaBroker: Sendable {
         case .findCoordinator:
             return respond(findCoordinator(try FindCoordinatorRequest.decode(from: &body, version: version)))
         case .offsetCommit:
-            return respond(await offsetCommit(try OffsetCommitRequest.decode(from: &body, version: version)))
+            let request = try OffsetCommitRequest.decode(from: &body, version: version)
+            if let refusal = refuseOversized(request, peer: peer) { return respond(refusal) }
+            return respond(await offsetCommit(request))
         case .offsetFetch:
             return respond(offsetFetch(try OffsetFetchRequest.decode(from: &body, version: version)))
         case .joinGroup:

@@ -4,6 +4,7 @@ import NIOPosix
 import Protocol
 import ServiceLifecycle
 import Synchronization
+import Telemetry
 
 /// Serves the Kafka protocol over TCP. Each connection is read one request at a time and
 /// answered in order, as Kafka's own broker does (it mutes a connection until its response is
@@ -13,7 +14,19 @@ final class KafkaServer: Service {
     struct Configuration: Sendable {
         var host: String
         var port: Int
-        var maximumFrameSize: Int
+        /// Largest request frame; a bigger claimed size closes the connection before anything
+        /// of it is buffered.
+        var maximumFrameSize: Int = 8 << 20
+        /// Kafka's max.connections and max.connections.per.ip: one more is closed at once.
+        var maximumConnections: Int = 1000
+        var maximumConnectionsPerAddress: Int = 500
+        /// Kafka's connections.max.idle.ms.
+        var idleTimeoutMilliseconds: Int64 = 600_000
+        /// A request that has started arriving must be complete within this.
+        var requestReadTimeoutMilliseconds: Int64 = 30_000
+        /// Requests read ahead of the one being answered; beyond it the connection is not read
+        /// (TCP back-pressure), so a pipelining client cannot queue without bound.
+        var maximumInFlightRequests: Int = 5
     }
 
     private let configuration: Configuration
@@ -30,16 +43,27 @@ final class KafkaServer: Service {
 
     private let connections = Mutex<[ObjectIdentifier: Connection]>([:])
     private let shuttingDown = Mutex(false)
+    private let limiter: Mutex<ConnectionLimiter>
+    /// Rejections and closes: a flood of hostile connections logs a few lines, not one each.
+    private let warnings: RateLimitedLogger
 
     init(configuration: Configuration, broker: KafkaBroker, logger: Logger, boundPort: @escaping @Sendable (Int) -> Void) {
         self.configuration = configuration
         self.broker = broker
         self.logger = logger
         self.boundPort = boundPort
+        self.limiter = Mutex(ConnectionLimiter(maximumConnections: configuration.maximumConnections,
+                                               maximumConnectionsPerAddress: configuration.maximumConnectionsPerAddress))
+        self.warnings = RateLimitedLogger(logger: logger)
     }
 
     func run() async throws {
         let maximumFrameSize = configuration.maximumFrameSize
+        let timeouts = KafkaConnectionGuard.Timeouts(idle: .milliseconds(configuration.idleTimeoutMilliseconds),
+                                                     requestRead: .milliseconds(configuration.requestReadTimeoutMilliseconds))
+        let inFlight = configuration.maximumInFlightRequests
+        let warnings = self.warnings
+        let logger = self.logger
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,9 +71,17 @@ final class KafkaServer: Service {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let activity = ConnectionActivity()
+                    var connectionLogger = logger
+                    connectionLogger[metadataKey: "client"] = "\(channel.remoteAddress?.description ?? "unknown peer")"
+                    try channel.pipeline.syncOperations.addHandler(
+                        KafkaConnectionGuard(timeouts: timeouts, activity: activity, warnings: warnings, logger: connectionLogger))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: maximumFrameSize)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    let asyncChannel = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: max(1, inFlight / 2), highWatermark: inFlight)))
+                    return (asyncChannel, activity)
                 }
             }
         boundPort(server.channel.localAddress?.port ?? configuration.port)
@@ -57,8 +89,8 @@ final class KafkaServer: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
+                    for try await (connection, activity) in connections {
+                        group.addTask { await self.serve(connection, activity: activity) }
                     }
                 }
             }
@@ -79,12 +111,30 @@ final class KafkaServer: Service {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, activity: ConnectionActivity) async {
         let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
+        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         // Kafka shows members' hosts as "/address".
-        let clientHost = "/" + (connection.channel.remoteAddress?.ipAddress ?? "unknown")
+        let clientHost = "/" + address
         var logger = self.logger
         logger[metadataKey: "client"] = "\(peer)"
+        switch limiter.withLock({ $0.acquire(address: address) }) {
+        case .accept:
+            break
+        case .listenerFull(let limit):
+            warnings.warning(key: "max-connections", "refused a Kafka connection: the listener is full",
+                             metadata: ["limit": "\(limit)"], logger: logger)
+            countClosedConnection("max-connections")
+            try? await connection.channel.close()
+            return
+        case .addressFull(let limit):
+            warnings.warning(key: "max-connections-per-ip", "refused a Kafka connection: its address has the most connections it may",
+                             metadata: ["limit": "\(limit)"], logger: logger)
+            countClosedConnection("max-connections-per-ip")
+            try? await connection.channel.close()
+            return
+        }
+        defer { limiter.withLock { $0.release(address: address) } }
         let id = ObjectIdentifier(connection.channel)
         let accepted = connections.withLock { connections -> Bool in
             guard !shuttingDown.withLock({ $0 }) else { return false }
@@ -100,13 +150,16 @@ final class KafkaServer: Service {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
                     connections.withLock { $0[id]?.busy = true }
+                    activity.setBusy(true)
+                    defer { activity.setBusy(false) }
                     switch await broker.handle(frame: frame, peer: clientHost, logger: logger) {
                     case .respond(let response):
                         try await outbound.write(response)
                     case .noResponse:
                         break
                     case .close(let reason):
-                        logger.warning("closing connection", metadata: ["reason": "\(reason)"])
+                        warnings.warning(key: "request-refused", "closing connection", metadata: ["reason": "\(reason)"], logger: logger)
+                        countClosedConnection("request-refused")
                         return
                     }
                     let closeNow = connections.withLock { connections -> Bool in
@@ -117,7 +170,9 @@ final class KafkaServer: Service {
                 }
             }
         } catch let error as KafkaCodecError {
-            logger.warning("closing connection: malformed frame", metadata: ["error": "\(error)"])
+            // An oversized or negative frame size lands here before any of it is buffered.
+            warnings.warning(key: "malformed-frame", "closing connection: malformed frame", metadata: ["error": "\(error)"], logger: logger)
+            countClosedConnection("malformed-frame")
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
         }

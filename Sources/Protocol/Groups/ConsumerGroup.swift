@@ -23,12 +23,22 @@ public struct ConsumerGroup: Sendable {
         public var initialRebalanceDelayMilliseconds: Int64
         public var minimumSessionTimeoutMilliseconds: Int64
         public var maximumSessionTimeoutMilliseconds: Int64
+        /// Kafka's group.max.size: members plus member ids handed out and not yet used. A join
+        /// that would pass it gets GROUP_MAX_SIZE_REACHED.
+        public var maximumMembers: Int
+        /// Protocol names plus metadata one member may register: the coordinator keeps them in
+        /// memory and sends every member's to the leader, so an unbounded one is a memory and
+        /// response-size lever. A join over it gets INVALID_REQUEST.
+        public var maximumMemberMetadataBytes: Int
 
         public init(initialRebalanceDelayMilliseconds: Int64 = 3000, minimumSessionTimeoutMilliseconds: Int64 = 6000,
-                    maximumSessionTimeoutMilliseconds: Int64 = 1_800_000) {
+                    maximumSessionTimeoutMilliseconds: Int64 = 1_800_000, maximumMembers: Int = .max,
+                    maximumMemberMetadataBytes: Int = .max) {
             self.initialRebalanceDelayMilliseconds = initialRebalanceDelayMilliseconds
             self.minimumSessionTimeoutMilliseconds = minimumSessionTimeoutMilliseconds
             self.maximumSessionTimeoutMilliseconds = maximumSessionTimeoutMilliseconds
+            self.maximumMembers = maximumMembers
+            self.maximumMemberMetadataBytes = maximumMemberMetadataBytes
         }
     }
 
@@ -175,9 +185,18 @@ public struct ConsumerGroup: Sendable {
         guard !request.protocolType.isEmpty, !request.protocols.isEmpty, isCompatible(request) else {
             return (.answer(.error(.inconsistentGroupProtocol, memberId: request.memberId)), [])
         }
+        let metadataBytes = request.protocols.reduce(0) { $0 &+ $1.name.utf8.count &+ $1.metadata.readableBytes }
+        guard metadataBytes <= configuration.maximumMemberMetadataBytes else {
+            return (.answer(.error(.invalidRequest, memberId: request.memberId)), [])
+        }
         expirePendingMembers(now: now)
         var memberId = request.memberId
         if memberId.isEmpty {
+            // A new member takes a slot now (pending ones count too, or repeated first joins
+            // could grow the pending list without bound).
+            guard members.count + pendingMembers.count < configuration.maximumMembers else {
+                return (.answer(.error(.groupMaxSizeReached)), [])
+            }
             memberId = newMemberId()
             if request.requiresKnownMemberId {
                 pendingMembers[memberId] = now + request.sessionTimeoutMilliseconds
