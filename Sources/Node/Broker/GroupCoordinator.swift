@@ -27,6 +27,9 @@ final class GroupCoordinator: Service {
         var persisted: [String: ConsumerGroup.Snapshot] = [:]
         /// Every group the node holds (in memory or by committed offsets), against maximumGroups.
         var knownGroups: Set<String> = []
+        /// Groups admitted since the current retention pass read the store, which its recount
+        /// of knownGroups must keep.
+        var admittedDuringPass: Set<String> = []
         /// When each in-memory group was first seen without members (for retention).
         var emptySince: [String: Int64] = [:]
     }
@@ -195,6 +198,7 @@ final class GroupCoordinator: Service {
             }
             guard state.knownGroups.count < limits.maximumGroups else { return false }
             state.knownGroups.insert(groupId)
+            state.admittedDuringPass.insert(groupId)
             return true
         }
         if !admitted {
@@ -214,7 +218,8 @@ final class GroupCoordinator: Service {
     func expireGroups(now: Int64) async -> [String] {
         let retention = limits.offsetsRetentionMilliseconds
         let memory = state.withLock { state in
-            state.groups.map { (groupId: $0.key, hasMembers: Self.hasMembers($0.value), emptySince: state.emptySince[$0.key]) }
+            state.admittedDuringPass.removeAll()
+            return state.groups.map { (groupId: $0.key, hasMembers: Self.hasMembers($0.value), emptySince: state.emptySince[$0.key]) }
         }
         let newestCommits: [String: Int64]
         do {
@@ -270,7 +275,7 @@ final class GroupCoordinator: Service {
         // Recount from what exists, so ids admitted for requests that then created nothing
         // (a commit to an unknown topic, say) stop counting against maximumGroups.
         state.withLock { state in
-            state.knownGroups = Set(newestCommits.keys).subtracting(deleted).union(state.groups.keys)
+            state.knownGroups = Set(newestCommits.keys).subtracting(deleted).union(state.groups.keys).union(state.admittedDuringPass)
         }
         if !deleted.isEmpty {
             logger.info("expired idle consumer groups", metadata: ["groups": "\(deleted.count)", "first": "\(deleted[0])",
