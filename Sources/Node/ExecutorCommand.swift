@@ -18,6 +18,7 @@ struct ExecutorCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var bootstrap: BootstrapOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var httpLimits: HTTPLimitOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8081).")
     var httpListen: ListenAddress?
@@ -49,7 +50,7 @@ struct ExecutorCommand: AsyncParsableCommand {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
         }
-            .server(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+            .server(listen: http, limits: try httpLimits.resolve(), logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: executor),
             .init(service: httpServer),
