@@ -167,6 +167,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                                         now: Self.now())
     }
 
+    /// How long a refused connection's input is drained before it is closed.
+    static let refusalLinger = TimeAmount.milliseconds(500)
+
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -190,8 +193,16 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             var refusalBytes = context.channel.allocator.buffer(capacity: 200 + body.utf8.count)
             refusalBytes.writeString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n")
             refusalBytes.writeString(body)
+            // Then only the output is closed, and the input read and dropped for a moment:
+            // closing with the client's request unread would reset the connection, and the
+            // reset can discard the 503 before the client reads it.
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(wrapOutboundOut(refusalBytes)).whenComplete { _ in bound.value.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(refusalBytes)).whenComplete { _ in
+                bound.value.close(mode: .output, promise: nil)
+            }
+            context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.refusalLinger) {
+                bound.value.close(promise: nil)
+            }
             return
         }
         counted = true
