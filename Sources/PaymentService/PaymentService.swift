@@ -210,10 +210,11 @@ public final class PaymentService: Sendable {
             var page = HistoryPage(entries: [], nextCursor: nil)
             var terminal: HistoryEntry?
             var position = 0
-            // One pass: the page, and the last applied entry (the terminal fields), which may
-            // lie outside the page. Entries are decoded one at a time; only the page is kept.
+            // One pass: the page, and the applied entry (the terminal fields), which may lie
+            // outside the page. Entries are decoded one at a time; only the page is kept, and
+            // the walk stops once both are known (a pending order has no applied entry).
             try Self.forEachHistoryEntry(of: id, in: transaction) { entry in
-                if entry.outcome == .applied { terminal = entry }
+                if terminal == nil, entry.outcome == .applied { terminal = entry }
                 if position >= skip {
                     if page.entries.count < limit {
                         page.entries.append(entry)
@@ -222,7 +223,7 @@ public final class PaymentService: Sendable {
                     }
                 }
                 position += 1
-                return true
+                return page.nextCursor == nil || (terminal == nil && state.status != .pending)
             }
             return Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
                                   historyNextCursor: page.nextCursor)
@@ -234,12 +235,14 @@ public final class PaymentService: Sendable {
         var nextCursor: Int?
     }
 
-    /// The last applied history entry of an order (its terminal fields), or nil.
+    /// The applied history entry of an order (its terminal fields), or nil. An order has at
+    /// most one (PENDING becomes terminal once; terminal states are sticky), so the walk stops
+    /// there: the duplicates and conflicts after it, however many a producer sent, are not read.
     static func terminalEntry(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> HistoryEntry? {
         var terminal: HistoryEntry?
         try forEachHistoryEntry(of: id, in: transaction) { entry in
             if entry.outcome == .applied { terminal = entry }
-            return true
+            return terminal == nil
         }
         return terminal
     }
