@@ -99,7 +99,8 @@ def test_card_numbers_are_refused_never_stored_or_logged(data_dir):
 
 
 def test_unknown_order_404_escapes_the_id_and_log_lines_stay_whole(data_dir):
-    service = start_service(data_dir)
+    # Spans are logged: their attributes (the path, the query, the User-Agent) are client input.
+    service = start_service(data_dir, "--trace-export", "log")
     try:
         port = service.http_port
         # A quote and a backslash in the path (percent-encoded, decoded by the router).
@@ -119,6 +120,12 @@ def test_unknown_order_404_escapes_the_id_and_log_lines_stay_whole(data_dir):
         raw_exchange(port, b"POST /v1/payment-orders HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
                      b"Idempotency-Key: evil\x1b[31mkey\r\ntraceparent: 00-\x1b]0;FORGED-LINE\x07\r\n"
                      b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        # The HTTP parser refuses C0 controls in headers, but UTF-8 C1 controls (NEL, CSI), the
+        # line separator and tabs pass it and reach the span's log line.
+        answer = raw_exchange(port, b"GET /v1/payment-orders/evil%0D%0A?q=%0Aa HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                              b"User-Agent: ua\xc2\x85FORGED-NEL\xc2\x9b31m\tx\xe2\x80\xa8y\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 404"), answer
+        wait_for(lambda: "FORGED-NEL" in service.log(), 10, "the request's span to be logged")
         # Values from Kafka records reach the log too (the consumer logs results): a forged line
         # in a PSP reference, and in the order id of a result for no known order (dead-lettered).
         order_id = honest_order_completes(service, Api(port), "honest-after-404")
@@ -135,6 +142,8 @@ def test_unknown_order_404_escapes_the_id_and_log_lines_stay_whole(data_dir):
     log = service.log()
     assert "\nforged" not in log and "\rforged" not in log
     assert "\x1b" not in log and "\x07" not in log and "\x7f" not in log and "\u0085" not in log
+    assert "\u2028" not in log and "\x9b" not in log and "\t" not in log
+    assert "user_agent.original=ua\\u{85}FORGED-NEL\\u{9B}31m\\tx\\u{2028}y" in log, [line for line in log.splitlines() if "NEL" in line]
     # Escaped, not dropped: the operator still sees what was sent.
     assert "pi_2\\nFORGED reference\\u{1B}[2J" in log, [line for line in log.splitlines() if "FORGED" in line]
     for line in log.splitlines():
