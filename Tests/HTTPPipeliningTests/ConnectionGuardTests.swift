@@ -115,6 +115,39 @@ struct ConnectionGuardTests {
         }
     }
 
+    @Test func aBodySentSlowlyIsClosedAtTheRequestTimeoutButAQuickRequestIsAnswered() async throws {
+        let limits = HTTPConnectionLimits(idleTimeout: .seconds(5), requestTimeout: .milliseconds(400))
+        try await PipelinedHTTP1ChannelTests().withServer(probe: .init(together: 1), limits: limits) { port in
+            let started = ContinuousClock.now
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            // The head at once, then the body one byte every 100 ms: each byte arrives well
+            // within an idle timeout, yet the request as a whole is too slow.
+            let received = try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: "POST /orders HTTP/1.1\r\nHost: test\r\nIdempotency-Key: k\r\nContent-Length: 40\r\n\r\n"))
+                let writer = Task {
+                    for _ in 0..<40 {
+                        try await Task.sleep(for: .milliseconds(100))
+                        try await outbound.write(ByteBuffer(string: "x"))
+                    }
+                }
+                var received = ""
+                do {
+                    for try await chunk in inbound { received += String(buffer: chunk) }
+                } catch {}
+                writer.cancel()
+                return received
+            }
+            let took = ContinuousClock.now - started
+            #expect(received.isEmpty)
+            #expect(took >= .milliseconds(350) && took < .seconds(2))
+            let answers = try await PipelinedHTTP1ChannelTests().exchange(port: port, PipelinedHTTP1ChannelTests().post("quick", close: true))
+            #expect(answers.map(\.status) == [200])
+        }
+    }
+
     @Test func aConnectionOverTheLimitIsAnswered503AndClosed() async throws {
         let limits = HTTPConnectionLimits(maximumConnections: 1, maximumConnectionsPerAddress: 0)
         try await PipelinedHTTP1ChannelTests().withServer(probe: .init(together: 1), limits: limits) { port in
