@@ -60,8 +60,17 @@ public final class PaymentService: Sendable {
         }
     }
 
-    /// Counts orders per status once for data directories written before the counts existed.
+    /// Counts orders per status once for data directories written before the counts existed,
+    /// builds the status index likewise, and creates every table the API reads. A table created
+    /// later by the consumer's first batch would be unusable in a read transaction that began
+    /// before that commit: LogStore hands out its handle as soon as it exists, and LMDB refuses
+    /// a cursor on it there (EINVAL), which answered an order GET racing the first result 500.
     public func ensureOrderStatusCounts() async throws {
+        try await store.write { transaction in
+            for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table] {
+                _ = try transaction.table(table)
+            }
+        }
         if try await store.write({ try OrderStatusCounts.rebuildIfMissing(in: $0) }) {
             logger.notice("rebuilt the order status counts from the orders table")
         }

@@ -187,6 +187,19 @@ struct HostileInputTests {
         #expect(try listed(fixture, .pending) == [waiting])
     }
 
+    /// A table first created by the consumer would be unusable in reads that began before
+    /// that commit (LMDB: EINVAL, answered 500): the API's tables exist from the start.
+    @Test func everyTableTheAPIReadsExistsBeforeTheFirstResult() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        try await fixture.service.ensureOrderStatusCounts()
+        try fixture.store.read { transaction in
+            for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table] {
+                #expect(transaction.table(table) != nil, "\(table)")
+            }
+        }
+    }
+
     // MARK: History pages
 
     @Test func anOrdersHistoryIsServedInPagesWithTheTerminalFieldsFromAnyPage() async throws {

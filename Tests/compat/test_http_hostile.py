@@ -44,8 +44,13 @@ def honest_order_completes(service, api, key):
     producer.produce("psp-result-updates", key=order_id.encode(), value=psp_result(order_id, "SUCCESSFUL"),
                      headers=SCHEMA_HEADERS)
     producer.flush(30)
-    wait_for(lambda: api.call("GET", f"/v1/payment-orders/{order_id}")[2]["status"] == "SUCCESSFUL", 30,
-             "the honest order to become SUCCESSFUL")
+    def successful():
+        status, headers, order = api.call("GET", f"/v1/payment-orders/{order_id}")
+        assert status == 200 and order is not None, (status, headers, order,
+                                                     [line for line in service.log().splitlines() if "unrecognised" in line])
+        return order["status"] == "SUCCESSFUL"
+
+    wait_for(successful, 30, "the honest order to become SUCCESSFUL")
     return order_id
 
 
