@@ -81,6 +81,33 @@ public final class HTTPConnectionCounter: Sendable {
     public var openConnections: Int { state.withLock { $0.total } }
 }
 
+/// Counts events and says when to report them: the first at once, then at most one report per
+/// `interval`, each with the count since the previous report.
+public final class RateLimitedCount: Sendable {
+    private struct State {
+        var lastReport: ContinuousClock.Instant?
+        var unreported = 0
+    }
+
+    private let state = Mutex(State())
+    public let interval: Duration
+
+    public init(interval: Duration) {
+        self.interval = interval
+    }
+
+    /// Records one event; the count to report now, or nil while within the interval.
+    public func record(now: ContinuousClock.Instant = .now) -> Int? {
+        state.withLock { state in
+            state.unreported += 1
+            if let last = state.lastReport, now - last < interval { return nil }
+            state.lastReport = now
+            defer { state.unreported = 0 }
+            return state.unreported
+        }
+    }
+}
+
 /// When a connection's time is up, as a pure state machine over a monotonic clock in
 /// nanoseconds (passed in): a request being read must be complete within the request timeout of
 /// its first byte; a connection with nothing being read and nothing awaiting an answer may stay

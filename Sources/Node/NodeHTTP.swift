@@ -64,7 +64,19 @@ struct NodeHTTP {
         let refusals = Dictionary(uniqueKeysWithValues: HTTPConnectionRefusal.allCases.map {
             ($0, Counter(label: "paynode_http_connections_refused_total", dimensions: [("reason", $0.rawValue)]))
         })
-        configuration.onRefusal = { reason in refusals[reason]?.increment() }
+        // A refusal over a connection limit is worth a line, but a flood must not become a
+        // flood of lines: at most one per 10 s, with the count since the last one.
+        let warnings = RateLimitedCount(interval: .seconds(10))
+        let limits = limits
+        configuration.onRefusal = { reason in
+            refusals[reason]?.increment()
+            guard reason == .listenerLimit || reason == .addressLimit, let refused = warnings.record() else { return }
+            logger.warning("refusing HTTP connections over a limit", metadata: [
+                "refused": "\(refused)", "reason": "\(reason.rawValue)",
+                "maximumConnections": "\(limits.maximumConnections)",
+                "maximumConnectionsPerAddress": "\(limits.maximumConnectionsPerAddress)",
+            ])
+        }
         let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration,
                                             overlapKey: overlapKey)
         // The channel writes the Server header; Hummingbird's server does nothing with a name.

@@ -83,6 +83,17 @@ struct ConnectionGuardTests {
         #expect(unlimited.open(address: "10.0.0.1") == .listenerLimit)
     }
 
+    @Test func refusalWarningsAreRateLimitedAndCountWhatTheySkipped() {
+        let count = RateLimitedCount(interval: .seconds(10))
+        let start = ContinuousClock.now
+        #expect(count.record(now: start) == 1)
+        #expect(count.record(now: start + .seconds(1)) == nil)
+        #expect(count.record(now: start + .seconds(9)) == nil)
+        #expect(count.record(now: start + .seconds(10)) == 3)
+        #expect(count.record(now: start + .seconds(11)) == nil)
+        #expect(count.record(now: start + .seconds(30)) == 2)
+    }
+
     /// Reads from a raw connection until the server closes it; the bytes and how long it took.
     static func readUntilClosed(port: Int, sending: String) async throws -> (String, Duration) {
         let started = ContinuousClock.now

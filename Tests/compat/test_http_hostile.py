@@ -223,15 +223,23 @@ def test_connections_beyond_the_limit_are_refused_not_queued(data_dir):
         refused = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
         assert refused.startswith(b"HTTP/1.1 503"), refused
         assert b"too_many_connections" in refused
+        # A flood of refusals: each counted, logged at most once per 10 s.
+        for _ in range(20):
+            try:
+                raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            except ConnectionResetError:
+                pass
         for connection in held:
             connection.close()
         # Places are given back when connections close: serving resumes.
         wait_for(lambda: raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                  .startswith(b"HTTP/1.1 200"), 10, "a connection to be accepted again")
-        assert metric(port, 'paynode_http_connections_refused_total{reason="connection_limit"}') >= 1
+        assert metric(port, 'paynode_http_connections_refused_total{reason="connection_limit"}') >= 21
         honest_order_completes(service, Api(port), "honest-after-flood")
     finally:
         service.stop()
+    warnings = [line for line in service.log().splitlines() if "refusing HTTP connections over a limit" in line]
+    assert 1 <= len(warnings) <= 2, warnings
 
 
 def test_connections_per_address_are_limited(data_dir):
