@@ -91,7 +91,8 @@ let package = Package(
         .testTarget(
             name: "TelemetryTests",
             dependencies: ["Telemetry", "Protocol", .product(name: "Tracing", package: "swift-distributed-tracing"),
-                           .product(name: "W3CTraceContext", package: "swift-w3c-trace-context")],
+                           .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         // Payment domain rules: order ids, ProcessPaymentService's decisions, PSP adapters.

@@ -30,8 +30,12 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         public var maximumPipelineDepth = 32
         /// A request body is read whole before its request starts, up to this many bytes.
         public var maximumBodyBytes: Int
-        /// The codec's limits and the idle timeout.
+        /// The codec's limits (its idle timeout is left off: `limits` has the timeouts).
         public var http1 = HTTP1Channel.Configuration()
+        /// Connections at once and the idle and request timeouts; nil: none (tests only).
+        public var limits: HTTPConnectionLimits?
+        /// Called when the listener refuses or closes a connection itself (for metrics).
+        public var onRefusal: @Sendable (HTTPConnectionRefusal) -> Void = { _ in }
 
         public init(serverName: String? = nil, maximumBodyBytes: Int = 1 << 20) {
             self.serverName = serverName
@@ -44,17 +48,35 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
     let configuration: Configuration
     private let codecSetup: HTTP1Channel
     private let dates = HTTPDateCache()
+    /// The listener's open connections; nil without limits.
+    public let connections: HTTPConnectionCounter?
 
     public init(responder: Responder, configuration: Configuration = .init(), overlapKey: @escaping OverlapKey = { _ in nil }) {
         self.responder = responder
         self.overlapKey = overlapKey
         self.configuration = configuration
+        var http1 = configuration.http1
+        if configuration.limits != nil {
+            let extra = http1.additionalChannelHandlers
+            http1.additionalChannelHandlers = { [HTTPDeadlinePartsHandler()] + extra() }
+        }
         // Only its channel setup is used; requests never reach this responder.
-        codecSetup = HTTP1Channel(responder: { _, _, _ in }, configuration: configuration.http1)
+        codecSetup = HTTP1Channel(responder: { _, _, _ in }, configuration: http1)
+        connections = configuration.limits.map(HTTPConnectionCounter.init(limits:))
     }
 
+    /// Runs on the connection's event loop (the server's child channel initializer): the guard
+    /// goes first, before a byte is parsed, then Hummingbird's HTTP/1 codec.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        codecSetup.setup(channel: channel, logger: logger)
+        if let connections {
+            do {
+                try channel.pipeline.syncOperations.addHandler(
+                    HTTPConnectionGuard(counter: connections, onRefusal: configuration.onRefusal), position: .first)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        return codecSetup.setup(channel: channel, logger: logger)
     }
 
     public func handle(value asyncChannel: Value, logger: Logger) async {

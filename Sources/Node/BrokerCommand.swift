@@ -15,6 +15,7 @@ struct BrokerCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var kafka: KafkaListenerOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var httpLimits: HTTPLimitOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8090).")
     var httpListen: ListenAddress?
@@ -24,6 +25,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let logger = Logger(label: "paynode.broker")
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8090))
+        let httpConnectionLimits = try httpLimits.resolve()
         let kafkaSettings = try kafka.resolve()
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
@@ -31,7 +33,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let logGauges = LogGauges(store: store, registry: registry)
         let httpServer = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
-            .server(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+            .server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: coordinator),
             .init(service: kafkaServer),

@@ -11,7 +11,7 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("max-map-size"), help: "Upper bound of the store's map in bytes; appends fail retriably beyond it (env: PAYNODE_MAX_MAP_SIZE).")
     var maximumMapSize: Int?
 
-    @Option(name: .customLong("max-partitions"), help: "Partitions the node holds in all; CreateTopics beyond it is refused (env: PAYNODE_MAX_PARTITIONS; default: what the named databases leave after the reserved ones, 3995).")
+    @Option(name: .customLong("max-partitions"), help: "Partitions the node holds in all; CreateTopics beyond it is refused (env: PAYNODE_MAX_PARTITIONS; default: what the named databases leave after the reserved ones, 3994).")
     var maximumPartitions: Int?
 
     @Option(name: .customLong("reserved-table-databases"), help: "Store databases partitions may never take, kept for the node's own tables (env: PAYNODE_RESERVED_TABLE_DATABASES; default 96).")

@@ -18,6 +18,7 @@ struct ExecutorCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var bootstrap: BootstrapOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var httpLimits: HTTPLimitOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8081).")
     var httpListen: ListenAddress?
@@ -30,6 +31,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         let logger = Logger(label: "paynode.executor")
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8081))
+        let httpConnectionLimits = try httpLimits.resolve()
         let latency = try EnvironmentOption.integer(pspLatency, "PAYNODE_PSP_LATENCY_MS", default: 0)
         guard latency >= 0 else { throw ValidationError("--psp-latency-ms must not be negative") }
         let store = try data.openStore(logLevel: nil)
@@ -49,7 +51,7 @@ struct ExecutorCommand: AsyncParsableCommand {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
         }
-            .server(listen: http, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+            .server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         let group = ServiceGroup(configuration: .init(services: [
             .init(service: executor),
             .init(service: httpServer),

@@ -44,10 +44,13 @@ struct LoggingOptions: ParsableArguments {
             guard let traceContext = ServiceContext.current?.traceContext else { return [:] }
             return ["trace_id": "\(traceContext.traceID)", "span_id": "\(traceContext.spanID)"]
         }
+        // Every line goes through `EscapingLogHandler`, the one place control characters in
+        // messages and metadata (client-supplied ids, keys, headers) are escaped, so no value
+        // can forge a log line; it also applies the metadata provider.
         LoggingSystem.bootstrap({ label, provider in
             var handler: any LogHandler = logFormat == .json
-                ? JSONLogHandler(label: label, metadataProvider: provider)
-                : StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                ? EscapingLogHandler(JSONLogHandler(label: label), metadataProvider: provider)
+                : EscapingLogHandler(StreamLogHandler.standardError(label: label, metadataProvider: nil), metadataProvider: provider)
             handler.logLevel = logLevel
             return handler
         }, metadataProvider: traceMetadata)

@@ -1,6 +1,8 @@
+import ArgumentParser
 import HTTPPipelining
 import Hummingbird
 import Logging
+import Foundation
 import Metrics
 import NIOCore
 import NIOPosix
@@ -50,17 +52,79 @@ struct NodeHTTP {
 
     static let maximumBodyBytes = 256 << 10
 
-    /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`.
-    func server(listen: ListenAddress, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
+    /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`, with the
+    /// listener's connection limits and timeouts.
+    func server(listen: ListenAddress, limits: HTTPConnectionLimits, logger: Logger,
+                onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
         // Bodies are buffered whole, up to the depth per connection: bounded well above the
         // payment API's own 64 KiB (which answers 413 itself, keeping the connection).
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(),
-                                            configuration: .init(serverName: "paynode", maximumBodyBytes: Self.maximumBodyBytes),
+        var configuration = PipelinedHTTP1Channel<RouterResponder<BasicRequestContext>>.Configuration(
+            serverName: "paynode", maximumBodyBytes: Self.maximumBodyBytes)
+        configuration.limits = limits
+        let refusals = Dictionary(uniqueKeysWithValues: HTTPConnectionRefusal.allCases.map {
+            ($0, Counter(label: "paynode_http_connections_refused_total", dimensions: [("reason", $0.rawValue)]))
+        })
+        // A refusal over a connection limit is worth a line, but a flood must not become a
+        // flood of lines: at most one per 10 s, with the count since the last one.
+        let warnings = RateLimitedCount(interval: .seconds(10))
+        let limits = limits
+        configuration.onRefusal = { reason in
+            refusals[reason]?.increment()
+            guard reason == .listenerLimit || reason == .addressLimit, let refused = warnings.record() else { return }
+            logger.warning("refusing HTTP connections over a limit", metadata: [
+                "refused": "\(refused)", "reason": "\(reason.rawValue)",
+                "maximumConnections": "\(limits.maximumConnections)",
+                "maximumConnectionsPerAddress": "\(limits.maximumConnectionsPerAddress)",
+            ])
+        }
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration,
                                             overlapKey: overlapKey)
         // The channel writes the Server header; Hummingbird's server does nothing with a name.
         return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port)),
                               onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) },
                               eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    }
+}
+
+/// The HTTP listener's limits, on every command that serves HTTP (flags, else `PAYNODE_*`
+/// variables, else the defaults of `HTTPConnectionLimits`).
+struct HTTPLimitOptions: ParsableArguments {
+    @Option(name: .customLong("http-max-connections"), help: "HTTP connections open at once on the listener; more are answered 503 and closed (env: PAYNODE_HTTP_MAX_CONNECTIONS; default 1024).")
+    var maximumConnections: Int?
+
+    @Option(name: .customLong("http-max-connections-per-address"), help: "HTTP connections open at once from one client IP address, 0 for no per-address limit (env: PAYNODE_HTTP_MAX_CONNECTIONS_PER_ADDRESS; default 256).")
+    var maximumConnectionsPerAddress: Int?
+
+    @Option(name: .customLong("http-idle-timeout"), help: "Seconds an HTTP connection may stay idle (no request being read or answered) before it is closed (env: PAYNODE_HTTP_IDLE_TIMEOUT; default 60).")
+    var idleTimeout: Double?
+
+    @Option(name: .customLong("http-request-timeout"), help: "Seconds within which a request's headers and body must arrive, from its first byte; a slower client is disconnected (env: PAYNODE_HTTP_REQUEST_TIMEOUT; default 10).")
+    var requestTimeout: Double?
+
+    func resolve() throws -> HTTPConnectionLimits {
+        let defaults = HTTPConnectionLimits()
+        let connections = try EnvironmentOption.integer(maximumConnections, "PAYNODE_HTTP_MAX_CONNECTIONS", default: defaults.maximumConnections)
+        let perAddress = try EnvironmentOption.integer(maximumConnectionsPerAddress, "PAYNODE_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+                                                       default: defaults.maximumConnectionsPerAddress)
+        guard (1...1_000_000).contains(connections) else { throw ValidationError("--http-max-connections \(connections) must be 1 to 1000000") }
+        guard (0...1_000_000).contains(perAddress) else { throw ValidationError("--http-max-connections-per-address \(perAddress) must be 0 to 1000000") }
+        return HTTPConnectionLimits(
+            maximumConnections: connections, maximumConnectionsPerAddress: perAddress,
+            idleTimeout: try Self.seconds(idleTimeout, "PAYNODE_HTTP_IDLE_TIMEOUT", flag: "--http-idle-timeout", default: 60),
+            requestTimeout: try Self.seconds(requestTimeout, "PAYNODE_HTTP_REQUEST_TIMEOUT", flag: "--http-request-timeout", default: 10))
+    }
+
+    /// A timeout in seconds (fractions allowed), 0.1 s to one day.
+    static func seconds(_ flag: Double?, _ variable: String, flag name: String, default fallback: Double) throws -> Duration {
+        var value = fallback
+        if let flag {
+            value = flag
+        } else if let text = ProcessInfo.processInfo.environment[variable] {
+            guard let parsed = Double(text) else { throw ValidationError("\(variable)=\(text) is not a number of seconds") }
+            value = parsed
+        }
+        guard value.isFinite, (0.1...86_400).contains(value) else { throw ValidationError("\(name) \(value) must be 0.1 to 86400 seconds") }
+        return .milliseconds(Int64((value * 1000).rounded()))
     }
 }
 

@@ -18,9 +18,13 @@ struct ServiceCommand: AsyncParsableCommand {
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var kafka: KafkaListenerOptions
     @OptionGroup var logging: LoggingOptions
+    @OptionGroup var httpLimits: HTTPLimitOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (payment API, metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8080).")
     var httpListen: ListenAddress?
+
+    @Option(name: .customLong("order-history-entries"), help: "Most result-history entries one GET /v1/payment-orders/{id} shows; the rest by ?historyCursor= (env: PAYNODE_ORDER_HISTORY_ENTRIES; default 100).")
+    var orderHistoryEntries: Int?
 
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics when first created (env: PAYNODE_TOPIC_PARTITIONS; default 3).")
     var topicPartitions: Int?
@@ -32,6 +36,10 @@ struct ServiceCommand: AsyncParsableCommand {
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8080))
         let partitions = try EnvironmentOption.integer(topicPartitions, "PAYNODE_TOPIC_PARTITIONS", default: 3)
         guard (1...1000).contains(partitions) else { throw ValidationError("--topic-partitions \(partitions) must be 1 to 1000") }
+        let historyEntries = try EnvironmentOption.integer(orderHistoryEntries, "PAYNODE_ORDER_HISTORY_ENTRIES",
+                                                           default: PaymentService.defaultHistoryPageEntries)
+        guard (1...100_000).contains(historyEntries) else { throw ValidationError("--order-history-entries \(historyEntries) must be 1 to 100000") }
+        let httpConnectionLimits = try httpLimits.resolve()
         let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
@@ -49,9 +57,9 @@ struct ServiceCommand: AsyncParsableCommand {
             try logGauges.refresh()
             try orderGauges.refresh()
         }
-        PaymentAPI.register(on: nodeHTTP.router, service: service)
+        PaymentAPI.register(on: nodeHTTP.router, service: service, historyEntries: historyEntries)
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
-        let httpServer = nodeHTTP.server(listen: http, logger: Logger(label: "paynode.http")) { port in
+        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))

@@ -60,10 +60,22 @@ public final class PaymentService: Sendable {
         }
     }
 
-    /// Counts orders per status once for data directories written before the counts existed.
+    /// Counts orders per status once for data directories written before the counts existed,
+    /// builds the status index likewise, and creates every table the API reads. A table created
+    /// later by the consumer's first batch would be unusable in a read transaction that began
+    /// before that commit: LogStore hands out its handle as soon as it exists, and LMDB refuses
+    /// a cursor on it there (EINVAL), which answered an order GET racing the first result 500.
     public func ensureOrderStatusCounts() async throws {
+        try await store.write { transaction in
+            for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table] {
+                _ = try transaction.table(table)
+            }
+        }
         if try await store.write({ try OrderStatusCounts.rebuildIfMissing(in: $0) }) {
             logger.notice("rebuilt the order status counts from the orders table")
+        }
+        if try await store.write({ try OrderStatusIndex.rebuildIfMissing(in: $0) }) {
+            logger.notice("built the orders-by-status index from the orders table")
         }
     }
 
@@ -80,12 +92,21 @@ public final class PaymentService: Sendable {
         public var replayed: Bool
     }
 
+    /// The longest Idempotency-Key, in UTF-8 bytes.
+    public static let maximumIdempotencyKeyBytes = 255
+
     /// `POST /v1/payment-orders`: validates, then in one transaction stores the order (PENDING),
     /// the idempotency record and the `PaymentOrderCreated` record. The same key with the same
     /// request replays the first response; with another request it is refused (422).
     public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?) async throws -> Response {
-        guard let key = idempotencyKey, (1...255).contains(key.count) else {
-            return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 characters)")
+        guard let key = idempotencyKey, !key.isEmpty else {
+            return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 bytes)")
+        }
+        // Bytes, not Characters: the key is stored as its UTF-8 bytes (an LMDB key, at most 511
+        // bytes), and 255 multi-byte characters would be up to 1020 of them.
+        guard key.utf8.count <= Self.maximumIdempotencyKeyBytes else {
+            return Self.error(400, "idempotency_key_too_long",
+                              "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted")
         }
         let request: CreateOrderRequest
         do {
@@ -145,6 +166,7 @@ public final class PaymentService: Sendable {
                                        idempotencyKey: key, traceId: traceId, createdAt: now)
             let state = PaymentOrderState(updatedAtMilliseconds: now, amountMinor: request.amount, currency: request.currency)
             try transaction.table(PaymentTables.orders).put(id.bytes, state.encoded())
+            try OrderStatusIndex.move(id.bytes, from: nil, to: state.status, in: transaction)
             try OrderStatusCounts.add([.pending: 1], in: transaction)
             try transaction.table(PaymentTables.details).put(id.bytes, details.encodedJSON())
             var created = Paynode_Events_V1_PaymentOrderCreated()
@@ -176,22 +198,68 @@ public final class PaymentService: Sendable {
         return orderJSON(details: details, state: state, history: nil)
     }
 
-    /// `GET /v1/payment-orders/{id}`: the order with its full result history, or nil.
-    public func order(_ text: String) throws -> String? {
+    /// The most history entries one `GET /v1/payment-orders/{id}` shows unless configured.
+    public static let defaultHistoryPageEntries = 100
+
+    /// `GET /v1/payment-orders/{id}`: the order with one page of its result history, or nil.
+    /// `historyCursor` is the position of the page's first entry (0: from the first); at most
+    /// `historyLimit` entries are shown, and when more follow the order carries
+    /// `"historyTruncated":true` and `"historyNextCursor":N` (the position to ask for next).
+    /// An order's history has no bound of its own (every duplicate result is recorded), so an
+    /// unbounded answer could be made arbitrarily large by whoever can produce results.
+    public func order(_ text: String, historyCursor: Int = 0, historyLimit: Int = PaymentService.defaultHistoryPageEntries) throws -> String? {
         guard let id = PaymentOrderID(text) else { return nil }
+        let limit = max(1, historyLimit)
+        let skip = max(0, historyCursor)
         return try store.read { transaction -> String? in
             guard let stateBytes = try transaction.table(PaymentTables.orders)?.get(id.bytes),
                   let state = PaymentOrderState(decoding: stateBytes),
                   let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            let history = try Self.history(of: id, in: transaction)
-            return Self.orderJSON(details: details, state: state, history: history,
-                                      terminal: history.last { $0.outcome == .applied })
+            var page = HistoryPage(entries: [], nextCursor: nil)
+            var terminal: HistoryEntry?
+            var position = 0
+            // One pass: the page, and the applied entry (the terminal fields), which may lie
+            // outside the page. Entries are decoded one at a time; only the page is kept, and
+            // the walk stops once both are known (a pending order has no applied entry).
+            try Self.forEachHistoryEntry(of: id, in: transaction) { entry in
+                if terminal == nil, entry.outcome == .applied { terminal = entry }
+                if position >= skip {
+                    if page.entries.count < limit {
+                        page.entries.append(entry)
+                    } else if page.nextCursor == nil {
+                        page.nextCursor = position
+                    }
+                }
+                position += 1
+                return page.nextCursor == nil || (terminal == nil && state.status != .pending)
+            }
+            return Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
+                                  historyNextCursor: page.nextCursor)
         }
+    }
+
+    struct HistoryPage {
+        var entries: [HistoryEntry]
+        var nextCursor: Int?
+    }
+
+    /// The applied history entry of an order (its terminal fields), or nil. An order has at
+    /// most one (PENDING becomes terminal once; terminal states are sticky), so the walk stops
+    /// there: the duplicates and conflicts after it, however many a producer sent, are not read.
+    static func terminalEntry(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> HistoryEntry? {
+        var terminal: HistoryEntry?
+        try forEachHistoryEntry(of: id, in: transaction) { entry in
+            if entry.outcome == .applied { terminal = entry }
+            return terminal == nil
+        }
+        return terminal
     }
 
     /// `GET /v1/payment-orders?status=S&limit=N&cursor=C`: most recent first (ids are
     /// time-ordered), optionally only one status; `cursor` is the last id of the previous page.
+    /// With a status the orders come from `OrderStatusIndex`, so a page costs `limit` lookups
+    /// however few orders have that status.
     public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?) throws -> String {
         let end = cursor.flatMap(PaymentOrderID.init)?.bytes
         let (views, next): ([String], String?) = try store.read { transaction in
@@ -201,22 +269,35 @@ public final class PaymentService: Sendable {
             var views: [String] = []
             var lastId: String?
             var more = false
-            try orders.forEachReverse(before: end) { key, value in
-                guard let state = PaymentOrderState(decoding: value) else { return true }
-                if let status, state.status != status { return true }
+            /// Adds one order's view; false once the page is full (and one more order exists).
+            func visit(_ key: [UInt8], _ state: PaymentOrderState) throws -> Bool {
                 if views.count == limit {
                     more = true
                     return false
                 }
-                guard let detailBytes = try details.get(Array(key)) else { return true }
+                guard let detailBytes = try details.get(key) else { return true }
                 let detail = try JSON.decode(OrderDetails.self, detailBytes)
                 var terminal: HistoryEntry?
-                if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: Array(key)) {
-                    terminal = try Self.history(of: id, in: transaction).last { $0.outcome == .applied }
+                if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: key) {
+                    terminal = try Self.terminalEntry(of: id, in: transaction)
                 }
                 views.append(Self.orderJSON(details: detail, state: state, history: nil, terminal: terminal))
                 lastId = detail.paymentOrderId
                 return true
+            }
+            if let status {
+                try OrderStatusIndex.forEachReverse(status, before: end, in: transaction) { key in
+                    // The index is written with the state; a mismatch would be a bug, and the
+                    // order is then left out rather than shown under the wrong status.
+                    guard let stateBytes = try orders.get(key), let state = PaymentOrderState(decoding: stateBytes),
+                          state.status == status else { return true }
+                    return try visit(key, state)
+                }
+            } else {
+                try orders.forEachReverse(before: end) { key, value in
+                    guard let state = PaymentOrderState(decoding: value) else { return true }
+                    return try visit(Array(key), state)
+                }
             }
             return (views, more ? lastId : nil)
         }
@@ -394,9 +475,14 @@ public final class PaymentService: Sendable {
     }
 
     static func error(_ status: Int, _ code: String, _ message: String) -> Response {
-        let body = (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
+        Response(status: status, body: errorBody(code: code, message: message), replayed: false)
+    }
+
+    /// The API's error object, `{"error":{"code":...,"message":...}}`, JSON-escaped: messages
+    /// may quote what a client sent (an id, a key).
+    public static func errorBody(code: String, message: String) -> String {
+        (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
             ?? #"{"error":{"code":"internal"}}"#
-        return Response(status: status, body: body, replayed: false)
     }
 
     /// One order's result history, in arrival order: the rows earlier releases wrote to
@@ -405,24 +491,41 @@ public final class PaymentService: Sendable {
     /// letters are not part of an order's history.
     static func history(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> [HistoryEntry] {
         var history: [HistoryEntry] = []
-        try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
-            guard key.count == 20, key.starts(with: id.bytes) else { return false }
-            history.append(try JSON.decode(HistoryEntry.self, Array(value)))
+        try forEachHistoryEntry(of: id, in: transaction) { entry in
+            history.append(entry)
             return true
         }
-        let covered = Set(history.map { "\($0.topic)/\($0.partition)/\($0.offset)" })
-        for stored in try AuditLog.entries(of: id, in: transaction) {
-            guard let entry = HistoryEntry(auditEntry: stored.entry),
-                  !covered.contains("\(entry.topic)/\(entry.partition)/\(entry.offset)") else { continue }
-            history.append(entry)
-        }
         return history
+    }
+
+    /// `history(of:in:)` one entry at a time, until `body` returns false; audit entries are
+    /// read and decoded as they are visited, not all first.
+    static func forEachHistoryEntry(of id: PaymentOrderID, in transaction: ReadTransaction,
+                                    _ body: (HistoryEntry) throws -> Bool) throws {
+        var covered = Set<String>()
+        var going = true
+        try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
+            guard key.count == 20, key.starts(with: id.bytes) else { return false }
+            let entry = try JSON.decode(HistoryEntry.self, Array(value))
+            covered.insert("\(entry.topic)/\(entry.partition)/\(entry.offset)")
+            going = try body(entry)
+            return going
+        }
+        guard going, let index = transaction.table(AuditLog.byOrder), let log = transaction.table(AuditLog.table) else { return }
+        try index.forEach(from: id.bytes) { key, _ in
+            guard key.count == 24, key.starts(with: id.bytes) else { return false }
+            guard let bytes = try log.get(Array(key.suffix(8))) else { return true }
+            let stored = try AuditLog.decode(bytes)
+            guard let entry = HistoryEntry(auditEntry: stored.entry),
+                  covered.isEmpty || !covered.contains("\(entry.topic)/\(entry.partition)/\(entry.offset)") else { return true }
+            return try body(entry)
+        }
     }
 
     /// The order as the API shows it. The terminal fields come from the applied history entry
     /// (`terminal`); orders completed by earlier releases have them in their details.
     static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?,
-                          terminal: HistoryEntry? = nil) -> String {
+                          terminal: HistoryEntry? = nil, historyNextCursor: Int? = nil) -> String {
         var writer = JSONObjectWriter(capacity: 400 + (history?.count ?? 0) * 320)
         writer.add("amount", details.amount)
         writer.add("createdAt", details.createdAt)
@@ -437,6 +540,11 @@ public final class PaymentService: Sendable {
             }
             array.append(UInt8(ascii: "]"))
             writer.add("history", json: array)
+            // Only when a page was cut: an order within one page reads exactly as before.
+            if let historyNextCursor {
+                writer.add("historyNextCursor", historyNextCursor)
+                writer.add("historyTruncated", json: "true".utf8)
+            }
         }
         writer.add("merchantId", details.merchantId)
         writer.add("paymentMethod", details.paymentMethod)

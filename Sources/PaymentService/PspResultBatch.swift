@@ -317,7 +317,7 @@ struct PspResultPlan: Sendable {
     func apply(to transaction: WriteTransaction) throws {
         let orders = try transaction.table(PaymentTables.orders)
         for write in stateWrites {
-            try orders.put(write.key, write.value)
+            try OrderStatusIndex.writeState(key: write.key, value: write.value, orders: orders, in: transaction)
         }
         var audit = try AuditLog.Writer(in: transaction)
         for draft in self.audit {

@@ -51,15 +51,18 @@ struct PipelinedHTTP1ChannelTests {
         var body: String
     }
 
-    func withServer(probe: Probe, maximumBodyBytes: Int = 1 << 20, _ body: @Sendable (Int) async throws -> Void) async throws {
+    func withServer(probe: Probe, maximumBodyBytes: Int = 1 << 20, limits: HTTPConnectionLimits? = nil,
+                    _ body: @Sendable (Int) async throws -> Void) async throws {
         let router = Router()
         router.post("/orders") { request, _ -> String in
             _ = try await request.body.collect(upTo: 1 << 20)
             return try await probe.post(key: request.headers[Self.key] ?? "-")
         }
         router.get("/orders") { _, _ -> String in "finished=\(probe.finished)" }
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(),
-                                            configuration: .init(serverName: "test", maximumBodyBytes: maximumBodyBytes)) { head in
+        var configuration = PipelinedHTTP1Channel<RouterResponder<BasicRequestContext>>.Configuration(
+            serverName: "test", maximumBodyBytes: maximumBodyBytes)
+        configuration.limits = limits
+        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration) { head in
             head.method == .post ? head.headerFields[Self.key] : nil
         }
         let (ports, port) = AsyncStream.makeStream(of: Int.self)

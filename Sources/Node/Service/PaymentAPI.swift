@@ -10,7 +10,10 @@ enum PaymentAPI {
     static let maximumBodyBytes = 64 << 10
     static let ordersPath = "/v1/payment-orders"
 
-    static func register(on router: Router<BasicRequestContext>, service: PaymentService) {
+    /// `historyEntries`: the most history entries one order GET shows (the rest by
+    /// `?historyCursor=`).
+    static func register(on router: Router<BasicRequestContext>, service: PaymentService,
+                         historyEntries: Int = PaymentService.defaultHistoryPageEntries) {
         // A server span per API request (OpenTelemetry HTTP conventions), continuing the
         // caller's `traceparent`; an order's records then continue this span's trace. Health
         // and metrics routes stay untraced. With tracing off (the default) the middleware would
@@ -32,18 +35,23 @@ enum PaymentAPI {
             if result.replayed { response.headers[replayed] = "true" }
             return response
         }
-        orders.get(":id") { _, context -> Response in
+        orders.get(":id") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            guard let order = try service.order(id) else {
-                return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
+            var historyCursor = 0
+            if let text = request.uri.queryParameters["historyCursor"].map(String.init) {
+                guard let parsed = Int(text), parsed >= 0 else {
+                    return error(400, "invalid_history_cursor", "historyCursor must be a non-negative integer (historyNextCursor of the previous page)")
+                }
+                historyCursor = parsed
+            }
+            guard let order = try service.order(id, historyCursor: historyCursor, historyLimit: historyEntries) else {
+                return notFound(id)
             }
             return json(200, order)
         }
         orders.get(":id/audit") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            guard let audit = try service.audit(id) else {
-                return json(404, #"{"error":{"code":"not_found","message":"no payment order \#(id)"}}"#)
-            }
+            guard let audit = try service.audit(id) else { return notFound(id) }
             return json(200, audit)
         }
         orders.get { request, _ -> Response in
@@ -83,6 +91,21 @@ enum PaymentAPI {
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let traceparent = HTTPField.Name("traceparent")!
     static let replayed = HTTPField.Name("Idempotent-Replayed")!
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
+        json(status, PaymentService.errorBody(code: code, message: message))
+    }
+
+    /// The id comes from the path as the client sent it: JSON-escaped in the message (never
+    /// reflected raw, where a quote or control character would break the body) and cut to
+    /// what an id could be (a valid one is 36 characters).
+    static func notFound(_ id: String) -> Response {
+        let shown = id.unicodeScalars.count > maximumEchoedIdScalars
+            ? String(String.UnicodeScalarView(id.unicodeScalars.prefix(maximumEchoedIdScalars))) + "..." : id
+        return error(404, "not_found", "no payment order \(shown)")
+    }
+
+    static let maximumEchoedIdScalars = 64
 
     static func json(_ status: Int, _ body: String) -> Response {
         Response(status: .init(code: status), headers: [.contentType: "application/json"],

@@ -1,0 +1,78 @@
+import LogStore
+import Payments
+
+/// Orders by status, so `GET /v1/payment-orders?status=S` reads only orders in S instead of
+/// scanning every order (a status with few orders, such as FAILED among millions of
+/// SUCCESSFUL ones, took a scan of the whole table per page).
+///
+/// Key: one status byte followed by the 16-byte time-ordered order id; value empty. Within a
+/// status the ids sort by creation time, so newest-first paging is a reverse cursor walk from
+/// `status + cursor`. Written in the same transaction as every change of an order's status
+/// (creation, and the consumer's state writes), so it never disagrees with `orders`.
+enum OrderStatusIndex {
+    static let table = "orders_by_status"
+    static let keySize = 1 + 16
+
+    static func statusByte(_ status: PaymentStatus) -> UInt8 {
+        switch status {
+        case .pending: 1
+        case .successful: 2
+        case .failed: 3
+        }
+    }
+
+    static func key(_ status: PaymentStatus, _ id: [UInt8]) -> [UInt8] {
+        [statusByte(status)] + id
+    }
+
+    /// Records that the order keyed `id` moved from `old` (nil: new order) to `new`.
+    static func move(_ id: [UInt8], from old: PaymentStatus?, to new: PaymentStatus, in transaction: WriteTransaction) throws {
+        guard old != new else { return }
+        let index = try transaction.table(table)
+        if let old { _ = try index.delete(key(old, id)) }
+        try index.put(key(new, id), [])
+    }
+
+    /// The order state write of the consumer's plan, with its index entry: the status the order
+    /// had is read in the same transaction (a page the put touches anyway).
+    static func writeState(key id: [UInt8], value: [UInt8], orders: WritableTable, in transaction: WriteTransaction) throws {
+        let old = try orders.get(id).flatMap(PaymentOrderState.init(decoding:))?.status
+        try orders.put(id, value)
+        if let new = PaymentOrderState(decoding: value)?.status {
+            try move(id, from: old, to: new, in: transaction)
+        }
+    }
+
+    /// Visits the ids of orders in `status`, newest first, starting before `cursor` (an order
+    /// id's 16 bytes; nil: from the newest), until `body` returns false.
+    static func forEachReverse(_ status: PaymentStatus, before cursor: [UInt8]?, in transaction: ReadTransaction,
+                               _ body: ([UInt8]) throws -> Bool) throws {
+        guard let index = transaction.table(table) else { return }
+        let prefix = statusByte(status)
+        // Keys of this status are below [prefix + 1]; with a cursor, below [prefix] + cursor.
+        let end = cursor.map { [prefix] + $0 } ?? [prefix + 1]
+        try index.forEachReverse(before: end) { key, _ in
+            guard key.count == keySize, key[0] == prefix else { return false }
+            return try body(Array(key[1...]))
+        }
+    }
+
+    /// Data directories written before the index existed get it once, from the orders (at
+    /// start, before anything is served). One pass over `orders` per status, appending: the
+    /// index is written in key order (status, then id) with full pages, and nothing is held in
+    /// memory however many orders there are.
+    static func rebuildIfMissing(in transaction: WriteTransaction) throws -> Bool {
+        let orders = try transaction.table(PaymentTables.orders)
+        guard try transaction.table(table).count() == 0, try orders.count() > 0 else { return false }
+        let index = try transaction.table(table)
+        for status in PaymentStatus.allCases.sorted(by: { statusByte($0) < statusByte($1) }) {
+            try orders.forEach(from: []) { key, value in
+                if key.count == 16, let state = PaymentOrderState(decoding: value), state.status == status {
+                    try index.append(Self.key(status, Array(key)), [])
+                }
+                return true
+            }
+        }
+        return true
+    }
+}
