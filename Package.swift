@@ -98,6 +98,7 @@ let package = Package(
         // Payment domain rules: order ids, ProcessPaymentService's decisions, PSP adapters.
         .target(
             name: "Payments",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         // PaymentService's core over the embedded log: orders, PSP results, one transaction each.

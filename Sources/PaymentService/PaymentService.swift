@@ -25,8 +25,13 @@ public final class PaymentService: Sendable {
     /// Looked up once: finding the bootstrapped tracer takes a lock and dynamic casts.
     private let tracer: any Tracer
 
-    public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer) {
+    /// The bound of a dead letter's value and key (`DeadLetter`); see docs/operations.md.
+    let deadLetterLimit: Int
+
+    public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer,
+                deadLetterLimit: Int = DeadLetter.defaultLimit) {
         self.store = store
+        self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
         self.logger = logger
         self.tracer = tracer
         ordersPublished = Counter(label: "paynode_records_published_total",
@@ -348,29 +353,45 @@ public final class PaymentService: Sendable {
         }
     }
 
-    /// One step of the PspResultUpdateConsumer for one partition: reads up to `maxRecords` from
-    /// the group's committed offset and hands each to `ProcessPaymentRules`, all in one write
-    /// transaction with the offset commit. Undecodable records and results for unknown orders
-    /// become dead letters (with the reason and source offset) in the same transaction. A
-    /// transient failure (e.g. out of space) throws and leaves the offset where it was.
+    /// One step of the PspResultUpdateConsumer for one partition: reads whole stored batches
+    /// (at least `maxRecords` records unless the log ends first) from the group's committed
+    /// offset and hands each record to `ProcessPaymentRules`, all in one write transaction with
+    /// the offset commit. Whatever cannot be consumed becomes a dead letter (with its reason
+    /// and source offsets) in that same transaction: a record whose event does not decode, a
+    /// result for an unknown order, and a whole stored batch that fails any of the consumer's
+    /// checks (`ConsumedBatch`: framing, CRC, codec, record offsets), covering that batch's
+    /// offsets as the store knows them. So nothing the log holds stalls the partition, and
+    /// nothing is skipped without a dead letter. A transient failure (e.g. out of space)
+    /// throws and leaves the offset where it was (`ConsumerFailure` tells which is which).
+    ///
+    /// Batches are taken whole and decoded once each (a gzip batch is inflated once), never
+    /// cut at `maxRecords`: a cut batch would be read and inflated again by the next step.
     public func processResults(partition: Int32, maxRecords: Int = 5000, maxWait: Duration = .zero) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
-        let start = try store.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
-            ?? store.describe(topic: topic)?.partitions[Int(partition)].logStartOffset ?? 0
-        let fetched = try await store.fetch(topic: topic, partition: partition, offset: start, maxBytes: 4 << 20, maxWait: maxWait)
-        let (batches, _) = try RecordBatch.split(fetched.records)
-        var records: [Record] = []
-        for batch in batches {
-            records += try RecordBatch.decodeRecords(batch).filter { $0.offset >= start }
-            if records.count >= maxRecords { break }
+        let description = try store.describe(topic: topic)
+        let bounds = description.flatMap { Int(partition) < $0.partitions.count ? $0.partitions[Int(partition)] : nil }
+        let committed = try store.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
+        let start = Self.startOffset(committed: committed, logStart: bounds?.logStartOffset ?? 0, highWatermark: bounds?.highWatermark ?? 0)
+        if let committed, committed != start {
+            logger.warning("the committed offset is outside the partition's range; consuming from the nearest end", metadata: [
+                "topic": "\(topic)", "partition": "\(partition)", "committed": "\(committed)", "offset": "\(start)"])
         }
-        let batch = Array(records.prefix(maxRecords))
+        let fetched = try await store.storedBatches(topic: topic, partition: partition, offset: start, maxBytes: 4 << 20, maxWait: maxWait)
+        let batch = ConsumerStep.collect(fetched.batches, from: start, maxRecords: maxRecords, decode: { ConsumedBatch.decode($0) })
+            .map { item -> PreparedResult in
+                switch item {
+                case .record(let record):
+                    return PreparedResult(record, sourcePartition: partition, tracer: tracer)
+                case .undecodable(let bytes, let first, let end, let reason):
+                    return PreparedResult(undecodableBatch: bytes, firstOffset: first, lastOffset: end - 1, reason: reason,
+                                          sourcePartition: partition, tracer: tracer)
+                }
+            }
         guard !batch.isEmpty else { return BatchSummary(nextOffset: start) }
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            let prepared = batch.map { PreparedResult($0, sourcePartition: partition, tracer: tracer) }
-            summary = try await processBatch(prepared, start: start, partition: partition, now: now, tracer: tracer)
+            summary = try await processBatch(batch, start: start, partition: partition, now: now, tracer: tracer)
         } catch {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
             throw error
@@ -419,12 +440,14 @@ public final class PaymentService: Sendable {
     private func processBatch(_ batch: [PreparedResult], start: Int64, partition: Int32, now: Int64,
                               tracer: any Tracer) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
-        let nextOffset = batch[batch.count - 1].record.offset + 1
+        let nextOffset = batch[batch.count - 1].lastOffset + 1
         let planned = try store.read { snapshot in
-            try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now, tracer: tracer)
+            try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now, tracer: tracer,
+                                    deadLetterLimit: deadLetterLimit)
         }
         let logger = logger
-        return try await store.write { transaction in
+        let bytes = batch.reduce(0) { $0 + $1.record.estimatedBytes }
+        return try await store.write(estimatedBytes: bytes) { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
             let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset
@@ -437,7 +460,7 @@ public final class PaymentService: Sendable {
                               metadata: ["topic": "\(topic)", "partition": "\(partition)", "offset": "\(start)"])
                 Counter(label: Self.replannedBatchesMetric).increment()
                 plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now,
-                                               tracer: tracer)
+                                               tracer: tracer, deadLetterLimit: self.deadLetterLimit)
             }
             try plan.apply(to: transaction)
             try transaction.commitOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition,
@@ -446,6 +469,15 @@ public final class PaymentService: Sendable {
             summary.nextOffset = nextOffset
             return summary
         }
+    }
+
+    /// Where a partition's consumer starts: the committed offset, brought into the partition's
+    /// range. Below the log start (retention removed those records) it starts at the log start,
+    /// as Kafka's `auto.offset.reset=earliest`; past the high watermark (no release writes that)
+    /// at the high watermark, so the committed offset is never moved further past it.
+    static func startOffset(committed: Int64?, logStart: Int64, highWatermark: Int64) -> Int64 {
+        guard let committed else { return logStart }
+        return min(max(committed, logStart), max(logStart, highWatermark))
     }
 
     private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,

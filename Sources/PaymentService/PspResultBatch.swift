@@ -15,6 +15,10 @@ struct PreparedResult: Sendable {
         case result(PspResult, paymentOrderId: String, orderKey: String)
         /// Not processable: goes to the dead-letter topic with this reason.
         case invalid(reason: String, paymentOrderId: String?)
+        /// A whole stored batch no record of which can be trusted (framing, CRC, codec, record
+        /// offsets): one dead letter for offsets `record.offset...lastOffset`, whose value is
+        /// the batch's bytes (`record.value`).
+        case undecodableBatch(reason: String, lastOffset: Int64)
     }
     var record: Record
     var content: Content
@@ -23,6 +27,23 @@ struct PreparedResult: Sendable {
     var traceId: String?
     /// The audit entry's `recordSha256` (hex), which depends on the record alone.
     var recordSha256: String
+
+    /// The last source offset this item covers: its record's, or an undecodable batch's last.
+    var lastOffset: Int64 {
+        if case .undecodableBatch(_, let last) = content { return last }
+        return record.offset
+    }
+
+    /// A stored batch that cannot be consumed, covering `firstOffset...lastOffset`.
+    init(undecodableBatch bytes: [UInt8], firstOffset: Int64, lastOffset: Int64, reason: String, sourcePartition: Int32,
+         tracer: any Tracer) {
+        record = Record(offset: firstOffset, timestamp: -1, key: nil, value: bytes, headers: [])
+        content = .undecodableBatch(reason: reason, lastOffset: lastOffset)
+        recordSha256 = AuditLog.hex(AuditLog.recordDigest(record))
+        span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: firstOffset, key: nil,
+                                           group: PaymentTopics.consumerGroup, headers: [], tracer: tracer)
+        traceId = span.context.traceContext?.traceIDHex
+    }
 
     /// `tracer`: `InstrumentationSystem.tracer`, looked up once per batch.
     init(_ record: Record, sourcePartition: Int32, tracer: any Tracer) {
@@ -93,12 +114,25 @@ struct PaymentStateView {
 enum PspResultBatch {
     static let sourceTopic = PaymentTopics.pspResultUpdates
     static let recordsPerAppendedBatch = 500
+    static let bytesPerAppendedBatch = 4 << 20
 
+    /// `deadLetterLimit`: the bound of a dead letter's value and key (`DeadLetter`).
     static func plan(_ batch: [PreparedResult], view: PaymentStateView, sourcePartition: Int32, now: Int64,
-                     tracer: any Tracer = InstrumentationSystem.tracer) throws -> PspResultPlan {
-        var planner = Planner(view: view, sourcePartition: sourcePartition, now: now, tracer: tracer, expectedResults: batch.count)
+                     tracer: any Tracer = InstrumentationSystem.tracer, deadLetterLimit: Int = DeadLetter.defaultLimit) throws -> PspResultPlan {
+        var planner = Planner(view: view, sourcePartition: sourcePartition, now: now, tracer: tracer, expectedResults: batch.count,
+                              deadLetterLimit: deadLetterLimit)
         for prepared in batch {
-            try planner.add(prepared)
+            do {
+                try planner.add(prepared)
+            } catch let error as LogStoreError {
+                // The store failing to read is not the record's fault: the batch is retried.
+                throw error
+            } catch {
+                // Anything else this record makes the rules or the encoders throw would throw
+                // again on every retry (same record, same state): dead-letter it and go on.
+                // `add` throws before it changes the plan, so nothing of it is half-applied.
+                planner.deadLetter(prepared, reason: "cannot be processed: \(error)", order: prepared.record.key.map { String(decoding: $0, as: UTF8.self) })
+            }
         }
         return planner.finish()
     }
@@ -110,14 +144,16 @@ enum PspResultBatch {
         let sourcePartition: Int32
         let now: Int64
         let tracer: any Tracer
+        let deadLetterLimit: Int
         var plan: PspResultPlan
         /// Each order as this batch has left it so far, and the index of its entry in `stateWrites`.
         private var current: [PaymentOrderID: (state: PaymentOrderState, write: Int?)] = [:]
         private var outgoing: [TopicPartition: [Record]] = [:]
         private var outgoingOrder: [TopicPartition] = []
 
-        init(view: PaymentStateView, sourcePartition: Int32, now: Int64, tracer: any Tracer, expectedResults: Int) {
+        init(view: PaymentStateView, sourcePartition: Int32, now: Int64, tracer: any Tracer, expectedResults: Int, deadLetterLimit: Int) {
             self.view = view
+            self.deadLetterLimit = deadLetterLimit
             self.sourcePartition = sourcePartition
             self.now = now
             self.tracer = tracer
@@ -138,6 +174,9 @@ enum PspResultBatch {
             case .invalid(let reason, let order):
                 deadLetter(prepared, reason: reason, order: order)
                 return
+            case .undecodableBatch(let reason, _):
+                deadLetter(prepared, reason: reason, order: nil)
+                return
             case .result(let decoded, let id, let key):
                 (result, paymentOrderId, orderKey) = (decoded, id, key)
             }
@@ -147,6 +186,23 @@ enum PspResultBatch {
                 return
             }
             let decision = ProcessPaymentRules.decide(known.state, result, nowMilliseconds: now)
+            // The outgoing event is made first: it is the only step that can throw, and it must
+            // do so before this record changed anything in the plan (see `plan`).
+            var sendSpan: (any Span)?
+            var terminalEvent: (Record, TopicPartition)?
+            if let emitted = decision.emitted {
+                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context,
+                                                   tracer: tracer)
+                do {
+                    terminalEvent = try makeTerminalEvent(emitted, result: result, key: orderKey, state: decision.state,
+                                                          sourceOffset: record.offset, traceContext: send.traceContext)
+                } catch {
+                    send.span.recordError(error)
+                    send.span.end()
+                    throw error
+                }
+                sendSpan = send.span
+            }
             var write = known.write
             if decision.outcome != .duplicate {
                 let encoded = decision.state.encoded()
@@ -170,14 +226,7 @@ enum PspResultBatch {
                                                    reason: decision.reason, traceId: traceId, orderId: id, errorCode: result.errorCode,
                                                    errorMessage: result.errorMessage, eventTime: result.eventTimeMilliseconds),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
-            var sendSpan: (any Span)?
-            if let emitted = decision.emitted {
-                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context,
-                                                   tracer: tracer)
-                sendSpan = send.span
-                try emitTerminalEvent(emitted, result: result, key: orderKey, state: decision.state, sourceOffset: record.offset,
-                                      traceContext: send.traceContext)
-            }
+            if let (event, target) = terminalEvent { collect(event, for: target) }
             plan.summary.outcomes[decision.outcome, default: 0] += 1
             plan.summary.events.append(
                 PaymentService.ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
@@ -203,17 +252,21 @@ enum PspResultBatch {
             return known
         }
 
-        private mutating func deadLetter(_ prepared: PreparedResult, reason: String, order: String?) {
+        /// One dead letter for the item (a record, or an undecodable batch's range), bounded by
+        /// `deadLetterLimit` (`DeadLetter`), with its audit entry.
+        mutating func deadLetter(_ prepared: PreparedResult, reason: String, order: String?) {
             let record = prepared.record
-            var headers = record.headers
-            headers.append(RecordHeader(key: DeadLetterHeaders.reason, value: Array(reason.utf8)))
-            headers.append(RecordHeader(key: DeadLetterHeaders.sourceTopic, value: Array(PspResultBatch.sourceTopic.utf8)))
-            headers.append(RecordHeader(key: DeadLetterHeaders.sourcePartition, value: Array(String(sourcePartition).utf8)))
-            headers.append(RecordHeader(key: DeadLetterHeaders.sourceOffset, value: Array(String(record.offset).utf8)))
+            let letter = DeadLetter(key: record.key, value: record.value,
+                                    originalHeaders: record.headers.map { DeadLetter.Header(key: $0.key, value: $0.value) },
+                                    reason: reason,
+                                    source: .init(topic: PspResultBatch.sourceTopic, partition: sourcePartition,
+                                                  firstOffset: record.offset, lastOffset: prepared.lastOffset),
+                                    limit: deadLetterLimit)
             // The dead letter keeps the original partition where it can, so it stays easy to find.
             let partitions = view.deadLetterPartitions
-            let target = Int(sourcePartition) < partitions ? sourcePartition : Int32(Int(sourcePartition) % partitions)
-            collect(Record(timestamp: record.timestamp, key: record.key, value: record.value, headers: headers),
+            let target = Int(sourcePartition) < partitions ? sourcePartition : Int32(Int(sourcePartition) % max(1, partitions))
+            collect(Record(timestamp: record.timestamp, key: letter.key, value: letter.value,
+                           headers: letter.headers.map { RecordHeader(key: $0.key, value: $0.value) }),
                     for: TopicPartition(PaymentTopics.deadLetters, target))
             plan.audit.append(AuditLog.Draft(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: prepared.traceId),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
@@ -224,8 +277,9 @@ enum PspResultBatch {
                                               span: prepared.span))
         }
 
-        private mutating func emitTerminalEvent(_ emitted: PaymentStatus, result: PspResult, key: String, state: PaymentOrderState,
-                                                sourceOffset: Int64, traceContext: TraceContext) throws {
+        /// The `payment-events` record of a terminal decision and its partition; changes nothing.
+        private func makeTerminalEvent(_ emitted: PaymentStatus, result: PspResult, key: String, state: PaymentOrderState,
+                                       sourceOffset: Int64, traceContext: TraceContext) throws -> (Record, TopicPartition) {
             var source = Paynode_Events_V1_RecordSource()
             source.topic = PspResultBatch.sourceTopic
             source.partition = sourcePartition
@@ -234,7 +288,8 @@ enum PspResultBatch {
             if amount == nil || currency == nil {
                 // Orders written before the hot record carried the amount: read the cold details.
                 guard let bytes = try view.details?.get(result.paymentOrderID.bytes) else {
-                    throw LogStoreError(.storageFailure, "order \(result.paymentOrderID) has state but no details")
+                    // Not a store failure: the same order would fail the same way on every retry.
+                    throw StoredRecordError(description: "order \(result.paymentOrderID) has state but no details")
                 }
                 let stored = try JSON.decode(OrderDetails.self, bytes)
                 (amount, currency) = (stored.amount, stored.currency)
@@ -267,8 +322,8 @@ enum PspResultBatch {
             headers.setTraceContext(traceContext)
             let keyBytes = Array(key.utf8)
             let partition = KafkaPartitioner.partition(forKey: keyBytes, partitionCount: view.eventPartitions)
-            collect(Record(timestamp: -1, key: keyBytes, value: encoded.value, headers: headers),
-                    for: TopicPartition(PaymentTopics.paymentEvents, partition))
+            return (Record(timestamp: -1, key: keyBytes, value: encoded.value, headers: headers),
+                    TopicPartition(PaymentTopics.paymentEvents, partition))
         }
 
         private mutating func collect(_ record: Record, for topicPartition: TopicPartition) {
@@ -324,12 +379,29 @@ struct PspResultPlan: Sendable {
             try audit.append(draft)
         }
         for (topicPartition, records) in outgoing {
-            // Chunks keep each record batch far below the store's maximum batch size.
-            for start in stride(from: 0, to: records.count, by: PspResultBatch.recordsPerAppendedBatch) {
-                try transaction.append(topic: topicPartition.topic, partition: topicPartition.partition,
-                                       records: Array(records[start..<min(start + PspResultBatch.recordsPerAppendedBatch, records.count)]))
+            // Chunks keep each record batch far below the store's maximum batch size: at most
+            // `recordsPerAppendedBatch` records and about `bytesPerAppendedBatch` (dead letters
+            // can be up to a few times `deadLetterLimit` each).
+            var start = 0
+            while start < records.count {
+                var end = start
+                var bytes = 0
+                while end < records.count, end - start < PspResultBatch.recordsPerAppendedBatch,
+                      end == start || bytes + records[end].estimatedBytes <= PspResultBatch.bytesPerAppendedBatch {
+                    bytes += records[end].estimatedBytes
+                    end += 1
+                }
+                try transaction.append(topic: topicPartition.topic, partition: topicPartition.partition, records: Array(records[start..<end]))
+                start = end
             }
         }
         try OrderStatusCounts.add(statusChanges, in: transaction)
+    }
+}
+
+extension Record {
+    /// An upper bound of the record's encoded size (varints at their widest).
+    var estimatedBytes: Int {
+        32 + (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + 10 + $1.key.utf8.count + ($1.value?.count ?? 0) }
     }
 }

@@ -16,4 +16,12 @@ public enum DeadLetterHeaders {
     public static let sourceTopic = "paynode-dlq-source-topic"
     public static let sourcePartition = "paynode-dlq-source-partition"
     public static let sourceOffset = "paynode-dlq-source-offset"
+    /// The last source offset the dead letter covers: equal to `sourceOffset` for one record,
+    /// the batch's last offset for a whole undecodable batch.
+    public static let sourceLastOffset = "paynode-dlq-source-last-offset"
+    /// Length and SHA-256 (hex) of the whole original value (the batch's bytes for a batch).
+    public static let valueLength = "paynode-dlq-value-length"
+    public static let valueSha256 = "paynode-dlq-value-sha256"
+    /// Present when the dead letter is cut (`DeadLetter`): which of value, key, headers.
+    public static let truncated = "paynode-dlq-truncated"
 }
