@@ -134,7 +134,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentExecutorTests",
-            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", "Payments", "Protocol", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .testTarget(

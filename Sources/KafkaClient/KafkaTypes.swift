@@ -1,3 +1,4 @@
+import NIOCore
 import Protocol
 
 /// A `HOST:PORT` broker address.
@@ -89,24 +90,50 @@ public struct KafkaListedOffset: Sendable, Hashable {
     }
 }
 
+/// A fetched batch this client cannot decode (framing, CRC-32C, codec, counts or record
+/// offsets: `ConsumedBatch`), as the error value of its partition alone, with the offsets it
+/// covers so that the consumer can dead-letter exactly them and go on.
+public struct KafkaUndecodableBatch: Sendable, Hashable {
+    /// The first offset the batch covers that the consumer has not read.
+    public var firstOffset: Int64
+    /// The batch's last offset (see `KafkaClient.decodePartition` for how it is bounded).
+    public var lastOffset: Int64
+    public var reason: String
+    /// The batch's bytes as fetched (all of them the response held, for a broken framing).
+    public var bytes: ByteBuffer
+
+    public init(firstOffset: Int64, lastOffset: Int64, reason: String, bytes: ByteBuffer) {
+        self.firstOffset = firstOffset
+        self.lastOffset = lastOffset
+        self.reason = reason
+        self.bytes = bytes
+    }
+}
+
 /// Records read from one partition, with the partition's offsets at the time of the read.
 public struct KafkaFetchResult: Sendable, Hashable {
     public var topicPartition: KafkaTopicPartition
-    /// Records at or after the requested offset, in offset order.
+    /// Records at or after the requested offset, in offset order (before `undecodable`).
     public var records: [Record]
     public var highWatermark: Int64
     public var logStartOffset: Int64
+    /// The first batch after `records` that could not be decoded; nothing after it was read.
+    public var undecodable: KafkaUndecodableBatch?
 
-    public init(topicPartition: KafkaTopicPartition, records: [Record], highWatermark: Int64, logStartOffset: Int64) {
+    public init(topicPartition: KafkaTopicPartition, records: [Record], highWatermark: Int64, logStartOffset: Int64,
+                undecodable: KafkaUndecodableBatch? = nil) {
         self.topicPartition = topicPartition
         self.records = records
         self.highWatermark = highWatermark
         self.logStartOffset = logStartOffset
+        self.undecodable = undecodable
     }
 
-    /// Where the next fetch should start: after the last record, else the requested offset.
+    /// Where the next fetch should start: after the undecodable batch or the last record,
+    /// else the requested offset.
     public func nextOffset(after requested: Int64) -> Int64 {
-        records.last.map { $0.offset + 1 } ?? requested
+        if let undecodable { return undecodable.lastOffset + 1 }
+        return records.last.map { $0.offset + 1 } ?? requested
     }
 }
 

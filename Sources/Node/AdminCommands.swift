@@ -281,6 +281,11 @@ struct ConsumeCommand: AsyncParsableCommand {
                     }
                 }
                 if done { break }
+                if let bad = result.undecodable {
+                    // Shown and stepped over, as a consumer dead-letters it: the rest is readable.
+                    FileHandle.standardError.write(Data("partition \(partition.partition) offsets \(bad.firstOffset)...\(bad.lastOffset) undecodable: \(bad.reason)\n".utf8))
+                    positions[partition] = bad.lastOffset + 1
+                }
             }
             fflushStandardOutput()
             try await commit()

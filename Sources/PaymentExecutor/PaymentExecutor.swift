@@ -24,6 +24,8 @@ public final class PaymentExecutor: Sendable {
         public var maximumConcurrentPayments = 256
         public var pspRetries = 8
         public var pspBackoffMilliseconds: ClosedRange<Int> = 50...2000
+        /// The bound of a dead letter's value and key (`DeadLetter`).
+        public var deadLetterLimit = DeadLetter.defaultLimit
         public init() {}
     }
 
@@ -108,17 +110,18 @@ public final class PaymentExecutor: Sendable {
         let producer = try await prepareProducer()
         let outbox = OutboxSender(store: store, client: producerClient, partitions: partitions, producer: producer, logger: logger)
         let router = ResultRouter(partitionCount: partitions.count, outbox: outbox)
-        let unfinished: [Attempt] = try store.read { transaction in
-            guard let table = transaction.table(Tables.attempts) else { return [] }
-            return try table.scan().compactMap { try? Attempt.decode($0.value) }
-                .filter { $0.stage != .settled }
+        let deadLetterPartitions = try await producerClient.partitions(of: PaymentTopics.deadLetters).count
+        let journal = try store.read { transaction in
+            try ExecutorPoison.readJournal(transaction.table(Tables.attempts)?.scan() ?? [])
         }
+        try await quarantine(journal.unreadable)
+        let unfinished = journal.attempts.filter { $0.stage != .settled }
         if !unfinished.isEmpty {
             logger.notice("resuming unfinished payments after a restart", metadata: ["payments": "\(unfinished.count)"])
         }
         try await withThrowingTaskGroup(of: Void.self) { top in
             top.addTask { try await outbox.run() }
-            top.addTask { try await self.consume(resuming: unfinished, router: router) }
+            top.addTask { try await self.consume(resuming: unfinished, router: router, deadLetterPartitions: deadLetterPartitions) }
             try await top.next()
             top.cancelAll()
         }
@@ -143,7 +146,25 @@ public final class PaymentExecutor: Sendable {
         return (saved.producerId, saved.producerEpoch)
     }
 
-    private func consume(resuming unfinished: [Attempt], router: ResultRouter) async throws {
+    /// Unreadable journal entries (a bug, a flipped byte, an entry from a newer release): each
+    /// moved to the quarantine table with its key logged and counted, so that it is visible and
+    /// not read (and failed on) again at every start. Its order is not resumed: the entry is
+    /// kept for an operator, who can see from the PSP (idempotency key = the order id) and the
+    /// service's order state what happened to it.
+    private func quarantine(_ unreadable: [(key: [UInt8], value: [UInt8], reason: String)]) async throws {
+        guard !unreadable.isEmpty else { return }
+        for entry in unreadable {
+            logger.error("quarantining an unreadable journal entry", metadata: [
+                "paymentOrderId": "\(String(decoding: entry.key, as: UTF8.self))", "error": "\(entry.reason)",
+                "table": "\(ExecutorPoison.quarantineTable)"])
+        }
+        try await store.write { transaction in
+            for entry in unreadable { try ExecutorPoison.quarantine(key: entry.key, value: entry.value, in: transaction) }
+        }
+        Counter(label: ExecutorPoison.quarantinedMetric).increment(by: unreadable.count)
+    }
+
+    private func consume(resuming unfinished: [Attempt], router: ResultRouter, deadLetterPartitions: Int) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var running = 0
             for attempt in unfinished {
@@ -152,18 +173,49 @@ public final class PaymentExecutor: Sendable {
                 running += 1
             }
             var positions = try await startingPositions()
+            var retries = ConsumerRetries(consumer: "executor")
+            // Partitions waiting out a failure (their own: the others go on), until when.
+            var pausedUntil: [KafkaTopicPartition: ContinuousClock.Instant] = [:]
             while !Task.isCancelled {
-                let fetched: [KafkaTopicPartition: KafkaFetchResult]
-                do {
-                    fetched = try await client.fetch(positions, maxWait: .milliseconds(500))
-                } catch {
-                    logger.warning("fetching payment orders failed; retrying", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 100...500)))
+                let now = ContinuousClock.now
+                let active = positions.filter { (pausedUntil[$0.key] ?? now) <= now }
+                guard !active.isEmpty else {
+                    try await Task.sleep(until: pausedUntil.values.min() ?? now + .milliseconds(100))
                     continue
                 }
-                for (partition, result) in fetched.sorted(by: { $0.key.partition < $1.key.partition }) where !result.records.isEmpty {
-                    let attempts = try await journal(result.records, partition: partition)
-                    positions[partition] = (result.records.last?.offset ?? positions[partition]! - 1) + 1
+                let fetched: [KafkaTopicPartition: Result<KafkaFetchResult, KafkaClientError>]
+                do {
+                    fetched = try await client.fetchEach(active, maxWait: .milliseconds(500))
+                    retries.succeeded(.request)
+                } catch {
+                    let wait = retries.failed(.request, reason: "fetch")
+                    logger.warning("fetching payment orders failed; retrying", metadata: ["error": "\(error)", "retry_in_ms": "\(wait.milliseconds)"])
+                    try await Task.sleep(for: wait)
+                    continue
+                }
+                for (partition, outcome) in fetched.sorted(by: { $0.key.partition < $1.key.partition }) {
+                    let attempts: [Attempt]
+                    do {
+                        let result = try outcome.get()
+                        guard !result.records.isEmpty || result.undecodable != nil, let position = positions[partition] else {
+                            retries.succeeded(.partition(partition.partition))
+                            continue
+                        }
+                        attempts = try await journal(result, from: position, partition: partition, deadLetterPartitions: deadLetterPartitions)
+                        positions[partition] = result.nextOffset(after: position)
+                        retries.succeeded(.partition(partition.partition))
+                        pausedUntil[partition] = nil
+                    } catch {
+                        // The broker's error for this partition (e.g. a storage error), or the
+                        // dead letter / journal write failing: this partition waits and reads
+                        // again from the same position; every other partition goes on.
+                        let wait = retries.failed(.partition(partition.partition), reason: ConsumerRetries.reason(error))
+                        pausedUntil[partition] = ContinuousClock.now + wait
+                        logger.warning("consuming a payment-orders partition failed; retrying it from the same offset", metadata: [
+                            "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(positions[partition] ?? -1)",
+                            "error": "\(error)", "retry_in_ms": "\(wait.milliseconds)"])
+                        continue
+                    }
                     for attempt in attempts {
                         while running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
                         group.addTask { await self.pay(attempt, router: router) }
@@ -187,9 +239,15 @@ public final class PaymentExecutor: Sendable {
         }
     }
 
-    /// Journals the fetched orders and the new position in one transaction.
-    private func journal(_ records: [Record], partition: KafkaTopicPartition) async throws -> [Attempt] {
+    /// Journals the fetched orders and the new position in one transaction. What cannot be
+    /// read (an undecodable batch, a record whose order event does not decode) is dead-lettered
+    /// first and the position moves past it only once the broker acknowledged its dead letter.
+    private func journal(_ result: KafkaFetchResult, from position: Int64, partition: KafkaTopicPartition,
+                         deadLetterPartitions: Int) async throws -> [Attempt] {
         var attempts: [Attempt] = []
+        var deadLetters: [Record] = []
+        let limit = configuration.deadLetterLimit
+        let records = result.records
         for record in records {
             do {
                 let event = try EventEnvelope.decode(Paynode_Events_V1_PaymentOrderCreated.self, value: record.value, headers: record.headers)
@@ -198,11 +256,29 @@ public final class PaymentExecutor: Sendable {
                                                           currency: event.currency, paymentMethod: event.paymentMethod, psp: event.psp),
                                         stage: .calling, traceparent: traceparent))
             } catch {
-                logger.error("skipping an undecodable payment order", metadata: [
+                logger.error("dead-lettering an undecodable payment order", metadata: [
                     "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(record.offset)", "error": "\(error)"])
+                deadLetters.append(ExecutorPoison.deadLetter(record, reason: "undecodable payment order: \(error)",
+                                                             partition: partition.partition, limit: limit))
             }
         }
-        let next = (records.last?.offset ?? -1) + 1
+        if let batch = result.undecodable {
+            logger.error("dead-lettering an undecodable payment-orders batch", metadata: [
+                "topic": "\(partition.topic)", "partition": "\(partition.partition)", "first_offset": "\(batch.firstOffset)",
+                "last_offset": "\(batch.lastOffset)", "error": "\(batch.reason)"])
+            deadLetters.append(ExecutorPoison.deadLetter(batch, partition: partition.partition, limit: limit))
+        }
+        if !deadLetters.isEmpty {
+            let target = KafkaTopicPartition(PaymentTopics.deadLetters,
+                                             ExecutorPoison.deadLetterPartition(source: partition.partition, partitions: deadLetterPartitions))
+            for chunk in ExecutorPoison.chunks(deadLetters) {
+                // Not idempotent (no producer id): a retry after a lost answer may repeat a dead
+                // letter, which its source offsets tell apart; it can never lose one.
+                _ = try await producerClient.produce(chunk, to: target, producer: KafkaProducerFields(producerId: -1, producerEpoch: -1, baseSequence: -1))
+            }
+            Counter(label: ExecutorPoison.deadLettersMetric).increment(by: deadLetters.count)
+        }
+        let next = result.nextOffset(after: position)
         let decoded = attempts
         let encoded = decoded.map { (Array($0.order.paymentOrderId.utf8), $0.encoded()) }
         return try await store.write { transaction in
@@ -402,8 +478,14 @@ public final class PaymentExecutor: Sendable {
     static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction, mergingPublished: Bool = true) throws {
         let table = try transaction.table(Tables.attempts)
         var attempt = attempt
-        if mergingPublished, let bytes = try table.get(key), let stored = try? Attempt.decode(bytes) {
-            attempt.published = max(attempt.published, stored.published)
+        if mergingPublished, let bytes = try table.get(key) {
+            do {
+                attempt.published = max(attempt.published, try Attempt.decode(bytes).published)
+            } catch {
+                // Kept, not overwritten unseen: the entry this one replaces goes to quarantine.
+                try transaction.table(ExecutorPoison.quarantineTable).put(key, bytes)
+                Counter(label: ExecutorPoison.quarantinedMetric).increment()
+            }
         }
         try table.put(key, attempt.encoded())
     }
