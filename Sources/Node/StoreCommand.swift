@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import NIOCore
 import Protocol
 
 /// Offline operations on a data directory (the node must be stopped: the directory is locked
@@ -8,8 +9,8 @@ import Protocol
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Inspect and maintain a data directory offline: topics, groups, verify, backup.",
-        subcommands: [Topics.self, CreateTopic.self, Groups.self, Verify.self, Backup.self]
+        abstract: "Inspect and maintain a data directory offline: topics, groups, verify, backup, append-raw (fault injection).",
+        subcommands: [Topics.self, CreateTopic.self, Groups.self, Verify.self, Backup.self, AppendRaw.self]
     )
 
     struct Topics: AsyncParsableCommand {
@@ -64,7 +65,7 @@ struct StoreCommand: AsyncParsableCommand {
                     let offsets = try transaction.committedOffsets(group: name)
                     for (partition, committed) in offsets.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
                         let highWatermark = try transaction.describe(topic: partition.topic)?.partitions[Int(partition.partition)].highWatermark ?? committed.offset
-                        print("  \(partition)  committed=\(committed.offset)  high-watermark=\(highWatermark)  lag=\(max(0, highWatermark - committed.offset))  metadata=\(committed.metadata ?? "")")
+                        print("  \(partition)  committed=\(committed.offset)  high-watermark=\(highWatermark)  lag=\(consumerLag(endOffset: highWatermark, committedOffset: committed.offset))  metadata=\(committed.metadata ?? "")")
                     }
                 }
             }
@@ -72,7 +73,13 @@ struct StoreCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "CRC-check every stored batch; exits 1 naming each corrupt one.")
+        static let configuration = CommandConfiguration(
+            abstract: "CRC-check every stored batch; exits 1 naming each corrupt one.",
+            discussion: """
+                A batch whose bytes are intact but whose records do not decode (written by an older \
+                release, or placed with append-raw) is listed as UNDECODABLE without failing: the \
+                store holds what was written, and the consumers dead-letter it.
+                """)
         @OptionGroup var options: DataDirectoryOptions
 
         func run() async throws {
@@ -80,6 +87,7 @@ struct StoreCommand: AsyncParsableCommand {
             defer { store.close() }
             var batches = 0
             var corrupt = 0
+            var undecodable = 0
             for name in try store.topics() {
                 guard let topic = try store.describe(topic: name) else { continue }
                 for partition in topic.partitions {
@@ -88,9 +96,19 @@ struct StoreCommand: AsyncParsableCommand {
                         do {
                             let result = try store.read { try $0.fetch(topic: name, partition: partition.partition, offset: offset, maxBytes: 1) }
                             let header = try RecordBatch.peekHeader(result.records)
-                            _ = try RecordBatch.decodeRecords(result.records)
                             batches += 1
                             offset = header.lastOffset + 1
+                            do {
+                                _ = try RecordBatch.decodeRecords(result.records)
+                            } catch {
+                                print("UNDECODABLE \(name)-\(partition.partition) batch at offset \(header.baseOffset): \(error)")
+                                undecodable += 1
+                            }
+                        } catch let error as RecordBatchError {
+                            print("UNDECODABLE \(name)-\(partition.partition) at offset \(offset): \(error)")
+                            undecodable += 1
+                            batches += 1
+                            offset = try nextBatchOffset(store, name, partition.partition, after: offset) ?? partition.highWatermark
                         } catch let error as LogStoreError where error.code == .corruptBatch {
                             print("CORRUPT \(error.message)")
                             corrupt += 1
@@ -99,7 +117,7 @@ struct StoreCommand: AsyncParsableCommand {
                     }
                 }
             }
-            print("checked \(batches + corrupt) batches: \(corrupt) corrupt")
+            print("checked \(batches + corrupt) batches: \(corrupt) corrupt, \(undecodable) undecodable")
             if corrupt > 0 { throw ExitCode(1) }
         }
 
@@ -115,6 +133,43 @@ struct StoreCommand: AsyncParsableCommand {
                 probe += 1
             }
             return nil
+        }
+    }
+
+    /// Fault injection: puts bytes into a log that the broker would refuse, so tests and drills
+    /// can show every consumer isolating what an older release, a flipped bit or a bug could leave.
+    struct AppendRaw: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "append-raw",
+            abstract: "FAULT INJECTION: append one record batch file to a partition unvalidated (node stopped).",
+            discussion: """
+                The file holds one Kafka record batch v2. Only what the store needs for its own \
+                bookkeeping is checked (the 61-byte header, lastOffsetDelta, the batch size limit); \
+                CRC, magic, counts, records and codec are stored as they are. Never use it on a \
+                production store: consumers will dead-letter what it appends.
+                """)
+        @OptionGroup var options: DataDirectoryOptions
+        @Option(help: "Topic to append to (must exist).") var topic: String
+        @Option(help: "Partition to append to.") var partition: Int32
+        @Argument(help: "File holding the raw batch bytes.") var file: String
+
+        func run() async throws {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+                  let size = attributes[.size] as? Int else {
+                throw ValidationError("cannot read \(file)")
+            }
+            guard size <= 1 << 30 else { throw ValidationError("\(file) is \(size) bytes; a batch is at most 1 GiB") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let store = try options.openStore()
+            defer { store.close() }
+            var batch = ByteBufferAllocator().buffer(capacity: data.count)
+            batch.writeBytes(data)
+            do {
+                let result = try await store.appendUnvalidatedForFaultInjection(topic: topic, partition: partition, batch: batch)
+                print("appended \(data.count) raw bytes to \(topic)-\(partition) at offsets \(result.baseOffset)...\(result.lastOffset)")
+            } catch let error as LogStoreError {
+                throw ValidationError(error.message)
+            }
         }
     }
 
