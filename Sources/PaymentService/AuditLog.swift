@@ -245,15 +245,23 @@ public enum AuditLog {
     }
 
     /// One order's entries in chain order (via `audit_by_order`).
-    static func entries(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> [StoredEntry] {
-        guard let index = transaction.table(byOrder), let log = transaction.table(table) else { return [] }
+    /// One page of an order's entries in sequence order: those at or after sequence `from`, at
+    /// most `limit`, and the sequence to ask for next when more follow (nil: that was the last).
+    static func entries(of id: PaymentOrderID, in transaction: ReadTransaction, from: UInt64 = 0,
+                        limit: Int = .max) throws -> (entries: [StoredEntry], next: UInt64?) {
+        guard let index = transaction.table(byOrder), let log = transaction.table(table) else { return ([], nil) }
         var sequences: [[UInt8]] = []
-        try index.forEach(from: id.bytes) { key, _ in
+        var next: UInt64?
+        try index.forEach(from: id.bytes + from.bigEndianBytes) { key, _ in
             guard key.count == 24, key.starts(with: id.bytes) else { return false }
+            guard sequences.count < max(0, limit) else {
+                next = UInt64(bigEndianBytes: key.suffix(8))
+                return false
+            }
             sequences.append(Array(key.suffix(8)))
             return true
         }
-        return try sequences.compactMap { sequence in try log.get(sequence).map(decode) }
+        return (try sequences.compactMap { sequence in try log.get(sequence).map(decode) }, next)
     }
 }
 

@@ -2,17 +2,21 @@ import Foundation
 import Payments
 
 extension PaymentService {
-    /// `GET /v1/payment-orders/{id}/audit`: `{"paymentOrderId":..., "entries":[...]}` with the
+    /// `GET /v1/payment-orders/{id}/audit`: `{"paymentOrderId":..., "entries":[...], "nextCursor":...}` with the
     /// order's audit entries in chain order (each with its hash), or nil for an unknown order.
-    public func audit(_ text: String) throws -> String? {
+    /// One page: from sequence `cursor` (0: the first), at most `limit`, with `"nextCursor"` when
+    /// more follow, so no order's trail makes one answer unbounded.
+    public func audit(_ text: String, cursor: UInt64 = 0, limit: Int = PaymentService.defaultHistoryPageEntries) throws -> String? {
         guard let id = PaymentOrderID(text) else { return nil }
         struct View: Encodable {
             var paymentOrderId: String
             var entries: [AuditLog.StoredEntry]
+            var nextCursor: String?
         }
         return try store.read { transaction -> String? in
             guard try transaction.table(PaymentTables.orders)?.get(id.bytes) != nil else { return nil }
-            let view = View(paymentOrderId: id.description, entries: try AuditLog.entries(of: id, in: transaction))
+            let page = try AuditLog.entries(of: id, in: transaction, from: cursor, limit: limit)
+            let view = View(paymentOrderId: id.description, entries: page.entries, nextCursor: page.next.map(String.init))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             return String(decoding: try encoder.encode(view), as: UTF8.self)

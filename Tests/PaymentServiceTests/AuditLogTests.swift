@@ -73,6 +73,25 @@ struct AuditLogTests {
         #expect(try fixture.service.audit("not-an-id") == nil)
     }
 
+    /// An order's trail is served in pages, so thousands of duplicate results cannot make one
+    /// answer unbounded; following nextCursor yields every entry once, in order.
+    @Test func theAPIViewIsPaged() async throws {
+        let (fixture, id) = try await fixtureWithFiveEntries()
+        defer { fixture.close() }
+        func page(_ cursor: UInt64) throws -> (outcomes: [String], next: UInt64?) {
+            let json = try #require(try fixture.service.audit(id, cursor: cursor, limit: 2))
+            let view = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let entries = try #require(view["entries"] as? [[String: Any]])
+            return (entries.compactMap { $0["outcome"] as? String }, (view["nextCursor"] as? String).flatMap { UInt64($0) })
+        }
+        let first = try page(0)
+        #expect(first.outcomes == ["applied", "duplicate"])
+        let second = try page(try #require(first.next))
+        #expect(second.outcomes == ["conflict"])
+        #expect(second.next == nil)
+        #expect(try page(.max).outcomes.isEmpty)
+    }
+
     @Test func verifyNamesAModifiedEntry() async throws {
         let (fixture, _) = try await fixtureWithFiveEntries()
         defer { fixture.close() }

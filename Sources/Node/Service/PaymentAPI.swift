@@ -49,9 +49,16 @@ enum PaymentAPI {
             }
             return json(200, order)
         }
-        orders.get(":id/audit") { _, context -> Response in
+        orders.get(":id/audit") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
-            guard let audit = try service.audit(id) else { return notFound(id) }
+            var cursor: UInt64 = 0
+            if let text = request.uri.queryParameters["cursor"].map(String.init) {
+                guard let parsed = UInt64(text) else {
+                    return error(400, "invalid_cursor", "cursor must be a non-negative integer (nextCursor of the previous page)")
+                }
+                cursor = parsed
+            }
+            guard let audit = try service.audit(id, cursor: cursor, limit: historyEntries) else { return notFound(id) }
             return json(200, audit)
         }
         orders.get { request, _ -> Response in
