@@ -8,7 +8,15 @@ public struct ReadTransaction: StoreTransaction {
     let core: CoreDatabases
     let handles: DatabaseHandles
 
-    func database(named name: String) -> MDB_dbi? { handles.handle(named: name) }
+    /// A handle is published once the write that created its database committed, which can be
+    /// after this read's snapshot was taken: such a database does not exist for this read (LMDB
+    /// would refuse the handle with EINVAL), so it is answered as missing, as it would have been
+    /// a moment earlier.
+    func database(named name: String) -> MDB_dbi? {
+        guard let dbi = handles.handle(named: name) else { return nil }
+        var flags: UInt32 = 0
+        return mdb_dbi_flags(lmdb.pointer, dbi, &flags) == 0 ? dbi : nil
+    }
 
     public func topics() throws(LogStoreError) -> [String] { try topicNames() }
 
@@ -38,7 +46,7 @@ public struct ReadTransaction: StoreTransaction {
 
     /// An application table, or nil if no write transaction has created it yet.
     public func table(_ name: String) -> ReadOnlyTable? {
-        guard let dbi = handles.handle(named: StoreKeys.applicationTableName(name)) else { return nil }
+        guard let dbi = database(named: StoreKeys.applicationTableName(name)) else { return nil }
         return ReadOnlyTable(name: name, lmdb: lmdb, dbi: dbi)
     }
 }

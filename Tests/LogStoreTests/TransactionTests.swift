@@ -181,3 +181,33 @@ struct TransactionTests {
         #expect(throws: LogStoreError.self) { try store.topics() }
     }
 }
+
+/// A read that began before a table was created must not get its handle: LMDB refuses a handle
+/// newer than the read's snapshot (cursor_open EINVAL), which once made an order GET racing the
+/// consumer's first commit answer 500.
+@Suite("Handles and snapshots")
+struct HandleSnapshotTests {
+    @Test func aTableCreatedAfterAReadBeganIsMissingInThatRead() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        let started = Atomic<Bool>(false)
+        let proceed = DispatchSemaphore(value: 0)
+        let seen = Mutex<(missing: Bool, readable: Bool)?>(nil)
+        DispatchQueue.global().async {
+            let outcome = try? store.read { transaction -> (missing: Bool, readable: Bool) in
+                started.store(true, ordering: .sequentiallyConsistent)
+                proceed.wait()
+                let table = transaction.table("late")
+                return (table == nil, (try? table?.get([1])) != nil)
+            }
+            seen.withLock { $0 = outcome ?? (false, false) }
+        }
+        while !started.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(5)) }
+        try await store.write { try $0.table("late").put([1], [2]) }
+        proceed.signal()
+        while seen.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(seen.withLock { $0 }?.missing == true)
+        #expect(try store.read { try $0.table("late")?.get([1]) } == [2])
+    }
+}
