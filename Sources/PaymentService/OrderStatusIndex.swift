@@ -27,20 +27,15 @@ enum OrderStatusIndex {
 
     /// Records that the order keyed `id` moved from `old` (nil: new order) to `new`.
     static func move(_ id: [UInt8], from old: PaymentStatus?, to new: PaymentStatus, in transaction: WriteTransaction) throws {
-        guard old != new else { return }
-        let index = try transaction.table(table)
-        if let old { _ = try index.delete(key(old, id)) }
-        try index.put(key(new, id), [])
+        try move(id, from: old, to: new, index: transaction.table(table))
     }
 
-    /// The order state write of the consumer's plan, with its index entry: the status the order
-    /// had is read in the same transaction (a page the put touches anyway).
-    static func writeState(key id: [UInt8], value: [UInt8], orders: WritableTable, in transaction: WriteTransaction) throws {
-        let old = try orders.get(id).flatMap(PaymentOrderState.init(decoding:))?.status
-        try orders.put(id, value)
-        if let new = PaymentOrderState(decoding: value)?.status {
-            try move(id, from: old, to: new, in: transaction)
-        }
+    /// The same with the index table already open: the consumer's plan opens it once per batch,
+    /// not once per result (a lookup by name costs a string and two dictionary probes).
+    static func move(_ id: [UInt8], from old: PaymentStatus?, to new: PaymentStatus, index: WritableTable) throws {
+        guard old != new else { return }
+        if let old { _ = try index.delete(key(old, id)) }
+        try index.put(key(new, id), [])
     }
 
     /// Visits the ids of orders in `status`, newest first, starting before `cursor` (an order

@@ -208,9 +208,13 @@ enum PspResultBatch {
                 let encoded = decision.state.encoded()
                 if let index = write {
                     plan.stateWrites[index].value = encoded
+                    plan.stateWrites[index].status = decision.state.status
                 } else {
+                    // The first write of the order in this batch: `known` is still the state the
+                    // batch started from (only a write changes it), so that is the status the
+                    // index moves it from; `isCurrent` proves it still is at apply time.
                     write = plan.stateWrites.count
-                    plan.stateWrites.append((id.bytes, encoded))
+                    plan.stateWrites.append((id.bytes, encoded, known.state.status, decision.state.status))
                 }
             }
             if decision.state.status != known.state.status {
@@ -339,8 +343,9 @@ struct PspResultPlan: Sendable {
     var observedStates: [(key: [UInt8], value: [UInt8]?)] = []
     var eventPartitions: Int
     var deadLetterPartitions: Int
-    /// One final state per changed order, in the order the batch first changed them.
-    var stateWrites: [(key: [UInt8], value: [UInt8])] = []
+    /// One final state per changed order, in the order the batch first changed them, with the
+    /// status it had before the batch and the one it ends with (for `OrderStatusIndex`).
+    var stateWrites: [(key: [UInt8], value: [UInt8], previousStatus: PaymentStatus, status: PaymentStatus)] = []
     var audit: [AuditLog.Draft] = []
     /// One list of records per partition (`payment-events`, dead letters), in first-use order.
     var outgoing: [(TopicPartition, [Record])] = []
@@ -371,8 +376,10 @@ struct PspResultPlan: Sendable {
     /// closure the group commit runs again starts again from the committed head.
     func apply(to transaction: WriteTransaction) throws {
         let orders = try transaction.table(PaymentTables.orders)
+        let statusIndex = try transaction.table(OrderStatusIndex.table)
         for write in stateWrites {
-            try OrderStatusIndex.writeState(key: write.key, value: write.value, orders: orders, in: transaction)
+            try orders.put(write.key, write.value)
+            try OrderStatusIndex.move(write.key, from: write.previousStatus, to: write.status, index: statusIndex)
         }
         var audit = try AuditLog.Writer(in: transaction)
         for draft in self.audit {
