@@ -356,8 +356,7 @@ public final class WriteTransaction: StoreTransaction {
                 while removed < budget, let current = entry {
                     let size = Int64(current.value.count)
                     let expiredByTime: Bool
-                    if retentionMilliseconds >= 0, current.value.count >= RecordBatchHeader.size {
-                        let maxTimestamp = Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[35..<43])) ?? .max
+                    if retentionMilliseconds >= 0, let maxTimestamp = TimeIndex.batchMaxTimestamp(current.value) {
                         expiredByTime = maxTimestamp < nowMilliseconds - retentionMilliseconds
                     } else {
                         expiredByTime = false
@@ -365,7 +364,9 @@ public final class WriteTransaction: StoreTransaction {
                     // Like Kafka, size retention keeps at least retention.bytes.
                     let expiredBySize = retentionBytes >= 0 && state.sizeBytes - size >= retentionBytes
                     guard expiredByTime || expiredBySize else { break }
-                    let lastOffsetDelta = Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) ?? 0)
+                    // A value too short for a header (a damaged store) must not trap the retention task.
+                    let lastOffsetDelta = current.value.count >= RecordBatchHeader.size
+                        ? Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) ?? 0) : 0
                     let baseOffset = Int64(bigEndianBytes: current.key) ?? 0
                     try cursor.deleteCurrent()
                     state.sizeBytes -= size

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import Broker, paynode
-from test_payment_service import Api, psp_result, wait_for
+from test_payment_service import Api, psp_result, varint, wait_for
 from test_pipeline_e2e import Executor
 
 CORRUPT_MESSAGE, OFFSET_OUT_OF_RANGE, UNSUPPORTED_COMPRESSION_TYPE, INVALID_RECORD = 2, 1, 76, 87
@@ -41,16 +41,8 @@ crc32c.table = _crc32c_table()
 
 
 def zigzag(value):
-    value = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    """Kafka's signed varint: the zig-zag mapping, then the same base-128 varint as protobuf's."""
+    return varint((value << 1) ^ (value >> 63))
 
 
 def record(offset_delta, value, key=b"k"):

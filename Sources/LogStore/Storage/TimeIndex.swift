@@ -1,4 +1,5 @@
 import CLMDB
+import Protocol
 
 /// `time_index`: (topicID, partition, timestamp) -> base offset, Kafka's time index over the
 /// batches' max timestamps. An entry is written only when a batch raises the partition's running
@@ -109,7 +110,7 @@ enum TimeIndex {
 
     /// The max timestamp field of a stored batch's header (bytes 35..<43).
     static func batchMaxTimestamp(_ batch: UnsafeRawBufferPointer) -> Int64? {
-        guard batch.count >= 61 else { return nil }
+        guard batch.count >= RecordBatchHeader.size else { return nil }
         return Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: batch[35..<43]))
     }
 }
