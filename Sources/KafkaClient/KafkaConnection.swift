@@ -16,6 +16,9 @@ public final class KafkaConnection: Sendable {
         public var requestTimeout: Duration
         /// The largest response frame accepted (Fetch responses are the large ones).
         public var maximumResponseSize: Int
+        /// The broker listener's security protocol. TLS and SASL are set up on connect, before
+        /// ApiVersions is asked (SASL) or before any byte (TLS).
+        public var securityProtocol: KafkaSecurityProtocol = .plaintext
 
         public init(clientId: String = "paynode", connectTimeout: Duration = .seconds(10),
                     requestTimeout: Duration = .seconds(30), maximumResponseSize: Int = 128 << 20) {

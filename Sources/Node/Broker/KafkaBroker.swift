@@ -66,7 +66,7 @@ final class KafkaBroker: Sendable {
         settings.withLock { $0.advertisedPort = port }
     }
 
-    func handle(frame: ByteBuffer, peer: String, logger: Logger) async -> Reply {
+    func handle(frame: ByteBuffer, session: inout KafkaSession, logger: Logger) async -> Reply {
         var frame = frame
         let header: KafkaRequestHeader
         do {
@@ -90,7 +90,7 @@ final class KafkaBroker: Sendable {
             return .close("\(api) v\(header.apiVersion) is not supported (supported: \(api.supportedVersions))")
         }
         do {
-            let reply = try await dispatch(api, header: header, body: &frame, peer: peer, logger: logger)
+            let reply = try await dispatch(api, header: header, body: &frame, session: &session, logger: logger)
             return reply
         } catch let error as KafkaCodecError {
             countRequest(api, error: .invalidRequest)
@@ -101,8 +101,9 @@ final class KafkaBroker: Sendable {
         }
     }
 
-    private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, peer: String, logger: Logger) async throws -> Reply {
+    private func dispatch(_ api: KafkaAPIKey, header: KafkaRequestHeader, body: inout ByteBuffer, session: inout KafkaSession, logger: Logger) async throws -> Reply {
         let version = header.apiVersion
+        let peer = session.clientHost
         func respond(_ response: some KafkaResponseBody) -> Reply {
             Self.reply(correlationId: header.correlationId) { response.encode(into: &$0, version: version) }
         }

@@ -14,6 +14,8 @@ final class KafkaServer: Service {
     struct Configuration: Sendable {
         var host: String
         var port: Int
+        /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, as Kafka's listeners.
+        var securityProtocol: KafkaSecurityProtocol = .plaintext
         /// Largest request frame; a bigger claimed size closes the connection before anything
         /// of it is buffered.
         var maximumFrameSize: Int = 8 << 20
@@ -146,13 +148,14 @@ final class KafkaServer: Service {
             return
         }
         defer { connections.withLock { $0[id] = nil } }
+        var session = KafkaSession(clientHost: clientHost)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
                     connections.withLock { $0[id]?.busy = true }
                     activity.setBusy(true)
                     defer { activity.setBusy(false) }
-                    switch await broker.handle(frame: frame, peer: clientHost, logger: logger) {
+                    switch await broker.handle(frame: frame, session: &session, logger: logger) {
                     case .respond(let response):
                         try await outbound.write(response)
                     case .noResponse:

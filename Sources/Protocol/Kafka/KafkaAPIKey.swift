@@ -91,6 +91,9 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case invalidCommitOffsetSize = 28
     case topicAuthorizationFailed = 29
     case groupAuthorizationFailed = 30
+    case clusterAuthorizationFailed = 31
+    case unsupportedSaslMechanism = 33
+    case illegalSaslState = 34
     case unsupportedVersion = 35
     case topicAlreadyExists = 36
     case invalidPartitions = 37
@@ -102,7 +105,9 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case duplicateSequenceNumber = 46
     case invalidProducerEpoch = 47
     case invalidTimestamp = 32
+    case transactionalIdAuthorizationFailed = 53
     case kafkaStorageError = 56
+    case saslAuthenticationFailed = 58
     case unknownProducerId = 59
     case groupIdNotFound = 69
     case unsupportedCompressionType = 76

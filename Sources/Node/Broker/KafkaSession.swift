@@ -1,0 +1,16 @@
+import Protocol
+
+/// One Kafka connection's state beyond its bytes: where it comes from and who it has proved
+/// to be. The server owns one per connection and hands it to every request of that
+/// connection, so authentication (SASL) sets the principal once and authorization reads it.
+struct KafkaSession: Sendable {
+    /// Kafka shows members' hosts as "/address".
+    let clientHost: String
+    /// `User:ANONYMOUS` until the connection authenticates.
+    var principal: KafkaPrincipal = .anonymous
+
+    init(clientHost: String, principal: KafkaPrincipal = .anonymous) {
+        self.clientHost = clientHost
+        self.principal = principal
+    }
+}
