@@ -257,7 +257,7 @@ let package = Package(
         .testTarget(
             name: "ProtocolTests",
             dependencies: ["Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
-            exclude: ["golden", "KafkaDataPath/golden", "KafkaGroups/golden"],
+            exclude: ["golden", "KafkaDataPath/golden", "KafkaGroups/golden", "Security/golden"],
             swiftSettings: strictSwift
         ),
         .testTarget(

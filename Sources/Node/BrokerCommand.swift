@@ -52,6 +52,12 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("kafka-security-protocol"), help: "Kafka listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (env: PAYNODE_KAFKA_SECURITY_PROTOCOL; default PLAINTEXT).")
     var securityProtocol: String?
 
+    @Option(name: .customLong("super-users"), help: "Principals every ACL lets through, comma-separated (Kafka's super.users; env: PAYNODE_SUPER_USERS; default none).")
+    var superUsers: String?
+
+    @Option(name: .customLong("allow-everyone-if-no-acl-found"), help: "Let every principal use a resource no ACL names (Kafka's allow.everyone.if.no.acl.found; env: PAYNODE_ALLOW_EVERYONE_IF_NO_ACL_FOUND; default true).")
+    var allowEveryoneIfNoAclFound: Bool?
+
     @Option(name: .customLong("advertised-host"), help: "Host given to clients in Metadata (env: PAYNODE_ADVERTISED_HOST; default: the listen host, or 127.0.0.1 for a wildcard).")
     var advertisedHost: String?
 
@@ -123,16 +129,22 @@ struct KafkaListenerOptions: ParsableArguments {
         var broker: KafkaBroker.Configuration
         var groups: ConsumerGroup.Configuration
         var groupLimits: GroupCoordinator.Limits
+        var access: BrokerAccessControl.Configuration
 
         /// The group coordinator and the Kafka listener over `store`; the listener reports its
         /// bound port as "kafka" to `readiness` and advertises it in Metadata. `protectedGroups`
         /// (the groups the node itself consumes as) never expire.
-        func makeServices(store: LogStore, readiness: Readiness, protectedGroups: Set<String> = []) throws -> (GroupCoordinator, KafkaServer) {
+        /// `builtInAcls`: bindings the node's role needs, on top of the stored ones.
+        func makeServices(store: LogStore, readiness: Readiness, protectedGroups: Set<String> = [],
+                          builtInAcls: [AclBinding] = []) throws -> (GroupCoordinator, KafkaServer) {
             var groupLimits = self.groupLimits
             groupLimits.protectedGroups.formUnion(protectedGroups)
             let coordinator = try GroupCoordinator(store: store, configuration: groups, limits: groupLimits,
                                                    logger: Logger(label: "paynode.groups"))
-            let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: self.broker)
+            var access = self.access
+            access.builtInBindings += builtInAcls
+            let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: self.broker,
+                                     access: BrokerAccessControl(store: store, configuration: access, logger: Logger(label: "paynode.acl")))
             let listener = KafkaServer(configuration: self.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
                 broker.setAdvertisedPort(port)
                 readiness.bound("kafka", port: port)
@@ -217,6 +229,9 @@ struct KafkaListenerOptions: ParsableArguments {
         guard minimumSession >= 1, minimumSession <= maximumSession else {
             throw ValidationError("--group-min-session-timeout-ms \(minimumSession) must be between 1 and --group-max-session-timeout-ms \(maximumSession)")
         }
+        var access = BrokerAccessControl.Configuration()
+        access.allowEveryoneIfNoAclFound = try EnvironmentOption.bool(allowEveryoneIfNoAclFound, "PAYNODE_ALLOW_EVERYONE_IF_NO_ACL_FOUND", default: true)
+        access.superUsers = Set(try KafkaPrincipal.parseList(EnvironmentOption.string(superUsers, "PAYNODE_SUPER_USERS") ?? "", flag: "--super-users"))
         return Resolved(
             server: server,
             broker: .init(advertisedHost: advertised, advertisedPort: listen.port, defaultPartitions: partitions,
@@ -224,6 +239,6 @@ struct KafkaListenerOptions: ParsableArguments {
             groups: .init(initialRebalanceDelayMilliseconds: Int64(delay), minimumSessionTimeoutMilliseconds: Int64(minimumSession),
                           maximumSessionTimeoutMilliseconds: Int64(maximumSession), maximumMembers: maximumMembers,
                           maximumMemberMetadataBytes: maximumMetadata),
-            groupLimits: groupLimits)
+            groupLimits: groupLimits, access: access)
     }
 }

@@ -36,7 +36,9 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let root = dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data/dev"
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        // The executor connects without SASL, so the service must accept User:ANONYMOUS's results.
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
+                                                   "--executor-principal", "User:ANONYMOUS",
                                                    "--http-listen", httpListen.description, "--log-level", "warning"], ready: "paynode service ready")
         defer { service.stop() }
         let executor = try Child.start(executable, ["executor", "--data-dir", root + "/executor", "--bootstrap-servers", kafkaListen.description,

@@ -29,6 +29,12 @@ struct ServiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics when first created (env: PAYNODE_TOPIC_PARTITIONS; default 3).")
     var topicPartitions: Int?
 
+    @Option(name: .customLong("executor-principal"), help: "The only principal whose PSP results are applied and who may write psp-result-updates (env: PAYNODE_EXECUTOR_PRINCIPAL; default User:executor).")
+    var executorPrincipal: String?
+
+    @Option(name: .customLong("event-reader-principals"), help: "Principals that may read payment-events and the dead letters, comma-separated (env: PAYNODE_EVENT_READER_PRINCIPALS; default User:*, everyone).")
+    var eventReaderPrincipals: String?
+
     func run() async throws {
         try logging.bootstrap()
         let logger = Logger(label: "paynode.service")
@@ -41,16 +47,29 @@ struct ServiceCommand: AsyncParsableCommand {
         guard (1...100_000).contains(historyEntries) else { throw ValidationError("--order-history-entries \(historyEntries) must be 1 to 100000") }
         let httpConnectionLimits = try httpLimits.resolve()
         let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
+        let executorText = EnvironmentOption.string(executorPrincipal, "PAYNODE_EXECUTOR_PRINCIPAL") ?? "User:executor"
+        guard let executor = KafkaPrincipal(parsing: executorText) else {
+            throw ValidationError("--executor-principal \"\(executorText)\" is not a principal (Type:name, e.g. User:executor)")
+        }
+        let readers = try KafkaPrincipal.parseList(EnvironmentOption.string(eventReaderPrincipals, "PAYNODE_EVENT_READER_PRINCIPALS") ?? "User:*",
+                                                   flag: "--event-reader-principals")
+        if !kafkaSettings.server.securityProtocol.usesSASL && executor != .anonymous {
+            logger.warning("the Kafka listener does not authenticate, so no client is \(executor): PSP results will be refused until the executor authenticates (SASL) or --executor-principal User:ANONYMOUS accepts unauthenticated ones",
+                           metadata: ["securityProtocol": "\(kafkaSettings.server.securityProtocol)"])
+        } else if executor == .anonymous {
+            logger.warning("--executor-principal User:ANONYMOUS: any client that reaches the Kafka listener can report PSP results")
+        }
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
-        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"))
+        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: [executor.description])
         try await service.ensureTopics(partitions: partitions)
         try await service.ensureOrderStatusCounts()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
 
         let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness,
-                                                                          protectedGroups: [PaymentTopics.consumerGroup])
+                                                                          protectedGroups: [PaymentTopics.consumerGroup],
+                                                                          builtInAcls: PaymentAccessDefaults.bindings(executor: executor, eventReaders: readers))
         let logGauges = LogGauges(store: store, registry: registry)
         let orderGauges = OrderGauges(service: service, registry: registry)
         var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {

@@ -45,6 +45,9 @@ public enum AuditLog {
         public var errorMessage: String? = nil
         /// When the PSP obtained the result (ms since the Unix epoch); absent for dead letters.
         public var eventTime: Int64? = nil
+        /// The principal the result's producer id was issued to (`User:executor`); absent when
+        /// the batch carried no producer id.
+        public var producer: String? = nil
     }
 
     /// What the caller knows about a result when it records it.
@@ -60,6 +63,7 @@ public enum AuditLog {
         var errorCode: String?
         var errorMessage: String?
         var eventTime: Int64?
+        var producer: String? = nil
     }
 
     // MARK: Writing
@@ -119,7 +123,8 @@ public enum AuditLog {
                               pspStatus: observation.pspStatus, pspReference: observation.pspReference, reason: observation.reason,
                               sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: offset,
                               traceId: observation.traceId, recordSha256: recordSha256, prevHash: "",
-                              errorCode: observation.errorCode, errorMessage: observation.errorMessage, eventTime: observation.eventTime)
+                              errorCode: observation.errorCode, errorMessage: observation.errorMessage, eventTime: observation.eventTime,
+                              producer: observation.producer)
             self.init(entry, orderId: observation.orderId ?? observation.paymentOrderId.flatMap(PaymentOrderID.init))
         }
 
@@ -133,6 +138,7 @@ public enum AuditLog {
             writer.add("paymentOrderId", entry.paymentOrderId)
             writer.add("prevHash", plain: "")
             let headEnd = writer.bytes.count - 1  // at the empty hash's closing quote
+            writer.add("producer", entry.producer)
             writer.add("pspReference", entry.pspReference)
             writer.add("pspStatus", entry.pspStatus)
             writer.add("reason", entry.reason)

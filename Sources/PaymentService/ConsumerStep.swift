@@ -7,7 +7,9 @@ import Protocol
 /// passed in, so tests can count how often a batch is decoded).
 enum ConsumerStep {
     enum Item: Sendable {
-        case record(Record)
+        /// `producerId`: the batch header's, which the broker ties to the principal it was
+        /// issued to (`ProducerOwners`); -1 when the producer was not idempotent.
+        case record(Record, producerId: Int64)
         /// A batch no record of which can be trusted, covering `firstOffset..<batch.endOffset`.
         case undecodable(bytes: [UInt8], firstOffset: Int64, endOffset: Int64, reason: String)
     }
@@ -40,8 +42,9 @@ enum ConsumerStep {
                     undecodable("records cover offsets \(first.offset)...\(last.offset), the store holds the batch at \(stored.baseOffset)..<\(stored.endOffset)")
                     continue
                 }
+                let producerId = RecordBatch.headerFields(stored.bytes)?.producerId ?? -1
                 for record in records where record.offset >= start {
-                    items.append(.record(record))
+                    items.append(.record(record, producerId: producerId))
                 }
             }
         }

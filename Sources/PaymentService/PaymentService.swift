@@ -27,10 +27,15 @@ public final class PaymentService: Sendable {
 
     /// The bound of a dead letter's value and key (`DeadLetter`); see docs/operations.md.
     let deadLetterLimit: Int
+    /// The principals whose results are applied (`User:executor`); a result whose batch was
+    /// produced by anyone else, or by a producer with no id, is dead-lettered, whatever the
+    /// ACLs let through. nil accepts every producer (tests that append results directly).
+    let resultProducers: Set<String>?
 
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer,
-                deadLetterLimit: Int = DeadLetter.defaultLimit) {
+                deadLetterLimit: Int = DeadLetter.defaultLimit, resultProducers: Set<String>? = nil) {
         self.store = store
+        self.resultProducers = resultProducers
         self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
         self.logger = logger
         self.tracer = tracer
@@ -366,6 +371,18 @@ public final class PaymentService: Sendable {
     ///
     /// Batches are taken whole and decoded once each (a gzip batch is inflated once), never
     /// cut at `maxRecords`: a cut batch would be read and inflated again by the next step.
+    /// The principal each producer id of `items` was issued to (`ProducerOwners`), read once per step.
+    private func producerOwners(of items: [ConsumerStep.Item]) throws -> [Int64: String?] {
+        var ids = Set<Int64>()
+        for case .record(_, let producerId) in items where producerId >= 0 { ids.insert(producerId) }
+        guard !ids.isEmpty else { return [:] }
+        return try store.read { transaction in
+            var owners: [Int64: String?] = [:]
+            for id in ids { owners[id] = try ProducerOwners.owner(of: id, in: transaction) }
+            return owners
+        }
+    }
+
     public func processResults(partition: Int32, maxRecords: Int = 5000, maxWait: Duration = .zero) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
         let description = try store.describe(topic: topic)
@@ -377,11 +394,21 @@ public final class PaymentService: Sendable {
                 "topic": "\(topic)", "partition": "\(partition)", "committed": "\(committed)", "offset": "\(start)"])
         }
         let fetched = try await store.storedBatches(topic: topic, partition: partition, offset: start, maxBytes: 4 << 20, maxWait: maxWait)
-        let batch = ConsumerStep.collect(fetched.batches, from: start, maxRecords: maxRecords, decode: { ConsumedBatch.decode($0) })
+        let items = ConsumerStep.collect(fetched.batches, from: start, maxRecords: maxRecords, decode: { ConsumedBatch.decode($0) })
+        let producers = try producerOwners(of: items)
+        let resultProducers = self.resultProducers
+        let batch = items
             .map { item -> PreparedResult in
                 switch item {
-                case .record(let record):
-                    return PreparedResult(record, sourcePartition: partition, tracer: tracer)
+                case .record(let record, let producerId):
+                    let producer = producers[producerId] ?? nil
+                    if let resultProducers, producer.map(resultProducers.contains) != true {
+                        let who = producerId < 0 ? "a producer without a producer id (its principal is unknown)"
+                            : producer.map { "\($0), who" } ?? "producer id \(producerId), whose principal is unknown, which"
+                        return PreparedResult(record, sourcePartition: partition, tracer: tracer, producer: producer,
+                                              refusal: "produced by \(who) may not report PSP results")
+                    }
+                    return PreparedResult(record, sourcePartition: partition, tracer: tracer, producer: producer)
                 case .undecodable(let bytes, let first, let end, let reason):
                     return PreparedResult(undecodableBatch: bytes, firstOffset: first, lastOffset: end - 1, reason: reason,
                                           sourcePartition: partition, tracer: tracer)

@@ -27,6 +27,8 @@ struct PreparedResult: Sendable {
     var traceId: String?
     /// The audit entry's `recordSha256` (hex), which depends on the record alone.
     var recordSha256: String
+    /// The principal that produced the record's batch (`ProducerOwners`), when known.
+    var producer: String? = nil
 
     /// The last source offset this item covers: its record's, or an undecodable batch's last.
     var lastOffset: Int64 {
@@ -46,13 +48,20 @@ struct PreparedResult: Sendable {
     }
 
     /// `tracer`: `InstrumentationSystem.tracer`, looked up once per batch.
-    init(_ record: Record, sourcePartition: Int32, tracer: any Tracer) {
+    /// `refusal`: why the record's producer may not report results; such a record is
+    /// dead-lettered without being decoded.
+    init(_ record: Record, sourcePartition: Int32, tracer: any Tracer, producer: String? = nil, refusal: String? = nil) {
         self.record = record
+        self.producer = producer
         recordSha256 = AuditLog.hex(AuditLog.recordDigest(record))
         span = MessagingSpans.startProcess(topic: PspResultBatch.sourceTopic, partition: sourcePartition, offset: record.offset,
                                            key: record.key.map { String(decoding: $0, as: UTF8.self) },
                                            group: PaymentTopics.consumerGroup, headers: record.headers, tracer: tracer)
         traceId = span.context.traceContext?.traceIDHex
+        if let refusal {
+            content = .invalid(reason: refusal, paymentOrderId: record.key.map { String(decoding: $0, as: UTF8.self) })
+            return
+        }
         let event: Paynode_Events_V1_PspResultUpdateEvent
         do {
             event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
@@ -228,7 +237,8 @@ enum PspResultBatch {
             plan.audit.append(AuditLog.Draft(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                                    pspStatus: result.status.rawValue, pspReference: result.pspReference,
                                                    reason: decision.reason, traceId: traceId, orderId: id, errorCode: result.errorCode,
-                                                   errorMessage: result.errorMessage, eventTime: result.eventTimeMilliseconds),
+                                                   errorMessage: result.errorMessage, eventTime: result.eventTimeMilliseconds,
+                                                   producer: prepared.producer),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
             if let (event, target) = terminalEvent { collect(event, for: target) }
             plan.summary.outcomes[decision.outcome, default: 0] += 1
@@ -272,7 +282,8 @@ enum PspResultBatch {
             collect(Record(timestamp: record.timestamp, key: letter.key, value: letter.value,
                            headers: letter.headers.map { RecordHeader(key: $0.key, value: $0.value) }),
                     for: TopicPartition(PaymentTopics.deadLetters, target))
-            plan.audit.append(AuditLog.Draft(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: prepared.traceId),
+            plan.audit.append(AuditLog.Draft(.init(outcome: "dead-lettered", paymentOrderId: order, reason: reason, traceId: prepared.traceId,
+                                                   producer: prepared.producer),
                                              recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
             plan.summary.deadLettered += 1
             plan.summary.events.append(

@@ -66,6 +66,15 @@ enum FuzzTarget: String, CaseIterable {
         case .leaveGroup: _ = try? LeaveGroupRequest.decode(from: &body, version: version)
         case .describeGroups: _ = try? DescribeGroupsRequest.decode(from: &body, version: version)
         case .listGroups: _ = try? ListGroupsRequest.decode(from: &body, version: version)
+        case .createAcls:
+            guard let request = try? CreateAclsRequest.decode(from: &body, version: version) else { return }
+            for creation in request.creations { _ = creation.binding }
+        case .describeAcls:
+            guard let request = try? DescribeAclsRequest.decode(from: &body, version: version) else { return }
+            _ = request.filter.filter
+        case .deleteAcls:
+            guard let request = try? DeleteAclsRequest.decode(from: &body, version: version) else { return }
+            for filter in request.filters { _ = filter.filter }
         }
     }
 

@@ -115,7 +115,7 @@ struct PoisonUnitTests {
         // Offsets 2..<8: the first batch from the start offset, the second whole although it
         // passes maxRecords, the third not touched. Each batch inflated once.
         #expect(decodes == 2)
-        #expect(items.compactMap { if case .record(let r) = $0 { r.offset } else { nil } } == Array(Int64(2)..<8))
+        #expect(items.compactMap { if case .record(let r, _) = $0 { r.offset } else { nil } } == Array(Int64(2)..<8))
     }
 
     @Test func undecodableBatchesCoverTheStoresOffsetsNotTheirOwn() throws {

@@ -27,6 +27,11 @@ class Broker:
         self.kafka_port = kafka_port
         self.http_port = http_port
         self.extra_args = list(extra_args)
+        if node == "service" and "--executor-principal" not in self.extra_args:
+            # These clusters run without SASL, so the executor and the tests' checkers (which read
+            # psp-result-updates) are all User:ANONYMOUS; test_acls.py covers the defaults (only
+            # User:executor writes results and has them applied).
+            self.extra_args += ["--executor-principal", "User:ANONYMOUS", "--super-users", "User:ANONYMOUS"]
         self.process = None
         self.log_path = os.path.join(data_dir + "-logs", f"{node}.log")
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)

@@ -40,7 +40,7 @@ def honest_order_completes(service, api, key):
     status, _, created = create(api, key)
     assert status == 201, created
     order_id = created["paymentOrderId"]
-    producer = Producer({"bootstrap.servers": service.bootstrap})
+    producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})  # results come from idempotent producers, as the executor's
     producer.produce("psp-result-updates", key=order_id.encode(), value=psp_result(order_id, "SUCCESSFUL"),
                      headers=SCHEMA_HEADERS)
     producer.flush(30)
@@ -142,7 +142,7 @@ def test_unknown_order_404_escapes_the_id_and_log_lines_stay_whole(data_dir):
         # Values from Kafka records reach the log too (the consumer logs results): a forged line
         # in a PSP reference, and in the order id of a result for no known order (dead-lettered).
         order_id = honest_order_completes(service, Api(port), "honest-after-404")
-        producer = Producer({"bootstrap.servers": service.bootstrap})
+        producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})  # results come from idempotent producers, as the executor's
         producer.produce("psp-result-updates", key=order_id.encode(),
                          value=psp_result(order_id, "FAILED", reference="pi_2\nFORGED reference\x1b[2J\u0085"), headers=SCHEMA_HEADERS)
         producer.produce("psp-result-updates", key=b"evil",
@@ -264,7 +264,7 @@ def test_status_filter_follows_state_changes_and_history_is_paged(data_dir):
     try:
         api = Api(service.http_port)
         ids = [create(api, f"status-{index}")[2]["paymentOrderId"] for index in range(6)]
-        producer = Producer({"bootstrap.servers": service.bootstrap})
+        producer = Producer({"bootstrap.servers": service.bootstrap, "enable.idempotence": True})  # results come from idempotent producers, as the executor's
         for order_id in ids[:2]:
             producer.produce("psp-result-updates", key=order_id.encode(), value=psp_result(order_id, "SUCCESSFUL"),
                              headers=SCHEMA_HEADERS)

@@ -3,7 +3,7 @@ import Protocol
 
 /// Metadata, CreateTopics, FindCoordinator and InitProducerId.
 extension KafkaBroker {
-    func metadata(_ request: MetadataRequest, version: Int16) async -> MetadataResponse {
+    func metadata(_ request: MetadataRequest, version: Int16, session: KafkaSession) async -> MetadataResponse {
         let configuration = self.configuration
         var names: [String]
         if let topics = request.topics {
@@ -31,7 +31,7 @@ extension KafkaBroker {
             if description == nil {
                 do {
                     try TopicName.validate(name)
-                    if mayCreate {
+                    if mayCreate && mayCreateTopic(name, session: session) {
                         description = try await createTopicIfMissing(name, partitions: configuration.defaultPartitions)
                     } else {
                         error = .unknownTopicOrPartition
@@ -164,14 +164,21 @@ extension KafkaBroker {
                                        host: configuration.advertisedHost, port: Int32(configuration.advertisedPort))
     }
 
-    func initProducerId(_ request: InitProducerIdRequest) async -> InitProducerIdResponse {
+    func initProducerId(_ request: InitProducerIdRequest, session: KafkaSession) async -> InitProducerIdResponse {
         guard request.transactionalId == nil else {
             // Transactions are not supported; idempotence needs no transactional id.
             countRequest(.initProducerId, error: .invalidRequest)
             return InitProducerIdResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, producerId: -1, producerEpoch: -1)
         }
         do {
-            let identity = try await store.allocateProducerId()
+            // The id and who got it commit together: a batch carrying the id is later traced to
+            // (and only accepted from) this principal.
+            let principal = session.principal
+            let identity = try await store.write { transaction in
+                let identity = try transaction.allocateProducerId()
+                try ProducerOwners.record(identity.producerId, owner: principal.description, in: transaction)
+                return identity
+            }
             countRequest(.initProducerId, error: .none)
             return InitProducerIdResponse(errorCode: 0, producerId: identity.producerId, producerEpoch: identity.epoch)
         } catch {

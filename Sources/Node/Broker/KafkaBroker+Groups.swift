@@ -30,11 +30,14 @@ extension KafkaBroker {
 
     /// A group named more than once is described once: the response stays bounded by the number
     /// of distinct groups, however long the request's list is.
-    func describeGroups(_ request: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    func describeGroups(_ request: DescribeGroupsRequest, session: KafkaSession) -> DescribeGroupsResponse {
         let storedGroups = Set((try? store.read { try $0.groups() }) ?? [])
         var named = Set<String>()
         let distinctNames = request.groups.filter { named.insert($0).inserted }
         let groups = distinctNames.map { groupId -> DescribeGroupsResponse.DescribedGroup in
+            guard authorized(session, .describe, .group(groupId)) else {
+                return .init(errorCode: Self.groupDenied, groupId: groupId, groupState: "", protocolType: "", protocolData: "", members: [])
+            }
             guard let view = coordinator.view(groupId) else {
                 // Known only by its committed offsets: Kafka reports such a group as Empty.
                 let state = storedGroups.contains(groupId) ? "Empty" : "Dead"
@@ -53,10 +56,14 @@ extension KafkaBroker {
         return DescribeGroupsResponse(groups: groups)
     }
 
-    func listGroups() -> ListGroupsResponse {
+    /// With DESCRIBE on the cluster every group; otherwise the groups the principal may describe.
+    func listGroups(session: KafkaSession) -> ListGroupsResponse {
         var groups: [String: String] = [:]
         for groupId in (try? store.read { try $0.groups() }) ?? [] { groups[groupId] = "consumer" }
         for groupId in coordinator.groupIds { groups[groupId] = coordinator.view(groupId)?.protocolType ?? "consumer" }
+        if !access.authorize(session, .describe, .cluster) {
+            groups = groups.filter { access.authorize(session, .describe, .group($0.key)) }
+        }
         countRequest(.listGroups, error: .none)
         return ListGroupsResponse(groups: groups.keys.sorted().map { .init(groupId: $0, protocolType: groups[$0]!.isEmpty ? "consumer" : groups[$0]!) })
     }

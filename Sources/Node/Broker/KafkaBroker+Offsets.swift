@@ -77,4 +77,17 @@ extension KafkaBroker {
             return OffsetFetchResponse(topics: [], errorCode: code.rawValue)
         }
     }
+
+    /// OffsetFetch: the partitions of topics the principal may not describe carry
+    /// TOPIC_AUTHORIZATION_FAILED instead of their offsets.
+    func authorizeOffsetFetch(_ response: OffsetFetchResponse, session: KafkaSession) -> OffsetFetchResponse {
+        var response = response
+        response.topics = response.topics.map { topic in
+            guard !access.authorize(session, .describe, .topic(topic.name)) else { return topic }
+            return .init(name: topic.name, partitions: topic.partitions.map {
+                .init(partitionIndex: $0.partitionIndex, committedOffset: -1, metadata: "", errorCode: Self.topicDenied)
+            })
+        }
+        return response
+    }
 }

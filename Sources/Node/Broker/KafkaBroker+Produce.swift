@@ -4,7 +4,7 @@ import NIOCore
 import Protocol
 
 extension KafkaBroker {
-    func produce(_ request: ProduceRequest, logger: Logger) async -> ProduceResponse {
+    func produce(_ request: ProduceRequest, session: KafkaSession, logger: Logger) async -> ProduceResponse {
         func everyPartition(_ code: KafkaErrorCode, _ message: String) -> ProduceResponse {
             countRequest(.produce, error: code)
             return ProduceResponse(responses: request.topicData.map { topic in
@@ -21,11 +21,12 @@ extension KafkaBroker {
         }
         // Partitions of one request append concurrently, so they share group commits.
         let store = self.store
+        let principal = session.principal
         let results = await withTaskGroup(of: (Int, Int, ProduceResponse.PartitionProduceResponse).self) { group in
             for (topicIndex, topic) in request.topicData.enumerated() {
                 for (partitionIndex, data) in topic.partitionData.enumerated() {
                     group.addTask {
-                        (topicIndex, partitionIndex, await Self.appendPartition(store: store, topic: topic.name, data: data, logger: logger))
+                        (topicIndex, partitionIndex, await self.appendPartition(store: store, topic: topic.name, data: data, principal: principal, logger: logger))
                     }
                 }
             }
@@ -46,8 +47,8 @@ extension KafkaBroker {
         return ProduceResponse(responses: responses)
     }
 
-    private static func appendPartition(store: LogStore, topic: String, data: ProduceRequest.PartitionProduceData,
-                                        logger: Logger) async -> ProduceResponse.PartitionProduceResponse {
+    private func appendPartition(store: LogStore, topic: String, data: ProduceRequest.PartitionProduceData,
+                                 principal: KafkaPrincipal, logger: Logger) async -> ProduceResponse.PartitionProduceResponse {
         func failure(_ code: KafkaErrorCode, _ message: String, recordIndex: Int? = nil) -> ProduceResponse.PartitionProduceResponse {
             logger.warning("produce rejected", metadata: ["topic": "\(topic)", "partition": "\(data.index)", "error": "\(message)"])
             // Produce v8+ names the record to blame, as Kafka's LogValidator does.
@@ -69,6 +70,9 @@ extension KafkaBroker {
             batch = batches[0]
             let header = try RecordBatch.peekHeader(batch)
             if header.isTransactional { return failure(.invalidRecord, "transactional batches are not supported") }
+            if header.producerId >= 0, let refusal = await refuseBorrowedProducerId(header.producerId, principal: principal) {
+                return failure(.clusterAuthorizationFailed, refusal)
+            }
         } catch where error.code == .unsupportedMagic {
             return failure(.unsupportedForMessageFormat, "only message format v2 (magic 2) is accepted: \(error.message)")
         } catch {
@@ -87,5 +91,32 @@ extension KafkaBroker {
         } catch {
             return failure(.unknownServerError, "\(error)")
         }
+    }
+
+    /// Why a batch carrying `producerId` may not come from `principal` (the id was issued to
+    /// someone else), or nil. Owners never change, so they are cached; an id with no recorded
+    /// owner (issued before owners were recorded) is claimed by its first user.
+    func refuseBorrowedProducerId(_ producerId: Int64, principal: KafkaPrincipal) async -> String? {
+        let claimant = principal.description
+        var owner = producerOwners.withLock { $0[producerId] }
+        if owner == nil {
+            do {
+                owner = try await store.write { transaction -> String in
+                    if let recorded = try ProducerOwners.owner(of: producerId, in: transaction) { return recorded }
+                    try ProducerOwners.record(producerId, owner: claimant, in: transaction)
+                    return claimant
+                }
+            } catch {
+                return "the owner of producer id \(producerId) cannot be read: \(error)"
+            }
+            producerOwners.withLock { cache in
+                if cache.count >= 65_536 { cache.removeAll(keepingCapacity: true) }
+                cache[producerId] = owner
+            }
+        }
+        guard let owner, owner != claimant else { return nil }
+        rejections.warning(key: "borrowed-producer-id", "refused a batch whose producer id belongs to another principal",
+                           metadata: ["producerId": "\(producerId)", "principal": "\(claimant)"])
+        return "producer id \(producerId) was not issued to \(claimant)"
     }
 }

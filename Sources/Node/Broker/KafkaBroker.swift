@@ -32,19 +32,23 @@ final class KafkaBroker: Sendable {
     static let implementedAPIs: [KafkaAPIKey] = [
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
-        .apiVersions, .createTopics, .initProducerId,
+        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls,
     ]
 
     let store: LogStore
     let coordinator: GroupCoordinator
+    let access: BrokerAccessControl
+    /// Producer id -> the principal it was issued to (see `refuseBorrowedProducerId`).
+    let producerOwners = Mutex<[Int64: String]>([:])
     private let settings: Mutex<Configuration>
     /// Warnings of refused requests, rate-limited per reason.
     let rejections: RateLimitedLogger
 
     init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
-         logger: Logger = Logger(label: "paynode.kafka")) {
+         access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
         self.store = store
         self.coordinator = coordinator
+        self.access = access ?? BrokerAccessControl(store: store, configuration: .init(), logger: logger)
         self.settings = Mutex(configuration)
         self.rejections = RateLimitedLogger(logger: logger)
     }
@@ -113,46 +117,118 @@ final class KafkaBroker: Sendable {
             countRequest(api, error: .none)
             return respond(ApiVersionsResponse(errorCode: 0, apiKeys: Self.advertisedVersions, throttleTimeMs: 0))
         case .metadata:
-            return respond(await metadata(try MetadataRequest.decode(from: &body, version: version), version: version))
+            let request = try MetadataRequest.decode(from: &body, version: version)
+            let response = await metadata(request, version: version, session: session)
+            return respond(authorizeMetadata(response, requestedAll: request.topics == nil, session: session))
         case .produce:
-            let request = try ProduceRequest.decode(from: &body, version: version)
+            var request = try ProduceRequest.decode(from: &body, version: version)
             if let refusal = refuseOversized(request, peer: peer) {
                 // acks=0 producers read no answer; closing is the only refusal they notice.
                 return request.acks == 0 ? .close("oversized acks=0 Produce request") : respond(refusal)
             }
-            let response = await produce(request, logger: logger)
+            let denied = authorizeProduce(&request, session: session)
+            if !denied.isEmpty && request.acks == 0 { return .close("acks=0 Produce to a topic \(session.principal) may not write") }
+            var response = request.topicData.isEmpty ? ProduceResponse(responses: []) : await produce(request, session: session, logger: logger)
+            response.responses += denied
+            if !denied.isEmpty { countRequest(.produce, error: .topicAuthorizationFailed) }
             return request.acks == 0 ? .noResponse : respond(response)
         case .fetch:
-            let request = try FetchRequest.decode(from: &body, version: version)
+            var request = try FetchRequest.decode(from: &body, version: version)
             if let refusal = refuseOversized(request, peer: peer) { return respond(refusal) }
-            return respond(await fetch(request))
+            let denied = authorizeFetch(&request, session: session)
+            guard !request.topics.isEmpty || denied.isEmpty else {
+                countRequest(.fetch, error: .topicAuthorizationFailed)
+                return respond(FetchResponse(responses: denied))
+            }
+            var response = await fetch(request)
+            response.responses += denied
+            return respond(response)
         case .listOffsets:
-            return respond(listOffsets(try ListOffsetsRequest.decode(from: &body, version: version)))
+            var request = try ListOffsetsRequest.decode(from: &body, version: version)
+            let denied = authorizeListOffsets(&request, session: session)
+            var response = listOffsets(request)
+            response.topics += denied
+            return respond(response)
         case .createTopics:
-            return respond(await createTopics(try CreateTopicsRequest.decode(from: &body, version: version)))
+            var request = try CreateTopicsRequest.decode(from: &body, version: version)
+            let denied = authorizeCreateTopics(&request, session: session)
+            var response = await createTopics(request)
+            response.topics += denied
+            return respond(response)
         case .initProducerId:
-            return respond(await initProducerId(try InitProducerIdRequest.decode(from: &body, version: version)))
+            let request = try InitProducerIdRequest.decode(from: &body, version: version)
+            guard request.transactionalId != nil || mayStartIdempotentProducer(session) else {
+                countRequest(.initProducerId, error: .clusterAuthorizationFailed)
+                return respond(InitProducerIdResponse(errorCode: KafkaErrorCode.clusterAuthorizationFailed.rawValue, producerId: -1, producerEpoch: -1))
+            }
+            return respond(await initProducerId(request, session: session))
         case .findCoordinator:
-            return respond(findCoordinator(try FindCoordinatorRequest.decode(from: &body, version: version)))
+            let request = try FindCoordinatorRequest.decode(from: &body, version: version)
+            if request.keyType == 0, !authorized(session, .describe, .group(request.key)) {
+                countRequest(.findCoordinator, error: .groupAuthorizationFailed)
+                return respond(FindCoordinatorResponse(errorCode: Self.groupDenied, errorMessage: "\(session.principal) may not describe group \(request.key)",
+                                                       nodeId: -1, host: "", port: -1))
+            }
+            return respond(findCoordinator(request))
         case .offsetCommit:
-            let request = try OffsetCommitRequest.decode(from: &body, version: version)
+            var request = try OffsetCommitRequest.decode(from: &body, version: version)
             if let refusal = refuseOversized(request, peer: peer) { return respond(refusal) }
-            return respond(await offsetCommit(request))
+            let denied = authorizeOffsetCommit(&request, session: session)
+            var response = request.topics.isEmpty ? OffsetCommitResponse(topics: []) : await offsetCommit(request)
+            response.topics += denied
+            if !denied.isEmpty { countRequest(.offsetCommit, error: KafkaErrorCode(rawValue: denied[0].partitions.first?.errorCode ?? 0) ?? .none) }
+            return respond(response)
         case .offsetFetch:
-            return respond(offsetFetch(try OffsetFetchRequest.decode(from: &body, version: version)))
+            let request = try OffsetFetchRequest.decode(from: &body, version: version)
+            guard authorized(session, .describe, .group(request.groupId)) else {
+                countRequest(.offsetFetch, error: .groupAuthorizationFailed)
+                // v1 has no top-level error code: each named partition carries it.
+                return respond(OffsetFetchResponse(topics: (request.topics ?? []).map { topic in
+                    .init(name: topic.name, partitions: topic.partitionIndexes.map {
+                        .init(partitionIndex: $0, committedOffset: -1, metadata: "", errorCode: Self.groupDenied)
+                    })
+                }, errorCode: Self.groupDenied))
+            }
+            return respond(authorizeOffsetFetch(offsetFetch(request), session: session))
         case .joinGroup:
-            return respond(await joinGroup(try JoinGroupRequest.decode(from: &body, version: version), header: header, peer: peer))
+            let request = try JoinGroupRequest.decode(from: &body, version: version)
+            guard authorized(session, .read, .group(request.groupId)) else {
+                countRequest(.joinGroup, error: .groupAuthorizationFailed)
+                return respond(JoinGroupResponse(errorCode: Self.groupDenied, memberId: request.memberId))
+            }
+            return respond(await joinGroup(request, header: header, peer: peer))
         case .syncGroup:
-            return respond(await syncGroup(try SyncGroupRequest.decode(from: &body, version: version)))
+            let request = try SyncGroupRequest.decode(from: &body, version: version)
+            guard authorized(session, .read, .group(request.groupId)) else {
+                countRequest(.syncGroup, error: .groupAuthorizationFailed)
+                return respond(SyncGroupResponse(errorCode: Self.groupDenied))
+            }
+            return respond(await syncGroup(request))
         case .heartbeat:
-            return respond(heartbeat(try HeartbeatRequest.decode(from: &body, version: version)))
+            let request = try HeartbeatRequest.decode(from: &body, version: version)
+            guard authorized(session, .read, .group(request.groupId)) else {
+                countRequest(.heartbeat, error: .groupAuthorizationFailed)
+                return respond(HeartbeatResponse(errorCode: Self.groupDenied))
+            }
+            return respond(heartbeat(request))
         case .leaveGroup:
-            return respond(leaveGroup(try LeaveGroupRequest.decode(from: &body, version: version), version: version))
+            let request = try LeaveGroupRequest.decode(from: &body, version: version)
+            guard authorized(session, .read, .group(request.groupId)) else {
+                countRequest(.leaveGroup, error: .groupAuthorizationFailed)
+                return respond(LeaveGroupResponse(errorCode: Self.groupDenied))
+            }
+            return respond(leaveGroup(request, version: version))
         case .describeGroups:
-            return respond(describeGroups(try DescribeGroupsRequest.decode(from: &body, version: version)))
+            return respond(describeGroups(try DescribeGroupsRequest.decode(from: &body, version: version), session: session))
         case .listGroups:
             _ = try ListGroupsRequest.decode(from: &body, version: version)
-            return respond(listGroups())
+            return respond(listGroups(session: session))
+        case .describeAcls:
+            return respond(describeAcls(try DescribeAclsRequest.decode(from: &body, version: version), session: session))
+        case .createAcls:
+            return respond(await createAcls(try CreateAclsRequest.decode(from: &body, version: version), session: session))
+        case .deleteAcls:
+            return respond(await deleteAcls(try DeleteAclsRequest.decode(from: &body, version: version), session: session))
         }
     }
 

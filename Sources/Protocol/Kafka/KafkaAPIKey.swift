@@ -18,6 +18,9 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case apiVersions = 18
     case createTopics = 19
     case initProducerId = 22
+    case describeAcls = 29
+    case createAcls = 30
+    case deleteAcls = 31
 
     public var supportedVersions: ClosedRange<Int16> {
         switch self {
@@ -37,6 +40,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .apiVersions: 0...2
         case .createTopics: 0...4
         case .initProducerId: 0...1
+        case .describeAcls, .createAcls, .deleteAcls: 0...1
         }
     }
 
@@ -58,6 +62,9 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .apiVersions: "ApiVersions"
         case .createTopics: "CreateTopics"
         case .initProducerId: "InitProducerId"
+        case .describeAcls: "DescribeAcls"
+        case .createAcls: "CreateAcls"
+        case .deleteAcls: "DeleteAcls"
         }
     }
 }

@@ -39,7 +39,11 @@ final class Cluster: Sendable {
         var arguments = ["--data-dir", options.root + "/service",
                          "--kafka-listen", "127.0.0.1:\(known.kafka ?? 0)",
                          "--http-listen", "127.0.0.1:\(known.http ?? 0)",
-                         "--log-level", options.logLevel]
+                         "--log-level", options.logLevel,
+                         // The loadtest's executor and checker connect without SASL, so they are
+                         // User:ANONYMOUS; the checker reads psp-result-updates, which only super
+                         // users may besides the executor.
+                         "--executor-principal", "User:ANONYMOUS", "--super-users", "User:ANONYMOUS"]
         if let partitions = options.topicPartitions { arguments += ["--topic-partitions", String(partitions)] }
         arguments += options.serviceArguments + extraArguments
         let ready = try await service.start(arguments: arguments)

@@ -1,0 +1,86 @@
+import Logging
+import LogStore
+import Protocol
+import Synchronization
+
+/// The broker's authorizer: the built-in bindings the node's role needs (a service's payment
+/// defaults) plus the bindings stored in its LogStore (`paynode acls`, CreateAcls). Stored
+/// bindings are re-read at most once per `refreshInterval`, so `paynode acls add` run against
+/// a live node's data directory takes effect within it.
+final class BrokerAccessControl: Sendable {
+    struct Configuration: Sendable {
+        /// Bindings that always apply and cannot be deleted (listed as built-in).
+        var builtInBindings: [AclBinding] = []
+        var superUsers: Set<KafkaPrincipal> = []
+        /// Kafka's allow.everyone.if.no.acl.found.
+        var allowEveryoneIfNoAclFound = true
+        var refreshInterval: Duration = .seconds(1)
+    }
+
+    private struct Snapshot {
+        var authorizer: Authorizer
+        var loadedAt: ContinuousClock.Instant
+    }
+
+    let configuration: Configuration
+    private let store: LogStore
+    private let logger: Logger
+    private let snapshot: Mutex<Snapshot>
+
+    init(store: LogStore, configuration: Configuration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        let stored = Self.storedBindings(store, logger: logger)
+        self.snapshot = Mutex(Snapshot(authorizer: Self.authorizer(configuration, stored: stored), loadedAt: .now))
+    }
+
+    var authorizer: Authorizer {
+        let now = ContinuousClock.now
+        if let current = snapshot.withLock({ now - $0.loadedAt < configuration.refreshInterval ? $0.authorizer : nil }) {
+            return current
+        }
+        let fresh = Self.authorizer(configuration, stored: Self.storedBindings(store, logger: logger))
+        snapshot.withLock { $0 = Snapshot(authorizer: fresh, loadedAt: now) }
+        return fresh
+    }
+
+    /// Makes the next decision read the stored bindings again (after CreateAcls/DeleteAcls).
+    func invalidate() {
+        snapshot.withLock { $0.loadedAt = ContinuousClock.now - configuration.refreshInterval }
+    }
+
+    func authorize(_ session: KafkaSession, _ operation: AclOperation, _ resource: AclResource) -> Bool {
+        authorizer.authorize(session.principal, host: session.address, operation, resource)
+    }
+
+    private static func authorizer(_ configuration: Configuration, stored: [AclBinding]) -> Authorizer {
+        Authorizer(bindings: configuration.builtInBindings + stored, superUsers: configuration.superUsers,
+                   allowEveryoneIfNoAclFound: configuration.allowEveryoneIfNoAclFound)
+    }
+
+    /// Every stored binding; a key that does not decode is skipped and named in the log rather
+    /// than failing every request.
+    static func storedBindings(_ store: LogStore, logger: Logger) -> [AclBinding] {
+        do {
+            return try store.read { transaction -> [AclBinding] in
+                guard let table = transaction.table(StoredAcl.table) else { return [] }
+                return try table.scan().compactMap { entry in
+                    guard let binding = StoredAcl.binding(entry.key) else {
+                        logger.error("skipping an undecodable ACL entry", metadata: ["bytes": "\(entry.key.count)"])
+                        return nil
+                    }
+                    return binding
+                }
+            }
+        } catch {
+            logger.error("cannot read the stored ACLs; only the built-in ones apply", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+}
+
+extension KafkaSession {
+    /// The client's address as ACL hosts name it (without Kafka's leading "/").
+    var address: String { clientHost.hasPrefix("/") ? String(clientHost.dropFirst()) : clientHost }
+}
