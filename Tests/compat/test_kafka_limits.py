@@ -280,6 +280,14 @@ def test_service_partition_budget_keeps_payments_working_and_auto_create_is_off(
         topics = admin.list_topics(timeout=10).topics
         left = 3994 - sum(len(topic.partitions) for topic in topics.values())
         assert left > 0
+        # validate_only checks the budget as creating would, and spends none of it.
+        try:
+            admin.create_topics([NewTopic("too-big", left + 1, 1)], validate_only=True)["too-big"].result(timeout=60)
+            raise AssertionError("validate_only accepted a topic beyond the partition budget")
+        except Exception as error:  # noqa: BLE001
+            assert error.args[0].code() == 37 and "maximumPartitions" in error.args[0].str(), error
+        admin.create_topics([NewTopic("fits", left, 1)], validate_only=True)["fits"].result(timeout=60)
+        assert "fits" not in admin.list_topics(timeout=10).topics
         admin.create_topics([NewTopic("last", left, 1)])["last"].result(timeout=60)
         # ...and the node's own tables still open: a payment POST answers 201.
         assert post_order(service.http_port, "after-budget-1") == 201

@@ -126,12 +126,15 @@ extension KafkaBroker {
             do {
                 try TopicName.validate(topic.name)
                 if request.validateOnly {
-                    guard (1...100_000).contains(partitions) else {
-                        throw LogStoreError(.invalidPartitions, "partition count \(partitions) must be between 1 and 100000")
-                    }
-                    if try store.describe(topic: topic.name) != nil {
-                        throw LogStoreError(.topicAlreadyExists, "topic \(topic.name) already exists")
-                    }
+                    // The same checks as creating (name, count, existence, the partition budget),
+                    // in a transaction that is then rolled back.
+                    let validated = topicConfiguration
+                    do {
+                        try await store.write { transaction in
+                            try transaction.createTopic(topic.name, partitions: partitions, configuration: validated)
+                            throw ValidatedOnly()
+                        }
+                    } catch is ValidatedOnly {}
                 } else {
                     try await store.createTopic(topic.name, partitions: partitions, configuration: topicConfiguration)
                 }
@@ -188,3 +191,7 @@ extension KafkaBroker {
         }
     }
 }
+
+/// Ends a validate-only CreateTopics transaction: thrown after every check passed, so the
+/// transaction rolls back.
+private struct ValidatedOnly: Error {}
