@@ -63,11 +63,12 @@ public enum AclOperation: Int8, Sendable, CaseIterable, CustomStringConvertible 
 
     /// The operations an ALLOW of this one also grants, as Kafka's AclAuthorizer: whoever may
     /// read, write, delete or alter may also describe; whoever may alter configs may describe them.
-    var impliedOperations: Set<AclOperation> {
+    func implies(_ operation: AclOperation) -> Bool {
+        if operation == self { return true }
         switch self {
-        case .read, .write, .delete, .alter: [self, .describe]
-        case .alterConfigs: [self, .describeConfigs]
-        default: [self]
+        case .read, .write, .delete, .alter: return operation == .describe
+        case .alterConfigs: return operation == .describeConfigs
+        default: return false
         }
     }
 }
@@ -180,8 +181,13 @@ public struct AclBinding: Hashable, Sendable, CustomStringConvertible {
     }
 
     func applies(to principal: KafkaPrincipal, host: String) -> Bool {
-        (self.principal == principal.description || self.principal == "\(principal.type):\(Self.wildcard)")
-            && (self.host == Self.wildcard || self.host == host)
+        guard self.host == Self.wildcard || self.host == host else { return false }
+        // "Type:name" compared piecewise, without building the principal's text.
+        let utf8 = self.principal.utf8
+        guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")),
+              utf8[..<colon].elementsEqual(principal.type.utf8) else { return false }
+        let name = utf8[utf8.index(after: colon)...]
+        return name.elementsEqual(principal.name.utf8) || name.elementsEqual(Self.wildcard.utf8)
     }
 
     public var description: String {

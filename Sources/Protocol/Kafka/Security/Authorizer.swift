@@ -18,15 +18,22 @@ public struct Authorizer: Sendable {
     /// `host` is the client's address without Kafka's leading "/".
     public func authorize(_ principal: KafkaPrincipal, host: String, _ operation: AclOperation, _ resource: AclResource) -> Bool {
         if superUsers.contains(principal) { return true }
-        let covering = bindings.filter { $0.covers(resource) }
-        if covering.isEmpty { return allowEveryoneIfNoAclFound }
-        let applying = covering.filter { $0.applies(to: principal, host: host) }
-        if applying.contains(where: { $0.permission == .deny && ($0.operation == .all || $0.operation == operation) }) {
-            return false
+        // One pass, no allocation: this runs for every topic and group of every request.
+        var covered = false
+        var allowed = false
+        for binding in bindings where binding.covers(resource) {
+            covered = true
+            guard binding.applies(to: principal, host: host) else { continue }
+            switch binding.permission {
+            case .deny where binding.operation == .all || binding.operation == operation:
+                return false
+            case .allow where binding.operation == .all || binding.operation.implies(operation):
+                allowed = true
+            default:
+                continue
+            }
         }
-        return applying.contains { binding in
-            binding.permission == .allow && (binding.operation == .all || binding.operation.impliedOperations.contains(operation))
-        }
+        return covered ? allowed : allowEveryoneIfNoAclFound
     }
 
     /// Whether the principal may write some topic: Kafka (KIP-679) lets such a principal
