@@ -22,7 +22,7 @@ final class APIAuthenticator: Sendable {
     }
 
     private struct Cached {
-        var record: APIKeyRecord?
+        var record: APIKeyRecord
         var loadedAt: Double
     }
 
@@ -122,14 +122,18 @@ final class APIAuthenticator: Sendable {
         }
     }
 
-    /// The record under `prefix`, from the cache while fresh, else from the store. Unknown
-    /// prefixes are cached too (a flood of made-up keys costs one read per prefix per TTL); the
-    /// cache is bounded and simply emptied when full.
+    /// The record under `prefix`, from the cache while fresh, else from the store. Only keys
+    /// that exist are cached, so made-up keys (one store read each) cannot push real ones out;
+    /// the cache is bounded all the same and simply emptied when full.
     private func record(prefix: String) throws -> APIKeyRecord? {
         let now = secondsSinceStart()
         if let cached = cache.withLock({ $0[prefix] }), now - cached.loadedAt < settings.cacheSeconds { return cached.record }
         let record = try APIKeyStore.record(prefix: prefix, in: store)
         cache.withLock { entries in
+            guard let record else {
+                entries[prefix] = nil
+                return
+            }
             if entries.count >= settings.maximumKeys, entries[prefix] == nil { entries.removeAll(keepingCapacity: true) }
             entries[prefix] = Cached(record: record, loadedAt: now)
         }
