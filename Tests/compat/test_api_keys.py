@@ -175,3 +175,19 @@ def test_keys_made_before_the_first_start_and_auth_off(data_dir):
         assert "HTTP authentication is off" in node.log()
     finally:
         node.stop()
+
+
+def test_hostile_authorization_headers_get_401_and_the_service_stays_up(data_dir):
+    node = start(data_dir)
+    try:
+        key = api_key(data_dir, "--merchant", "m_a")
+        for value in ["Bearer " + "A" * 60000, "Bearer  ", "Bearer pk_", "bearer " + key + " " + key, "Bearer " + key[:-1] + "!",
+                      "Bearer\t" + key, "Token " + key, "Bearer " + key.lower() if key != key.lower() else "Bearer pk_" + "0" * 39]:
+            status, headers, raw = call(node.http_port, "GET", "/v1/payment-orders", headers={"Authorization": value})
+            assert status == 401, (value[:40], status)
+            assert error_code(raw) == "unauthenticated" and "Bearer" in headers["WWW-Authenticate"]
+        assert call(node.http_port, "GET", "/v1/payment-orders", key)[0] == 200
+        status, _, raw = call(node.ops_port, "GET", "/metrics")
+        assert 'paynode_http_auth_failures_total{reason="malformed"}' in raw.decode()
+    finally:
+        node.stop()
