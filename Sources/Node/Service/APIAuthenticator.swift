@@ -23,6 +23,8 @@ final class APIAuthenticator: Sendable {
 
     private struct Cached {
         var record: APIKeyRecord
+        /// The record's hash decoded once, not per request.
+        var hash: [UInt8]
         var loadedAt: Double
     }
 
@@ -59,14 +61,15 @@ final class APIAuthenticator: Sendable {
         case .success(let presented): key = presented
         }
         let prefix = key.prefix
-        let record: APIKeyRecord?
+        let cached: Cached?
         do {
-            record = try self.record(prefix: prefix)
+            cached = try self.record(prefix: prefix)
         } catch {
             logger.error("reading an API key failed", metadata: ["prefix": "\(prefix)", "error": "\(error)"])
             return .refused(PaymentAPI.error(503, "unavailable", "API keys cannot be read right now; retry"))
         }
-        let matches = record.map { hasher.matches(key, storedHex: $0.hash) } ?? false
+        let record = cached?.record
+        let matches = cached.map { hasher.matches(key, storedHash: $0.hash) } ?? false
         let principal: APIPrincipal
         switch APIAccess.authenticate(record, hashMatches: matches, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)) {
         case .failure(let failure): return .refused(refuse(failure, prefix: prefix))
@@ -125,19 +128,22 @@ final class APIAuthenticator: Sendable {
     /// The record under `prefix`, from the cache while fresh, else from the store. Only keys
     /// that exist are cached, so made-up keys (one store read each) cannot push real ones out;
     /// the cache is bounded all the same and simply emptied when full.
-    private func record(prefix: String) throws -> APIKeyRecord? {
+    private func record(prefix: String) throws -> Cached? {
         let now = secondsSinceStart()
-        if let cached = cache.withLock({ $0[prefix] }), now - cached.loadedAt < settings.cacheSeconds { return cached.record }
-        let record = try APIKeyStore.record(prefix: prefix, in: store)
+        if let cached = cache.withLock({ $0[prefix] }), now - cached.loadedAt < settings.cacheSeconds { return cached }
+        // A record whose hash is not hex (never written so) matches no key.
+        let found = try APIKeyStore.record(prefix: prefix, in: store).map {
+            Cached(record: $0, hash: APIKeyHasher.bytes(hex: $0.hash) ?? [], loadedAt: now)
+        }
         cache.withLock { entries in
-            guard let record else {
+            guard let found else {
                 entries[prefix] = nil
                 return
             }
             if entries.count >= settings.maximumKeys, entries[prefix] == nil { entries.removeAll(keepingCapacity: true) }
-            entries[prefix] = Cached(record: record, loadedAt: now)
+            entries[prefix] = found
         }
-        return record
+        return found
     }
 
     private func secondsSinceStart() -> Double {
