@@ -24,6 +24,8 @@ struct DevCommand: AsyncParsableCommand {
     var kafkaListen = ListenAddress(host: "127.0.0.1", port: 9092)
     @Option(name: .customLong("http-listen"), help: "The service's HTTP listener: payment API (default 127.0.0.1:8080).")
     var httpListen = ListenAddress(host: "127.0.0.1", port: 8080)
+    @Option(name: .customLong("ops-listen"), help: "The service's ops listener: metrics and health without a key (default 127.0.0.1:9464).")
+    var opsListen = APIAuthOptions.defaultOpsListen
     @Option(name: .customLong("executor-http-listen"), help: "The executor's HTTP listener (default 127.0.0.1:8081).")
     var executorHTTPListen = ListenAddress(host: "127.0.0.1", port: 8081)
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call (default 0).")
@@ -36,10 +38,12 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let root = dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data/dev"
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let apiKey = try await DevAPIKey.ensure(root: root, serviceDirectory: root + "/service")
         // The executor connects without SASL, so the service must accept User:ANONYMOUS's results.
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
                                                    "--executor-principal", "User:ANONYMOUS",
-                                                   "--http-listen", httpListen.description, "--log-level", "warning"], ready: "paynode service ready")
+                                                   "--http-listen", httpListen.description, "--ops-listen", opsListen.description,
+                                                   "--log-level", "warning"], ready: "paynode service ready")
         defer { service.stop() }
         let executor = try Child.start(executable, ["executor", "--data-dir", root + "/executor", "--bootstrap-servers", kafkaListen.description,
                                                     "--http-listen", executorHTTPListen.description, "--psp-latency-ms", String(pspLatency),
@@ -48,19 +52,22 @@ struct DevCommand: AsyncParsableCommand {
         let api = "http://\(httpListen)"
         print("""
         paynode dev is running (data in \(root))
-          payment API   \(api)/v1/payment-orders
+          payment API   \(api)/v1/payment-orders   (needs the API key: an admin key, kept in \(root)/api-key)
+                        export PAYNODE_API_KEY=$(cat \(root)/api-key)
+                        curl -H "Authorization: Bearer $PAYNODE_API_KEY" \(api)/v1/payment-orders
           Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
-          metrics       \(api)/metrics, http://\(executorHTTPListen)/metrics
+          metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
         """)
         fflushStandardOutput()
         guard demoOrders > 0 else {
             await Child.waitForInterrupt()
             return
         }
-        try await demo(api: api)
+        try await demo(api: api, apiKey: apiKey)
     }
 
-    private func demo(api: String) async throws {
+    private func demo(api: String, apiKey: String) async throws {
+        let authorization = ["Authorization": "Bearer \(apiKey)"]
         let run = UUID().uuidString.prefix(8)
         let started = Date()
         let ids: [(String, String)] = try await withThrowingTaskGroup(of: (String, String).self) { group in
@@ -70,7 +77,7 @@ struct DevCommand: AsyncParsableCommand {
                 group.addTask {
                     let token = Self.tokens[index % Self.tokens.count]
                     let body = #"{"merchantId":"m_demo","amount":\#(1000 + index),"currency":"EUR","paymentMethod":"\#(token)","psp":"\#(index % 2 == 0 ? "stripe" : "adyen")"}"#
-                    let (status, json) = try await Self.http("POST", "\(api)/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"])
+                    let (status, json) = try await Self.http("POST", "\(api)/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"].merging(authorization) { $1 })
                     guard status == 201, let id = json["paymentOrderId"] as? String else {
                         throw ValidationError("creating a demo order failed with HTTP \(status): \(json)")
                     }
@@ -87,7 +94,7 @@ struct DevCommand: AsyncParsableCommand {
         while !remaining.isEmpty, Date() < deadline {
             var stillPending: [(String, String)] = []
             for (id, token) in remaining {
-                let (_, order) = try await Self.http("GET", "\(api)/v1/payment-orders/\(id)")
+                let (_, order) = try await Self.http("GET", "\(api)/v1/payment-orders/\(id)", headers: authorization)
                 let status = order["status"] as? String ?? "?"
                 if status == "PENDING" {
                     stillPending.append((id, token))

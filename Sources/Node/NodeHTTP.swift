@@ -22,20 +22,27 @@ struct NodeHTTP {
     /// `beforeScrape` refreshes the node's own gauges read at scrape time (offsets, lag, orders by
     /// status; the heap's are read for every node);
     /// a failure there is logged and the remaining metrics are still served.
+    ///
+    /// `admit` answers a metrics or health request it refuses (nil lets it through): the
+    /// service's main listener asks for an `admin` API key there, its ops listener does not.
     init(readiness: Readiness, registry: PrometheusCollectorRegistry, logger: Logger = Logger(label: "paynode.http"),
-         beforeScrape: @escaping @Sendable () throws -> Void = {}) {
+         beforeScrape: @escaping @Sendable () throws -> Void = {},
+         admit: @escaping @Sendable (Request) -> Response? = { _ in nil }) {
         let router = Router()
         let heap = HeapGauges()
         router.add(middleware: HTTPMetricsMiddleware())
-        router.get("/healthz") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"# + "\n")))
+        router.get("/healthz") { request, _ -> Response in
+            if let refusal = admit(request) { return refusal }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"# + "\n")))
         }
-        router.get("/readyz") { _, _ -> Response in
+        router.get("/readyz") { request, _ -> Response in
+            if let refusal = admit(request) { return refusal }
             let ready = readiness.isReady
             return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(string: ready ? #"{"status":"ready"}"# + "\n" : #"{"status":"starting"}"# + "\n")))
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get("/metrics") { request, _ -> Response in
+            if let refusal = admit(request) { return refusal }
             heap.refresh()
             do {
                 try beforeScrape()

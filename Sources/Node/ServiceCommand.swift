@@ -19,6 +19,7 @@ struct ServiceCommand: AsyncParsableCommand {
     @OptionGroup var kafka: KafkaListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
+    @OptionGroup var auth: APIAuthOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (payment API, metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8080).")
     var httpListen: ListenAddress?
@@ -46,6 +47,9 @@ struct ServiceCommand: AsyncParsableCommand {
                                                            default: PaymentService.defaultHistoryPageEntries)
         guard (1...100_000).contains(historyEntries) else { throw ValidationError("--order-history-entries \(historyEntries) must be 1 to 100000") }
         let httpConnectionLimits = try httpLimits.resolve()
+        let authRequired = try auth.authenticationRequired()
+        let authSettings = try auth.settings()
+        let ops = try auth.opsAddress()
         let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
         let executorText = EnvironmentOption.string(executorPrincipal, "PAYNODE_EXECUTOR_PRINCIPAL") ?? "User:executor"
         guard let executor = KafkaPrincipal(parsing: executorText) else {
@@ -65,21 +69,42 @@ struct ServiceCommand: AsyncParsableCommand {
         try await service.ensureTopics(partitions: partitions)
         try await service.ensureOrderStatusCounts()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
+        // Always: the tables exist before `paynode apikeys` may add to them while this runs.
+        let hasher = try await APIKeyStore.prepare(store)
+        var authenticator: APIAuthenticator?
+        if authRequired {
+            authenticator = APIAuthenticator(store: store, hasher: hasher, settings: authSettings, logger: Logger(label: "paynode.auth"))
+            if try APIKeyStore.list(in: store).allSatisfy({ $0.revokedAt != nil }) {
+                logger.warning("no usable API key: every payment API request will be refused until one is created with `paynode apikeys create`")
+            }
+        } else {
+            logger.warning("HTTP authentication is off (--http-auth off): anyone who reaches the HTTP listener can create and read every merchant's orders")
+        }
+        let gate = APIGate(authenticator: authenticator)
 
-        let readiness = Readiness(node: "service", listeners: ["kafka", "http"], logger: logger)
+        let readiness = Readiness(node: "service", listeners: ["kafka", "http", "ops"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness,
                                                                           protectedGroups: [PaymentTopics.consumerGroup],
                                                                           builtInAcls: PaymentAccessDefaults.bindings(executor: executor, eventReaders: readers))
         let logGauges = LogGauges(store: store, registry: registry)
         let orderGauges = OrderGauges(service: service, registry: registry)
-        var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry) {
+        let refreshGauges: @Sendable () throws -> Void = {
             try logGauges.refresh()
             try orderGauges.refresh()
         }
-        PaymentAPI.register(on: nodeHTTP.router, service: service, historyEntries: historyEntries)
+        // Metrics and health: open on the ops listener; on the main one only with an admin key.
+        var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges, admit: { request in
+            guard case .refused(let response) = gate.admit(request, needs: .admin) else { return nil }
+            return response
+        })
+        let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
+        PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
         let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
+        }
+        let opsServer = opsHTTP.server(listen: ops, limits: httpConnectionLimits, logger: Logger(label: "paynode.ops")) { port in
+            readiness.bound("ops", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))
         let group = ServiceGroup(configuration: .init(services: [
@@ -87,6 +112,7 @@ struct ServiceCommand: AsyncParsableCommand {
             .init(service: kafkaServer),
             .init(service: consumer),
             .init(service: httpServer),
+            .init(service: opsServer),
         ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")

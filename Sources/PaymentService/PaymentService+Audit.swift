@@ -6,7 +6,10 @@ extension PaymentService {
     /// order's audit entries in chain order (each with its hash), or nil for an unknown order.
     /// One page: from sequence `cursor` (0: the first), at most `limit`, with `"nextCursor"` when
     /// more follow, so no order's trail makes one answer unbounded.
-    public func audit(_ text: String, cursor: UInt64 = 0, limit: Int = PaymentService.defaultHistoryPageEntries) throws -> String? {
+    /// `merchant`: the only merchant whose orders the caller sees (nil: every merchant); another
+    /// merchant's order reads as absent.
+    public func audit(_ text: String, cursor: UInt64 = 0, limit: Int = PaymentService.defaultHistoryPageEntries,
+                      merchant: String? = nil) throws -> String? {
         guard let id = PaymentOrderID(text) else { return nil }
         struct View: Encodable {
             var paymentOrderId: String
@@ -15,6 +18,7 @@ extension PaymentService {
         }
         return try store.read { transaction -> String? in
             guard try transaction.table(PaymentTables.orders)?.get(id.bytes) != nil else { return nil }
+            if let merchant, try Self.merchant(of: id, in: transaction) != merchant { return nil }
             let page = try AuditLog.entries(of: id, in: transaction, from: cursor, limit: limit)
             let view = View(paymentOrderId: id.description, entries: page.entries, nextCursor: page.next.map(String.init))
             let encoder = JSONEncoder()

@@ -32,9 +32,13 @@ public final class PaymentService: Sendable {
     /// ACLs let through. nil accepts every producer (tests that append results directly).
     let resultProducers: Set<String>?
 
+    /// The most orders one merchant-scoped list page looks at (`listOrders(merchant:)`).
+    let merchantScanBudget: Int
+
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer,
-                deadLetterLimit: Int = DeadLetter.defaultLimit, resultProducers: Set<String>? = nil) {
+                deadLetterLimit: Int = DeadLetter.defaultLimit, merchantScanBudget: Int = 2000, resultProducers: Set<String>? = nil) {
         self.store = store
+        self.merchantScanBudget = max(1, merchantScanBudget)
         self.resultProducers = resultProducers
         self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
         self.logger = logger
@@ -108,7 +112,9 @@ public final class PaymentService: Sendable {
     /// `POST /v1/payment-orders`: validates, then in one transaction stores the order (PENDING),
     /// the idempotency record and the `PaymentOrderCreated` record. The same key with the same
     /// request replays the first response; with another request it is refused (422).
-    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?) async throws -> Response {
+    /// `merchant`: the only merchant the caller may create orders for (its API key's), nil for
+    /// any; an order for another is refused 403 before anything is stored.
+    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws -> Response {
         guard let key = idempotencyKey, !key.isEmpty else {
             return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 bytes)")
         }
@@ -123,6 +129,9 @@ public final class PaymentService: Sendable {
             request = try CreateOrderRequest.parse(body)
         } catch {
             return Self.error(400, error.code, error.message)
+        }
+        if let merchant, request.merchantId != merchant {
+            return Self.error(403, "forbidden", "this API key creates orders only for its own merchant")
         }
         let canonical = request.canonical()
         let now = currentMilliseconds()
@@ -217,7 +226,11 @@ public final class PaymentService: Sendable {
     /// `"historyTruncated":true` and `"historyNextCursor":N` (the position to ask for next).
     /// An order's history has no bound of its own (every duplicate result is recorded), so an
     /// unbounded answer could be made arbitrarily large by whoever can produce results.
-    public func order(_ text: String, historyCursor: Int = 0, historyLimit: Int = PaymentService.defaultHistoryPageEntries) throws -> String? {
+    ///
+    /// `merchant`: the only merchant whose orders the caller sees (nil: every merchant); another
+    /// merchant's order is nil, as if it did not exist.
+    public func order(_ text: String, historyCursor: Int = 0, historyLimit: Int = PaymentService.defaultHistoryPageEntries,
+                      merchant: String? = nil) throws -> String? {
         guard let id = PaymentOrderID(text) else { return nil }
         let limit = max(1, historyLimit)
         let skip = max(0, historyCursor)
@@ -226,6 +239,7 @@ public final class PaymentService: Sendable {
                   let state = PaymentOrderState(decoding: stateBytes),
                   let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
+            if let merchant, details.merchantId != merchant { return nil }
             var page = HistoryPage(entries: [], nextCursor: nil)
             var terminal: HistoryEntry?
             var position = 0
@@ -257,6 +271,12 @@ public final class PaymentService: Sendable {
     /// The applied history entry of an order (its terminal fields), or nil. An order has at
     /// most one (PENDING becomes terminal once; terminal states are sticky), so the walk stops
     /// there: the duplicates and conflicts after it, however many a producer sent, are not read.
+    /// The merchant an order belongs to, or nil without details.
+    static func merchant(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> String? {
+        guard let bytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
+        return try JSON.decode(OrderDetails.self, bytes).merchantId
+    }
+
     static func terminalEntry(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> HistoryEntry? {
         var terminal: HistoryEntry?
         try forEachHistoryEntry(of: id, in: transaction) { entry in
@@ -270,8 +290,14 @@ public final class PaymentService: Sendable {
     /// time-ordered), optionally only one status; `cursor` is the last id of the previous page.
     /// With a status the orders come from `OrderStatusIndex`, so a page costs `limit` lookups
     /// however few orders have that status.
-    public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?) throws -> String {
+    ///
+    /// `merchant`: only that merchant's orders. There is no index by merchant, so one page
+    /// looks at no more than `merchantScanBudget` orders: a merchant with few orders among
+    /// many others gets short (even empty) pages with a `nextCursor` to go on from, never an
+    /// unbounded walk per request.
+    public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?, merchant: String? = nil) throws -> String {
         let end = cursor.flatMap(PaymentOrderID.init)?.bytes
+        let budget = merchantScanBudget
         let (views, next): ([String], String?) = try store.read { transaction in
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
                 return ([], nil)
@@ -279,14 +305,21 @@ public final class PaymentService: Sendable {
             var views: [String] = []
             var lastId: String?
             var more = false
+            var examined = 0
             /// Adds one order's view; false once the page is full (and one more order exists).
             func visit(_ key: [UInt8], _ state: PaymentOrderState) throws -> Bool {
-                if views.count == limit {
+                if views.count == limit || (merchant != nil && examined == budget) {
                     more = true
                     return false
                 }
+                examined += 1
                 guard let detailBytes = try details.get(key) else { return true }
                 let detail = try JSON.decode(OrderDetails.self, detailBytes)
+                if let merchant, detail.merchantId != merchant {
+                    // Skipped, but the next page starts after it.
+                    lastId = detail.paymentOrderId
+                    return true
+                }
                 var terminal: HistoryEntry?
                 if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: key) {
                     terminal = try Self.terminalEntry(of: id, in: transaction)

@@ -30,6 +30,7 @@ import Testing
 @Suite struct ParsingTests {
     @Test func readyLinesGiveThePorts() {
         #expect(ReadyPorts.parse("paynode service ready http=8080 kafka=9092", node: "service") == ReadyPorts(http: 8080, kafka: 9092))
+        #expect(ReadyPorts.parse("paynode service ready http=8080 kafka=9092 ops=9464", node: "service") == ReadyPorts(http: 8080, kafka: 9092))
         #expect(ReadyPorts.parse("paynode executor ready http=8081", node: "executor") == ReadyPorts(http: 8081, kafka: nil))
         #expect(ReadyPorts.parse("paynode service ready http=1 kafka=2", node: "executor") == nil)
         #expect(ReadyPorts.parse("2026 info paynode.service: starting", node: "service") == nil)
@@ -269,5 +270,9 @@ private final class CollectHandler: ChannelInboundHandler {
         let body = String(decoding: OrderDriver.requestBody(index: 7, token: "tok_visa"), as: UTF8.self)
         #expect(String(buffer: buffer) == "POST /v1/payment-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             + "Idempotency-Key: run-7\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+        var authorized = ByteBuffer()
+        OrderPipelineHandler.writeRequest(index: 7, token: "tok_visa", key: "run-7", host: "127.0.0.1", authorization: "Bearer pk_x",
+                                          into: &authorized)
+        #expect(String(buffer: authorized).hasPrefix("POST /v1/payment-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer pk_x\r\nContent-Type"))
     }
 }

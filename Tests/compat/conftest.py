@@ -16,13 +16,19 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAYNODE = os.environ.get("PAYNODE_BIN", os.path.join(ROOT, ".build", "debug", "paynode"))
 READY = re.compile(r"paynode (?:broker|service) ready http=(\d+) kafka=(\d+)")
+# The service also names its ops listener (metrics and health without an API key), after kafka.
+OPS = re.compile(r" ops=(\d+)")
 
 
 class Broker:
     """A paynode broker child process that can be killed and restarted on the same ports."""
 
-    def __init__(self, data_dir, kafka_port=0, http_port=0, extra_args=(), node="broker"):
+    def __init__(self, data_dir, kafka_port=0, http_port=0, extra_args=(), node="broker", auth=False):
+        """A service starts with `--http-auth off` (tests not about authentication) unless
+        `auth`; see `api_key` for a key of its data directory."""
         self.node = node
+        self.auth = auth
+        self.ops_port = None
         self.data_dir = data_dir
         self.kafka_port = kafka_port
         self.http_port = http_port
@@ -46,7 +52,7 @@ class Broker:
         self.process = subprocess.Popen(
             [PAYNODE, self.node, "--data-dir", self.data_dir,
              "--kafka-listen", f"127.0.0.1:{self.kafka_port}", "--http-listen", f"127.0.0.1:{self.http_port}",
-             *self.extra_args],
+             *self.service_args(), *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -56,8 +62,18 @@ class Broker:
             match = READY.search(line)
             if match:
                 self.http_port, self.kafka_port = int(match.group(1)), int(match.group(2))
+                ops = OPS.search(line)
+                self.ops_port = int(ops.group(1)) if ops else None
                 return self
         raise RuntimeError("broker did not become ready")
+
+    def service_args(self):
+        if self.node != "service":
+            return []
+        args = [] if any(arg.startswith("--ops-listen") for arg in self.extra_args) else ["--ops-listen", "127.0.0.1:0"]
+        if not self.auth and "--http-auth" not in self.extra_args:
+            args += ["--http-auth", "off"]
+        return args
 
     def kill(self):
         if self.process and self.process.poll() is None:
@@ -99,3 +115,9 @@ def paynode(*args, check=True):
     if check and result.returncode != 0:
         raise AssertionError(f"paynode {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result.stdout
+
+
+def api_key(data_dir, *args):
+    """Creates an API key in a service's data directory (running or not) and returns it;
+    `args` are `paynode apikeys create` flags (default: an orders:write key of merchant m_1)."""
+    return paynode("apikeys", "create", "--data-dir", data_dir, *(args or ("--merchant", "m_1"))).strip()

@@ -9,7 +9,7 @@ import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from conftest import PAYNODE, Broker
+from conftest import PAYNODE, Broker, api_key
 
 SCHEMA_HEADERS = [("paynode-schema", b"paynode.events.v1.PspResultUpdateEvent"), ("paynode-schema-version", b"1")]
 STATUS = {"SUCCESSFUL": 1, "FAILED": 2, "PENDING": 3}
@@ -47,12 +47,13 @@ def psp_result(order_id, status, reference="pi_1", error_code=None):
 
 
 class Api:
-    def __init__(self, port):
+    def __init__(self, port, key=None):
         self.base = f"http://127.0.0.1:{port}"
+        self.auth = {"Authorization": f"Bearer {key}"} if key else {}
 
     def call(self, method, path, body=None, headers=None):
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers={**self.auth, **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, dict(response.headers), json.loads(response.read() or b"null")
@@ -90,8 +91,9 @@ def read_all(bootstrap, topic):
 
 
 def test_api_and_result_processing(data_dir):
-    node = Broker(data_dir, node="service").start()
-    api = Api(node.http_port)
+    # With authentication on and a merchant key, as in production.
+    node = Broker(data_dir, node="service", auth=True).start()
+    api = Api(node.http_port, api_key(data_dir, "--merchant", "m_1"))
     try:
         status, _, visa = api.create("order-visa")
         assert status == 201 and visa["status"] == "PENDING"
@@ -169,7 +171,7 @@ def test_api_and_result_processing(data_dir):
         lag = subprocess.run([PAYNODE, "groups", "describe", "payment-service", "--topic", "psp-result-updates",
                               "--bootstrap-servers", node.bootstrap], capture_output=True, text=True, timeout=60).stdout
         # Metrics by outcome, Prometheus-named.
-        with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.ops_port}/metrics", timeout=10) as response:
             metrics = response.read().decode()
         assert 'paynode_psp_results_total{outcome="applied"} 3' in metrics, metrics
         assert 'paynode_psp_results_total{outcome="dead_lettered"} 2' in metrics
@@ -205,9 +207,10 @@ def pipelined(port, requests):
     return answers
 
 
-def order_request(key, token="tok_visa", close=False):
+def order_request(key, token="tok_visa", close=False, api_key=None):
     body = json.dumps({"merchantId": "m_pipe", "amount": 700, "currency": "EUR", "paymentMethod": token, "psp": "stripe"}).encode()
     return (b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + (f"Authorization: Bearer {api_key}\r\n".encode() if api_key else b"")
             + f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n".encode()
             + (b"Connection: close\r\n" if close else b"") + b"\r\n" + body)
 
@@ -216,14 +219,18 @@ def test_pipelined_requests_answer_in_order_as_if_served_in_turn(data_dir):
     """Creations pipelined on one connection run side by side (they share group commits), yet
     the connection behaves as if they were served one at a time: answers in request order, a
     repeated key is a replay of the first, and a GET after them sees every one of them."""
-    node = Broker(data_dir, node="service").start()
+    node = Broker(data_dir, node="service", auth=True).start()
     try:
+        # Every request carries a merchant key: the check runs on the pipelined hot path.
+        secret = api_key(data_dir, "--merchant", "m_pipe")
+        auth = f"Authorization: Bearer {secret}\r\n".encode()
         keys = [f"pipe-{i}" for i in range(24)]
-        requests = [order_request(key) for key in keys]
-        requests.insert(5, order_request("pipe-0"))  # the same key again, pipelined behind the first
-        requests.append(b"GET /v1/payment-orders?limit=100 HTTP/1.1\r\nHost: test\r\n\r\n")
-        requests.append(b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\nContent-Length: 9\r\n\r\nnot json!")
-        requests.append(order_request("pipe-last", close=True))
+        requests = [order_request(key, api_key=secret) for key in keys]
+        requests.insert(5, order_request("pipe-0", api_key=secret))  # the same key again, pipelined behind the first
+        requests.append(b"GET /v1/payment-orders?limit=100 HTTP/1.1\r\nHost: test\r\n" + auth + b"\r\n")
+        requests.append(b"POST /v1/payment-orders HTTP/1.1\r\nHost: test\r\n" + auth + b"Content-Length: 9\r\n\r\nnot json!")
+        requests.append(order_request("pipe-anonymous"))  # no key: 401 in its turn, the connection goes on
+        requests.append(order_request("pipe-last", close=True, api_key=secret))
         answers = pipelined(node.http_port, requests)
         assert len(answers) == len(requests)
         creations = answers[:5] + answers[6:25]
@@ -238,7 +245,10 @@ def test_pipelined_requests_answer_in_order_as_if_served_in_turn(data_dir):
         assert set(ids) <= {order["paymentOrderId"] for order in listing["orders"]}
         bad_status, _, bad = answers[26]
         assert bad_status == 400 and "error" in bad
-        last_status, _, last = answers[27]
+        anonymous_status, anonymous_headers, anonymous = answers[27]
+        assert anonymous_status == 401 and anonymous["error"]["code"] == "unauthenticated"
+        assert anonymous_headers.get("www-authenticate", "").startswith("Bearer")
+        last_status, _, last = answers[28]
         assert last_status == 201 and last["paymentOrderId"] not in ids
         # Served by the pipelined channel: the headers Hummingbird's application gave.
         assert all("date" in headers and headers.get("server") == "paynode" for _, headers, _ in answers)

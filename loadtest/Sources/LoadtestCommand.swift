@@ -38,6 +38,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "The paynode binary (default: next to this executable, else on PATH).") var paynode: String?
     @Option(name: .customLong("work-dir"), help: "Data directories, logs and results go here (default: a new directory under /tmp).") var workDirectory: String?
     @Option(name: .customLong("target-http"), help: "Use a running service's HTTP API (HOST:PORT) instead of starting a cluster (no faults then).") var targetHTTP: String?
+    @Option(name: .customLong("api-key"), help: "The payment API key (pk_...) for --target-http (env: PAYNODE_API_KEY; default: the one `paynode dev` keeps in ./data/dev/api-key). A cluster loadtest starts gets an admin key of its own.") var apiKey: String?
     @Option(name: .customLong("target-kafka"), help: "The running service's Kafka listener (HOST:PORT), with --target-http.") var targetKafka: String?
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call in the executor.") var pspLatency = 0
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics (a fresh cluster only).") var topicPartitions: Int?

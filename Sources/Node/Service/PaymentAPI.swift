@@ -12,7 +12,8 @@ enum PaymentAPI {
 
     /// `historyEntries`: the most history entries one order GET shows (the rest by
     /// `?historyCursor=`).
-    static func register(on router: Router<BasicRequestContext>, service: PaymentService,
+    /// `gate` decides every request (API key, rate limit, scope) before its route runs.
+    static func register(on router: Router<BasicRequestContext>, service: PaymentService, gate: APIGate,
                          historyEntries: Int = PaymentService.defaultHistoryPageEntries) {
         // A server span per API request (OpenTelemetry HTTP conventions), continuing the
         // caller's `traceparent`; an order's records then continue this span's trace. Health
@@ -22,6 +23,12 @@ enum PaymentAPI {
         let orders = router.group(RouterPath(ordersPath))
         if !(InstrumentationSystem.tracer is NoOpTracer) { orders.add(middleware: TracingMiddleware()) }
         orders.post { request, _ -> Response in
+            let merchant: String?
+            let prefix: String?
+            switch gate.admit(request, needs: .ordersWrite) {
+            case .refused(let response): return response
+            case .allowed(let scope, let key): (merchant, prefix) = (scope, key)
+            }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: maximumBodyBytes)
@@ -30,12 +37,18 @@ enum PaymentAPI {
             }
             let result = try await service.createOrder(body: Array(body.readableBytesView),
                                                        idempotencyKey: request.headers[idempotencyKey],
-                                                       traceparent: request.headers[traceparent])
+                                                       traceparent: request.headers[traceparent], merchant: merchant)
+            if result.status == 403, let prefix { gate.authenticator?.count(.merchant, prefix: prefix) }
             var response = json(result.status, result.body)
             if result.replayed { response.headers[replayed] = "true" }
             return response
         }
         orders.get(":id") { request, context -> Response in
+            let merchant: String?
+            switch gate.admit(request, needs: .ordersRead) {
+            case .refused(let response): return response
+            case .allowed(let scope, _): merchant = scope
+            }
             let id = context.parameters.get("id") ?? ""
             var historyCursor = 0
             if let text = request.uri.queryParameters["historyCursor"].map(String.init) {
@@ -44,12 +57,17 @@ enum PaymentAPI {
                 }
                 historyCursor = parsed
             }
-            guard let order = try service.order(id, historyCursor: historyCursor, historyLimit: historyEntries) else {
+            guard let order = try service.order(id, historyCursor: historyCursor, historyLimit: historyEntries, merchant: merchant) else {
                 return notFound(id)
             }
             return json(200, order)
         }
         orders.get(":id/audit") { request, context -> Response in
+            let merchant: String?
+            switch gate.admit(request, needs: .ordersRead) {
+            case .refused(let response): return response
+            case .allowed(let scope, _): merchant = scope
+            }
             let id = context.parameters.get("id") ?? ""
             var cursor: UInt64 = 0
             if let text = request.uri.queryParameters["cursor"].map(String.init) {
@@ -58,10 +76,15 @@ enum PaymentAPI {
                 }
                 cursor = parsed
             }
-            guard let audit = try service.audit(id, cursor: cursor, limit: historyEntries) else { return notFound(id) }
+            guard let audit = try service.audit(id, cursor: cursor, limit: historyEntries, merchant: merchant) else { return notFound(id) }
             return json(200, audit)
         }
         orders.get { request, _ -> Response in
+            let merchant: String?
+            switch gate.admit(request, needs: .ordersRead) {
+            case .refused(let response): return response
+            case .allowed(let scope, _): merchant = scope
+            }
             let query = request.uri.queryParameters
             var status: PaymentStatus?
             if let text = query["status"].map(String.init) {
@@ -81,7 +104,7 @@ enum PaymentAPI {
             if let cursor, PaymentOrderID(cursor) == nil {
                 return json(400, #"{"error":{"code":"invalid_cursor","message":"cursor must be a payment order id"}}"#)
             }
-            return json(200, try service.listOrders(status: status, limit: limit, cursor: cursor))
+            return json(200, try service.listOrders(status: status, limit: limit, cursor: cursor, merchant: merchant))
         }
     }
 

@@ -39,6 +39,8 @@ final class Cluster: Sendable {
         var arguments = ["--data-dir", options.root + "/service",
                          "--kafka-listen", "127.0.0.1:\(known.kafka ?? 0)",
                          "--http-listen", "127.0.0.1:\(known.http ?? 0)",
+                         // Metrics are scraped from the main listener with the run's admin key.
+                         "--ops-listen", "127.0.0.1:0",
                          "--log-level", options.logLevel,
                          // The loadtest's executor and checker connect without SASL, so they are
                          // User:ANONYMOUS; the checker reads psp-result-updates, which only super

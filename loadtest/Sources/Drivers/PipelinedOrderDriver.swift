@@ -175,6 +175,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     private let keys: IdempotencyKeys
     private let host: String
     private let depth: Int
+    private let authorization: String?
     private var inFlight = CircularBuffer<(order: PendingOrder, sentAt: NIODeadline)>()
     private var recheck: Scheduled<Void>?
     private var deadlineCheck: RepeatedTask?
@@ -187,6 +188,7 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
         self.keys = keys
         self.host = host
         self.depth = max(1, depth)
+        self.authorization = APIKeyHeader.value
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -268,15 +270,21 @@ final class OrderPipelineHandler: ChannelInboundHandler, RemovableChannelHandler
     private func send(_ order: PendingOrder, context: ChannelHandlerContext) {
         inFlight.append((order, .now()))
         var request = context.channel.allocator.buffer(capacity: 320)
-        Self.writeRequest(index: order.index, token: mix.token(for: order.index), key: keys.key(for: order.index), host: host, into: &request)
+        Self.writeRequest(index: order.index, token: mix.token(for: order.index), key: keys.key(for: order.index), host: host,
+                          authorization: authorization, into: &request)
         context.write(wrapOutboundOut(request), promise: nil)
     }
 
     /// The order's `POST /v1/payment-orders` as HTTP/1.1 bytes.
-    static func writeRequest(index: Int, token: String, key: String, host: String, into buffer: inout ByteBuffer) {
+    static func writeRequest(index: Int, token: String, key: String, host: String, authorization: String? = nil,
+                             into buffer: inout ByteBuffer) {
         let body = OrderDriver.requestBody(index: index, token: token)
         buffer.writeStaticString("POST /v1/payment-orders HTTP/1.1\r\nHost: ")
         buffer.writeString(host)
+        if let authorization {
+            buffer.writeStaticString("\r\nAuthorization: ")
+            buffer.writeString(authorization)
+        }
         buffer.writeStaticString("\r\nContent-Type: application/json\r\nIdempotency-Key: ")
         buffer.writeString(key)
         buffer.writeStaticString("\r\nContent-Length: ")

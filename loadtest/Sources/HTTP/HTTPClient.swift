@@ -145,12 +145,15 @@ final class HTTPClient: Sendable {
     private let connections: [ConnectionSlot]
     private let nextConnection = Atomic<Int>(0)
     private let group: any EventLoopGroup
+    /// `Bearer pk_...` on every request (`APIKeyHeader`).
+    private let authorization: String?
 
     init(host: String, port: Int, connections: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
         self.port = Mutex(port)
         self.connections = (0..<max(1, connections)).map { _ in ConnectionSlot() }
         self.group = group
+        self.authorization = APIKeyHeader.value
     }
 
     /// Points the pool at another port (a node restarted on a new one); open connections close.
@@ -165,6 +168,7 @@ final class HTTPClient: Sendable {
         let channel = try await channel(at: index)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host)
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
         if let body {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.count))

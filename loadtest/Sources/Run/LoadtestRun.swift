@@ -25,12 +25,15 @@ struct LoadtestRun {
                 throw ValidationError("--target-http/--target-kafka must be HOST:PORT")
             }
             (httpHost, httpPort, kafkaAddress) = (http.host, http.port, kafka)
+            APIKeyHeader.use(options.apiKey ?? ProcessInfo.processInfo.environment["PAYNODE_API_KEY"] ?? APIKeyHeader.devKey())
         } else {
             let nodes = try Cluster(options: .init(
                 binary: try options.paynodeBinary(), root: root, startExecutor: options.mode == .full,
                 pspLatencyMilliseconds: options.pspLatency, topicPartitions: options.topicPartitions,
                 serviceArguments: options.serviceArguments, executorArguments: options.executorArguments))
             cluster = nodes
+            // Before the service first starts: its store is then opened as usual.
+            APIKeyHeader.use(try options.apiKey ?? APIKeyHeader.create(binary: nodes.options.binary, dataDirectory: root + "/service"))
             try await nodes.startService()
             if options.mode == .full {
                 var bootstrap = "127.0.0.1:\(nodes.kafkaPort)"
