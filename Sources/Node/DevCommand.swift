@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOHTTP1
+import NIOSSL
+import TLSSupport
 
 /// `paynode dev`: the whole pipeline on one machine, as separate processes talking over TCP:
 /// `paynode service` (embedded log, Kafka listener, payment API, consumer) and `paynode executor`
@@ -30,26 +30,48 @@ struct DevCommand: AsyncParsableCommand {
     var pspLatency = 0
     @Option(name: .customLong("demo-orders"), help: "Push this many orders through, print a summary and stop (default 0: keep running).")
     var demoOrders = 0
+    @Flag(name: .customLong("no-tls"), help: "Serve Kafka and the payment API in plaintext (default: TLS with a development CA in <data-dir>/certs).")
+    var plaintext = false
 
     static let tokens = ["tok_visa", "tok_chargeDeclined", "tok_insufficientFunds", "tok_pending", "tok_flaky", "tok_unknown"]
 
     func run() async throws {
         let root = dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data/dev"
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let certificates = plaintext ? nil : try Self.developmentCertificates(in: root + "/certs")
+        var serviceTLS: [String] = []
+        var executorTLS: [String] = []
+        if let certificates {
+            serviceTLS = ["--kafka-security-protocol", "SSL", "--tls-cert-file", certificates.serverCertificate,
+                          "--tls-key-file", certificates.serverKey, "--http-tls"]
+            executorTLS = ["--kafka-security-protocol", "SSL", "--tls-ca-file", certificates.caCertificate]
+        }
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
-                                                   "--http-listen", httpListen.description, "--log-level", "warning"], ready: "paynode service ready")
+                                                   "--http-listen", httpListen.description, "--log-level", "warning"] + serviceTLS,
+                                      ready: "paynode service ready")
         defer { service.stop() }
         let executor = try Child.start(executable, ["executor", "--data-dir", root + "/executor", "--bootstrap-servers", kafkaListen.description,
                                                     "--http-listen", executorHTTPListen.description, "--psp-latency-ms", String(pspLatency),
-                                                    "--log-level", "error"], ready: "paynode executor ready")
+                                                    "--log-level", "error"] + executorTLS, ready: "paynode executor ready")
         defer { executor.stop() }
-        let api = "http://\(httpListen)"
-        print("""
-        paynode dev is running (data in \(root))
-          payment API   \(api)/v1/payment-orders
-          Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
-          metrics       \(api)/metrics, http://\(executorHTTPListen)/metrics
-        """)
+        let api = DevAPI(address: httpListen,
+                         tls: try certificates.map { try ClientTLSFiles(caFile: $0.caCertificate).makeContext() })
+        if let certificates {
+            print("""
+            paynode dev is running (data in \(root), TLS with the development CA \(certificates.caCertificate))
+              payment API   \(api.base)/v1/payment-orders   (curl --cacert \(certificates.caCertificate) \(api.base)/healthz)
+              Kafka (SSL)   \(kafkaListen)   (kcat -b \(kafkaListen) -X security.protocol=SSL -X ssl.ca.location=\(certificates.caCertificate) -L)
+                            confluent-kafka: {"bootstrap.servers": "\(kafkaListen)", "security.protocol": "SSL", "ssl.ca.location": "\(certificates.caCertificate)"}
+              metrics       \(api.base)/metrics, http://\(executorHTTPListen)/metrics
+            """)
+        } else {
+            print("""
+            paynode dev is running (data in \(root))
+              payment API   \(api.base)/v1/payment-orders
+              Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
+              metrics       \(api.base)/metrics, http://\(executorHTTPListen)/metrics
+            """)
+        }
         fflushStandardOutput()
         guard demoOrders > 0 else {
             await Child.waitForInterrupt()
@@ -58,7 +80,21 @@ struct DevCommand: AsyncParsableCommand {
         try await demo(api: api)
     }
 
-    private func demo(api: String) async throws {
+    /// The development CA and certificates under `directory`, written on first start.
+    static func developmentCertificates(in directory: String) throws -> DevelopmentCertificates.Layout {
+        let layout = DevelopmentCertificates.Layout(directory: directory)
+        guard !layout.isComplete else { return layout }
+        do {
+            // A partial set (an interrupted first start) is replaced whole: nothing trusts it yet.
+            try DevelopmentCertificates.write(into: layout, overwrite: true)
+        } catch let error as TLSConfigurationError {
+            throw ValidationError(error.message)
+        }
+        print("wrote a development CA and certificates to \(directory)")
+        return layout
+    }
+
+    private func demo(api: DevAPI) async throws {
         let run = UUID().uuidString.prefix(8)
         let started = Date()
         let ids: [(String, String)] = try await withThrowingTaskGroup(of: (String, String).self) { group in
@@ -68,7 +104,7 @@ struct DevCommand: AsyncParsableCommand {
                 group.addTask {
                     let token = Self.tokens[index % Self.tokens.count]
                     let body = #"{"merchantId":"m_demo","amount":\#(1000 + index),"currency":"EUR","paymentMethod":"\#(token)","psp":"\#(index % 2 == 0 ? "stripe" : "adyen")"}"#
-                    let (status, json) = try await Self.http("POST", "\(api)/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"])
+                    let (status, json) = try await api.send(.POST, "/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"])
                     guard status == 201, let id = json["paymentOrderId"] as? String else {
                         throw ValidationError("creating a demo order failed with HTTP \(status): \(json)")
                     }
@@ -85,7 +121,7 @@ struct DevCommand: AsyncParsableCommand {
         while !remaining.isEmpty, Date() < deadline {
             var stillPending: [(String, String)] = []
             for (id, token) in remaining {
-                let (_, order) = try await Self.http("GET", "\(api)/v1/payment-orders/\(id)")
+                let (_, order) = try await api.send(.GET, "/v1/payment-orders/\(id)")
                 let status = order["status"] as? String ?? "?"
                 if status == "PENDING" {
                     stillPending.append((id, token))
@@ -112,15 +148,23 @@ struct DevCommand: AsyncParsableCommand {
         if !remaining.isEmpty { throw ExitCode(1) }
     }
 
-    static func http(_ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.httpBody = body.map { Data($0.utf8) }
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+}
+
+/// The service's payment API as the demo calls it: HTTPS verified against the development CA,
+/// or plain HTTP with `--no-tls`.
+struct DevAPI: Sendable {
+    let address: ListenAddress
+    let tls: NIOSSLContext?
+
+    var base: String { "\(tls == nil ? "http" : "https")://\(address)" }
+
+    func send(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> (Int, [String: Any]) {
+        var headers = headers
+        headers["Content-Type"] = "application/json"
+        let (status, data) = try await OneShotHTTPClient.send(method: method, host: address.host, port: address.port, path: path,
+                                                              body: body, headers: headers, tls: tls)
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+        return (status, json)
     }
 }
 

@@ -17,6 +17,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var kafka: KafkaListenerOptions
+    @OptionGroup var tls: TLSListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
 
@@ -40,7 +41,9 @@ struct ServiceCommand: AsyncParsableCommand {
                                                            default: PaymentService.defaultHistoryPageEntries)
         guard (1...100_000).contains(historyEntries) else { throw ValidationError("--order-history-entries \(historyEntries) must be 1 to 100000") }
         let httpConnectionLimits = try httpLimits.resolve()
-        let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
+        var kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS)
+        kafkaSettings.server.tls = tlsContexts.kafka
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"))
@@ -59,16 +62,19 @@ struct ServiceCommand: AsyncParsableCommand {
         }
         PaymentAPI.register(on: nodeHTTP.router, service: service, historyEntries: historyEntries)
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
-        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in
+        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+                                         logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))
-        let group = ServiceGroup(configuration: .init(services: [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: coordinator),
             .init(service: kafkaServer),
             .init(service: consumer),
             .init(service: httpServer),
-        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        ]
+        if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }
