@@ -1,0 +1,274 @@
+"""TLS on the Kafka listener (security.protocol=SSL) and on the HTTP listeners, with the
+development CA of `paynode certs init`: real clients (kcat, confluent-kafka, kafka-python,
+Python's ssl, curl) verify the broker against the CA; plaintext, unknown-CA and expired-certificate
+connections are refused; SIGHUP swaps the certificate for new connections; mutual TLS refuses a
+client without a certificate."""
+import datetime
+import json
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import PAYNODE, Broker, paynode
+
+
+@pytest.fixture
+def certs(tmp_path):
+    directory = str(tmp_path / "certs")
+    paynode("certs", "init", "--dir", directory)
+    return {name: os.path.join(directory, f"{name}.pem")
+            for name in ["ca", "ca-key", "server", "server-key", "client", "client-key"]}
+
+
+def tls_args(certs, *extra):
+    return ["--kafka-security-protocol", "SSL", "--tls-cert-file", certs["server"], "--tls-key-file", certs["server-key"], *extra]
+
+
+@pytest.fixture
+def tls_broker(data_dir, certs):
+    node = Broker(data_dir, extra_args=tls_args(certs)).start()
+    yield node
+    node.stop()
+
+
+def kcat_ssl(broker, certs, *args, input=None, extra=()):
+    return subprocess.run(["kcat", "-b", broker.bootstrap, "-X", "security.protocol=SSL",
+                           "-X", f"ssl.ca.location={certs['ca']}", *extra, *args],
+                          input=input, capture_output=True, text=True, timeout=60)
+
+
+def server_serial(port, ca):
+    """The serial number of the certificate the server presents, read by a verifying client."""
+    context = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            return tls.getpeercert()["serialNumber"]
+
+
+def issue(certs, directory, name, not_before, not_after):
+    """A server certificate for 127.0.0.1 signed by the development CA (Python `cryptography`)."""
+    with open(certs["ca-key"], "rb") as handle:
+        ca_key = serialization.load_pem_private_key(handle.read(), password=None)
+    with open(certs["ca"], "rb") as handle:
+        ca = x509.load_pem_x509_certificate(handle.read())
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+                   .issuer_name(ca.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before).not_valid_after(not_after)
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                               x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .sign(ca_key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}-key.pem")
+    with open(cert_path, "wb") as handle:
+        handle.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(key_path, 0o600)
+    return cert_path, key_path, format(certificate.serial_number, "X")
+
+
+def test_certs_init_writes_private_keys_owner_only(certs):
+    for key in ["ca-key", "server-key", "client-key"]:
+        assert os.stat(certs[key]).st_mode & 0o777 == 0o600
+    again = subprocess.run([PAYNODE, "certs", "init", "--dir", os.path.dirname(certs["ca"])], capture_output=True, text=True)
+    assert again.returncode != 0 and "exists" in again.stderr, "an existing CA must not be replaced without --force"
+
+
+def test_kcat_produces_and_consumes_over_ssl(tls_broker, certs):
+    topic = f"tls-kcat-{uuid.uuid4().hex[:8]}"
+    produced = kcat_ssl(tls_broker, certs, "-P", "-t", topic, input="one\ntwo\nthree\n")
+    assert produced.returncode == 0, produced.stderr
+    consumed = kcat_ssl(tls_broker, certs, "-C", "-t", topic, "-o", "beginning", "-c", "3", "-e")
+    assert consumed.returncode == 0, consumed.stderr
+    assert sorted(consumed.stdout.split()) == ["one", "three", "two"]  # three partitions: no order across them
+
+
+def test_confluent_kafka_over_ssl(tls_broker, certs):
+    from confluent_kafka import Consumer, Producer
+    topic = f"tls-confluent-{uuid.uuid4().hex[:8]}"
+    settings = {"bootstrap.servers": tls_broker.bootstrap, "security.protocol": "SSL", "ssl.ca.location": certs["ca"]}
+    producer = Producer(settings)
+    for index in range(5):
+        producer.produce(topic, value=f"m{index}".encode())
+    assert producer.flush(30) == 0
+    consumer = Consumer({**settings, "group.id": f"g-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    values, deadline = [], time.time() + 60
+    while len(values) < 5 and time.time() < deadline:
+        message = consumer.poll(1.0)
+        if message is not None and message.error() is None:
+            values.append(message.value().decode())
+    consumer.close()
+    assert sorted(values) == [f"m{index}" for index in range(5)]
+
+
+def test_kafka_python_over_ssl(tls_broker, certs):
+    from kafka import KafkaConsumer, KafkaProducer
+    topic = f"tls-kafka-python-{uuid.uuid4().hex[:8]}"
+    ssl_settings = {"security_protocol": "SSL", "ssl_cafile": certs["ca"]}
+    producer = KafkaProducer(bootstrap_servers=tls_broker.bootstrap, **ssl_settings)
+    for index in range(3):
+        producer.send(topic, f"k{index}".encode()).get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=tls_broker.bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=15000, **ssl_settings)
+    values = [record.value.decode() for _, record in zip(range(3), consumer)]
+    consumer.close()
+    assert sorted(values) == ["k0", "k1", "k2"]
+
+
+def test_plaintext_client_is_refused_and_the_broker_stays_up(tls_broker, certs):
+    # ApiVersions v0 in plaintext: a TLS listener reads it as a broken handshake and closes.
+    body = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+    with socket.create_connection(("127.0.0.1", tls_broker.kafka_port), timeout=10) as raw:
+        raw.sendall(struct.pack(">i", len(body)) + body)
+        received = b""
+        try:
+            while True:
+                chunk = raw.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+        except ConnectionResetError:
+            pass
+    assert not received.startswith(b"\x00\x00"), "a plaintext client got a Kafka response from a TLS listener"
+    plaintext_kcat = subprocess.run(["kcat", "-b", tls_broker.bootstrap, "-L", "-m", "5"], capture_output=True, text=True, timeout=60)
+    assert plaintext_kcat.returncode != 0
+    assert tls_broker.process.poll() is None, "the broker must survive plaintext clients"
+    assert kcat_ssl(tls_broker, certs, "-L").returncode == 0
+
+
+def test_client_with_an_unknown_ca_is_refused(tls_broker, tmp_path):
+    other = str(tmp_path / "other")
+    paynode("certs", "init", "--dir", other)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        server_serial(tls_broker.kafka_port, os.path.join(other, "ca.pem"))
+    refused = kcat_ssl(tls_broker, {"ca": os.path.join(other, "ca.pem")}, "-L", "-m", "5")
+    assert refused.returncode != 0
+
+
+def test_expired_server_certificate_is_refused_by_clients(data_dir, certs, tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key, _ = issue(certs, str(tmp_path), "expired", now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
+    node = Broker(data_dir, extra_args=["--kafka-security-protocol", "SSL", "--tls-cert-file", cert, "--tls-key-file", key]).start()
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
+            server_serial(node.kafka_port, certs["ca"])
+        assert kcat_ssl(node, certs, "-L", "-m", "5").returncode != 0
+    finally:
+        node.stop()
+
+
+def test_sighup_swaps_the_certificate_and_a_bad_file_keeps_the_old(data_dir, certs, tmp_path):
+    live = tmp_path / "live"
+    live.mkdir()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key, first = issue(certs, str(live), "server", now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=30))
+    node = Broker(data_dir, extra_args=["--kafka-security-protocol", "SSL", "--tls-cert-file", cert, "--tls-key-file", key,
+                                        "--http-tls"]).start()
+    try:
+        assert server_serial(node.kafka_port, certs["ca"]) == first
+        assert server_serial(node.http_port, certs["ca"]) == first
+
+        # A broken rotation: the broker logs why and keeps serving the old certificate.
+        with open(cert, "w") as handle:
+            handle.write("not a certificate\n")
+        node.process.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while "TLS reload failed" not in node.log() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "TLS reload failed" in node.log()
+        assert server_serial(node.kafka_port, certs["ca"]) == first
+        assert node.process.poll() is None
+
+        _, _, second = issue(certs, str(live), "server", now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=30))
+        node.process.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while server_serial(node.kafka_port, certs["ca"]) != second and time.time() < deadline:
+            time.sleep(0.2)
+        assert server_serial(node.kafka_port, certs["ca"]) == second
+        assert server_serial(node.http_port, certs["ca"]) == second, "the HTTP listener shares the reloaded certificate"
+        topic = f"tls-reload-{uuid.uuid4().hex[:8]}"
+        assert kcat_ssl(node, certs, "-P", "-t", topic, input="after-reload\n").returncode == 0
+    finally:
+        node.stop()
+
+
+def test_https_on_the_service_api(data_dir, certs):
+    node = Broker(data_dir, node="service", extra_args=["--tls-cert-file", certs["server"], "--tls-key-file", certs["server-key"],
+                                                        "--http-tls"]).start()
+    try:
+        base = f"https://127.0.0.1:{node.http_port}"
+        curl = subprocess.run(["curl", "-sS", "--cacert", certs["ca"], f"{base}/healthz"], capture_output=True, text=True, timeout=30)
+        assert curl.returncode == 0, curl.stderr
+        assert json.loads(curl.stdout) == {"status": "ok"}
+        context = ssl.create_default_context(cafile=certs["ca"])
+        request = urllib.request.Request(f"{base}/v1/payment-orders", method="POST",
+                                         data=json.dumps({"merchantId": "m_tls", "amount": 1200, "currency": "EUR",
+                                                          "paymentMethod": "tok_visa", "psp": "stripe"}).encode(),
+                                         headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            assert response.status == 201
+            assert json.loads(response.read())["paymentOrderId"]
+        unverified = subprocess.run(["curl", "-sS", f"{base}/healthz"], capture_output=True, text=True, timeout=30)
+        assert unverified.returncode != 0, "curl must not trust the development CA unless told to"
+        plain = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{node.http_port}/healthz"], capture_output=True, text=True, timeout=30)
+        assert '"ok"' not in plain.stdout
+        assert node.process.poll() is None
+    finally:
+        node.stop()
+
+
+def test_mutual_tls_required_refuses_a_client_without_a_certificate(data_dir, certs):
+    node = Broker(data_dir, extra_args=tls_args(certs, "--tls-client-ca-file", certs["ca"], "--tls-client-auth", "required")).start()
+    try:
+        without = kcat_ssl(node, certs, "-L", "-m", "5")
+        assert without.returncode != 0
+        with_certificate = kcat_ssl(node, certs, "-L", extra=["-X", f"ssl.certificate.location={certs['client']}",
+                                                               "-X", f"ssl.key.location={certs['client-key']}"])
+        assert with_certificate.returncode == 0, with_certificate.stderr
+        assert node.process.poll() is None
+    finally:
+        node.stop()
+
+
+def test_broker_refuses_to_start_without_a_certificate(data_dir):
+    result = subprocess.run([PAYNODE, "broker", "--data-dir", data_dir, "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                             "--kafka-security-protocol", "SSL"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--tls-cert-file" in result.stderr
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_dev_runs_the_pipeline_over_tls(tmp_path):
+    """`paynode dev`: service with SSL Kafka and HTTPS API, executor as a verifying TLS client."""
+    result = subprocess.run([PAYNODE, "dev", "--data-dir", str(tmp_path / "dev"), "--demo-orders", "12",
+                             "--kafka-listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}",
+                             "--executor-http-listen", f"127.0.0.1:{free_port()}"],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "security.protocol=SSL" in result.stdout and "ssl.ca.location=" in result.stdout
+    assert "demo: 12 orders" in result.stdout
+    assert os.stat(tmp_path / "dev" / "certs" / "server-key.pem").st_mode & 0o777 == 0o600
