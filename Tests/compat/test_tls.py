@@ -272,3 +272,19 @@ def test_dev_runs_the_pipeline_over_tls(tmp_path):
     assert "security.protocol=SSL" in result.stdout and "ssl.ca.location=" in result.stdout
     assert "demo: 12 orders" in result.stdout
     assert os.stat(tmp_path / "dev" / "certs" / "server-key.pem").st_mode & 0o777 == 0o600
+
+
+def test_loadtest_over_tls_with_a_service_kill(tmp_path):
+    """loadtest --tls: SSL Kafka and HTTPS between every part, through the fault proxy, across a
+    service SIGKILL (the restarted service serves TLS again)."""
+    loadtest = os.environ.get("LOADTEST_BIN", os.path.join(os.path.dirname(PAYNODE), "loadtest"))
+    result_path = tmp_path / "result.json"
+    result = subprocess.run([loadtest, "--paynode", PAYNODE, "--work-dir", str(tmp_path / "run"), "--output", str(result_path),
+                             "--rate", "40", "--duration", "4", "--tls", "--proxy", "--kill", "service", "--kill-interval", "2-3",
+                             "--drain-timeout", "120"], capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "PASSED" in result.stdout
+    assert os.path.exists(tmp_path / "run" / "certs" / "ca.pem")
+    run = json.loads(result_path.read_text())
+    assert run["passed"] and run["check"]["violations"] == []
+    assert run["check"]["ordersChecked"] >= 100, "most of the 160 offered orders were accepted over HTTPS"
