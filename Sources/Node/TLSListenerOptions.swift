@@ -36,14 +36,17 @@ struct TLSListenerOptions: ParsableArguments {
     /// files are loaded now, so a node with a bad certificate does not start.
     func resolve(kafkaUsesTLS: Bool) throws -> Resolved {
         let http = try httpTLS || EnvironmentOption.bool(nil, "PAYNODE_HTTP_TLS", default: false)
+        let needed = kafkaUsesTLS || http
         let files: ServerTLSFiles?
         do {
+            // Without a TLS listener only the flags are checked: they were given to this node,
+            // while environment variables may be shared by every node of a deployment.
             files = try ServerTLSFiles.validated(
-                certificateChainFile: EnvironmentOption.string(certificateChainFile, "PAYNODE_TLS_CERT_FILE"),
-                privateKeyFile: EnvironmentOption.string(privateKeyFile, "PAYNODE_TLS_KEY_FILE"),
-                clientCAFile: EnvironmentOption.string(clientCAFile, "PAYNODE_TLS_CLIENT_CA_FILE"),
-                clientAuthentication: EnvironmentOption.string(clientAuthentication, "PAYNODE_TLS_CLIENT_AUTH"),
-                needed: kafkaUsesTLS || http)
+                certificateChainFile: needed ? EnvironmentOption.string(certificateChainFile, "PAYNODE_TLS_CERT_FILE") : certificateChainFile,
+                privateKeyFile: needed ? EnvironmentOption.string(privateKeyFile, "PAYNODE_TLS_KEY_FILE") : privateKeyFile,
+                clientCAFile: needed ? EnvironmentOption.string(clientCAFile, "PAYNODE_TLS_CLIENT_CA_FILE") : clientCAFile,
+                clientAuthentication: needed ? EnvironmentOption.string(clientAuthentication, "PAYNODE_TLS_CLIENT_AUTH") : clientAuthentication,
+                needed: needed)
         } catch let error as TLSConfigurationError {
             throw ValidationError(error.message)
         }

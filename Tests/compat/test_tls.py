@@ -288,3 +288,67 @@ def test_loadtest_over_tls_with_a_service_kill(tmp_path):
     run = json.loads(result_path.read_text())
     assert run["passed"] and run["check"]["violations"] == []
     assert run["check"]["ordersChecked"] >= 100, "most of the 160 offered orders were accepted over HTTPS"
+
+
+def test_mutual_tls_names_the_principal_after_the_certificate_cn(data_dir, certs):
+    node = Broker(data_dir, extra_args=tls_args(certs, "--tls-client-ca-file", certs["ca"], "--log-level", "debug")).start()
+    try:
+        listed = kcat_ssl(node, certs, "-L", extra=["-X", f"ssl.certificate.location={certs['client']}",
+                                                     "-X", f"ssl.key.location={certs['client-key']}"])
+        assert listed.returncode == 0, listed.stderr
+        deadline = time.time() + 10
+        while "principal=User:dev-client" not in node.log() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "principal=User:dev-client" in node.log()
+    finally:
+        node.stop()
+
+
+def test_admin_commands_connect_over_ssl_and_verify_the_broker(tls_broker, certs, tmp_path):
+    topic = f"tls-admin-{uuid.uuid4().hex[:8]}"
+    base = ["--bootstrap-servers", tls_broker.bootstrap, "--kafka-security-protocol", "SSL"]
+    paynode("topics", "create", topic, *base, "--tls-ca-file", certs["ca"])
+    assert topic in paynode("topics", "list", *base, "--tls-ca-file", certs["ca"])
+    # The same through the environment, as nodes are configured in containers.
+    environment = {**os.environ, "PAYNODE_KAFKA_SECURITY_PROTOCOL": "SSL", "PAYNODE_TLS_CA_FILE": certs["ca"],
+                   "PAYNODE_BOOTSTRAP_SERVERS": tls_broker.bootstrap}
+    listed = subprocess.run([PAYNODE, "topics", "list"], capture_output=True, text=True, timeout=60, env=environment)
+    assert listed.returncode == 0 and topic in listed.stdout, listed.stderr
+    # Another CA: the broker is not trusted, the command fails instead of talking to it.
+    other = str(tmp_path / "other")
+    paynode("certs", "init", "--dir", other)
+    refused = subprocess.run([PAYNODE, "topics", "list", *base, "--tls-ca-file", os.path.join(other, "ca.pem")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    # A plaintext client of the TLS listener fails too.
+    plaintext = subprocess.run([PAYNODE, "topics", "list", "--bootstrap-servers", tls_broker.bootstrap],
+                               capture_output=True, text=True, timeout=120)
+    assert plaintext.returncode != 0
+
+
+def test_admin_client_certificate_for_a_mutual_tls_broker(data_dir, certs):
+    node = Broker(data_dir, extra_args=tls_args(certs, "--tls-client-ca-file", certs["ca"])).start()
+    try:
+        base = ["topics", "list", "--bootstrap-servers", node.bootstrap, "--kafka-security-protocol", "SSL", "--tls-ca-file", certs["ca"]]
+        without = subprocess.run([PAYNODE, *base], capture_output=True, text=True, timeout=120)
+        assert without.returncode != 0
+        paynode(*base, "--tls-client-cert-file", certs["client"], "--tls-client-key-file", certs["client-key"])
+        half = subprocess.run([PAYNODE, *base, "--tls-client-cert-file", certs["client"]], capture_output=True, text=True, timeout=60)
+        assert half.returncode != 0 and "--tls-client-key-file" in half.stderr
+    finally:
+        node.stop()
+
+
+def test_tls_flags_without_a_tls_listener_are_refused_but_shared_environment_is_not(data_dir, certs, monkeypatch):
+    flags = subprocess.run([PAYNODE, "broker", "--data-dir", data_dir, "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                            "--tls-cert-file", certs["server"], "--tls-key-file", certs["server-key"]],
+                           capture_output=True, text=True, timeout=60)
+    assert flags.returncode != 0 and "no listener uses TLS" in flags.stderr
+    # The child inherits these, as a node of a deployment whose other nodes serve TLS.
+    monkeypatch.setenv("PAYNODE_TLS_CERT_FILE", certs["server"])
+    monkeypatch.setenv("PAYNODE_TLS_KEY_FILE", certs["server-key"])
+    node = Broker(data_dir).start()
+    try:
+        assert subprocess.run(["kcat", "-b", node.bootstrap, "-L", "-m", "10"], capture_output=True, timeout=60).returncode == 0
+    finally:
+        node.stop()

@@ -175,7 +175,10 @@ final class KafkaServer: Service {
                     // any, is known and names the principal (SASL may replace it later).
                     if !clientCertificateRead {
                         clientCertificateRead = true
-                        if let principal = await Self.certificatePrincipal(of: connection.channel) { session.principal = principal }
+                        if let principal = await Self.certificatePrincipal(of: connection.channel) {
+                            session.principal = principal
+                            logger.debug("client certificate names the principal", metadata: ["principal": "\(principal)"])
+                        }
                     }
                     connections.withLock { $0[id]?.busy = true }
                     activity.setBusy(true)
