@@ -33,9 +33,12 @@ enum OneShotHTTPClient {
             head.headers.add(name: "Connection", value: "close")
             for (name, value) in headers { head.headers.add(name: name, value: value) }
             if let body { head.headers.add(name: "Content-Length", value: "\(body.utf8.count)") }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
-            try await outbound.write(.end(nil))
+            // One write: the server may answer and close as soon as the body is in, and a
+            // separate write of the end would then fail on the closed channel.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(string: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             var status = 0
             var collected = ByteBuffer()
             for try await part in inbound {
