@@ -153,6 +153,13 @@ def test_plaintext_client_is_refused_and_the_broker_stays_up(tls_broker, certs):
     assert plaintext_kcat.returncode != 0
     assert tls_broker.process.poll() is None, "the broker must survive plaintext clients"
     assert kcat_ssl(tls_broker, certs, "-L").returncode == 0
+    deadline, metrics = time.time() + 10, ""
+    while 'reason="tls-handshake"' not in metrics and time.time() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{tls_broker.http_port}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        time.sleep(0.2)
+    counted = [line for line in metrics.splitlines() if line.startswith("paynode_kafka_connections_closed_total") and "tls-handshake" in line]
+    assert counted and float(counted[0].split()[-1]) >= 1, "refused TLS handshakes are counted"
 
 
 def test_client_with_an_unknown_ca_is_refused(tls_broker, tmp_path):
@@ -352,3 +359,14 @@ def test_tls_flags_without_a_tls_listener_are_refused_but_shared_environment_is_
         assert subprocess.run(["kcat", "-b", node.bootstrap, "-L", "-m", "10"], capture_output=True, timeout=60).returncode == 0
     finally:
         node.stop()
+
+
+def test_dev_without_tls_still_runs_the_demo(tmp_path):
+    """`paynode dev --no-tls`: the plaintext pipeline as before TLS, through the same demo client."""
+    result = subprocess.run([PAYNODE, "dev", "--no-tls", "--data-dir", str(tmp_path / "dev"), "--demo-orders", "150",
+                             "--kafka-listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}",
+                             "--executor-http-listen", f"127.0.0.1:{free_port()}"],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "demo: 150 orders" in result.stdout
+    assert not os.path.exists(tmp_path / "dev" / "certs")

@@ -204,6 +204,11 @@ final class KafkaServer: Service {
             // An oversized or negative frame size lands here before any of it is buffered.
             warnings.warning(key: "malformed-frame", "closing connection: malformed frame", metadata: ["error": "\(error)"], logger: logger)
             countClosedConnection("malformed-frame")
+        } catch let error where error is NIOSSLError || error is BoringSSLError {
+            // Plaintext clients, unknown CAs and missing client certificates end here; a flood of
+            // them logs a few lines, and the count says how many.
+            warnings.warning(key: "tls-handshake", "closing connection: TLS failed", metadata: ["error": "\(error)"], logger: logger)
+            countClosedConnection("tls-handshake")
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
         }
