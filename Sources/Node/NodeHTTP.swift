@@ -86,7 +86,8 @@ struct NodeHTTP {
         let address = ServerConfiguration(address: .hostname(listen.host, port: listen.port))
         let running: @Sendable (any Channel) async -> Void = { channel in onRunning(channel.localAddress?.port ?? listen.port) }
         if let tls {
-            return ReloadingTLSChannel(base: channel, context: tls)
+            // A handshake gets as long as a request's arrival (--http-request-timeout).
+            return ReloadingTLSChannel(base: channel, context: tls, handshakeTimeout: TimeAmount(limits.requestTimeout))
                 .server(configuration: address, onServerRunning: running, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         }
         return channel.server(configuration: address, onServerRunning: running,

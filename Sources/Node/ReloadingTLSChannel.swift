@@ -11,11 +11,15 @@ struct ReloadingTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     let base: Base
     let context: ReloadableTLSContext
+    /// A handshake not complete within this closes the connection.
+    let handshakeTimeout: TimeAmount
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let context = self.context.current
+        let handshakeTimeout = self.handshakeTimeout
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline(timeout: handshakeTimeout))
         }.flatMap {
             self.base.setup(channel: channel, logger: logger)
         }

@@ -172,3 +172,31 @@ import X509
         }
     }
 }
+
+@Suite struct TLSHandshakeDeadlineTests {
+    @Test func aConnectionThatNeverHandshakesIsClosed() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline(timeout: .milliseconds(200)))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: server.localAddress?.port ?? 0).get()
+        let started = ContinuousClock.now
+        // Nothing is sent: the server must close on its own, long before this test's 20 s.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.closeFuture.get() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))
+                throw CancellationError()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(!client.isActive)
+    }
+}

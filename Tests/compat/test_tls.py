@@ -370,3 +370,26 @@ def test_dev_without_tls_still_runs_the_demo(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo: 150 orders" in result.stdout
     assert not os.path.exists(tmp_path / "dev" / "certs")
+
+
+def test_a_handshake_must_finish_in_time_and_a_finished_one_is_not_timed(data_dir, certs):
+    node = Broker(data_dir, extra_args=tls_args(certs, "--request-read-timeout-ms", "1000")).start()
+    try:
+        silent = socket.create_connection(("127.0.0.1", node.kafka_port), timeout=15)
+        started = time.time()
+        assert silent.recv(1) == b"", "a client that never starts its handshake is closed"
+        assert time.time() - started < 10
+        silent.close()
+
+        context = ssl.create_default_context(cafile=certs["ca"])
+        with socket.create_connection(("127.0.0.1", node.kafka_port), timeout=15) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                time.sleep(2.5)  # past the handshake deadline: it must have been cancelled
+                body = struct.pack(">hhih", 18, 0, 7, 4) + b"test"
+                tls.sendall(struct.pack(">i", len(body)) + body)
+                size = struct.unpack(">i", tls.recv(4))[0]
+                assert size > 0
+                correlation = struct.unpack(">i", tls.recv(4))[0]
+                assert correlation == 7, "an ApiVersions answer over TLS after the deadline passed"
+    finally:
+        node.stop()

@@ -83,7 +83,10 @@ final class KafkaServer: Service {
                     connectionLogger[metadataKey: "client"] = "\(channel.remoteAddress?.description ?? "unknown peer")"
                     // First, so every handler after it sees plaintext; a client that does not
                     // speak TLS fails the handshake and is closed.
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline(timeout: timeouts.requestRead))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         KafkaConnectionGuard(timeouts: timeouts, activity: activity, warnings: warnings, logger: connectionLogger))
                     try channel.pipeline.syncOperations.addHandler(
