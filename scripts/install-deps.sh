@@ -34,9 +34,10 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 if [[ "$mode" == "test" ]]; then
-    if ! python3 -c "import confluent_kafka, kafka, pytest" >/dev/null 2>&1; then
-        echo "installing Python test clients: confluent-kafka kafka-python pytest"
-        python_packages=(confluent-kafka kafka-python pytest)
+    # cryptography: test_tls.py issues expired and rotated certificates with it.
+    if ! python3 -c "import confluent_kafka, kafka, pytest, cryptography" >/dev/null 2>&1; then
+        echo "installing Python test clients: confluent-kafka kafka-python pytest cryptography"
+        python_packages=(confluent-kafka kafka-python pytest cryptography)
         python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
             || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
     fi

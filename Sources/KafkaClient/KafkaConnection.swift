@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Protocol
 import Synchronization
 
@@ -19,6 +20,10 @@ public final class KafkaConnection: Sendable {
         /// The broker listener's security protocol. TLS and SASL are set up on connect, before
         /// ApiVersions is asked (SASL) or before any byte (TLS).
         public var securityProtocol: KafkaSecurityProtocol = .plaintext
+        /// What TLS trusts and presents when `securityProtocol.usesTLS`: nil is the system's
+        /// trust roots without a client certificate. The server's certificate is always
+        /// verified, and its name checked against the host connected to.
+        public var tlsContext: NIOSSLContext?
 
         public init(clientId: String = "paynode", connectTimeout: Duration = .seconds(10),
                     requestTimeout: Duration = .seconds(30), maximumResponseSize: Int = 128 << 20) {
@@ -51,6 +56,10 @@ public final class KafkaConnection: Sendable {
                                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> KafkaConnection {
         let broker = address.description
         let maximumResponseSize = configuration.maximumResponseSize
+        let tls = try tlsContext(configuration)
+        // An IP address may not be sent as SNI; NIOSSL then checks the certificate's IP names
+        // against the address connected to.
+        let serverHostname = (try? SocketAddress(ipAddress: address.host, port: 0)) == nil ? address.host : nil
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
@@ -58,6 +67,9 @@ public final class KafkaConnection: Sendable {
                 .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                        }
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: maximumResponseSize)),
                             KafkaConnectionHandler(broker: broker))
@@ -94,6 +106,18 @@ public final class KafkaConnection: Sendable {
     }
 
     public var isActive: Bool { channel.isActive }
+
+    private static func tlsContext(_ configuration: Configuration) throws(KafkaClientError) -> NIOSSLContext? {
+        guard configuration.securityProtocol.usesTLS else { return nil }
+        if let context = configuration.tlsContext { return context }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw KafkaClientError(.invalidArgument, "cannot build a TLS context with the system's trust roots: \(error)")
+        }
+    }
 
     /// Sends a request at the negotiated version and waits for its response (or, for
     /// acks=0 Produce, only until it is written: the result is then nil).

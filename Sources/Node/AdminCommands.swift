@@ -12,6 +12,23 @@ struct BootstrapOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-servers"), help: "Broker HOST:PORT[,HOST:PORT...] (env: PAYNODE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).")
     var bootstrapServers: String?
 
+    @Option(name: .customLong("kafka-security-protocol"), help: "The broker listener's security: PLAINTEXT or SSL (env: PAYNODE_KAFKA_SECURITY_PROTOCOL; default PLAINTEXT).")
+    var securityProtocol: String?
+
+    @OptionGroup var tls: ClientTLSOptions
+
+    /// The connection settings the flags ask for: TLS when the protocol uses it.
+    func connection() throws -> KafkaConnection.Configuration {
+        var connection = KafkaConnection.Configuration()
+        let text = EnvironmentOption.string(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL") ?? "PLAINTEXT"
+        guard let parsed = KafkaSecurityProtocol(parsing: text), !parsed.usesSASL else {
+            throw ValidationError("--kafka-security-protocol \(text) must be PLAINTEXT or SSL")
+        }
+        connection.securityProtocol = parsed
+        if parsed.usesTLS { connection.tlsContext = try tls.context() }
+        return connection
+    }
+
     /// A client that never creates topics by looking at them. Admin commands give up after a
     /// few reconnects and log to stderr at warning; nodes (the executor) keep reconnecting.
     func client(reconnectAttempts: Int = 3, logger: Logger? = nil) throws -> KafkaClient {
@@ -21,8 +38,8 @@ struct BootstrapOptions: ParsableArguments {
         }
         var adminLogger = Logger(label: "paynode.admin") { StreamLogHandler.standardError(label: $0) }
         adminLogger.logLevel = .warning
-        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: reconnectAttempts,
-                                                                   allowAutoTopicCreation: false),
+        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, connection: try connection(),
+                                                                   reconnectAttempts: reconnectAttempts, allowAutoTopicCreation: false),
                            logger: logger ?? adminLogger)
     }
 

@@ -4,6 +4,7 @@ import LogStore
 import Logging
 import Protocol
 import ServiceLifecycle
+import TLSSupport
 
 /// `paynode broker`: the Kafka-compatible log alone, a local Kafka for development.
 struct BrokerCommand: AsyncParsableCommand {
@@ -14,6 +15,7 @@ struct BrokerCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var kafka: KafkaListenerOptions
+    @OptionGroup var tls: TLSListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
 
@@ -26,19 +28,24 @@ struct BrokerCommand: AsyncParsableCommand {
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8090))
         let httpConnectionLimits = try httpLimits.resolve()
-        let kafkaSettings = try kafka.resolve()
+        var kafkaSettings = try kafka.resolve()
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS)
+        kafkaSettings.server.tls = tlsContexts.kafka
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "broker", listeners: ["kafka", "http"], logger: logger)
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let logGauges = LogGauges(store: store, registry: registry)
         let httpServer = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
-            .server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
-        let group = ServiceGroup(configuration: .init(services: [
+            .server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+                    logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: coordinator),
             .init(service: kafkaServer),
             .init(service: httpServer),
-        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        ]
+        if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }
@@ -175,9 +182,9 @@ struct KafkaListenerOptions: ParsableArguments {
         guard let parsedSecurity = KafkaSecurityProtocol(parsing: security) else {
             throw ValidationError("--kafka-security-protocol \(security) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        // TLS and SASL land listener by listener; until then refusing to start is the honest answer.
-        guard parsedSecurity == .plaintext else {
-            throw ValidationError("--kafka-security-protocol \(parsedSecurity) is not available in this build yet; use PLAINTEXT")
+        // SASL lands separately; until then refusing to start is the honest answer.
+        guard !parsedSecurity.usesSASL else {
+            throw ValidationError("--kafka-security-protocol \(parsedSecurity) is not available in this build yet; use PLAINTEXT or SSL")
         }
         server.securityProtocol = parsedSecurity
         server.maximumConnections = try positive(maximumConnections, "max-connections", "PAYNODE_MAX_CONNECTIONS", default: 1000)

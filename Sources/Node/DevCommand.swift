@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOHTTP1
+import NIOSSL
+import TLSSupport
 
 /// `paynode dev`: the whole pipeline on one machine, as separate processes talking over TCP:
 /// `paynode service` (embedded log, Kafka listener, payment API, consumer) and `paynode executor`
@@ -24,6 +24,7 @@ struct DevCommand: AsyncParsableCommand {
     var kafkaListen = ListenAddress(host: "127.0.0.1", port: 9092)
     @Option(name: .customLong("http-listen"), help: "The service's HTTP listener: payment API (default 127.0.0.1:8080).")
     var httpListen = ListenAddress(host: "127.0.0.1", port: 8080)
+
     @Option(name: .customLong("ops-listen"), help: "The service's ops listener: metrics and health without a key (default 127.0.0.1:9464).")
     var opsListen = APIAuthOptions.defaultOpsListen
     @Option(name: .customLong("executor-http-listen"), help: "The executor's HTTP listener (default 127.0.0.1:8081).")
@@ -32,42 +33,81 @@ struct DevCommand: AsyncParsableCommand {
     var pspLatency = 0
     @Option(name: .customLong("demo-orders"), help: "Push this many orders through, print a summary and stop (default 0: keep running).")
     var demoOrders = 0
+    @Flag(name: .customLong("no-tls"), help: "Serve Kafka and the payment API in plaintext (default: TLS with a development CA in <data-dir>/certs).")
+    var plaintext = false
 
     static let tokens = ["tok_visa", "tok_chargeDeclined", "tok_insufficientFunds", "tok_pending", "tok_flaky", "tok_unknown"]
 
     func run() async throws {
         let root = dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data/dev"
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let certificates = plaintext ? nil : try Self.developmentCertificates(in: root + "/certs")
+        var serviceTLS: [String] = []
+        var executorTLS: [String] = []
+        if let certificates {
+            serviceTLS = ["--kafka-security-protocol", "SSL", "--tls-cert-file", certificates.serverCertificate,
+                          "--tls-key-file", certificates.serverKey, "--http-tls"]
+            executorTLS = ["--kafka-security-protocol", "SSL", "--tls-ca-file", certificates.caCertificate]
+        }
         let apiKey = try await DevAPIKey.ensure(root: root, serviceDirectory: root + "/service")
         // The executor connects without SASL, so the service must accept User:ANONYMOUS's results.
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
                                                    "--executor-principal", "User:ANONYMOUS",
                                                    "--http-listen", httpListen.description, "--ops-listen", opsListen.description,
-                                                   "--log-level", "warning"], ready: "paynode service ready")
+                                                   "--log-level", "warning"] + serviceTLS,
+                                      ready: "paynode service ready")
         defer { service.stop() }
         let executor = try Child.start(executable, ["executor", "--data-dir", root + "/executor", "--bootstrap-servers", kafkaListen.description,
                                                     "--http-listen", executorHTTPListen.description, "--psp-latency-ms", String(pspLatency),
-                                                    "--log-level", "error"], ready: "paynode executor ready")
+                                                    "--log-level", "error"] + executorTLS, ready: "paynode executor ready")
         defer { executor.stop() }
-        let api = "http://\(httpListen)"
-        print("""
-        paynode dev is running (data in \(root))
-          payment API   \(api)/v1/payment-orders   (needs the API key: an admin key, kept in \(root)/api-key)
+        let api = DevAPI(address: httpListen, apiKey: apiKey,
+                         tls: try certificates.map { try ClientTLSFiles(caFile: $0.caCertificate).makeContext() })
+        let keyHelp = """
+                        (needs the API key: an admin key, kept in \(root)/api-key)
                         export PAYNODE_API_KEY=$(cat \(root)/api-key)
-                        curl -H "Authorization: Bearer $PAYNODE_API_KEY" \(api)/v1/payment-orders
-          Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
-          metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
-        """)
+        """
+        if let certificates {
+            print("""
+            paynode dev is running (data in \(root), TLS with the development CA \(certificates.caCertificate))
+              payment API   \(api.base)/v1/payment-orders \(keyHelp)
+                            curl --cacert \(certificates.caCertificate) -H "Authorization: Bearer $PAYNODE_API_KEY" \(api.base)/v1/payment-orders
+              Kafka (SSL)   \(kafkaListen)   (kcat -b \(kafkaListen) -X security.protocol=SSL -X ssl.ca.location=\(certificates.caCertificate) -L)
+                            confluent-kafka: {"bootstrap.servers": "\(kafkaListen)", "security.protocol": "SSL", "ssl.ca.location": "\(certificates.caCertificate)"}
+              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
+            """)
+        } else {
+            print("""
+            paynode dev is running (data in \(root))
+              payment API   \(api.base)/v1/payment-orders \(keyHelp)
+                            curl -H "Authorization: Bearer $PAYNODE_API_KEY" \(api.base)/v1/payment-orders
+              Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
+              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
+            """)
+        }
         fflushStandardOutput()
         guard demoOrders > 0 else {
             await Child.waitForInterrupt()
             return
         }
-        try await demo(api: api, apiKey: apiKey)
+        try await demo(api: api)
     }
 
-    private func demo(api: String, apiKey: String) async throws {
-        let authorization = ["Authorization": "Bearer \(apiKey)"]
+    /// The development CA and certificates under `directory`, written on first start.
+    static func developmentCertificates(in directory: String) throws -> DevelopmentCertificates.Layout {
+        let layout = DevelopmentCertificates.Layout(directory: directory)
+        guard !layout.isComplete else { return layout }
+        do {
+            // A partial set (an interrupted first start) is replaced whole: nothing trusts it yet.
+            try DevelopmentCertificates.write(into: layout, overwrite: true)
+        } catch let error as TLSConfigurationError {
+            throw ValidationError(error.message)
+        }
+        print("wrote a development CA and certificates to \(directory)")
+        return layout
+    }
+
+    private func demo(api: DevAPI) async throws {
         let run = UUID().uuidString.prefix(8)
         let started = Date()
         let ids: [(String, String)] = try await withThrowingTaskGroup(of: (String, String).self) { group in
@@ -77,7 +117,7 @@ struct DevCommand: AsyncParsableCommand {
                 group.addTask {
                     let token = Self.tokens[index % Self.tokens.count]
                     let body = #"{"merchantId":"m_demo","amount":\#(1000 + index),"currency":"EUR","paymentMethod":"\#(token)","psp":"\#(index % 2 == 0 ? "stripe" : "adyen")"}"#
-                    let (status, json) = try await Self.http("POST", "\(api)/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"].merging(authorization) { $1 })
+                    let (status, json) = try await api.send(.POST, "/v1/payment-orders", body: body, headers: ["Idempotency-Key": "demo-\(run)-\(index)"])
                     guard status == 201, let id = json["paymentOrderId"] as? String else {
                         throw ValidationError("creating a demo order failed with HTTP \(status): \(json)")
                     }
@@ -94,7 +134,7 @@ struct DevCommand: AsyncParsableCommand {
         while !remaining.isEmpty, Date() < deadline {
             var stillPending: [(String, String)] = []
             for (id, token) in remaining {
-                let (_, order) = try await Self.http("GET", "\(api)/v1/payment-orders/\(id)", headers: authorization)
+                let (_, order) = try await api.send(.GET, "/v1/payment-orders/\(id)")
                 let status = order["status"] as? String ?? "?"
                 if status == "PENDING" {
                     stillPending.append((id, token))
@@ -121,15 +161,26 @@ struct DevCommand: AsyncParsableCommand {
         if !remaining.isEmpty { throw ExitCode(1) }
     }
 
-    static func http(_ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        request.httpBody = body.map { Data($0.utf8) }
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+}
+
+/// The service's payment API as the demo calls it: HTTPS verified against the development CA,
+/// or plain HTTP with `--no-tls`.
+struct DevAPI: Sendable {
+    let address: ListenAddress
+    /// The dev admin key, sent as `Authorization: Bearer` on every request.
+    let apiKey: String
+    let tls: NIOSSLContext?
+
+    var base: String { "\(tls == nil ? "http" : "https")://\(address)" }
+
+    func send(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> (Int, [String: Any]) {
+        var headers = headers
+        headers["Content-Type"] = "application/json"
+        headers["Authorization"] = "Bearer \(apiKey)"
+        let (status, data) = try await OneShotHTTPClient.send(method: method, host: address.host, port: address.port, path: path,
+                                                              body: body, headers: headers, tls: tls)
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+        return (status, json)
     }
 }
 

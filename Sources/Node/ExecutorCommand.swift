@@ -17,6 +17,7 @@ struct ExecutorCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var bootstrap: BootstrapOptions
+    @OptionGroup var tls: TLSListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
 
@@ -32,6 +33,7 @@ struct ExecutorCommand: AsyncParsableCommand {
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8081))
         let httpConnectionLimits = try httpLimits.resolve()
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: false)
         let latency = try EnvironmentOption.integer(pspLatency, "PAYNODE_PSP_LATENCY_MS", default: 0)
         guard latency >= 0 else { throw ValidationError("--psp-latency-ms must not be negative") }
         let store = try data.openStore(logLevel: nil)
@@ -51,11 +53,14 @@ struct ExecutorCommand: AsyncParsableCommand {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
         }
-            .server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
-        let group = ServiceGroup(configuration: .init(services: [
+            .server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+                    logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: executor),
             .init(service: httpServer),
-        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        ]
+        if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import HTTPPipelining
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Foundation
 import Metrics
@@ -9,6 +10,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import TLSSupport
 
 /// What every node serves over HTTP: Prometheus metrics and health. Nodes add their own
 /// routes (the payment API) to `router`, and say which requests commute, before building the
@@ -61,7 +63,8 @@ struct NodeHTTP {
 
     /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`, with the
     /// listener's connection limits and timeouts.
-    func server(listen: ListenAddress, limits: HTTPConnectionLimits, logger: Logger,
+    /// `tls`: serve HTTPS with the certificate current when each connection is accepted.
+    func server(listen: ListenAddress, limits: HTTPConnectionLimits, tls: ReloadableTLSContext? = nil, logger: Logger,
                 onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
         // Bodies are buffered whole, up to the depth per connection: bounded well above the
         // payment API's own 64 KiB (which answers 413 itself, keeping the connection).
@@ -87,8 +90,14 @@ struct NodeHTTP {
         let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration,
                                             overlapKey: overlapKey)
         // The channel writes the Server header; Hummingbird's server does nothing with a name.
-        return channel.server(configuration: .init(address: .hostname(listen.host, port: listen.port)),
-                              onServerRunning: { channel in onRunning(channel.localAddress?.port ?? listen.port) },
+        let address = ServerConfiguration(address: .hostname(listen.host, port: listen.port))
+        let running: @Sendable (any Channel) async -> Void = { channel in onRunning(channel.localAddress?.port ?? listen.port) }
+        if let tls {
+            // A handshake gets as long as a request's arrival (--http-request-timeout).
+            return ReloadingTLSChannel(base: channel, context: tls, handshakeTimeout: TimeAmount(limits.requestTimeout))
+                .server(configuration: address, onServerRunning: running, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        }
+        return channel.server(configuration: address, onServerRunning: running,
                               eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 }

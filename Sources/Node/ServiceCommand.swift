@@ -17,6 +17,7 @@ struct ServiceCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataDirectoryOptions
     @OptionGroup var kafka: KafkaListenerOptions
+    @OptionGroup var tls: TLSListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
     @OptionGroup var auth: APIAuthOptions
@@ -50,7 +51,9 @@ struct ServiceCommand: AsyncParsableCommand {
         let authRequired = try auth.authenticationRequired()
         let authSettings = try auth.settings()
         let ops = try auth.opsAddress()
-        let kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
+        var kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS)
+        kafkaSettings.server.tls = tlsContexts.kafka
         let executorText = EnvironmentOption.string(executorPrincipal, "PAYNODE_EXECUTOR_PRINCIPAL") ?? "User:executor"
         guard let executor = KafkaPrincipal(parsing: executorText) else {
             throw ValidationError("--executor-principal \"\(executorText)\" is not a principal (Type:name, e.g. User:executor)")
@@ -100,20 +103,23 @@ struct ServiceCommand: AsyncParsableCommand {
         let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
         PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
-        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, logger: Logger(label: "paynode.http")) { port in
+        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+                                         logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
         }
         let opsServer = opsHTTP.server(listen: ops, limits: httpConnectionLimits, logger: Logger(label: "paynode.ops")) { port in
             readiness.bound("ops", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))
-        let group = ServiceGroup(configuration: .init(services: [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: coordinator),
             .init(service: kafkaServer),
             .init(service: consumer),
             .init(service: httpServer),
             .init(service: opsServer),
-        ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        ]
+        if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }

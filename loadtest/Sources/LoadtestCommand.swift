@@ -40,6 +40,8 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(name: .customLong("target-http"), help: "Use a running service's HTTP API (HOST:PORT) instead of starting a cluster (no faults then).") var targetHTTP: String?
     @Option(name: .customLong("api-key"), help: "The payment API key (pk_...) for --target-http (env: PAYNODE_API_KEY; default: the one `paynode dev` keeps in ./data/dev/api-key). A cluster loadtest starts gets an admin key of its own.") var apiKey: String?
     @Option(name: .customLong("target-kafka"), help: "The running service's Kafka listener (HOST:PORT), with --target-http.") var targetKafka: String?
+    @Flag(name: .customLong("tls"), help: "Over TLS: a cluster loadtest starts gets development certificates (WORK_DIR/certs), SSL on Kafka and HTTPS; a --target-* service is reached over TLS.") var tls = false
+    @Option(name: .customLong("tls-ca-file"), help: "PEM CA the nodes' certificates must chain to (implies --tls; default: the cluster's development CA, or the system's trust store with --target-*).") var tlsCAFile: String?
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call in the executor.") var pspLatency = 0
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics (a fresh cluster only).") var topicPartitions: Int?
     @Option(name: .customLong("service-arg"), parsing: .unconditionalSingleValue, help: "An extra argument for `paynode service` (repeatable).") var serviceArguments: [String] = []

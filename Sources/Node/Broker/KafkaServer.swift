@@ -1,10 +1,12 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Protocol
 import ServiceLifecycle
 import Synchronization
 import Telemetry
+import TLSSupport
 
 /// Serves the Kafka protocol over TCP. Each connection is read one request at a time and
 /// answered in order, as Kafka's own broker does (it mutes a connection until its response is
@@ -16,6 +18,8 @@ final class KafkaServer: Service {
         var port: Int
         /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, as Kafka's listeners.
         var securityProtocol: KafkaSecurityProtocol = .plaintext
+        /// The certificate served when `securityProtocol.usesTLS` (SIGHUP may replace it).
+        var tls: ReloadableTLSContext?
         /// Largest request frame; a bigger claimed size closes the connection before anything
         /// of it is buffered.
         var maximumFrameSize: Int = 8 << 20
@@ -66,6 +70,7 @@ final class KafkaServer: Service {
         let inFlight = configuration.maximumInFlightRequests
         let warnings = self.warnings
         let logger = self.logger
+        let tls = try tlsContext()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -76,6 +81,12 @@ final class KafkaServer: Service {
                     let activity = ConnectionActivity()
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "client"] = "\(channel.remoteAddress?.description ?? "unknown peer")"
+                    // First, so every handler after it sees plaintext; a client that does not
+                    // speak TLS fails the handshake and is closed.
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline(timeout: timeouts.requestRead))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         KafkaConnectionGuard(timeouts: timeouts, activity: activity, warnings: warnings, logger: connectionLogger))
                     try channel.pipeline.syncOperations.addHandler(
@@ -111,6 +122,15 @@ final class KafkaServer: Service {
             }
             for channel in idle { channel.close(promise: nil) }
         }
+    }
+
+    /// The listener's TLS context: required exactly when its security protocol uses TLS.
+    private func tlsContext() throws -> ReloadableTLSContext? {
+        guard configuration.securityProtocol.usesTLS else { return nil }
+        guard let tls = configuration.tls else {
+            throw TLSConfigurationError("the Kafka listener's security protocol \(configuration.securityProtocol) needs a TLS certificate")
+        }
+        return tls
     }
 
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, activity: ConnectionActivity) async {
@@ -149,9 +169,20 @@ final class KafkaServer: Service {
         }
         defer { connections.withLock { $0[id] = nil } }
         var session = KafkaSession(clientHost: clientHost)
+        let asksForCertificate = configuration.securityProtocol.usesTLS && (configuration.tls?.files.clientAuthentication ?? .none) != .none
+        var clientCertificateRead = !asksForCertificate
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
+                    // The handshake is over once a frame arrives: the client certificate, if
+                    // any, is known and names the principal (SASL may replace it later).
+                    if !clientCertificateRead {
+                        clientCertificateRead = true
+                        if let principal = await Self.certificatePrincipal(of: connection.channel) {
+                            session.principal = principal
+                            logger.debug("client certificate names the principal", metadata: ["principal": "\(principal)"])
+                        }
+                    }
                     connections.withLock { $0[id]?.busy = true }
                     activity.setBusy(true)
                     defer { activity.setBusy(false) }
@@ -176,8 +207,20 @@ final class KafkaServer: Service {
             // An oversized or negative frame size lands here before any of it is buffered.
             warnings.warning(key: "malformed-frame", "closing connection: malformed frame", metadata: ["error": "\(error)"], logger: logger)
             countClosedConnection("malformed-frame")
+        } catch let error where error is NIOSSLError || error is BoringSSLError {
+            // Plaintext clients, unknown CAs and missing client certificates end here; a flood of
+            // them logs a few lines, and the count says how many.
+            warnings.warning(key: "tls-handshake", "closing connection: TLS failed", metadata: ["error": "\(error)"], logger: logger)
+            countClosedConnection("tls-handshake")
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// `User:<CN>` of the verified client certificate, as mutual TLS listeners name principals.
+    private static func certificatePrincipal(of channel: any Channel) async -> KafkaPrincipal? {
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get(),
+              let name = subjectCommonName(of: certificate) else { return nil }
+        return KafkaPrincipal(name: name)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Synchronization
 
 /// The nodes under test: `paynode service` and `paynode executor` as separate processes on
@@ -15,6 +16,8 @@ final class Cluster: Sendable {
         var serviceArguments: [String] = []
         var executorArguments: [String] = []
         var logLevel = "warning"
+        /// What loadtest's own clients (HTTP and Kafka) trust when the nodes serve TLS.
+        var tls: NIOSSLContext?
     }
 
     let options: Options

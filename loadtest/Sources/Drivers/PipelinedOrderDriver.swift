@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Creates payment orders as fast as possible with no Swift task per request: each connection's
@@ -24,6 +25,8 @@ struct PipelinedOrderDriver: Sendable {
     let depth: Int
     var orderDeadline: Duration = .seconds(120)
     var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    /// HTTPS when set.
+    var tls: NIOSSLContext?
     /// At most this many orders sent and not yet seen terminal (nil: no bound): a closed loop
     /// over the whole flow rather than over the HTTP requests alone.
     var maximumOutstanding: Int?
@@ -49,6 +52,7 @@ struct PipelinedOrderDriver: Sendable {
                     .connectTimeout(.seconds(5))
                     .channelInitializer { [self] channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if let tls { try channel.pipeline.syncOperations.addHandler(try tlsClientHandler(tls, host: host)) }
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseParser()))
                             try channel.pipeline.syncOperations.addHandler(
                                 OrderPipelineHandler(queue: queue, ledger: ledger, mix: mix, keys: keys, host: host, depth: depth))

@@ -168,7 +168,7 @@ final class FaultInjector: Sendable {
 
     /// The service's `paynode_store_out_of_space_total` (commits refused for lack of space).
     private func outOfSpaceCount() async -> Int? {
-        let client = HTTPClient(host: "127.0.0.1", port: cluster.httpPort, connections: 1)
+        let client = HTTPClient(host: "127.0.0.1", port: cluster.httpPort, connections: 1, tls: cluster.options.tls)
         defer { client.shutdown() }
         guard let response = try? await client.get("/metrics"), response.status == 200 else { return nil }
         let text = String(decoding: response.bodyBytes, as: UTF8.self)

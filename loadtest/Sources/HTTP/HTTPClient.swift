@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One HTTP response, body collected.
@@ -147,9 +148,13 @@ final class HTTPClient: Sendable {
     private let group: any EventLoopGroup
     /// `Bearer pk_...` on every request (`APIKeyHeader`).
     private let authorization: String?
+    /// HTTPS, verified against the context's CA, when set.
+    private let tls: NIOSSLContext?
 
-    init(host: String, port: Int, connections: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    init(host: String, port: Int, connections: Int, tls: NIOSSLContext? = nil,
+         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
+        self.tls = tls
         self.port = Mutex(port)
         self.connections = (0..<max(1, connections)).map { _ in ConnectionSlot() }
         self.group = group
@@ -187,11 +192,14 @@ final class HTTPClient: Sendable {
     private func channel(at index: Int) async throws -> any Channel {
         if let open = connections[index].current, open.isActive { return open }
         let target = port.withLock { $0 }
+        let tls = self.tls
+        let host = self.host
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tlsClientHandler(tls, host: host)) }
                     try channel.pipeline.syncOperations.addHandler(FlushCoalescingHandler())
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(PipelinedResponseHandler())
@@ -232,4 +240,11 @@ final class ConnectionSlot: Sendable {
         }
         old?.close(promise: nil)
     }
+}
+
+/// TLS first in a client pipeline; an IP address is verified against the certificate's IP
+/// names (it may not be sent as SNI).
+func tlsClientHandler(_ context: NIOSSLContext, host: String) throws -> NIOSSLClientHandler {
+    let serverHostname = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    return try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import KafkaClient
+import NIOSSL
 import Payments
 import Protocol
+import TLSSupport
 
 /// One run: start (or find) the cluster, drive the load while faults are injected, let the
 /// pipeline drain, check, report.
@@ -20,6 +22,26 @@ struct LoadtestRun {
         var cluster: Cluster?
         var proxy: FaultProxy?
         let httpHost: String, httpPort: Int, kafkaAddress: KafkaBrokerAddress
+        let usesTLS = options.tls || options.tlsCAFile != nil
+        var tls: NIOSSLContext?
+        var serviceArguments = options.serviceArguments
+        var executorArguments = options.executorArguments
+        if usesTLS, options.targetHTTP != nil {
+            tls = try ClientTLSFiles(caFile: options.tlsCAFile).makeContext()
+        } else if usesTLS {
+            let certificates = DevelopmentCertificates.Layout(directory: root + "/certs")
+            if !certificates.isComplete { try DevelopmentCertificates.write(into: certificates, overwrite: true) }
+            let caFile = options.tlsCAFile ?? certificates.caCertificate
+            serviceArguments += ["--kafka-security-protocol", "SSL", "--http-tls",
+                                 "--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey]
+            executorArguments += ["--kafka-security-protocol", "SSL", "--tls-ca-file", caFile]
+            tls = try ClientTLSFiles(caFile: caFile).makeContext()
+        }
+        var connection = KafkaConnection.Configuration()
+        if let tls {
+            connection.securityProtocol = .ssl
+            connection.tlsContext = tls
+        }
         if let targetHTTP = options.targetHTTP, let targetKafka = options.targetKafka {
             guard let http = KafkaBrokerAddress(targetHTTP), let kafka = KafkaBrokerAddress(targetKafka) else {
                 throw ValidationError("--target-http/--target-kafka must be HOST:PORT")
@@ -30,7 +52,7 @@ struct LoadtestRun {
             let nodes = try Cluster(options: .init(
                 binary: try options.paynodeBinary(), root: root, startExecutor: options.mode == .full,
                 pspLatencyMilliseconds: options.pspLatency, topicPartitions: options.topicPartitions,
-                serviceArguments: options.serviceArguments, executorArguments: options.executorArguments))
+                serviceArguments: serviceArguments, executorArguments: executorArguments, tls: tls))
             cluster = nodes
             // Before the service first starts: its store is then opened as usual.
             APIKeyHeader.use(try options.apiKey ?? APIKeyHeader.create(binary: nodes.options.binary, dataDirectory: root + "/service"))
@@ -53,12 +75,12 @@ struct LoadtestRun {
             cluster?.stop()
         }
         let kafka = KafkaClient(configuration: KafkaClientConfiguration(
-            bootstrapServers: [kafkaAddress], reconnectAttempts: 40, requestRetries: 10))
+            bootstrapServers: [kafkaAddress], connection: connection, reconnectAttempts: 40, requestRetries: 10))
         defer { Task { await kafka.shutdown() } }
         if options.mode == .recovery, let cluster {
             return try await RecoveryBenchmark(options: options, cluster: cluster, kafka: kafka, output: output).run()
         }
-        let api = HTTPClient(host: httpHost, port: httpPort, connections: options.connections)
+        let api = HTTPClient(host: httpHost, port: httpPort, connections: options.connections, tls: tls)
         defer { api.shutdown() }
 
         let reader = TopicReader(client: kafka)
@@ -71,17 +93,20 @@ struct LoadtestRun {
         let runId = "lt-\(UUID().uuidString.prefix(8))"
         // A short request timeout: a fetch that waits at most 100 ms and is not answered within
         // 3 s hangs on a dead connection, and latency must not inherit the default 30 s.
+        var tailConnection = connection
+        tailConnection.requestTimeout = .seconds(3)
         let tailClient = KafkaClient(configuration: KafkaClientConfiguration(
-            bootstrapServers: [kafkaAddress], connection: .init(requestTimeout: .seconds(3)), reconnectAttempts: .max))
+            bootstrapServers: [kafkaAddress], connection: tailConnection, reconnectAttempts: .max))
         let tail = Task { await TerminalEventTail(client: tailClient, ledger: ledger).run(from: eventsStart) }
         let sampler = cluster.map { ResourceSampler(nodes: $0.nodes) }
         let sampling = Task { await sampler?.run() }
         let rate = options.rate > 0 ? options.rate : nil
         let keys = IdempotencyKeys(scheme: options.idempotencyKeys, runId: runId)
         let orderDriver = OrderDriver(client: api, ledger: ledger, mix: options.tokens, keys: keys, concurrency: options.concurrency)
-        let fastOrderDriver = PipelinedOrderDriver(host: httpHost, port: httpPort, ledger: ledger, mix: options.tokens, keys: keys,
+        var fastOrderDriver = PipelinedOrderDriver(host: httpHost, port: httpPort, ledger: ledger, mix: options.tokens, keys: keys,
                                                    connections: options.connections,
                                                    depth: max(1, options.concurrency / max(1, options.connections)))
+        fastOrderDriver.tls = tls
 
         let faults: FaultInjector? = cluster.map { cluster in
             FaultInjector(plan: .init(
@@ -101,7 +126,8 @@ struct LoadtestRun {
             await fastOrderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
             log("created \(ledger.acceptedCount) orders in \(String(format: "%.1f", Double(clock.now()) / 1e6)) s; producing their PSP results")
             ledger.sent.store(0, ordering: .relaxed)
-            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], reconnectAttempts: 40))
+            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: connection,
+                                                                             reconnectAttempts: 40))
             producerClient = client
             if rate == nil {
                 // As fast as possible: results encoded now, before the clock starts.

@@ -69,7 +69,7 @@ struct RecoveryBenchmark {
             let spawned = ContinuousClock.now
             try await cluster.startService()
             ready.append(cluster.service.readyTimes.last ?? 0)
-            let api = HTTPClient(host: "127.0.0.1", port: cluster.httpPort, connections: 1)
+            let api = HTTPClient(host: "127.0.0.1", port: cluster.httpPort, connections: 1, tls: cluster.options.tls)
             let body = Array(#"{"merchantId":"m_recovery","amount":100,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#.utf8)
             let response = try await api.request(.POST, "/v1/payment-orders", body: body, headers: [("Idempotency-Key", "recovery-\(UUID())")])
             api.shutdown()

@@ -1,0 +1,20 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TLSSupport
+
+/// Reads the TLS certificate and key again on each SIGHUP, as operators rotate certificates:
+/// connections opened afterwards get the new ones; a bad new file keeps the old (and is logged).
+struct TLSReloadService: Service {
+    let context: ReloadableTLSContext
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                context.reload(logger: logger)
+            }
+        }
+    }
+}
