@@ -207,6 +207,10 @@ final class KafkaServer: Service {
             // An oversized or negative frame size lands here before any of it is buffered.
             warnings.warning(key: "malformed-frame", "closing connection: malformed frame", metadata: ["error": "\(error)"], logger: logger)
             countClosedConnection("malformed-frame")
+        } catch NIOSSLError.uncleanShutdown {
+            // The client closed TCP without TLS's close_notify, as librdkafka and our own client
+            // do when they are done: an ordinary end, not a failed handshake.
+            logger.debug("connection ended without close_notify")
         } catch let error where error is NIOSSLError || error is BoringSSLError {
             // Plaintext clients, unknown CAs and missing client certificates end here; a flood of
             // them logs a few lines, and the count says how many.
