@@ -15,9 +15,11 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case syncGroup = 14
     case describeGroups = 15
     case listGroups = 16
+    case saslHandshake = 17
     case apiVersions = 18
     case createTopics = 19
     case initProducerId = 22
+    case saslAuthenticate = 36
 
     public var supportedVersions: ClosedRange<Int16> {
         switch self {
@@ -34,9 +36,11 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .syncGroup: 0...3
         case .describeGroups: 0...4
         case .listGroups: 0...2
+        case .saslHandshake: 0...1
         case .apiVersions: 0...2
         case .createTopics: 0...4
         case .initProducerId: 0...1
+        case .saslAuthenticate: 0...1
         }
     }
 
@@ -55,9 +59,11 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .syncGroup: "SyncGroup"
         case .describeGroups: "DescribeGroups"
         case .listGroups: "ListGroups"
+        case .saslHandshake: "SaslHandshake"
         case .apiVersions: "ApiVersions"
         case .createTopics: "CreateTopics"
         case .initProducerId: "InitProducerId"
+        case .saslAuthenticate: "SaslAuthenticate"
         }
     }
 }
