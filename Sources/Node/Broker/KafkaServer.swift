@@ -16,6 +16,8 @@ final class KafkaServer: Service {
         var port: Int
         /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, as Kafka's listeners.
         var securityProtocol: KafkaSecurityProtocol = .plaintext
+        /// Offered in SaslHandshake on a SASL_* listener (Kafka's sasl.enabled.mechanisms).
+        var saslMechanisms: [SaslMechanism] = [.scramSHA256, .scramSHA512, .plain]
         /// Largest request frame; a bigger claimed size closes the connection before anything
         /// of it is buffered.
         var maximumFrameSize: Int = 8 << 20
@@ -149,6 +151,9 @@ final class KafkaServer: Service {
         }
         defer { connections.withLock { $0[id] = nil } }
         var session = KafkaSession(clientHost: clientHost)
+        if configuration.securityProtocol.usesSASL {
+            session.sasl = SaslServerSession(enabledMechanisms: configuration.saslMechanisms, fakeSaltKey: broker.fakeSaltKey)
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -160,6 +165,11 @@ final class KafkaServer: Service {
                         try await outbound.write(response)
                     case .noResponse:
                         break
+                    case .respondThenClose(let response, let reason):
+                        try await outbound.write(response)
+                        logger.debug("closing connection", metadata: ["reason": "\(reason)"])
+                        countClosedConnection("sasl-refused")
+                        return
                     case .close(let reason):
                         warnings.warning(key: "request-refused", "closing connection", metadata: ["reason": "\(reason)"], logger: logger)
                         countClosedConnection("request-refused")
