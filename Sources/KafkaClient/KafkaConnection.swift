@@ -19,6 +19,8 @@ public final class KafkaConnection: Sendable {
         /// The broker listener's security protocol. TLS and SASL are set up on connect, before
         /// ApiVersions is asked (SASL) or before any byte (TLS).
         public var securityProtocol: KafkaSecurityProtocol = .plaintext
+        /// Required when `securityProtocol` uses SASL.
+        public var sasl: KafkaSaslCredentials?
 
         public init(clientId: String = "paynode", connectTimeout: Duration = .seconds(10),
                     requestTimeout: Duration = .seconds(30), maximumResponseSize: Int = 128 << 20) {
@@ -69,8 +71,11 @@ public final class KafkaConnection: Sendable {
             throw KafkaClientError(.connectionFailed, "cannot connect: \(error)", broker: broker)
         }
         do {
-            var version = KafkaAPIKey.apiVersions.supportedVersions.upperBound
             var correlationId: Int32 = 0
+            if configuration.securityProtocol.usesSASL {
+                try await authenticate(channel: channel, configuration: configuration, correlationId: &correlationId, broker: broker)
+            }
+            var version = KafkaAPIKey.apiVersions.supportedVersions.upperBound
             while true {
                 let frame = try await exchange(channel: channel, api: .apiVersions, version: version, correlationId: correlationId,
                                                clientId: configuration.clientId, timeout: configuration.requestTimeout,
@@ -90,6 +95,44 @@ public final class KafkaConnection: Sendable {
         } catch {
             try? await channel.close()
             throw error
+        }
+    }
+
+    /// SaslHandshake v1 and SaslAuthenticate v1 (every broker since Kafka 1.0 speaks them, and
+    /// a SASL listener answers nothing else but ApiVersions before authentication).
+    private static func authenticate(channel: any Channel, configuration: Configuration, correlationId: inout Int32,
+                                     broker: String) async throws {
+        guard let credentials = configuration.sasl else {
+            throw KafkaClientError(.invalidArgument, "security protocol \(configuration.securityProtocol) needs SASL credentials", broker: broker)
+        }
+        var client = KafkaSaslClient(credentials: credentials)
+        var next = client.start()
+        // Handshake, then at most two SCRAM round trips; a broker asking for more is not speaking SCRAM.
+        for _ in 0..<4 {
+            let id = correlationId
+            correlationId += 1
+            do {
+                switch next {
+                case .authenticated:
+                    return
+                case .sendHandshake(let request):
+                    let frame = try await exchange(channel: channel, api: .saslHandshake, version: 1, correlationId: id,
+                                                   clientId: configuration.clientId, timeout: configuration.requestTimeout,
+                                                   expectsResponse: true) { request.encode(into: &$0, version: 1) }
+                    next = try client.receive(try decode(SaslHandshakeResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                case .sendAuthenticate(let request):
+                    let frame = try await exchange(channel: channel, api: .saslAuthenticate, version: 1, correlationId: id,
+                                                   clientId: configuration.clientId, timeout: configuration.requestTimeout,
+                                                   expectsResponse: true) { request.encode(into: &$0, version: 1) }
+                    next = try client.receive(try decode(SaslAuthenticateResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                }
+            } catch var error as KafkaClientError {
+                error.broker = error.broker ?? broker
+                throw error
+            }
+        }
+        if next != .authenticated {
+            throw KafkaClientError(.protocolViolation, "SASL exchange did not end", broker: broker)
         }
     }
 

@@ -12,6 +12,8 @@ struct BootstrapOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-servers"), help: "Broker HOST:PORT[,HOST:PORT...] (env: PAYNODE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).")
     var bootstrapServers: String?
 
+    @OptionGroup var security: KafkaClientSecurityOptions
+
     /// A client that never creates topics by looking at them. Admin commands give up after a
     /// few reconnects and log to stderr at warning; nodes (the executor) keep reconnecting.
     func client(reconnectAttempts: Int = 3, logger: Logger? = nil) throws -> KafkaClient {
@@ -21,8 +23,10 @@ struct BootstrapOptions: ParsableArguments {
         }
         var adminLogger = Logger(label: "paynode.admin") { StreamLogHandler.standardError(label: $0) }
         adminLogger.logLevel = .warning
-        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, reconnectAttempts: reconnectAttempts,
-                                                                   allowAutoTopicCreation: false),
+        var connection = KafkaConnection.Configuration()
+        try security.apply(to: &connection)
+        return KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: servers, connection: connection,
+                                                                   reconnectAttempts: reconnectAttempts, allowAutoTopicCreation: false),
                            logger: logger ?? adminLogger)
     }
 

@@ -84,7 +84,10 @@ public struct ScramServer: Sendable {
         guard final.channelBinding == Array(pending.clientFirst.gs2Header.utf8) else {
             throw SaslFailure("channel binding does not match the client-first-message")
         }
-        guard final.nonce == pending.nonce else { throw SaslFailure("nonce does not match the server's") }
+        // Kafka's ScramSaslServer checks that the nonce ends with the combined one; librdkafka
+        // up to 2.0 sends the client's nonce twice ("r=<client><client><server>"), and the
+        // proof covers the message as sent, so a replay still cannot pass.
+        guard final.nonce.hasSuffix(pending.nonce) else { throw SaslFailure("nonce does not match the server's") }
         guard final.proof.count == hash.digestLength else { throw SaslFailure("proof has \(final.proof.count) bytes, expected \(hash.digestLength)") }
         let authMessage = Array((pending.clientFirst.bare + "," + pending.serverFirst + "," + final.withoutProof).utf8)
         let clientSignature = hash.hmac(key: pending.credential.storedKey, authMessage)
