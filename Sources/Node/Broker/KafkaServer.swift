@@ -167,6 +167,9 @@ final class KafkaServer: Service {
                         break
                     case .respondThenClose(let response, let reason):
                         try await outbound.write(response)
+                        // Closing at once could drop the answer still queued in the writer; an
+                        // empty write queued behind it completes only once the answer is written.
+                        try? await connection.channel.writeAndFlush(ByteBuffer())
                         logger.debug("closing connection", metadata: ["reason": "\(reason)"])
                         countClosedConnection("sasl-refused")
                         return
