@@ -40,6 +40,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(name: .customLong("target-http"), help: "Use a running service's HTTP API (HOST:PORT) instead of starting a cluster (no faults then).") var targetHTTP: String?
     @Option(name: .customLong("target-kafka"), help: "The running service's Kafka listener (HOST:PORT), with --target-http.") var targetKafka: String?
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call in the executor.") var pspLatency = 0
+    @OptionGroup var kafkaSecurity: LoadtestKafkaSecurityOptions
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics (a fresh cluster only).") var topicPartitions: Int?
     @Option(name: .customLong("service-arg"), parsing: .unconditionalSingleValue, help: "An extra argument for `paynode service` (repeatable).") var serviceArguments: [String] = []
     @Option(name: .customLong("executor-arg"), parsing: .unconditionalSingleValue, help: "An extra argument for `paynode executor` (repeatable).") var executorArguments: [String] = []

@@ -49,8 +49,10 @@ struct LoadtestRun {
             proxy?.stop()
             cluster?.stop()
         }
+        var connection = KafkaConnection.Configuration()
+        try options.kafkaSecurity.apply(to: &connection)
         let kafka = KafkaClient(configuration: KafkaClientConfiguration(
-            bootstrapServers: [kafkaAddress], reconnectAttempts: 40, requestRetries: 10))
+            bootstrapServers: [kafkaAddress], connection: connection, reconnectAttempts: 40, requestRetries: 10))
         defer { Task { await kafka.shutdown() } }
         if options.mode == .recovery, let cluster {
             return try await RecoveryBenchmark(options: options, cluster: cluster, kafka: kafka, output: output).run()
@@ -68,8 +70,10 @@ struct LoadtestRun {
         let runId = "lt-\(UUID().uuidString.prefix(8))"
         // A short request timeout: a fetch that waits at most 100 ms and is not answered within
         // 3 s hangs on a dead connection, and latency must not inherit the default 30 s.
+        var tailConnection = connection
+        tailConnection.requestTimeout = .seconds(3)
         let tailClient = KafkaClient(configuration: KafkaClientConfiguration(
-            bootstrapServers: [kafkaAddress], connection: .init(requestTimeout: .seconds(3)), reconnectAttempts: .max))
+            bootstrapServers: [kafkaAddress], connection: tailConnection, reconnectAttempts: .max))
         let tail = Task { await TerminalEventTail(client: tailClient, ledger: ledger).run(from: eventsStart) }
         let sampler = cluster.map { ResourceSampler(nodes: $0.nodes) }
         let sampling = Task { await sampler?.run() }
@@ -98,7 +102,8 @@ struct LoadtestRun {
             await fastOrderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
             log("created \(ledger.acceptedCount) orders in \(String(format: "%.1f", Double(clock.now()) / 1e6)) s; producing their PSP results")
             ledger.sent.store(0, ordering: .relaxed)
-            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], reconnectAttempts: 40))
+            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: connection,
+                                                                             reconnectAttempts: 40))
             producerClient = client
             if rate == nil {
                 // As fast as possible: results encoded now, before the clock starts.
