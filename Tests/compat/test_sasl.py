@@ -273,3 +273,13 @@ def test_service_and_executor_carry_a_payment_over_sasl(data_dir):
         executor.wait(timeout=30)
         service.stop()
     assert "User:executor" in service.log()
+
+
+def test_sasl_requests_on_a_plaintext_listener_are_illegal_state(broker):
+    with socket.create_connection(("127.0.0.1", broker.kafka_port), timeout=10) as sock:
+        mechanism = b"PLAIN"
+        sock.sendall(kafka_request(17, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        answer = read_frame(sock)
+        (error,) = struct.unpack(">h", answer[4:6])
+        assert error == 34
+        assert read_frame(sock) is None
