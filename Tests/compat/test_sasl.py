@@ -283,3 +283,37 @@ def test_sasl_requests_on_a_plaintext_listener_are_illegal_state(broker):
         (error,) = struct.unpack(">h", answer[4:6])
         assert error == 34
         assert read_frame(sock) is None
+
+
+def server_first_salt(port, user):
+    """The salt the broker offers `user` in its SCRAM-SHA-256 server-first-message."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        mechanism = b"SCRAM-SHA-256"
+        sock.sendall(kafka_request(17, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        assert struct.unpack(">h", read_frame(sock)[4:6]) == (0,)
+        first = f"n,,n={user},r=fixedclientnonce".encode()
+        sock.sendall(kafka_request(36, 1, struct.pack(">i", len(first)) + first, correlation_id=2))
+        answer = read_frame(sock)
+        (error,) = struct.unpack(">h", answer[4:6])
+        assert error == 0
+        text = answer[4 + 2 + 2:]  # null error message (length -1)
+        (length,) = struct.unpack(">i", text[:4])
+        fields = dict(field.split("=", 1) for field in text[4:4 + length].decode().split(","))
+        return fields["s"], fields["i"]
+
+
+def test_unknown_users_salt_is_as_stable_as_a_real_one(data_dir):
+    add_user(data_dir, "alice", PASSWORD)
+    node = Broker(data_dir, extra_args=["--kafka-security-protocol", "SASL_PLAINTEXT"]).start()
+    try:
+        real, fake = server_first_salt(node.kafka_port, "alice"), server_first_salt(node.kafka_port, "mallory")
+        assert fake != real and len(fake[0]) == len(real[0]) and fake[1] == real[1]
+        assert server_first_salt(node.kafka_port, "mallory") == fake
+    finally:
+        node.stop()
+    node.start()
+    try:
+        assert server_first_salt(node.kafka_port, "alice") == real
+        assert server_first_salt(node.kafka_port, "mallory") == fake
+    finally:
+        node.stop()

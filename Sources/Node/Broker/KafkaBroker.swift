@@ -42,8 +42,9 @@ final class KafkaBroker: Sendable {
     private let settings: Mutex<Configuration>
     /// Warnings of refused requests, rate-limited per reason.
     let rejections: RateLimitedLogger
-    /// Unknown SASL users' fake salts derive from this (a fresh secret per process).
-    let fakeSaltKey = ScramServer.randomFakeSaltKey()
+    /// Unknown SASL users' fake salts derive from this: the one `paynode users add` stored, so
+    /// they survive restarts as real salts do, else a fresh secret per process.
+    let fakeSaltKey: [UInt8]
 
     init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
          logger: Logger = Logger(label: "paynode.kafka")) {
@@ -51,6 +52,7 @@ final class KafkaBroker: Sendable {
         self.coordinator = coordinator
         self.settings = Mutex(configuration)
         self.rejections = RateLimitedLogger(logger: logger)
+        self.fakeSaltKey = SaslCredentialStore.fakeSaltKey(in: store) ?? ScramServer.randomFakeSaltKey()
     }
 
     var configuration: Configuration { settings.withLock { $0 } }

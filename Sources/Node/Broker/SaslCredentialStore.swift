@@ -22,9 +22,26 @@ enum SaslCredentialStore {
         }
     }
 
+    /// `sasl_secrets`: the key unknown users' fake salts derive from, so that a name's salt is
+    /// the same across restarts whether or not the user exists.
+    static let secretsTableName = "sasl_secrets"
+    private static let fakeSaltKeyName = Array("fake-salt-key".utf8)
+
+    /// The stored fake-salt key, nil when no user was ever added (the broker then uses a fresh one).
+    static func fakeSaltKey(in store: LogStore) -> [UInt8]? {
+        let key = try? store.read { transaction -> [UInt8]? in
+            try transaction.table(secretsTableName)?.get(fakeSaltKeyName)
+        }
+        return key.flatMap { $0 }.flatMap { $0.count == 32 ? $0 : nil }
+    }
+
+    /// Stores the user's credentials, and the fake-salt key if there is none yet.
     static func put(_ name: String, _ credentials: StoredScramCredentials, in store: LogStore) async throws {
+        let freshKey = ScramServer.randomFakeSaltKey()
         try await store.write { transaction in
             try transaction.table(tableName).put(Array(name.utf8), credentials.encoded())
+            let secrets = try transaction.table(secretsTableName)
+            if try secrets.get(fakeSaltKeyName) == nil { try secrets.put(fakeSaltKeyName, freshKey) }
         }
     }
 
