@@ -5,8 +5,9 @@ import Protocol
 import Synchronization
 
 /// One TCP connection to a Kafka broker. Requests are pipelined: any number may be in flight,
-/// and responses are matched to them by correlation id in order. On connect it asks the broker
-/// for its ApiVersions and then uses, for each API, the highest version both sides support.
+/// and responses are matched to them by correlation id in order. On connect it authenticates
+/// first when the security protocol uses SASL (`Configuration.sasl`), then asks the broker for
+/// its ApiVersions and uses, for each API, the highest version both sides support.
 /// A request that gets no answer within its timeout fails with `.requestTimedOut` and closes the
 /// connection; when the connection drops, every waiting request fails with `.connectionClosed`.
 public final class KafkaConnection: Sendable {

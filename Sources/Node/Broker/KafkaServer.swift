@@ -160,7 +160,12 @@ final class KafkaServer: Service {
                     connections.withLock { $0[id]?.busy = true }
                     activity.setBusy(true)
                     defer { activity.setBusy(false) }
-                    switch await broker.handle(frame: frame, session: &session, logger: logger) {
+                    let reply = await broker.handle(frame: frame, session: &session, logger: logger)
+                    // From authentication on, the connection's log lines name who it is.
+                    if session.principal != .anonymous, logger[metadataKey: "principal"] == nil {
+                        logger[metadataKey: "principal"] = "\(session.principal)"
+                    }
+                    switch reply {
                     case .respond(let response):
                         try await outbound.write(response)
                     case .noResponse:
