@@ -317,3 +317,24 @@ def test_unknown_users_salt_is_as_stable_as_a_real_one(data_dir):
         assert server_first_salt(node.kafka_port, "mallory") == fake
     finally:
         node.stop()
+
+
+@pytest.mark.parametrize("token", [b"x" * (1 << 20), b"n,,n=alice,r=" + bytes(range(256)), b"\xff\xfe\x00", b""],
+                         ids=["1MiB", "binary-nonce", "not-utf8", "empty"])
+def test_hostile_tokens_are_refused_and_the_broker_lives(secured, token):
+    with socket.create_connection(("127.0.0.1", secured.kafka_port), timeout=10) as sock:
+        mechanism = b"SCRAM-SHA-512"
+        sock.sendall(kafka_request(17, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        assert struct.unpack(">h", read_frame(sock)[4:6]) == (0,)
+        sock.sendall(kafka_request(36, 1, struct.pack(">i", len(token)) + token, correlation_id=2))
+        answer = read_frame(sock)
+        assert struct.unpack(">h", answer[4:6]) == (58,)
+        assert read_frame(sock) is None
+    # SaslAuthenticate before any handshake: ILLEGAL_SASL_STATE, then closed.
+    with socket.create_connection(("127.0.0.1", secured.kafka_port), timeout=10) as sock:
+        sock.sendall(kafka_request(36, 1, struct.pack(">i", 4) + b"abcd"))
+        assert struct.unpack(">h", read_frame(sock)[4:6]) == (34,)
+        assert read_frame(sock) is None
+    producer = KafkaProducer(**python_config(secured, "SCRAM-SHA-256"))
+    producer.send("still-alive", b"x").get(timeout=30)
+    producer.close()
