@@ -6,8 +6,9 @@ import Protocol
 import Synchronization
 
 /// One TCP connection to a Kafka broker. Requests are pipelined: any number may be in flight,
-/// and responses are matched to them by correlation id in order. On connect it asks the broker
-/// for its ApiVersions and then uses, for each API, the highest version both sides support.
+/// and responses are matched to them by correlation id in order. On connect it authenticates
+/// first when the security protocol uses SASL (`Configuration.sasl`), then asks the broker for
+/// its ApiVersions and uses, for each API, the highest version both sides support.
 /// A request that gets no answer within its timeout fails with `.requestTimedOut` and closes the
 /// connection; when the connection drops, every waiting request fails with `.connectionClosed`.
 public final class KafkaConnection: Sendable {
@@ -24,6 +25,8 @@ public final class KafkaConnection: Sendable {
         /// trust roots without a client certificate. The server's certificate is always
         /// verified, and its name checked against the host connected to.
         public var tlsContext: NIOSSLContext?
+        /// Required when `securityProtocol` uses SASL.
+        public var sasl: KafkaSaslCredentials?
 
         public init(clientId: String = "paynode", connectTimeout: Duration = .seconds(10),
                     requestTimeout: Duration = .seconds(30), maximumResponseSize: Int = 128 << 20) {
@@ -81,8 +84,11 @@ public final class KafkaConnection: Sendable {
             throw KafkaClientError(.connectionFailed, "cannot connect: \(error)", broker: broker)
         }
         do {
-            var version = KafkaAPIKey.apiVersions.supportedVersions.upperBound
             var correlationId: Int32 = 0
+            if configuration.securityProtocol.usesSASL {
+                try await authenticate(channel: channel, configuration: configuration, correlationId: &correlationId, broker: broker)
+            }
+            var version = KafkaAPIKey.apiVersions.supportedVersions.upperBound
             while true {
                 let frame = try await exchange(channel: channel, api: .apiVersions, version: version, correlationId: correlationId,
                                                clientId: configuration.clientId, timeout: configuration.requestTimeout,
@@ -102,6 +108,44 @@ public final class KafkaConnection: Sendable {
         } catch {
             try? await channel.close()
             throw error
+        }
+    }
+
+    /// SaslHandshake v1 and SaslAuthenticate v1 (every broker since Kafka 1.0 speaks them, and
+    /// a SASL listener answers nothing else but ApiVersions before authentication).
+    private static func authenticate(channel: any Channel, configuration: Configuration, correlationId: inout Int32,
+                                     broker: String) async throws {
+        guard let credentials = configuration.sasl else {
+            throw KafkaClientError(.invalidArgument, "security protocol \(configuration.securityProtocol) needs SASL credentials", broker: broker)
+        }
+        var client = KafkaSaslClient(credentials: credentials)
+        var next = client.start()
+        // Handshake, then at most two SCRAM round trips; a broker asking for more is not speaking SCRAM.
+        for _ in 0..<4 {
+            let id = correlationId
+            correlationId += 1
+            do {
+                switch next {
+                case .authenticated:
+                    return
+                case .sendHandshake(let request):
+                    let frame = try await exchange(channel: channel, api: .saslHandshake, version: 1, correlationId: id,
+                                                   clientId: configuration.clientId, timeout: configuration.requestTimeout,
+                                                   expectsResponse: true) { request.encode(into: &$0, version: 1) }
+                    next = try client.receive(try decode(SaslHandshakeResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                case .sendAuthenticate(let request):
+                    let frame = try await exchange(channel: channel, api: .saslAuthenticate, version: 1, correlationId: id,
+                                                   clientId: configuration.clientId, timeout: configuration.requestTimeout,
+                                                   expectsResponse: true) { request.encode(into: &$0, version: 1) }
+                    next = try client.receive(try decode(SaslAuthenticateResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                }
+            } catch var error as KafkaClientError {
+                error.broker = error.broker ?? broker
+                throw error
+            }
+        }
+        if next != .authenticated {
+            throw KafkaClientError(.protocolViolation, "SASL exchange did not end", broker: broker)
         }
     }
 

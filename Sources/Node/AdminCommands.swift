@@ -12,20 +12,12 @@ struct BootstrapOptions: ParsableArguments {
     @Option(name: .customLong("bootstrap-servers"), help: "Broker HOST:PORT[,HOST:PORT...] (env: PAYNODE_BOOTSTRAP_SERVERS; default 127.0.0.1:9092).")
     var bootstrapServers: String?
 
-    @Option(name: .customLong("kafka-security-protocol"), help: "The broker listener's security: PLAINTEXT or SSL (env: PAYNODE_KAFKA_SECURITY_PROTOCOL; default PLAINTEXT).")
-    var securityProtocol: String?
+    @OptionGroup var security: KafkaClientSecurityOptions
 
-    @OptionGroup var tls: ClientTLSOptions
-
-    /// The connection settings the flags ask for: TLS when the protocol uses it.
+    /// The connection settings the flags ask for: TLS and SASL when the protocol uses them.
     func connection() throws -> KafkaConnection.Configuration {
         var connection = KafkaConnection.Configuration()
-        let text = EnvironmentOption.string(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL") ?? "PLAINTEXT"
-        guard let parsed = KafkaSecurityProtocol(parsing: text), !parsed.usesSASL else {
-            throw ValidationError("--kafka-security-protocol \(text) must be PLAINTEXT or SSL")
-        }
-        connection.securityProtocol = parsed
-        if parsed.usesTLS { connection.tlsContext = try tls.context() }
+        try security.apply(to: &connection)
         return connection
     }
 

@@ -65,6 +65,9 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("allow-everyone-if-no-acl-found"), help: "Let every principal use a resource no ACL names (Kafka's allow.everyone.if.no.acl.found; env: PAYNODE_ALLOW_EVERYONE_IF_NO_ACL_FOUND; default true).")
     var allowEveryoneIfNoAclFound: Bool?
 
+    @Option(name: .customLong("sasl-enabled-mechanisms"), help: "SASL mechanisms a SASL_* listener offers, comma-separated: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (env: PAYNODE_SASL_ENABLED_MECHANISMS; default SCRAM-SHA-256,SCRAM-SHA-512,PLAIN).")
+    var saslEnabledMechanisms: String?
+
     @Option(name: .customLong("advertised-host"), help: "Host given to clients in Metadata (env: PAYNODE_ADVERTISED_HOST; default: the listen host, or 127.0.0.1 for a wildcard).")
     var advertisedHost: String?
 
@@ -182,11 +185,12 @@ struct KafkaListenerOptions: ParsableArguments {
         guard let parsedSecurity = KafkaSecurityProtocol(parsing: security) else {
             throw ValidationError("--kafka-security-protocol \(security) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        // SASL lands separately; until then refusing to start is the honest answer.
-        guard !parsedSecurity.usesSASL else {
-            throw ValidationError("--kafka-security-protocol \(parsedSecurity) is not available in this build yet; use PLAINTEXT or SSL")
-        }
         server.securityProtocol = parsedSecurity
+        let mechanisms = EnvironmentOption.string(saslEnabledMechanisms, "PAYNODE_SASL_ENABLED_MECHANISMS") ?? "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN"
+        guard let parsedMechanisms = SaslMechanism.list(mechanisms) else {
+            throw ValidationError("--sasl-enabled-mechanisms \(mechanisms) must list some of \(SaslMechanism.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        server.saslMechanisms = parsedMechanisms
         server.maximumConnections = try positive(maximumConnections, "max-connections", "PAYNODE_MAX_CONNECTIONS", default: 1000)
         server.maximumConnectionsPerAddress = try positive(maximumConnectionsPerAddress, "max-connections-per-ip",
                                                            "PAYNODE_MAX_CONNECTIONS_PER_IP", default: 500)

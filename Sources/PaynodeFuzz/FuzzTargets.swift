@@ -75,6 +75,13 @@ enum FuzzTarget: String, CaseIterable {
         case .deleteAcls:
             guard let request = try? DeleteAclsRequest.decode(from: &body, version: version) else { return }
             for filter in request.filters { _ = filter.filter }
+        case .saslHandshake: _ = try? SaslHandshakeRequest.decode(from: &body, version: version)
+        case .saslAuthenticate:
+            guard let request = try? SaslAuthenticateRequest.decode(from: &body, version: version) else { return }
+            // The token as a client-first message, and as a PLAIN message.
+            var scram = ScramServer(hash: .sha256, serverNonce: "fuzz", fakeSaltKey: [1])
+            _ = scram.receive(request.authBytes) { _ in nil }
+            _ = PlainServer.authenticate(request.authBytes, fakeSaltKey: [1]) { _ in nil }
         }
     }
 

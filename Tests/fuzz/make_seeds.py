@@ -81,6 +81,8 @@ requests = {
     "create-topics-v4": request(19, 4, struct.pack(">i", 1) + string("t") + struct.pack(">ih", 3, 1) +
                                 struct.pack(">ii", 0, 0) + struct.pack(">ib", 5000, 0)),
     "init-producer-id-v1": request(22, 1, string("") + struct.pack(">i", 60000)),
+    "sasl-handshake-v1": request(17, 1, string("SCRAM-SHA-256")),
+    "sasl-authenticate-v1": request(36, 1, struct.pack(">i", 32) + b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"),
 }
 for name, data in requests.items():
     write("kafka-request", name, data)

@@ -43,6 +43,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Flag(name: .customLong("tls"), help: "Over TLS: a cluster loadtest starts gets development certificates (WORK_DIR/certs), SSL on Kafka and HTTPS; a --target-* service is reached over TLS.") var tls = false
     @Option(name: .customLong("tls-ca-file"), help: "PEM CA the nodes' certificates must chain to (implies --tls; default: the cluster's development CA, or the system's trust store with --target-*).") var tlsCAFile: String?
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call in the executor.") var pspLatency = 0
+    @OptionGroup var kafkaSecurity: LoadtestKafkaSecurityOptions
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics (a fresh cluster only).") var topicPartitions: Int?
     @Option(name: .customLong("service-arg"), parsing: .unconditionalSingleValue, help: "An extra argument for `paynode service` (repeatable).") var serviceArguments: [String] = []
     @Option(name: .customLong("executor-arg"), parsing: .unconditionalSingleValue, help: "An extra argument for `paynode executor` (repeatable).") var executorArguments: [String] = []

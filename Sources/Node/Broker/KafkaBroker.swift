@@ -26,13 +26,15 @@ final class KafkaBroker: Sendable {
         case respond(ByteBuffer)
         case noResponse
         case close(String)
+        /// Answer, then close: how Kafka ends a refused SASL exchange.
+        case respondThenClose(ByteBuffer, String)
     }
 
     /// The APIs answered today; ApiVersions advertises exactly these.
     static let implementedAPIs: [KafkaAPIKey] = [
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
-        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls,
+        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .saslHandshake, .saslAuthenticate,
     ]
 
     let store: LogStore
@@ -43,6 +45,9 @@ final class KafkaBroker: Sendable {
     private let settings: Mutex<Configuration>
     /// Warnings of refused requests, rate-limited per reason.
     let rejections: RateLimitedLogger
+    /// Unknown SASL users' fake salts derive from this: the one `paynode users add` stored, so
+    /// they survive restarts as real salts do, else a fresh secret per process.
+    let fakeSaltKey: [UInt8]
 
     init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
          access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
@@ -51,6 +56,7 @@ final class KafkaBroker: Sendable {
         self.access = access ?? BrokerAccessControl(store: store, configuration: .init(), logger: logger)
         self.settings = Mutex(configuration)
         self.rejections = RateLimitedLogger(logger: logger)
+        self.fakeSaltKey = SaslCredentialStore.fakeSaltKey(in: store) ?? ScramServer.randomFakeSaltKey()
     }
 
     var configuration: Configuration { settings.withLock { $0 } }
@@ -81,6 +87,11 @@ final class KafkaBroker: Sendable {
         guard let api = header.api, Self.implementedAPIs.contains(api) else {
             // An API we do not implement: Kafka closes the connection too.
             return .close("unsupported API key \(header.apiKey) from client \(header.clientId ?? "-")")
+        }
+        // Before a SASL listener's connection authenticates, Kafka answers only these and
+        // closes the connection on anything else.
+        guard session.mayUseAPIs || api == .apiVersions || api == .saslHandshake || api == .saslAuthenticate else {
+            return .close("\(api) before SASL authentication from client \(header.clientId ?? "-")")
         }
         guard api.supportedVersions.contains(header.apiVersion) else {
             if api == .apiVersions {
@@ -229,11 +240,17 @@ final class KafkaBroker: Sendable {
             return respond(await createAcls(try CreateAclsRequest.decode(from: &body, version: version), session: session))
         case .deleteAcls:
             return respond(await deleteAcls(try DeleteAclsRequest.decode(from: &body, version: version), session: session))
+        case .saslHandshake:
+            let request = try SaslHandshakeRequest.decode(from: &body, version: version)
+            return saslHandshake(request, header: header, session: &session, logger: logger)
+        case .saslAuthenticate:
+            let request = try SaslAuthenticateRequest.decode(from: &body, version: version)
+            return saslAuthenticate(request, header: header, session: &session, logger: logger)
         }
     }
 
     /// A framed response, or closing the connection when it cannot be framed.
-    private static func reply(correlationId: Int32, body: (inout ByteBuffer) -> Void) -> Reply {
+    static func reply(correlationId: Int32, body: (inout ByteBuffer) -> Void) -> Reply {
         do {
             return .respond(try KafkaResponseFrame.encode(correlationId: correlationId, body: body))
         } catch {

@@ -20,6 +20,8 @@ final class KafkaServer: Service {
         var securityProtocol: KafkaSecurityProtocol = .plaintext
         /// The certificate served when `securityProtocol.usesTLS` (SIGHUP may replace it).
         var tls: ReloadableTLSContext?
+        /// Offered in SaslHandshake on a SASL_* listener (Kafka's sasl.enabled.mechanisms).
+        var saslMechanisms: [SaslMechanism] = [.scramSHA256, .scramSHA512, .plain]
         /// Largest request frame; a bigger claimed size closes the connection before anything
         /// of it is buffered.
         var maximumFrameSize: Int = 8 << 20
@@ -171,6 +173,9 @@ final class KafkaServer: Service {
         var session = KafkaSession(clientHost: clientHost)
         let asksForCertificate = configuration.securityProtocol.usesTLS && (configuration.tls?.files.clientAuthentication ?? .none) != .none
         var clientCertificateRead = !asksForCertificate
+        if configuration.securityProtocol.usesSASL {
+            session.sasl = SaslServerSession(enabledMechanisms: configuration.saslMechanisms, fakeSaltKey: broker.fakeSaltKey)
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 for try await frame in inbound {
@@ -186,11 +191,24 @@ final class KafkaServer: Service {
                     connections.withLock { $0[id]?.busy = true }
                     activity.setBusy(true)
                     defer { activity.setBusy(false) }
-                    switch await broker.handle(frame: frame, session: &session, logger: logger) {
+                    let reply = await broker.handle(frame: frame, session: &session, logger: logger)
+                    // From authentication on, the connection's log lines name who it is.
+                    if session.principal != .anonymous, logger[metadataKey: "principal"] == nil {
+                        logger[metadataKey: "principal"] = "\(session.principal)"
+                    }
+                    switch reply {
                     case .respond(let response):
                         try await outbound.write(response)
                     case .noResponse:
                         break
+                    case .respondThenClose(let response, let reason):
+                        try await outbound.write(response)
+                        // Closing at once could drop the answer still queued in the writer; an
+                        // empty write queued behind it completes only once the answer is written.
+                        try? await connection.channel.writeAndFlush(ByteBuffer())
+                        logger.debug("closing connection", metadata: ["reason": "\(reason)"])
+                        countClosedConnection("sasl-refused")
+                        return
                     case .close(let reason):
                         warnings.warning(key: "request-refused", "closing connection", metadata: ["reason": "\(reason)"], logger: logger)
                         countClosedConnection("request-refused")

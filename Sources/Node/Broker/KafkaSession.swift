@@ -8,9 +8,15 @@ struct KafkaSession: Sendable {
     let clientHost: String
     /// `User:ANONYMOUS` until the connection authenticates.
     var principal: KafkaPrincipal = .anonymous
+    /// The SASL exchange on a SASL_* listener; nil on listeners without SASL.
+    var sasl: SaslServerSession?
 
-    init(clientHost: String, principal: KafkaPrincipal = .anonymous) {
+    init(clientHost: String, principal: KafkaPrincipal = .anonymous, sasl: SaslServerSession? = nil) {
         self.clientHost = clientHost
         self.principal = principal
+        self.sasl = sasl
     }
+
+    /// Whether requests beyond ApiVersions and the SASL ones may be answered.
+    var mayUseAPIs: Bool { sasl?.isAuthenticated ?? true }
 }

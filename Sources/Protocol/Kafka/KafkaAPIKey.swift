@@ -15,12 +15,14 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case syncGroup = 14
     case describeGroups = 15
     case listGroups = 16
+    case saslHandshake = 17
     case apiVersions = 18
     case createTopics = 19
     case initProducerId = 22
     case describeAcls = 29
     case createAcls = 30
     case deleteAcls = 31
+    case saslAuthenticate = 36
 
     public var supportedVersions: ClosedRange<Int16> {
         switch self {
@@ -37,10 +39,12 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .syncGroup: 0...3
         case .describeGroups: 0...4
         case .listGroups: 0...2
+        case .saslHandshake: 0...1
         case .apiVersions: 0...2
         case .createTopics: 0...4
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
+        case .saslAuthenticate: 0...1
         }
     }
 
@@ -59,12 +63,14 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .syncGroup: "SyncGroup"
         case .describeGroups: "DescribeGroups"
         case .listGroups: "ListGroups"
+        case .saslHandshake: "SaslHandshake"
         case .apiVersions: "ApiVersions"
         case .createTopics: "CreateTopics"
         case .initProducerId: "InitProducerId"
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
+        case .saslAuthenticate: "SaslAuthenticate"
         }
     }
 }

@@ -37,11 +37,6 @@ struct LoadtestRun {
             executorArguments += ["--kafka-security-protocol", "SSL", "--tls-ca-file", caFile]
             tls = try ClientTLSFiles(caFile: caFile).makeContext()
         }
-        var connection = KafkaConnection.Configuration()
-        if let tls {
-            connection.securityProtocol = .ssl
-            connection.tlsContext = tls
-        }
         if let targetHTTP = options.targetHTTP, let targetKafka = options.targetKafka {
             guard let http = KafkaBrokerAddress(targetHTTP), let kafka = KafkaBrokerAddress(targetKafka) else {
                 throw ValidationError("--target-http/--target-kafka must be HOST:PORT")
@@ -73,6 +68,12 @@ struct LoadtestRun {
         defer {
             proxy?.stop()
             cluster?.stop()
+        }
+        var connection = KafkaConnection.Configuration()
+        try options.kafkaSecurity.apply(to: &connection)
+        if let tls {
+            connection.securityProtocol = connection.securityProtocol.usesSASL ? .saslSSL : .ssl
+            connection.tlsContext = tls
         }
         let kafka = KafkaClient(configuration: KafkaClientConfiguration(
             bootstrapServers: [kafkaAddress], connection: connection, reconnectAttempts: 40, requestRetries: 10))

@@ -1,0 +1,71 @@
+import NIOCore
+import Protocol
+import Testing
+
+/// SaslHandshake and SaslAuthenticate bodies against kafka-python 3.0.12's encoding of Kafka's
+/// message definitions (SaslHandshakeRequest.json etc.), byte for byte.
+@Suite struct SaslCodecTests {
+    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
+        var buffer = ByteBuffer()
+        encode(&buffer)
+        return buffer.readableBytesView.map { String(format2: $0) }.joined()
+    }
+
+    @Test(arguments: [Int16(0), 1])
+    func handshakeMatchesKafka(_ version: Int16) throws {
+        let request = SaslHandshakeRequest(mechanism: "SCRAM-SHA-512")
+        #expect(hex { request.encode(into: &$0, version: version) } == "000d534352414d2d5348412d353132")
+        let response = SaslHandshakeResponse(errorCode: 33, mechanisms: ["SCRAM-SHA-256", "PLAIN"])
+        #expect(hex { response.encode(into: &$0, version: version) } == "002100000002000d534352414d2d5348412d3235360005504c41494e")
+        var bytes = buffer(hex: "000d534352414d2d5348412d353132")
+        #expect(try SaslHandshakeRequest.decode(from: &bytes, version: version) == request)
+        bytes = buffer(hex: "002100000002000d534352414d2d5348412d3235360005504c41494e")
+        #expect(try SaslHandshakeResponse.decode(from: &bytes, version: version) == response)
+    }
+
+    @Test func authenticateMatchesKafka() throws {
+        let request = SaslAuthenticateRequest(authBytes: Array("n,,n=user,r=abc".utf8))
+        for version: Int16 in 0...1 {
+            #expect(hex { request.encode(into: &$0, version: version) } == "0000000f6e2c2c6e3d757365722c723d616263")
+            var bytes = buffer(hex: "0000000f6e2c2c6e3d757365722c723d616263")
+            #expect(try SaslAuthenticateRequest.decode(from: &bytes, version: version) == request)
+        }
+        let response = SaslAuthenticateResponse(errorCode: 58, errorMessage: "bad", authBytes: Array("v=xy".utf8), sessionLifetimeMs: 3_600_000)
+        #expect(hex { response.encode(into: &$0, version: 0) } == "003a000362616400000004763d7879")
+        #expect(hex { response.encode(into: &$0, version: 1) } == "003a000362616400000004763d7879000000000036ee80")
+        var v1 = buffer(hex: "003a000362616400000004763d7879000000000036ee80")
+        #expect(try SaslAuthenticateResponse.decode(from: &v1, version: 1) == response)
+        var v0 = buffer(hex: "003a000362616400000004763d7879")
+        #expect(try SaslAuthenticateResponse.decode(from: &v0, version: 0).sessionLifetimeMs == 0)
+    }
+
+    @Test func truncatedOrFlexibleVersionsThrow() {
+        let full: [UInt8] = [0x00, 0x00, 0x00, 0x0f] + Array("n,,n=user,r=abc".utf8)
+        for length in 0..<full.count {
+            var prefix = ByteBuffer(bytes: full.prefix(length))
+            #expect(throws: KafkaCodecError.self) { try SaslAuthenticateRequest.decode(from: &prefix, version: 1) }
+        }
+        // A forged 2 GiB length is refused, not allocated.
+        var forged = ByteBuffer(bytes: [0x7f, 0xff, 0xff, 0xff, 0x41])
+        #expect(throws: KafkaCodecError.self) { try SaslAuthenticateRequest.decode(from: &forged, version: 1) }
+        var flexible = ByteBuffer(bytes: full)
+        #expect(throws: KafkaCodecError.self) { try SaslAuthenticateRequest.decode(from: &flexible, version: 2) }
+        var handshake = ByteBuffer(bytes: [0x00, 0x05, 0x50])
+        #expect(throws: KafkaCodecError.self) { try SaslHandshakeRequest.decode(from: &handshake, version: 1) }
+    }
+
+    @Test func advertisedVersions() {
+        #expect(KafkaAPIKey.saslHandshake.rawValue == 17 && KafkaAPIKey.saslHandshake.supportedVersions == 0...1)
+        #expect(KafkaAPIKey.saslAuthenticate.rawValue == 36 && KafkaAPIKey.saslAuthenticate.supportedVersions == 0...1)
+        #expect(KafkaErrorCode.unsupportedSaslMechanism.rawValue == 33)
+        #expect(KafkaErrorCode.illegalSaslState.rawValue == 34)
+        #expect(KafkaErrorCode.saslAuthenticationFailed.rawValue == 58)
+    }
+}
+
+extension String {
+    fileprivate init(format2 byte: UInt8) {
+        let digits = Array("0123456789abcdef")
+        self.init([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+    }
+}
