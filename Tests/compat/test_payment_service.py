@@ -77,8 +77,9 @@ def wait_for(condition, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def read_all(bootstrap, topic):
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False})
+def read_all(bootstrap, topic, client=None):
+    """Every record of `topic`; `client`: extra confluent-kafka settings (security)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker", "enable.auto.commit": False, **(client or {})})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
     records, idle = [], time.time()
     while time.time() - idle < 2:

@@ -12,7 +12,9 @@ import threading
 import time
 import urllib.error
 
-from conftest import PAYNODE, Broker
+import pytest
+
+from conftest import PAYNODE, Broker, paynode
 from test_payment_service import Api, read_all, wait_for
 from test_pipeline_e2e import TOKENS, Executor, check_orders, no_pending
 
@@ -57,10 +59,36 @@ def decode_result(value):
     return order, status, reference, event_time
 
 
-def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
+def secure_cluster(data_dir):
+    """SASL_SSL on the Kafka listener: the executor authenticates as User:executor (the default
+    executor principal) with SCRAM-SHA-512 over TLS, the checker as a super user."""
+    certs = data_dir + "-certs"
+    paynode("certs", "init", "--dir", certs)
+    secrets = {}
+    for user in ("executor", "checker"):
+        secrets[user] = f"{user}-{random.randrange(1 << 60)}"
+        with open(f"{data_dir}-{user}.password", "w") as handle:
+            handle.write(secrets[user] + "\n")
+        paynode("users", "add", "--data-dir", data_dir + "/service", "--name", user, "--mechanism", "SCRAM-SHA-512",
+                "--password-file", f"{data_dir}-{user}.password")
+    service_args = ["--kafka-security-protocol", "SASL_SSL", "--tls-cert-file", f"{certs}/server.pem",
+                    "--tls-key-file", f"{certs}/server-key.pem", "--executor-principal", "User:executor",
+                    "--super-users", "User:checker"]
+    executor_args = ["--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", f"{certs}/ca.pem", "--sasl-mechanism", "SCRAM-SHA-512",
+                     "--sasl-username", "executor", "--sasl-password-file", f"{data_dir}-executor.password"]
+    client = {"security.protocol": "SASL_SSL", "ssl.ca.location": f"{certs}/ca.pem", "sasl.mechanisms": "SCRAM-SHA-512",
+              "sasl.username": "checker", "sasl.password": secrets["checker"]}
+    cli = ["--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", f"{certs}/ca.pem", "--sasl-mechanism", "SCRAM-SHA-512",
+           "--sasl-username", "checker", "--sasl-password-file", f"{data_dir}-checker.password"]
+    return service_args, executor_args, client, cli
+
+
+@pytest.mark.parametrize("security", ["plaintext", "sasl_ssl"])
+def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir, security):
     rng = random.Random(20261123)
-    service = Broker(data_dir + "/service", node="service").start()
-    executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    service_args, executor_args, client, cli = secure_cluster(data_dir) if security == "sasl_ssl" else ([], [], None, [])
+    service = Broker(data_dir + "/service", node="service", extra_args=service_args).start()
+    executor = Executor(data_dir + "-executor", service.bootstrap, executor_args).start()
     api = Api(service.http_port)
     orders = {}
     tokens = list(TOKENS)
@@ -112,12 +140,12 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
         assert not failures, failures
         assert len(orders) == ORDERS
         wait_for(lambda: no_pending(api), 180, "every order to become terminal after the kills")
-        check_orders(api, service.bootstrap, orders)
+        check_orders(api, service.bootstrap, orders, client)
 
         # No PSP result missing: each order's results are in psp-result-updates.
         results = collections.defaultdict(set)
         copies = collections.Counter()
-        for message in read_all(service.bootstrap, "psp-result-updates"):
+        for message in read_all(service.bootstrap, "psp-result-updates", client):
             order, status, reference, event_time = decode_result(message.value())
             results[order].add(status)
             copies[(order, status, reference, event_time)] += 1
@@ -131,7 +159,7 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir):
         assert not duplicated, f"{len(duplicated)} PSP results appear more than once in psp-result-updates, e.g. {duplicated[:3]}"
 
         lag = subprocess.run([PAYNODE, "groups", "describe", "payment-service", "--topic", "psp-result-updates",
-                              "--bootstrap-servers", service.bootstrap], capture_output=True, text=True, timeout=60).stdout
+                              "--bootstrap-servers", service.bootstrap, *cli], capture_output=True, text=True, timeout=60).stdout
         rows = [line for line in lag.splitlines() if "high-watermark=" in line]
         assert rows and all("lag=0" in row for row in rows), lag
         assert kills["service"] >= 3 and kills["executor"] >= 3

@@ -23,14 +23,14 @@ TOKENS = {
 
 
 class Executor:
-    def __init__(self, data_dir, bootstrap):
-        self.data_dir, self.bootstrap = data_dir, bootstrap
+    def __init__(self, data_dir, bootstrap, extra_args=()):
+        self.data_dir, self.bootstrap, self.extra_args = data_dir, bootstrap, list(extra_args)
         self.log = open(data_dir + "-executor.log", "a")
         self.process = None
 
     def start(self):
         self.process = subprocess.Popen([PAYNODE, "executor", "--data-dir", self.data_dir, "--bootstrap-servers", self.bootstrap,
-                                         "--http-listen", "127.0.0.1:0", "--log-level", "warning"],
+                                         "--http-listen", "127.0.0.1:0", "--log-level", "warning", *self.extra_args],
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.process.stdout.readline()
         assert "paynode executor ready" in line, line
@@ -66,7 +66,7 @@ def no_pending(api):
     return api.call("GET", "/v1/payment-orders?status=PENDING&limit=1")[2]["orders"] == []
 
 
-def check_orders(api, bootstrap, orders):
+def check_orders(api, bootstrap, orders, client=None):
     def fetch(order_id):
         return api.call("GET", f"/v1/payment-orders/{order_id}")[2]
 
@@ -85,7 +85,7 @@ def check_orders(api, bootstrap, orders):
         if len(distinct) != (2 if token == "tok_pending" else 1):
             problems.append((order_id, token, "results", outcomes))
     assert not problems, f"{len(problems)} orders wrong, e.g. {problems[:5]}"
-    events = read_all(bootstrap, "payment-events")
+    events = read_all(bootstrap, "payment-events", client)
     per_order = collections.Counter(m.key().decode() for m in events)
     assert set(per_order) == set(orders)
     assert max(per_order.values()) == 1, [k for k, v in per_order.items() if v > 1][:5]
