@@ -42,17 +42,19 @@ struct DevCommand: AsyncParsableCommand {
         let root = dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data/dev"
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
         let certificates = plaintext ? nil : try Self.developmentCertificates(in: root + "/certs")
-        var serviceTLS: [String] = []
-        var executorTLS: [String] = []
+        // SASL on the Kafka listener (SASL_SSL, or SASL_PLAINTEXT with --no-tls): the executor
+        // authenticates as User:executor, the one principal whose results the service applies.
+        let users = try await DevUsers.ensure(root: root, serviceDirectory: root + "/service")
+        let security = certificates == nil ? "SASL_PLAINTEXT" : "SASL_SSL"
+        var serviceTLS = ["--kafka-security-protocol", security]
+        var executorTLS = ["--kafka-security-protocol", security, "--sasl-mechanism", "SCRAM-SHA-512",
+                           "--sasl-username", "executor", "--sasl-password-file", users["executor"] ?? ""]
         if let certificates {
-            serviceTLS = ["--kafka-security-protocol", "SSL", "--tls-cert-file", certificates.serverCertificate,
-                          "--tls-key-file", certificates.serverKey, "--http-tls"]
-            executorTLS = ["--kafka-security-protocol", "SSL", "--tls-ca-file", certificates.caCertificate]
+            serviceTLS += ["--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey, "--http-tls"]
+            executorTLS += ["--tls-ca-file", certificates.caCertificate]
         }
         let apiKey = try await DevAPIKey.ensure(root: root, serviceDirectory: root + "/service")
-        // The executor connects without SASL, so the service must accept User:ANONYMOUS's results.
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
-                                                   "--executor-principal", "User:ANONYMOUS",
                                                    "--http-listen", httpListen.description, "--ops-listen", opsListen.description,
                                                    "--log-level", "warning"] + serviceTLS,
                                       ready: "paynode service ready")
@@ -69,11 +71,14 @@ struct DevCommand: AsyncParsableCommand {
         """
         if let certificates {
             print("""
-            paynode dev is running (data in \(root), TLS with the development CA \(certificates.caCertificate))
+            paynode dev is running (data in \(root), TLS with the development CA \(certificates.caCertificate), SASL/SCRAM users in \(root)/credentials)
               payment API   \(api.base)/v1/payment-orders \(keyHelp)
                             curl --cacert \(certificates.caCertificate) -H "Authorization: Bearer $PAYNODE_API_KEY" \(api.base)/v1/payment-orders
-              Kafka (SSL)   \(kafkaListen)   (kcat -b \(kafkaListen) -X security.protocol=SSL -X ssl.ca.location=\(certificates.caCertificate) -L)
-                            confluent-kafka: {"bootstrap.servers": "\(kafkaListen)", "security.protocol": "SSL", "ssl.ca.location": "\(certificates.caCertificate)"}
+              Kafka (SASL_SSL) \(kafkaListen), user dev, password in \(users["dev"] ?? "")
+                            kcat -b \(kafkaListen) -X security.protocol=SASL_SSL -X ssl.ca.location=\(certificates.caCertificate) \\
+                              -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=dev -X sasl.password=$(cat \(users["dev"] ?? "")) -L
+                            confluent-kafka: {"bootstrap.servers": "\(kafkaListen)", "security.protocol": "SASL_SSL", "ssl.ca.location": "\(certificates.caCertificate)",
+                                              "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "dev", "sasl.password": "<the password file's line>"}
               metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
             """)
         } else {
@@ -81,7 +86,9 @@ struct DevCommand: AsyncParsableCommand {
             paynode dev is running (data in \(root))
               payment API   \(api.base)/v1/payment-orders \(keyHelp)
                             curl -H "Authorization: Bearer $PAYNODE_API_KEY" \(api.base)/v1/payment-orders
-              Kafka         \(kafkaListen)   (kcat -b \(kafkaListen) -L)
+              Kafka (SASL_PLAINTEXT) \(kafkaListen), user dev, password in \(users["dev"] ?? "")
+                            kcat -b \(kafkaListen) -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 \\
+                              -X sasl.username=dev -X sasl.password=$(cat \(users["dev"] ?? "")) -L
               metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
             """)
         }

@@ -270,13 +270,17 @@ def free_port():
 
 
 def test_dev_runs_the_pipeline_over_tls(tmp_path):
-    """`paynode dev`: service with SSL Kafka and HTTPS API, executor as a verifying TLS client."""
+    """`paynode dev`: service with SASL_SSL Kafka and HTTPS API, executor as a verifying TLS client
+    authenticated as User:executor; a developer's SCRAM user `dev` with its password file."""
     result = subprocess.run([PAYNODE, "dev", "--data-dir", str(tmp_path / "dev"), "--demo-orders", "12",
                              "--kafka-listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}",
                              "--executor-http-listen", f"127.0.0.1:{free_port()}"],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "security.protocol=SSL" in result.stdout and "ssl.ca.location=" in result.stdout
+    assert "security.protocol=SASL_SSL" in result.stdout and "ssl.ca.location=" in result.stdout
+    assert "sasl.username=dev" in result.stdout
+    for user in ("executor", "dev"):
+        assert os.stat(tmp_path / "dev" / "credentials" / f"{user}.password").st_mode & 0o777 == 0o600
     assert "demo: 12 orders" in result.stdout
     assert os.stat(tmp_path / "dev" / "certs" / "server-key.pem").st_mode & 0o777 == 0o600
 
