@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogStore
 import NIOCore
+import PaymentService
 import Protocol
 
 /// Offline operations on a data directory (the node must be stopped: the directory is locked
@@ -74,7 +75,7 @@ struct StoreCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "CRC-check every stored batch; exits 1 naming each corrupt one.",
+            abstract: "CRC-check every stored batch and the payment indexes; exits 1 naming each corrupt batch or inconsistency.",
             discussion: """
                 A batch whose bytes are intact but whose records do not decode (written by an older \
                 release, or placed with append-raw) is listed as UNDECODABLE without failing: the \
@@ -118,7 +119,13 @@ struct StoreCommand: AsyncParsableCommand {
                 }
             }
             print("checked \(batches + corrupt) batches: \(corrupt) corrupt, \(undecodable) undecodable")
-            if corrupt > 0 { throw ExitCode(1) }
+            let indexes = try PaymentIndexVerifier.verify(store)
+            for problem in indexes.problems { print("INCONSISTENT \(problem)") }
+            if indexes.problemCount > indexes.problems.count {
+                print("... and \(indexes.problemCount - indexes.problems.count) more")
+            }
+            print("checked \(indexes.orders) orders against \(indexes.indexEntries) status index entries and the status counts: \(indexes.problemCount) problems")
+            if corrupt > 0 || !indexes.isConsistent { throw ExitCode(1) }
         }
 
         /// The base offset of the batch after the corrupt one, found without reading it.

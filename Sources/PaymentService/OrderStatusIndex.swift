@@ -21,6 +21,11 @@ enum OrderStatusIndex {
         }
     }
 
+    /// The status an index key's first byte stands for (nil: not one `statusByte` writes).
+    static func status(ofByte byte: UInt8) -> PaymentStatus? {
+        PaymentStatus.allCases.first { statusByte($0) == byte }
+    }
+
     static func key(_ status: PaymentStatus, _ id: [UInt8]) -> [UInt8] {
         [statusByte(status)] + id
     }

@@ -98,6 +98,10 @@ def test_poison_in_both_logs_is_dead_lettered_and_payments_go_on(data_dir):
     for committed, high_watermark in re.findall(r"committed=(-?\d+)\s+high-watermark=(-?\d+)", groups):
         assert int(committed) <= int(high_watermark), groups
     assert "psp-result-updates" in groups
-    assert subprocess.run([PAYNODE, "store", "verify", "--data-dir", service_dir], capture_output=True, timeout=120).returncode == 0
+    verify = subprocess.run([PAYNODE, "store", "verify", "--data-dir", service_dir], capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    # The status index and counts agree with every order the run created.
+    orders_checked = re.search(r"checked (\d+) orders against (\d+) status index entries and the status counts: 0 problems", verify.stdout)
+    assert orders_checked and int(orders_checked[1]) >= 12 and orders_checked[1] == orders_checked[2], verify.stdout
     audit = subprocess.run([PAYNODE, "audit", "verify", "--data-dir", service_dir], capture_output=True, text=True, timeout=120)
     assert audit.returncode == 0, audit.stdout + audit.stderr
