@@ -38,15 +38,21 @@ struct ByteReader {
     }
 
     mutating func readZigZag32(_ field: String) throws(RecordBatchError) -> Int32 {
+        try readZigZag32(field, suffix: "")
+    }
+
+    /// `field` and `suffix` are joined only for the error: building "\(field) length" for every
+    /// call cost a heap allocation per field of every record on the produce and consume paths.
+    private mutating func readZigZag32(_ field: String, suffix: String) throws(RecordBatchError) -> Int32 {
         let start = position
         switch VarintCoding.decode(bytes, at: position, maxBytes: VarintCoding.maxBytes32) {
         case .value(let raw, let byteCount):
             position += byteCount
             return VarintCoding.zigZagDecode32(UInt32(truncatingIfNeeded: raw))
         case .truncated:
-            throw failure("truncated varint \(field)", at: start)
+            throw failure("truncated varint \(field)\(suffix)", at: start)
         case .tooLong:
-            throw failure("malformed varint \(field) (more than 32 bits)", at: start)
+            throw failure("malformed varint \(field)\(suffix) (more than 32 bits)", at: start)
         }
     }
 
@@ -66,7 +72,7 @@ struct ByteReader {
     /// A varint length followed by that many bytes; -1 means null.
     mutating func readNullableBytes(_ field: String) throws(RecordBatchError) -> UnsafeRawBufferPointer? {
         let start = position
-        let length = try readZigZag32("\(field) length")
+        let length = try readZigZag32(field, suffix: " length")
         if length == -1 { return nil }
         guard length >= 0 else { throw failure("negative \(field) length \(length)", at: start) }
         guard Int(length) <= remaining else {
