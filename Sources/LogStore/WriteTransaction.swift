@@ -122,16 +122,15 @@ public final class WriteTransaction: StoreTransaction {
             throw LogStoreError(.invalidArgument, "append to \(topic)-\(partition) with no records")
         }
         let record = try requirePartition(topic, partition)
-        var (batch, header) = try BatchPreparation.encode(records, compression: compression, now: nowMilliseconds,
+        let (batch, header) = try BatchPreparation.encode(records, compression: compression, now: nowMilliseconds,
                                                           maximumBytes: limits.maximumBatchBytes, topic: topic, partition: partition)
-        return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+        return try store(batch: batch, header: header, topic: topic, partition: partition, record: record)
     }
 
     /// Appends a batch encoded by `LogStore.append` on the caller's thread.
     func appendEncoded(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> AppendResult {
         let record = try requirePartition(topic, partition)
-        var batch = batch
-        return try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+        return try store(batch: batch, header: header, topic: topic, partition: partition, record: record)
     }
 
     /// Appends a batch exactly as a Kafka producer sent it (after validating it), applying the
@@ -145,8 +144,7 @@ public final class WriteTransaction: StoreTransaction {
     func appendValidatedBatch(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> ProduceOutcome {
         let record = try requirePartition(topic, partition)
         guard header.hasProducerId else {
-            var batch = batch
-            return .appended(try store(batch: &batch, header: header, topic: topic, partition: partition, record: record))
+            return .appended(try store(batch: batch, header: header, topic: topic, partition: partition, record: record))
         }
         let producerKey = StoreKeys.producer(producerId: header.producerId, topicID: record.topicID, partition: partition)
         let producerState = try loadProducerState(producerKey)
@@ -164,8 +162,7 @@ public final class WriteTransaction: StoreTransaction {
             throw LogStoreError(.invalidProducerEpoch,
                 "producer \(header.producerId) on \(topic)-\(partition): epoch \(received) is older than \(current)")
         case .append:
-            var batch = batch
-            let result = try store(batch: &batch, header: header, topic: topic, partition: partition, record: record)
+            let result = try store(batch: batch, header: header, topic: topic, partition: partition, record: record)
             let entry = ProducerPartitionState.BatchEntry(firstSequence: header.baseSequence, lastSequence: header.lastSequence,
                                                           baseOffset: result.baseOffset, lastOffsetDelta: header.lastOffsetDelta,
                                                           appendTimeMilliseconds: nowMilliseconds)
@@ -175,10 +172,9 @@ public final class WriteTransaction: StoreTransaction {
         }
     }
 
-    private func store(batch: inout ByteBuffer, header: RecordBatchHeader, topic: String, partition: Int32, record: TopicRecord) throws(LogStoreError) -> AppendResult {
+    private func store(batch: ByteBuffer, header: RecordBatchHeader, topic: String, partition: Int32, record: TopicRecord) throws(LogStoreError) -> AppendResult {
         var state = try partitionState(topicID: record.topicID, partition: partition)
         let baseOffset = state.nextOffset
-        RecordBatch.setBaseOffset(baseOffset, in: &batch)
         let dbi = try logDatabase(topic: topic, partition: partition)
         let key = baseOffset.bigEndianBytes
         try recordingWrite {
@@ -187,6 +183,8 @@ public final class WriteTransaction: StoreTransaction {
                     try batch.withUnsafeReadableBytes { batchBytes in
                         try lmdb.putReserved(dbi, key: keyBytes, size: batchBytes.count, flags: MDB_APPEND) { target in
                             target.copyMemory(from: batchBytes)
+                            // In the stored copy: the batch itself is often a slice of the request.
+                            RecordBatch.setBaseOffset(baseOffset, in: target)
                         }
                     }
                 }

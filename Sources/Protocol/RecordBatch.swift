@@ -96,6 +96,15 @@ public enum RecordBatch {
         batch.setInteger(partitionLeaderEpoch, at: start + RecordBatchLayout.partitionLeaderEpochOffset)
     }
 
+    /// The same for a batch already copied into `bytes` (e.g. LMDB's reserved space), so a
+    /// batch that is a slice of a request is stored with one copy instead of being copied on
+    /// write first.
+    public static func setBaseOffset(_ offset: Int64, partitionLeaderEpoch: Int32 = 0, in bytes: UnsafeMutableRawBufferPointer) {
+        precondition(bytes.count >= RecordBatchHeader.size, "setBaseOffset needs a whole batch header")
+        bytes.storeBytes(of: offset.bigEndian, toByteOffset: RecordBatchLayout.baseOffsetOffset, as: Int64.self)
+        bytes.storeBytes(of: partitionLeaderEpoch.bigEndian, toByteOffset: RecordBatchLayout.partitionLeaderEpochOffset, as: Int32.self)
+    }
+
     /// Splits a concatenation of batches (a Produce or Fetch `records` field) into whole
     /// batches, as slices sharing the input's storage. A truncated trailing batch (which
     /// brokers legitimately send in Fetch responses) is reported instead of returned.
