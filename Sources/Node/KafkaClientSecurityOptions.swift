@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KafkaClient
+import KafkaClientTLS
 import Protocol
 
 /// How the node's Kafka clients (executor, admin commands) reach a secured listener:
@@ -27,7 +28,7 @@ struct KafkaClientSecurityOptions: ParsableArguments {
             throw ValidationError("--kafka-security-protocol \(text) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         configuration.securityProtocol = parsed
-        if parsed.usesTLS { configuration.tlsContext = try tls.context() }
+        if parsed.usesTLS { configuration.transportSecurity = NIOSSLTransportSecurity(context: try tls.context()) }
         guard parsed.usesSASL else { return }
         let mechanismText = EnvironmentOption.string(mechanism, "PAYNODE_SASL_MECHANISM") ?? "SCRAM-SHA-512"
         guard let parsedMechanism = SaslMechanism(parsing: mechanismText) else {
