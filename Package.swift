@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "LogStore", targets: ["LogStore"]),
         .library(name: "Protocol", targets: ["Protocol"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "KafkaClientTLS", targets: ["KafkaClientTLS"]),
         .library(name: "Payments", targets: ["Payments"]),
         .library(name: "PaymentService", targets: ["PaymentService"]),
         .executable(name: "loadtest", targets: ["loadtest"]),
@@ -113,7 +114,7 @@ let package = Package(
         .target(
             name: "PaymentService",
             dependencies: [
-                "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
+                "Payments", "LogStore", "Protocol", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -192,14 +193,25 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // paynode's own Kafka client: connections, metadata, fetch, offsets, idempotent producer.
+        // No TLS implementation of its own (KafkaTransportSecurity): what only speaks plaintext
+        // Kafka, like the sanitizer build of paynode-fuzz, does not compile BoringSSL.
         .target(
             name: "KafkaClient",
             dependencies: [
                 "Protocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The client's TLS (SSL, SASL_SSL listeners) with NIOSSL.
+        .target(
+            name: "KafkaClientTLS",
+            dependencies: [
+                "KafkaClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSwift
         ),
@@ -226,6 +238,7 @@ let package = Package(
                 "LogStore",
                 "Protocol",
                 "KafkaClient",
+                "KafkaClientTLS",
                 "PaymentService",
                 "PaymentExecutor",
                 "Payments",
@@ -252,7 +265,7 @@ let package = Package(
         .executableTarget(
             name: "loadtest",
             dependencies: [
-                "KafkaClient", "Protocol", "Payments", "Telemetry", "TLSSupport",
+                "KafkaClient", "KafkaClientTLS", "Protocol", "Payments", "Telemetry", "TLSSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -306,7 +319,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "Protocol",
+                "KafkaClient", "KafkaClientTLS", "Protocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
 import Protocol
 import Synchronization
 
@@ -21,10 +20,9 @@ public final class KafkaConnection: Sendable {
         /// The broker listener's security protocol. TLS and SASL are set up on connect, before
         /// ApiVersions is asked (SASL) or before any byte (TLS).
         public var securityProtocol: KafkaSecurityProtocol = .plaintext
-        /// What TLS trusts and presents when `securityProtocol.usesTLS`: nil is the system's
-        /// trust roots without a client certificate. The server's certificate is always
-        /// verified, and its name checked against the host connected to.
-        public var tlsContext: NIOSSLContext?
+        /// What encrypts the connection; required when `securityProtocol.usesTLS`
+        /// (KafkaClientTLS's `NIOSSLTransportSecurity`), ignored otherwise.
+        public var transportSecurity: (any KafkaTransportSecurity)?
         /// Required when `securityProtocol` uses SASL.
         public var sasl: KafkaSaslCredentials?
 
@@ -59,10 +57,8 @@ public final class KafkaConnection: Sendable {
                                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> KafkaConnection {
         let broker = address.description
         let maximumResponseSize = configuration.maximumResponseSize
-        let tls = try tlsContext(configuration)
-        // An IP address may not be sent as SNI; NIOSSL then checks the certificate's IP names
-        // against the address connected to.
-        let serverHostname = (try? SocketAddress(ipAddress: address.host, port: 0)) == nil ? address.host : nil
+        let tls = try transportSecurity(configuration)
+        let host = address.host
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoopGroup)
@@ -71,7 +67,7 @@ public final class KafkaConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls {
-                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                            try tls.addClientHandler(to: channel.pipeline.syncOperations, host: host)
                         }
                         try channel.pipeline.syncOperations.addHandlers(
                             ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: maximumResponseSize)),
@@ -151,16 +147,12 @@ public final class KafkaConnection: Sendable {
 
     public var isActive: Bool { channel.isActive }
 
-    private static func tlsContext(_ configuration: Configuration) throws(KafkaClientError) -> NIOSSLContext? {
+    private static func transportSecurity(_ configuration: Configuration) throws(KafkaClientError) -> (any KafkaTransportSecurity)? {
         guard configuration.securityProtocol.usesTLS else { return nil }
-        if let context = configuration.tlsContext { return context }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        do {
-            return try NIOSSLContext(configuration: tls)
-        } catch {
-            throw KafkaClientError(.invalidArgument, "cannot build a TLS context with the system's trust roots: \(error)")
+        guard let security = configuration.transportSecurity else {
+            throw KafkaClientError(.invalidArgument, "security protocol \(configuration.securityProtocol) needs a transport security (KafkaClientTLS)")
         }
+        return security
     }
 
     /// Sends a request at the negotiated version and waits for its response (or, for

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KafkaClient
+import KafkaClientTLS
 import Protocol
 
 /// How the node's Kafka clients (executor, admin commands) reach a secured listener:
@@ -22,28 +23,17 @@ struct KafkaClientSecurityOptions: ParsableArguments {
 
     /// `configuration` with the security protocol and credentials applied.
     func apply(to configuration: inout KafkaConnection.Configuration) throws {
-        let text = EnvironmentOption.string(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL") ?? "PLAINTEXT"
-        guard let parsed = KafkaSecurityProtocol(parsing: text) else {
-            throw ValidationError("--kafka-security-protocol \(text) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+        do {
+            let parsed = try KafkaSecurityOptionParsing.securityProtocol(EnvironmentOption.string(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL"))
+            configuration.securityProtocol = parsed
+            if parsed.usesTLS { configuration.transportSecurity = NIOSSLTransportSecurity(context: try tls.context()) }
+            guard parsed.usesSASL else { return }
+            configuration.sasl = try KafkaSecurityOptionParsing.credentials(
+                for: parsed, mechanism: EnvironmentOption.string(mechanism, "PAYNODE_SASL_MECHANISM"),
+                username: EnvironmentOption.string(username, "PAYNODE_SASL_USERNAME"),
+                passwordFile: EnvironmentOption.string(passwordFile, "PAYNODE_SASL_PASSWORD_FILE"))
+        } catch let error as KafkaSecurityOptionError {
+            throw ValidationError(error.message)
         }
-        configuration.securityProtocol = parsed
-        if parsed.usesTLS { configuration.tlsContext = try tls.context() }
-        guard parsed.usesSASL else { return }
-        let mechanismText = EnvironmentOption.string(mechanism, "PAYNODE_SASL_MECHANISM") ?? "SCRAM-SHA-512"
-        guard let parsedMechanism = SaslMechanism(parsing: mechanismText) else {
-            throw ValidationError("--sasl-mechanism \(mechanismText) must be one of \(SaslMechanism.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let user = EnvironmentOption.string(username, "PAYNODE_SASL_USERNAME"), !user.isEmpty else {
-            throw ValidationError("--kafka-security-protocol \(parsed) needs --sasl-username (or PAYNODE_SASL_USERNAME)")
-        }
-        guard let file = EnvironmentOption.string(passwordFile, "PAYNODE_SASL_PASSWORD_FILE") else {
-            throw ValidationError("--kafka-security-protocol \(parsed) needs --sasl-password-file (or PAYNODE_SASL_PASSWORD_FILE)")
-        }
-        guard let contents = FileManager.default.contents(atPath: file) else {
-            throw ValidationError("cannot read --sasl-password-file \(file)")
-        }
-        let password = Array(contents.prefix { $0 != 0x0A && $0 != 0x0D })
-        guard !password.isEmpty else { throw ValidationError("--sasl-password-file \(file) holds an empty password") }
-        configuration.sasl = KafkaSaslCredentials(mechanism: parsedMechanism, username: user, password: password)
     }
 }

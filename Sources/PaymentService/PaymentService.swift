@@ -1,5 +1,4 @@
 import Foundation
-import KafkaClient
 import Logging
 import LogStore
 import Metrics

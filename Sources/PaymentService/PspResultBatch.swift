@@ -1,4 +1,3 @@
-import KafkaClient
 import LogStore
 import Payments
 import Protocol

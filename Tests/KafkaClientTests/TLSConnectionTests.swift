@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import KafkaClientTLS
 import NIOSSL
 import Protocol
 import Testing
@@ -25,7 +26,7 @@ import Testing
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
             connection.securityProtocol = .ssl
-            connection.tlsContext = try NIOSSLContext(configuration: tls)
+            connection.transportSecurity = NIOSSLTransportSecurity(context: try NIOSSLContext(configuration: tls))
         }
         return connection
     }

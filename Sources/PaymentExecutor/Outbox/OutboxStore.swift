@@ -1,6 +1,7 @@
 import Foundation
 import KafkaClient
 import LogStore
+import Protocol
 
 /// The outbox's tables, read and written only inside the caller's transaction so that a PSP
 /// result, its outbox entry and the reserved sequence numbers commit together (or not at all).

@@ -1,4 +1,5 @@
 import KafkaClient
+import Protocol
 
 /// Where an order's results go: its `psp-result-updates` partition (murmur2 of the order id,
 /// as every Kafka client computes it) and the outbox sender to wake for it.

@@ -21,29 +21,18 @@ struct LoadtestKafkaSecurityOptions: ParsableArguments {
 
     /// `configuration` with the security protocol and credentials applied.
     func apply(to configuration: inout KafkaConnection.Configuration) throws {
-        let text = flagOrEnvironment(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL") ?? "PLAINTEXT"
-        guard let parsed = KafkaSecurityProtocol(parsing: text) else {
-            throw ValidationError("--kafka-security-protocol \(text) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+        do {
+            // SSL / SASL_SSL: the TLS context comes from --tls / --tls-ca-file (LoadtestRun).
+            let parsed = try KafkaSecurityOptionParsing.securityProtocol(flagOrEnvironment(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL"))
+            configuration.securityProtocol = parsed
+            guard parsed.usesSASL else { return }
+            configuration.sasl = try KafkaSecurityOptionParsing.credentials(
+                for: parsed, mechanism: flagOrEnvironment(mechanism, "PAYNODE_SASL_MECHANISM"),
+                username: flagOrEnvironment(username, "PAYNODE_SASL_USERNAME"),
+                passwordFile: flagOrEnvironment(passwordFile, "PAYNODE_SASL_PASSWORD_FILE"))
+        } catch {
+            throw ValidationError(error.message)
         }
-        // SSL / SASL_SSL: the TLS context comes from --tls / --tls-ca-file.
-        configuration.securityProtocol = parsed
-        guard parsed.usesSASL else { return }
-        let mechanismText = flagOrEnvironment(mechanism, "PAYNODE_SASL_MECHANISM") ?? "SCRAM-SHA-512"
-        guard let parsedMechanism = SaslMechanism(parsing: mechanismText) else {
-            throw ValidationError("--sasl-mechanism \(mechanismText) must be one of \(SaslMechanism.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let user = flagOrEnvironment(username, "PAYNODE_SASL_USERNAME"), !user.isEmpty else {
-            throw ValidationError("--kafka-security-protocol \(parsed) needs --sasl-username (or PAYNODE_SASL_USERNAME)")
-        }
-        guard let file = flagOrEnvironment(passwordFile, "PAYNODE_SASL_PASSWORD_FILE") else {
-            throw ValidationError("--kafka-security-protocol \(parsed) needs --sasl-password-file (or PAYNODE_SASL_PASSWORD_FILE)")
-        }
-        guard let contents = FileManager.default.contents(atPath: file) else {
-            throw ValidationError("cannot read --sasl-password-file \(file)")
-        }
-        let password = Array(contents.prefix { $0 != 0x0A && $0 != 0x0D })
-        guard !password.isEmpty else { throw ValidationError("--sasl-password-file \(file) holds an empty password") }
-        configuration.sasl = KafkaSaslCredentials(mechanism: parsedMechanism, username: user, password: password)
     }
 }
 

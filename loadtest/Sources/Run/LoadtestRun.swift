@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KafkaClient
+import KafkaClientTLS
 import NIOSSL
 import Payments
 import Protocol
@@ -73,7 +74,10 @@ struct LoadtestRun {
         try options.kafkaSecurity.apply(to: &connection)
         if let tls {
             connection.securityProtocol = connection.securityProtocol.usesSASL ? .saslSSL : .ssl
-            connection.tlsContext = tls
+            connection.transportSecurity = NIOSSLTransportSecurity(context: tls)
+        } else if connection.securityProtocol.usesTLS {
+            // --kafka-security-protocol SSL without --tls: the system's trust roots.
+            connection.transportSecurity = try NIOSSLTransportSecurity.systemTrustRoots()
         }
         let kafka = KafkaClient(configuration: KafkaClientConfiguration(
             bootstrapServers: [kafkaAddress], connection: connection, reconnectAttempts: 40, requestRetries: 10))

@@ -1,4 +1,4 @@
-import KafkaClient
+import Protocol
 import Testing
 
 /// Reference values: Apache Kafka's `UtilsTest.testMurmur2` and kafka-python's
