@@ -50,15 +50,7 @@ struct AclsCommand: AsyncParsableCommand {
             let binding = try binding.binding()
             let store = try data.openStore()
             defer { store.close() }
-            let added = try await store.write { transaction -> Bool in
-                let table = try transaction.table(StoredAcl.table)
-                guard try table.get(StoredAcl.key(binding)) == nil else { return false }
-                guard try table.count() < KafkaBroker.maximumStoredAcls else {
-                    throw LogStoreError(.invalidArgument, "a node holds at most \(KafkaBroker.maximumStoredAcls) ACLs")
-                }
-                try table.put(StoredAcl.key(binding), [])
-                return true
-            }
+            let added = try await store.write { try !StoredAcl.add([binding], in: $0).isEmpty }
             print(added ? "added: \(binding)" : "already present: \(binding)")
         }
     }
