@@ -84,7 +84,7 @@ struct AclsCommand: AsyncParsableCommand {
             var filter = AclBindingFilter(principal: principal)
             if let topic { filter = AclBindingFilter(resourceType: .topic, resourceName: topic, patternType: .match, principal: principal) }
             if let group { filter = AclBindingFilter(resourceType: .group, resourceName: group, patternType: .match, principal: principal) }
-            let bindings = BrokerAccessControl.storedBindings(store, logger: Logger(label: "paynode.acl")).filter(filter.matches)
+            let bindings = BrokerAccessControl.readStoredBindings(store, logger: Logger(label: "paynode.acl")).filter(filter.matches)
             if bindings.isEmpty { print("no stored ACLs") }
             for binding in bindings { print(binding) }
         }

@@ -29,7 +29,7 @@ extension KafkaBroker {
             return DescribeAclsResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, errorMessage: error.message, resources: [])
         case .success(let filter):
             countRequest(.describeAcls, error: .none)
-            let all = access.configuration.builtInBindings + BrokerAccessControl.storedBindings(store, logger: rejections.logger)
+            let all = access.configuration.builtInBindings + access.storedBindings
             return DescribeAclsResponse(bindings: all.filter(filter.matches))
         }
     }
