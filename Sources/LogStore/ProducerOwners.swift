@@ -3,7 +3,8 @@
 /// that principal, and consumers read it back to know who produced a batch: the producer id
 /// in every batch header is then a provenance mark no client can borrow.
 public enum ProducerOwners {
-    static let table = "log.producer_owners"
+    /// Read it with `owner(of:in:)`: `transaction.table(ProducerOwners.table)`.
+    public static let table = "log.producer_owners"
     /// Principals are "Type:name" texts; longer ones are refused rather than stored.
     public static let maximumOwnerBytes = 1024
 
@@ -21,17 +22,10 @@ public enum ProducerOwners {
     }
 
     /// The principal `producerId` was issued to, or nil when none is recorded (or the stored
-    /// bytes are not text).
+    /// bytes are not text). `table` is the transaction's `table(ProducerOwners.table)`: nil in
+    /// a read transaction of a store no owner was recorded in yet.
     public static func owner(of producerId: Int64, in table: (any TableReading)?) throws -> String? {
         guard producerId >= 0, let table, let bytes = try table.get(key(producerId)) else { return nil }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    public static func owner(of producerId: Int64, in transaction: ReadTransaction) throws -> String? {
-        try owner(of: producerId, in: transaction.table(table))
-    }
-
-    public static func owner(of producerId: Int64, in transaction: WriteTransaction) throws -> String? {
-        try owner(of: producerId, in: transaction.table(table))
     }
 }

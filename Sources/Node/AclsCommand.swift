@@ -50,15 +50,7 @@ struct AclsCommand: AsyncParsableCommand {
             let binding = try binding.binding()
             let store = try data.openStore()
             defer { store.close() }
-            let added = try await store.write { transaction -> Bool in
-                let table = try transaction.table(StoredAcl.table)
-                guard try table.get(StoredAcl.key(binding)) == nil else { return false }
-                guard try table.count() < KafkaBroker.maximumStoredAcls else {
-                    throw LogStoreError(.invalidArgument, "a node holds at most \(KafkaBroker.maximumStoredAcls) ACLs")
-                }
-                try table.put(StoredAcl.key(binding), [])
-                return true
-            }
+            let added = try await store.write { try !StoredAcl.add([binding], in: $0).isEmpty }
             print(added ? "added: \(binding)" : "already present: \(binding)")
         }
     }
@@ -92,7 +84,7 @@ struct AclsCommand: AsyncParsableCommand {
             var filter = AclBindingFilter(principal: principal)
             if let topic { filter = AclBindingFilter(resourceType: .topic, resourceName: topic, patternType: .match, principal: principal) }
             if let group { filter = AclBindingFilter(resourceType: .group, resourceName: group, patternType: .match, principal: principal) }
-            let bindings = BrokerAccessControl.storedBindings(store, logger: Logger(label: "paynode.acl")).filter(filter.matches)
+            let bindings = BrokerAccessControl.readStoredBindings(store, logger: Logger(label: "paynode.acl")).filter(filter.matches)
             if bindings.isEmpty { print("no stored ACLs") }
             for binding in bindings { print(binding) }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LogStore
+import PaymentService
 import Protocol
 
 /// `paynode dev`'s SASL users, made on first start in the service's store: `executor` (the
@@ -23,9 +24,7 @@ enum DevUsers {
             let path = "\(directory)/\(name).password"
             files[name] = path
             if FileManager.default.fileExists(atPath: path) { continue }
-            var generator = SystemRandomNumberGenerator()
-            let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789".utf8)
-            let password = (0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] }
+            let password = Base62.random(count: 32)  // about 190 bits, from the system CSPRNG
             guard FileManager.default.createFile(atPath: path, contents: Data(password + [0x0A]), attributes: [.posixPermissions: 0o600]) else {
                 throw ValidationError("cannot write \(path)")
             }

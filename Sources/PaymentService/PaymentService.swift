@@ -409,8 +409,9 @@ public final class PaymentService: Sendable {
         for case .record(_, let producerId) in items where producerId >= 0 { ids.insert(producerId) }
         guard !ids.isEmpty else { return [:] }
         return try store.read { transaction in
+            let table = transaction.table(ProducerOwners.table)
             var owners: [Int64: String?] = [:]
-            for id in ids { owners[id] = try ProducerOwners.owner(of: id, in: transaction) }
+            for id in ids { owners[id] = try ProducerOwners.owner(of: id, in: table) }
             return owners
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import Testing
@@ -274,5 +275,54 @@ private final class CollectHandler: ChannelInboundHandler {
         OrderPipelineHandler.writeRequest(index: 7, token: "tok_visa", key: "run-7", host: "127.0.0.1", authorization: "Bearer pk_x",
                                           into: &authorized)
         #expect(String(buffer: authorized).hasPrefix("POST /v1/payment-orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer pk_x\r\nContent-Type"))
+    }
+}
+
+@Suite struct ClusterSecurityTests {
+    private let sasl = ClusterSecurity(listener: .saslSSL, certificates: .init(directory: "/w/certs"), caFile: "/w/certs/ca.pem",
+                                       passwordFiles: ["executor": "/w/credentials/executor.password",
+                                                       "loadtest": "/w/credentials/loadtest.password"])
+
+    @Test func withoutSaslTheClientsAreAnonymousAsBefore() {
+        #expect(ClusterSecurity.plaintext.serviceArguments == ["--executor-principal", "User:ANONYMOUS", "--super-users", "User:ANONYMOUS"])
+        #expect(ClusterSecurity.plaintext.executorArguments.isEmpty)
+    }
+
+    @Test func withSaslNobodyIsAnonymousAndTheExecutorLogsInAsTheExecutorPrincipal() {
+        let service = sasl.serviceArguments
+        #expect(!service.joined(separator: " ").contains("ANONYMOUS"))
+        #expect(service.joined(separator: " ").contains("--executor-principal User:executor --super-users User:loadtest"))
+        #expect(service.joined(separator: " ").contains("--kafka-security-protocol SASL_SSL --http-tls --tls-cert-file /w/certs/server.pem"))
+        #expect(sasl.executorArguments == ["--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", "/w/certs/ca.pem",
+                                           "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-username", "executor",
+                                           "--sasl-password-file", "/w/credentials/executor.password"])
+    }
+
+    @Test func loadtestsOwnConnectionsLogInAsTheUserAsked() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-security-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "s3cret\n".write(toFile: directory + "/executor.password", atomically: true, encoding: .utf8)
+        let plain = ClusterSecurity(listener: .saslPlaintext, certificates: nil, caFile: nil,
+                                    passwordFiles: ["executor": directory + "/executor.password"])
+        let connection = try plain.connection(as: "executor", tls: nil)
+        #expect(connection.securityProtocol == .saslPlaintext && connection.transportSecurity == nil)
+        #expect(connection.sasl?.username == "executor" && connection.sasl?.password == Array("s3cret".utf8))
+        #expect(connection.sasl?.mechanism == .scramSHA512)
+        #expect(throws: NodeProcessError.self) { try plain.connection(as: "loadtest", tls: nil) }
+        #expect(try ClusterSecurity.plaintext.connection(as: "loadtest", tls: nil).sasl == nil)
+    }
+
+    @Test func theListenerComesFromClusterSecurityAndTLS() throws {
+        #expect(try LoadtestCommand.parse([]).clusterListener() == .plaintext)
+        #expect(try LoadtestCommand.parse(["--tls"]).clusterListener() == .ssl)
+        #expect(try LoadtestCommand.parse(["--cluster-security", "SASL_SSL"]).clusterListener() == .saslSSL)
+        #expect(try LoadtestCommand.parse(["--cluster-security", "sasl_ssl", "--tls"]).clusterListener() == .saslSSL)
+        #expect(try LoadtestCommand.parse(["--cluster-security", "sasl_plaintext"]).clusterListener() == .saslPlaintext)
+        for refused in [["--cluster-security", "sasl_plaintext", "--tls"], ["--cluster-security", "plaintext", "--tls-ca-file", "ca.pem"],
+                        ["--cluster-security", "kerberos"], ["--cluster-security", "sasl_ssl", "--sasl-username", "someone"],
+                        ["--cluster-security", "ssl", "--target-http", "127.0.0.1:8080", "--target-kafka", "127.0.0.1:9092"]] {
+            #expect(throws: (any Error).self, "\(refused)") { _ = try LoadtestCommand.parse(refused) }
+        }
     }
 }

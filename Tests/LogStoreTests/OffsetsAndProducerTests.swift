@@ -194,3 +194,24 @@ struct ProducerTests {
         #expect(decoded == state)
     }
 }
+
+@Suite("Producer owners")
+struct ProducerOwnerTests {
+    @Test func theFirstOwnerIsReadBackThroughEitherTransactionsTable() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        // No owner recorded yet: a read transaction has no table at all.
+        #expect(try store.read { try ProducerOwners.owner(of: 7, in: $0.table(ProducerOwners.table)) } == nil)
+        let inWrite = try await store.write { transaction -> String? in
+            try ProducerOwners.record(7, owner: "User:executor", in: transaction)
+            try ProducerOwners.record(7, owner: "User:mallory", in: transaction)
+            return try ProducerOwners.owner(of: 7, in: transaction.table(ProducerOwners.table))
+        }
+        #expect(inWrite == "User:executor")
+        #expect(try store.read { try ProducerOwners.owner(of: 7, in: $0.table(ProducerOwners.table)) } == "User:executor")
+        #expect(try store.read { try ProducerOwners.owner(of: 8, in: $0.table(ProducerOwners.table)) } == nil)
+        // -1 is a non-idempotent producer's id: nobody owns it.
+        #expect(try store.read { try ProducerOwners.owner(of: -1, in: $0.table(ProducerOwners.table)) } == nil)
+    }
+}

@@ -29,6 +29,16 @@ struct APIKeyTests {
         #expect(APIKey.generate(using: &counting).text.dropFirst(3).allSatisfy { $0.isLetter || $0.isNumber })
     }
 
+    @Test func base62DrawsEveryCharacterOfItsAlphabetAndNothingElse() {
+        let drawn = Base62.random(count: 10_000)
+        #expect(drawn.count == 10_000)
+        // 62 x (61/62)^10000: a character missing by chance is below 10^-60.
+        #expect(Set(drawn) == Set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8))
+        #expect(Base62.random(count: 0).isEmpty)
+        #expect(Base62.random(count: 32) != Base62.random(count: 32))
+        #expect(!Base62.contains(UInt8(ascii: "-")) && !Base62.contains(UInt8(ascii: "_")) && Base62.contains(UInt8(ascii: "z")))
+    }
+
     @Test func malformedTokensAreRejectedBeforeAnyLookup() {
         let valid = "pk_" + String(repeating: "a", count: 40)
         #expect(APIKey(valid) != nil)

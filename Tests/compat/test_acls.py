@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType, AdminClient,
                                    ResourcePatternType, ResourceType)
 
-from conftest import Broker, paynode
+from conftest import PAYNODE, Broker, paynode
 from test_payment_service import SCHEMA_HEADERS, Api, psp_result, wait_for
 from test_hostile_kafka import Connection, commit
 from test_poison import dead_letters
@@ -142,3 +142,55 @@ def test_stored_acls_close_a_topic_and_admin_clients_manage_them(data_dir):
         assert {b.name for b in admin.describe_acls(everything).result(timeout=30)} == {"secret"}
     finally:
         admin_broker.stop()
+
+
+def test_a_node_holds_at_most_ten_thousand_acls_whether_added_offline_or_over_kafka(data_dir):
+    """`paynode acls add` and CreateAcls store through one StoredAcl.add: one limit, counted over
+    what is stored; a request that would pass it stores none of its bindings."""
+    def reader(index):
+        return AclBinding(ResourceType.TOPIC, f"t{index}", ResourcePatternType.LITERAL, "User:reader", "*",
+                          AclOperation.READ, AclPermissionType.ALLOW)
+
+    def offline_add(index):
+        return paynode("acls", "add", "--data-dir", data_dir, "--principal", "User:reader", "--operation", "read",
+                       "--topic", f"t{index}", check=False)
+
+    broker = Broker(data_dir, extra_args=["--super-users", "User:ANONYMOUS"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        too_many = [reader(index) for index in range(10_001)]
+        for future in admin.create_acls(too_many, request_timeout=60).values():
+            try:
+                future.result(timeout=60)
+                raise AssertionError("10,001 ACLs were accepted")
+            except KafkaException as error:
+                assert error.args[0].code() == KafkaError.INVALID_REQUEST, error
+        fitting = [reader(index) for index in range(9_999)]
+        for future in admin.create_acls(fitting, request_timeout=60).values():
+            future.result(timeout=60)
+        everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY)
+        assert len(admin.describe_acls(everything).result(timeout=60)) == 9_999
+    finally:
+        broker.stop()
+
+    assert "added" in offline_add(9_999)
+    assert "already present" in offline_add(0)  # a stored binding is no new one, even at the limit
+    refused = subprocess.run([PAYNODE, "acls", "add", "--data-dir", data_dir, "--principal", "User:reader", "--operation",
+                              "read", "--topic", "t10000"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "at most 10000 ACLs" in refused.stderr, refused
+
+    broker = Broker(data_dir, extra_args=["--super-users", "User:ANONYMOUS"]).start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        one_more, stored = reader(10_000), reader(5)
+        futures = admin.create_acls([one_more, stored], request_timeout=60)
+        for future in futures.values():
+            try:
+                future.result(timeout=60)
+                raise AssertionError("an ACL past the limit was accepted")
+            except KafkaException as error:
+                assert error.args[0].code() == KafkaError.INVALID_REQUEST, error
+        admin.create_acls([stored], request_timeout=60)[stored].result(timeout=60)
+        assert len(admin.describe_acls(everything).result(timeout=60)) == 10_000
+    finally:
+        broker.stop()

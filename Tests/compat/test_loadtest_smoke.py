@@ -8,12 +8,15 @@
    the service SIGKILLed while results arrive: every order's results are applied once.
 3. The checker is not a rubber stamp: poison records that nobody declared end up in the DLQ, and
    the run fails with exit 1 naming the violation; declared (`--expect-dead-letters`) they pass.
+4. `--cluster-security sasl_ssl` (issue 17): a small run of each mode against a SASL_SSL cluster
+   where nobody is anonymous, so the mode the SASL cost is measured with keeps working.
 """
 import json
 import os
+import stat
 import subprocess
 
-from conftest import PAYNODE
+from conftest import PAYNODE, paynode
 
 LOADTEST = os.environ.get("LOADTEST_BIN", os.path.join(os.path.dirname(PAYNODE), "loadtest"))
 
@@ -117,3 +120,43 @@ def test_the_full_flow_at_full_speed_survives_service_kills(tmp_path):
     check = result["check"]
     assert check["violations"] == [] and check["ordersChecked"] == result["ordersAccepted"]
     assert check["duplicateResultRecords"] == 0 and check["paymentEventRecords"] == result["ordersAccepted"]
+
+
+def test_a_sasl_ssl_cluster_authenticates_every_client_in_both_modes(tmp_path):
+    """The listener takes no request before SCRAM, so a passing run means the executor and every
+    client of loadtest's logged in; results count only from User:executor's producer ids, so the
+    pipeline's orders completing (no dead letters) means its producer logged in as the executor."""
+    runs = {
+        "pipeline": ["--mode", "pipeline", "--orders", "2000", "--duration", "20", "--inject-poison", "2", "--expect-dead-letters"],
+        "full": ["--rate", "100", "--duration", "4", "--kill", "executor", "--kill-interval", "1.5-2.5"],
+    }
+    for mode, args in runs.items():
+        directory = tmp_path / mode
+        process, result = run_loadtest(directory, "--cluster-security", "sasl_ssl", "--drain-timeout", "120", *args)
+        output = process.stdout + process.stderr
+        assert process.returncode == 0, output[-4000:]
+        assert result is not None and result["passed"], output[-4000:]
+        assert result["ordersAccepted"] > 0 and result["completed"] == result["ordersAccepted"], result
+        check = result["check"]
+        assert check["violations"] == [] and check["groupLag"] == 0, check
+        assert check["paymentEventRecords"] == result["ordersAccepted"], check
+        # The poison came from the executor's producer: dead-lettered for not decoding.
+        assert check["deadLetters"] == (2 if mode == "pipeline" else 0), check
+
+        # How the nodes were started: SASL_SSL, the payment API over HTTPS, no anonymous principal.
+        service_log = (directory / "run" / "logs" / "service.log").read_text()
+        start = next(line for line in service_log.splitlines() if "loadtest: service start 1:" in line)
+        assert "--kafka-security-protocol SASL_SSL" in start and "--http-tls" in start, start
+        assert "--executor-principal User:executor --super-users User:loadtest" in start, start
+        assert "ANONYMOUS" not in service_log
+        if mode == "full":
+            executor_log = (directory / "run" / "logs" / "executor.log").read_text()
+            assert "--sasl-username executor" in executor_log and "--kafka-security-protocol SASL_SSL" in executor_log
+            assert result["restarts"].get("executor", 0) >= 1, result["restarts"]  # and logged in again after each kill
+        # Both users are in the service's store; their passwords only in 0600 files.
+        users = paynode("users", "list", "--data-dir", str(directory / "run" / "service"))
+        assert "executor" in users and "loadtest" in users, users
+        for user in ("executor", "loadtest"):
+            password_file = directory / "run" / "credentials" / f"{user}.password"
+            assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+            assert password_file.read_text().strip() not in service_log

@@ -42,6 +42,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(name: .customLong("target-kafka"), help: "The running service's Kafka listener (HOST:PORT), with --target-http.") var targetKafka: String?
     @Flag(name: .customLong("tls"), help: "Over TLS: a cluster loadtest starts gets development certificates (WORK_DIR/certs), SSL on Kafka and HTTPS; a --target-* service is reached over TLS.") var tls = false
     @Option(name: .customLong("tls-ca-file"), help: "PEM CA the nodes' certificates must chain to (implies --tls; default: the cluster's development CA, or the system's trust store with --target-*).") var tlsCAFile: String?
+    @Option(name: .customLong("cluster-security"), help: "The Kafka listener of the cluster loadtest starts: plaintext (the default; SSL with --tls), ssl (as --tls), sasl_plaintext or sasl_ssl. With SASL the service gets SCRAM users (WORK_DIR/credentials): the executor authenticates as User:executor, loadtest's clients as User:loadtest, the only super user; sasl_ssl serves the payment API over HTTPS too, as --tls.") var clusterSecurity: String?
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call in the executor.") var pspLatency = 0
     @OptionGroup var kafkaSecurity: LoadtestKafkaSecurityOptions
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics (a fresh cluster only).") var topicPartitions: Int?
@@ -86,6 +87,26 @@ struct LoadtestCommand: AsyncParsableCommand {
         if mode == .pipeline, killVictims.contains("executor") || usesProxy {
             throw ValidationError("pipeline mode runs no executor: kill the service only, no proxy")
         }
+        if targetHTTP != nil, clusterSecurity != nil {
+            throw ValidationError("--cluster-security is for a cluster loadtest starts; a --target-kafka service is reached with --kafka-security-protocol and --sasl-*")
+        }
+        if targetHTTP == nil, try clusterListener().usesSASL, kafkaSecurity.isGiven {
+            throw ValidationError("with --cluster-security \(clusterSecurity ?? "") loadtest's clients use the cluster's own SCRAM users: drop --kafka-security-protocol and --sasl-*")
+        }
+    }
+
+    /// The Kafka listener of a cluster loadtest starts: `--cluster-security`, with `--tls`
+    /// (or `--tls-ca-file`) turning PLAINTEXT into SSL.
+    func clusterListener() throws -> KafkaSecurityProtocol {
+        let wantsTLS = tls || tlsCAFile != nil
+        guard let clusterSecurity else { return wantsTLS ? .ssl : .plaintext }
+        guard let listener = KafkaSecurityProtocol(parsing: clusterSecurity) else {
+            throw ValidationError("--cluster-security \(clusterSecurity) must be plaintext, ssl, sasl_plaintext or sasl_ssl")
+        }
+        if wantsTLS, !listener.usesTLS {
+            throw ValidationError("--cluster-security \(clusterSecurity) is without TLS: drop --tls, or use \(listener.usesSASL ? "sasl_ssl" : "ssl")")
+        }
+        return listener
     }
 
     var killVictims: [String] { kill?.split(separator: ",").map(String.init) ?? [] }

@@ -17,9 +17,18 @@ final class BrokerAccessControl: Sendable {
         var refreshInterval: Duration = .seconds(1)
     }
 
+    /// The stored bindings as last read, and the authorizer over them and the built-in ones.
     private struct Snapshot {
+        var stored: [AclBinding]
         var authorizer: Authorizer
         var loadedAt: ContinuousClock.Instant
+
+        init(stored: [AclBinding], configuration: Configuration, loadedAt: ContinuousClock.Instant) {
+            self.stored = stored
+            authorizer = Authorizer(bindings: configuration.builtInBindings + stored, superUsers: configuration.superUsers,
+                                    allowEveryoneIfNoAclFound: configuration.allowEveryoneIfNoAclFound)
+            self.loadedAt = loadedAt
+        }
     }
 
     let configuration: Configuration
@@ -31,18 +40,25 @@ final class BrokerAccessControl: Sendable {
         self.store = store
         self.configuration = configuration
         self.logger = logger
-        let stored = Self.storedBindings(store, logger: logger)
-        self.snapshot = Mutex(Snapshot(authorizer: Self.authorizer(configuration, stored: stored), loadedAt: .now))
+        self.snapshot = Mutex(Snapshot(stored: Self.readStoredBindings(store, logger: logger), configuration: configuration, loadedAt: .now))
     }
 
-    var authorizer: Authorizer {
+    var authorizer: Authorizer { current { $0.authorizer } }
+
+    /// The stored bindings the authorizer decides by (DescribeAcls lists them after the
+    /// configuration's built-in ones).
+    var storedBindings: [AclBinding] { current { $0.stored } }
+
+    /// `part` of the snapshot, read again first when it is older than `refreshInterval`. Only
+    /// `part` is copied out: the authorizer is taken on every request.
+    private func current<Part: Sendable>(_ part: (Snapshot) -> Part) -> Part {
         let now = ContinuousClock.now
-        if let current = snapshot.withLock({ now - $0.loadedAt < configuration.refreshInterval ? $0.authorizer : nil }) {
+        if let current = snapshot.withLock({ now - $0.loadedAt < configuration.refreshInterval ? part($0) : nil }) {
             return current
         }
-        let fresh = Self.authorizer(configuration, stored: Self.storedBindings(store, logger: logger))
-        snapshot.withLock { $0 = Snapshot(authorizer: fresh, loadedAt: now) }
-        return fresh
+        let fresh = Snapshot(stored: Self.readStoredBindings(store, logger: logger), configuration: configuration, loadedAt: now)
+        snapshot.withLock { $0 = fresh }
+        return part(fresh)
     }
 
     /// Makes the next decision read the stored bindings again (after CreateAcls/DeleteAcls).
@@ -54,14 +70,9 @@ final class BrokerAccessControl: Sendable {
         authorizer.authorize(session.principal, host: session.address, operation, resource)
     }
 
-    private static func authorizer(_ configuration: Configuration, stored: [AclBinding]) -> Authorizer {
-        Authorizer(bindings: configuration.builtInBindings + stored, superUsers: configuration.superUsers,
-                   allowEveryoneIfNoAclFound: configuration.allowEveryoneIfNoAclFound)
-    }
-
     /// Every stored binding; a key that does not decode is skipped and named in the log rather
     /// than failing every request.
-    static func storedBindings(_ store: LogStore, logger: Logger) -> [AclBinding] {
+    static func readStoredBindings(_ store: LogStore, logger: Logger) -> [AclBinding] {
         do {
             return try store.read { transaction -> [AclBinding] in
                 guard let table = transaction.table(StoredAcl.table) else { return [] }

@@ -6,8 +6,6 @@ import Protocol
 /// DESCRIBE) on the cluster granted by a binding or super-user status: unlike other resources,
 /// allow.everyone.if.no.acl.found does not open it, or anyone could grant themselves anything.
 extension KafkaBroker {
-    static let maximumStoredAcls = 10_000
-
     private func mayManageAcls(_ session: KafkaSession, _ operation: AclOperation) -> Bool {
         var strict = access.authorizer
         strict.allowEveryoneIfNoAclFound = false
@@ -31,7 +29,7 @@ extension KafkaBroker {
             return DescribeAclsResponse(errorCode: KafkaErrorCode.invalidRequest.rawValue, errorMessage: error.message, resources: [])
         case .success(let filter):
             countRequest(.describeAcls, error: .none)
-            let all = access.configuration.builtInBindings + BrokerAccessControl.storedBindings(store, logger: rejections.logger)
+            let all = access.configuration.builtInBindings + access.storedBindings
             return DescribeAclsResponse(bindings: all.filter(filter.matches))
         }
     }
@@ -55,15 +53,7 @@ extension KafkaBroker {
         }
         let creations = valid
         do {
-            try await store.write { transaction in
-                let table = try transaction.table(StoredAcl.table)
-                let existing = try table.count()
-                let fresh = try creations.filter { try table.get(StoredAcl.key($0)) == nil }
-                guard existing + Set(fresh).count <= Self.maximumStoredAcls else {
-                    throw LogStoreError(.invalidArgument, "a node holds at most \(Self.maximumStoredAcls) ACLs")
-                }
-                for binding in fresh { try table.put(StoredAcl.key(binding), []) }
-            }
+            _ = try await store.write { try StoredAcl.add(creations, in: $0) }
         } catch {
             let code = (error as? LogStoreError)?.code == .invalidArgument ? KafkaErrorCode.invalidRequest : kafkaErrorCode(for: error)
             countRequest(.createAcls, error: code)

@@ -102,7 +102,7 @@ extension KafkaBroker {
         if owner == nil {
             do {
                 owner = try await store.write { transaction -> String in
-                    if let recorded = try ProducerOwners.owner(of: producerId, in: transaction) { return recorded }
+                    if let recorded = try ProducerOwners.owner(of: producerId, in: transaction.table(ProducerOwners.table)) { return recorded }
                     try ProducerOwners.record(producerId, owner: claimant, in: transaction)
                     return claimant
                 }

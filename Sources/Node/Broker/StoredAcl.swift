@@ -1,3 +1,4 @@
+import LogStore
 import Protocol
 
 /// An ACL binding as a key of the `broker.acls` table: the binding is the key (so the same
@@ -6,6 +7,25 @@ import Protocol
 /// each a big-endian UInt16 length and UTF-8 bytes.
 enum StoredAcl {
     static let table = "broker.acls"
+    /// Every binding is checked on every authorization, so their number is bounded.
+    static let maximumCount = 10_000
+
+    /// Stores the bindings not stored yet and returns them (each once), or throws
+    /// `.invalidArgument` and stores none when they would take the table past `maximumCount`.
+    static func add(_ bindings: [AclBinding], in transaction: WriteTransaction) throws -> [AclBinding] {
+        let stored = try transaction.table(table)
+        var fresh: [AclBinding] = []
+        var seen = Set<AclBinding>()
+        // Stops looking once too many are new: a request's creations are the client's to count.
+        for binding in bindings where fresh.count <= maximumCount && seen.insert(binding).inserted {
+            if try stored.get(key(binding)) == nil { fresh.append(binding) }
+        }
+        guard try stored.count() + fresh.count <= maximumCount else {
+            throw LogStoreError(.invalidArgument, "a node holds at most \(maximumCount) ACLs")
+        }
+        for binding in fresh { try stored.put(key(binding), []) }
+        return fresh
+    }
 
     static func key(_ binding: AclBinding) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(bitPattern: binding.resourceType.rawValue), UInt8(bitPattern: binding.patternType.rawValue),

@@ -7,7 +7,6 @@ public struct APIKey: Sendable, Equatable {
     public static let marker = "pk_"
     public static let randomCharacters = 40
     public static let prefixLength = 12
-    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// Parses what followed `Bearer `: nil for anything that is not exactly a key's shape, so
     /// no lookup or hash is spent on it (the header is the client's, of any length).
@@ -15,20 +14,15 @@ public struct APIKey: Sendable, Equatable {
         let bytes = text.utf8
         guard bytes.count == Self.marker.utf8.count + Self.randomCharacters,
               bytes.starts(with: Self.marker.utf8),
-              bytes.dropFirst(Self.marker.utf8.count).allSatisfy(Self.isBase62) else { return nil }
+              bytes.dropFirst(Self.marker.utf8.count).allSatisfy(Base62.contains) else { return nil }
         self.text = String(text)
     }
 
     /// A new key from `generator`: give it a CSPRNG (`SystemRandomNumberGenerator` reads the
-    /// kernel's getrandom). Bytes of 248 and above are dropped so every character is equally likely.
+    /// kernel's getrandom).
     public static func generate(using generator: inout some RandomNumberGenerator) -> APIKey {
-        var characters = Array(marker.utf8)
-        while characters.count < marker.utf8.count + randomCharacters {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            guard byte < 248 else { continue }
-            characters.append(alphabet[Int(byte % 62)])
-        }
-        // Built from the alphabet above: a key's shape by construction.
+        let characters = Array(marker.utf8) + Base62.random(count: randomCharacters, using: &generator)
+        // The marker and base62: a key's shape by construction.
         return APIKey(unchecked: String(decoding: characters, as: UTF8.self))
     }
 
@@ -37,15 +31,10 @@ public struct APIKey: Sendable, Equatable {
     /// The public part: `pk_` and the first 9 random characters.
     public var prefix: String { String(text.utf8.prefix(Self.prefixLength)) ?? "" }
 
-    static func isBase62(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-    }
-
     /// Whether `text` could be a key's prefix (what `apikeys revoke` takes).
     public static func isPrefix(_ text: String) -> Bool {
         let bytes = text.utf8
-        return bytes.count == prefixLength && bytes.starts(with: marker.utf8) && bytes.dropFirst(marker.utf8.count).allSatisfy(isBase62)
+        return bytes.count == prefixLength && bytes.starts(with: marker.utf8) && bytes.dropFirst(marker.utf8.count).allSatisfy(Base62.contains)
     }
 }
 

@@ -81,6 +81,27 @@ import Testing
         #expect(throws: AclWireError.self) { try nullName.binding.get() }
     }
 
+    @Test func bindingsAndFiltersNameTheUnknownCode() throws {
+        let unknowns: [(String, (inout AclWireBinding) -> Void)] = [
+            ("unknown resource type 0", { $0.resourceType = 0 }),
+            ("unknown pattern type 9", { $0.patternType = 9 }),
+            ("unknown operation -1", { $0.operation = -1 }),
+            ("unknown permission type 4", { $0.permission = 4 }),
+        ]
+        for (message, spoil) in unknowns {
+            var wire = Self.creation
+            spoil(&wire)
+            #expect(wire.binding.failureMessage == message)
+            #expect(wire.filter.failureMessage == message)
+        }
+        // The filter-only values a binding refuses make a filter.
+        var any = Self.creation
+        (any.resourceType, any.patternType, any.operation, any.permission) = (1, 2, 1, 1)
+        let filter = try any.filter.get()
+        #expect(filter.resourceType == .any && filter.patternType == .match && filter.operation == .any && filter.permission == .any)
+        #expect(filter.resourceName == "psp-result-updates" && filter.principal == "User:executor")
+    }
+
     @Test func everyPrefixAndForgedCountsThrowWithoutTrapping() throws {
         let whole = Array(try golden("CreateAclsRequest", 1).readableBytesView)
         for length in 0..<whole.count {
@@ -92,5 +113,12 @@ import Testing
         #expect(throws: KafkaCodecError.self) { _ = try DeleteAclsRequest.decode(from: &forged, version: 1) }
         var unsupported = buffer(whole)
         #expect(throws: KafkaCodecError.self) { _ = try CreateAclsRequest.decode(from: &unsupported, version: 2) }
+    }
+}
+
+extension Result where Failure == AclWireError {
+    fileprivate var failureMessage: String? {
+        if case .failure(let error) = self { return error.message }
+        return nil
     }
 }

@@ -18,6 +18,8 @@ final class Cluster: Sendable {
         var logLevel = "warning"
         /// What loadtest's own clients (HTTP and Kafka) trust when the nodes serve TLS.
         var tls: NIOSSLContext?
+        /// The listener, certificates and principals of both nodes (`--cluster-security`, `--tls`).
+        var security = ClusterSecurity.plaintext
     }
 
     let options: Options
@@ -44,11 +46,7 @@ final class Cluster: Sendable {
                          "--http-listen", "127.0.0.1:\(known.http ?? 0)",
                          // Metrics are scraped from the main listener with the run's admin key.
                          "--ops-listen", "127.0.0.1:0",
-                         "--log-level", options.logLevel,
-                         // The loadtest's executor and checker connect without SASL, so they are
-                         // User:ANONYMOUS; the checker reads psp-result-updates, which only super
-                         // users may besides the executor.
-                         "--executor-principal", "User:ANONYMOUS", "--super-users", "User:ANONYMOUS"]
+                         "--log-level", options.logLevel] + options.security.serviceArguments
         if let partitions = options.topicPartitions { arguments += ["--topic-partitions", String(partitions)] }
         arguments += options.serviceArguments + extraArguments
         let ready = try await service.start(arguments: arguments)
@@ -63,7 +61,7 @@ final class Cluster: Sendable {
             "--data-dir", options.root + "/executor", "--bootstrap-servers", target,
             "--http-listen", "127.0.0.1:0", "--psp-latency-ms", String(options.pspLatencyMilliseconds),
             "--log-level", options.logLevel,
-        ] + options.executorArguments)
+        ] + options.security.executorArguments + options.executorArguments)
     }
 
     /// SIGKILL, then start again (retrying a start that fails, e.g. the port still held).

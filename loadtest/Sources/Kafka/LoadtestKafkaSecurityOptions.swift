@@ -4,7 +4,7 @@ import KafkaClient
 import Protocol
 
 /// How loadtest's own Kafka clients reach a secured listener (a running service given by
-/// `--target-kafka`; a cluster loadtest starts is PLAINTEXT unless `--service-arg` says otherwise):
+/// `--target-kafka`; a cluster loadtest starts is secured by `--cluster-security` and `--tls`):
 /// `--kafka-security-protocol` and, for SASL_*, the mechanism, user and a password file.
 struct LoadtestKafkaSecurityOptions: ParsableArguments {
     @Option(name: .customLong("kafka-security-protocol"), help: "The broker listener's security: PLAINTEXT or SASL_PLAINTEXT (env: PAYNODE_KAFKA_SECURITY_PROTOCOL; default PLAINTEXT).")
@@ -18,6 +18,9 @@ struct LoadtestKafkaSecurityOptions: ParsableArguments {
 
     @Option(name: .customLong("sasl-password-file"), help: "File whose first line is the SASL password (env: PAYNODE_SASL_PASSWORD_FILE).")
     var passwordFile: String?
+
+    /// Whether any of these options was given on the command line.
+    var isGiven: Bool { securityProtocol != nil || mechanism != nil || username != nil || passwordFile != nil }
 
     /// `configuration` with the security protocol and credentials applied.
     func apply(to configuration: inout KafkaConnection.Configuration) throws {

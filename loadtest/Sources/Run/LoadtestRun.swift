@@ -24,19 +24,16 @@ struct LoadtestRun {
         var proxy: FaultProxy?
         let httpHost: String, httpPort: Int, kafkaAddress: KafkaBrokerAddress
         let usesTLS = options.tls || options.tlsCAFile != nil
-        var tls: NIOSSLContext?
-        var serviceArguments = options.serviceArguments
-        var executorArguments = options.executorArguments
-        if usesTLS, options.targetHTTP != nil {
-            tls = try ClientTLSFiles(caFile: options.tlsCAFile).makeContext()
-        } else if usesTLS {
-            let certificates = DevelopmentCertificates.Layout(directory: root + "/certs")
-            if !certificates.isComplete { try DevelopmentCertificates.write(into: certificates, overwrite: true) }
-            let caFile = options.tlsCAFile ?? certificates.caCertificate
-            serviceArguments += ["--kafka-security-protocol", "SSL", "--http-tls",
-                                 "--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey]
-            executorArguments += ["--kafka-security-protocol", "SSL", "--tls-ca-file", caFile]
-            tls = try ClientTLSFiles(caFile: caFile).makeContext()
+        // A cluster of our own: its listener's certificates and SCRAM users, made before it starts.
+        let security: ClusterSecurity?
+        let tls: NIOSSLContext?
+        if options.targetHTTP == nil {
+            security = try ClusterSecurity.prepare(try options.clusterListener(), root: root, binary: try options.paynodeBinary(),
+                                                   caFile: options.tlsCAFile)
+            tls = try security?.clientTLS()
+        } else {
+            security = nil
+            tls = usesTLS ? try ClientTLSFiles(caFile: options.tlsCAFile).makeContext() : nil
         }
         if let targetHTTP = options.targetHTTP, let targetKafka = options.targetKafka {
             guard let http = KafkaBrokerAddress(targetHTTP), let kafka = KafkaBrokerAddress(targetKafka) else {
@@ -48,7 +45,8 @@ struct LoadtestRun {
             let nodes = try Cluster(options: .init(
                 binary: try options.paynodeBinary(), root: root, startExecutor: options.mode == .full,
                 pspLatencyMilliseconds: options.pspLatency, topicPartitions: options.topicPartitions,
-                serviceArguments: serviceArguments, executorArguments: executorArguments, tls: tls))
+                serviceArguments: options.serviceArguments, executorArguments: options.executorArguments, tls: tls,
+                security: security ?? .plaintext))
             cluster = nodes
             // Before the service first starts: its store is then opened as usual.
             APIKeyHeader.use(try options.apiKey ?? APIKeyHeader.create(binary: nodes.options.binary, dataDirectory: root + "/service"))
@@ -70,14 +68,23 @@ struct LoadtestRun {
             proxy?.stop()
             cluster?.stop()
         }
+        // loadtest's own Kafka clients; `resultConnection` produces PSP results (pipeline mode,
+        // poison), which the service applies only from the executor principal's producer ids.
         var connection = KafkaConnection.Configuration()
-        try options.kafkaSecurity.apply(to: &connection)
-        if let tls {
-            connection.securityProtocol = connection.securityProtocol.usesSASL ? .saslSSL : .ssl
-            connection.transportSecurity = NIOSSLTransportSecurity(context: tls)
-        } else if connection.securityProtocol.usesTLS {
-            // --kafka-security-protocol SSL without --tls: the system's trust roots.
-            connection.transportSecurity = try NIOSSLTransportSecurity.systemTrustRoots()
+        let resultConnection: KafkaConnection.Configuration
+        if let security, security.listener.usesSASL {
+            connection = try security.connection(as: ClusterSecurity.loadtestUser, tls: tls)
+            resultConnection = try security.connection(as: ClusterSecurity.executorUser, tls: tls)
+        } else {
+            try options.kafkaSecurity.apply(to: &connection)
+            if let tls {
+                connection.securityProtocol = connection.securityProtocol.usesSASL ? .saslSSL : .ssl
+                connection.transportSecurity = NIOSSLTransportSecurity(context: tls)
+            } else if connection.securityProtocol.usesTLS {
+                // --kafka-security-protocol SSL without --tls: the system's trust roots.
+                connection.transportSecurity = try NIOSSLTransportSecurity.systemTrustRoots()
+            }
+            resultConnection = connection
         }
         let kafka = KafkaClient(configuration: KafkaClientConfiguration(
             bootstrapServers: [kafkaAddress], connection: connection, reconnectAttempts: 40, requestRetries: 10))
@@ -131,7 +138,7 @@ struct LoadtestRun {
             await fastOrderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
             log("created \(ledger.acceptedCount) orders in \(String(format: "%.1f", Double(clock.now()) / 1e6)) s; producing their PSP results")
             ledger.sent.store(0, ordering: .relaxed)
-            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: connection,
+            let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: resultConnection,
                                                                              reconnectAttempts: 40))
             producerClient = client
             if rate == nil {
@@ -152,7 +159,12 @@ struct LoadtestRun {
         let progress = Task { await ProgressLine(ledger: ledger, plannedSeconds: Double(schedule.end) / 1e6, faults: faults).run() }
         let faulting = Task { await faults?.run() }
         if options.injectPoison > 0 {
-            try await PoisonInjector(kafka: kafka).inject(count: options.injectPoison)
+            // As the executor, so the poison is dead-lettered for failing to decode (with SASL,
+            // loadtest's own principal would be refused earlier, for its producer id).
+            let poisoner = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: resultConnection,
+                                                                               reconnectAttempts: 40))
+            try await PoisonInjector(kafka: poisoner).inject(count: options.injectPoison)
+            await poisoner.shutdown()
             log("injected \(options.injectPoison) poison records into \(PaymentTopics.pspResultUpdates)")
         }
         if let bulkDriver {

@@ -32,24 +32,29 @@ public struct AclWireBinding: Sendable, Hashable {
 
     /// The binding these codes name, or why they do not name one that can be stored.
     public var binding: Result<AclBinding, AclWireError> {
-        guard let type = AclResourceType(rawValue: resourceType) else { return .failure(.init("unknown resource type \(resourceType)")) }
-        guard let pattern = AclPatternType(rawValue: patternType) else { return .failure(.init("unknown pattern type \(patternType)")) }
-        guard let operation = AclOperation(rawValue: operation) else { return .failure(.init("unknown operation \(self.operation)")) }
-        guard let permission = AclPermission(rawValue: permission) else { return .failure(.init("unknown permission type \(self.permission)")) }
-        let binding = AclBinding(resourceType: type, resourceName: resourceName ?? "", patternType: pattern,
-                                 principal: principal ?? "", host: host ?? "", operation: operation, permission: permission)
-        if let error = binding.validationError { return .failure(.init(error)) }
-        return .success(binding)
+        decodedCodes.flatMap { type, pattern, operation, permission in
+            let binding = AclBinding(resourceType: type, resourceName: resourceName ?? "", patternType: pattern,
+                                     principal: principal ?? "", host: host ?? "", operation: operation, permission: permission)
+            if let error = binding.validationError { return .failure(.init(error)) }
+            return .success(binding)
+        }
     }
 
     /// The filter these codes name (nil strings match everything).
     public var filter: Result<AclBindingFilter, AclWireError> {
+        decodedCodes.map { type, pattern, operation, permission in
+            AclBindingFilter(resourceType: type, resourceName: resourceName, patternType: pattern, principal: principal,
+                             host: host, operation: operation, permission: permission)
+        }
+    }
+
+    /// The four codes as their enums, or which one is unknown.
+    private var decodedCodes: Result<(AclResourceType, AclPatternType, AclOperation, AclPermission), AclWireError> {
         guard let type = AclResourceType(rawValue: resourceType) else { return .failure(.init("unknown resource type \(resourceType)")) }
         guard let pattern = AclPatternType(rawValue: patternType) else { return .failure(.init("unknown pattern type \(patternType)")) }
         guard let operation = AclOperation(rawValue: operation) else { return .failure(.init("unknown operation \(self.operation)")) }
         guard let permission = AclPermission(rawValue: permission) else { return .failure(.init("unknown permission type \(self.permission)")) }
-        return .success(AclBindingFilter(resourceType: type, resourceName: resourceName, patternType: pattern, principal: principal,
-                                         host: host, operation: operation, permission: permission))
+        return .success((type, pattern, operation, permission))
     }
 
     static func decode(from buffer: inout ByteBuffer, version: Int16, nullable: Bool) throws(KafkaCodecError) -> Self {

@@ -1,7 +1,7 @@
 /// Kafka's authorization model (KIP-11, KIP-290): an ACL binding allows or denies one
 /// principal, from one host, one operation on the resources its pattern matches. Codes are
 /// Kafka's own, so the same values travel in CreateAcls/DescribeAcls and in `paynode acls`.
-public enum AclResourceType: Int8, Sendable, CaseIterable, CustomStringConvertible {
+public enum AclResourceType: Int8, Sendable, ParsableByDescription {
     case any = 1
     case topic = 2
     case group = 3
@@ -17,14 +17,9 @@ public enum AclResourceType: Int8, Sendable, CaseIterable, CustomStringConvertib
         case .transactionalId: "TransactionalId"
         }
     }
-
-    public init?(parsing text: String) {
-        guard let match = Self.allCases.first(where: { $0.description.lowercased() == text.lowercased() }) else { return nil }
-        self = match
-    }
 }
 
-public enum AclOperation: Int8, Sendable, CaseIterable, CustomStringConvertible {
+public enum AclOperation: Int8, Sendable, ParsableByDescription {
     case any = 1
     case all = 2
     case read = 3
@@ -55,10 +50,9 @@ public enum AclOperation: Int8, Sendable, CaseIterable, CustomStringConvertible 
         }
     }
 
-    public init?(parsing text: String) {
-        let folded = String(text.lowercased().filter { $0 != "_" })
-        guard let match = Self.allCases.first(where: { $0.description.lowercased() == folded }) else { return nil }
-        self = match
+    /// Kafka's tools spell operations IDEMPOTENT_WRITE as well as IdempotentWrite.
+    public static func foldedForParsing(_ text: some StringProtocol) -> String {
+        String(text.lowercased().filter { $0 != "_" })
     }
 
     /// The operations an ALLOW of this one also grants, as Kafka's AclAuthorizer: whoever may
@@ -73,7 +67,7 @@ public enum AclOperation: Int8, Sendable, CaseIterable, CustomStringConvertible 
     }
 }
 
-public enum AclPermission: Int8, Sendable, CaseIterable, CustomStringConvertible {
+public enum AclPermission: Int8, Sendable, ParsableByDescription {
     case any = 1
     case deny = 2
     case allow = 3
@@ -85,15 +79,10 @@ public enum AclPermission: Int8, Sendable, CaseIterable, CustomStringConvertible
         case .allow: "Allow"
         }
     }
-
-    public init?(parsing text: String) {
-        guard let match = Self.allCases.first(where: { $0.description.lowercased() == text.lowercased() }) else { return nil }
-        self = match
-    }
 }
 
 /// How an ACL's resource name matches: exactly (`*` meaning every name) or as a prefix.
-public enum AclPatternType: Int8, Sendable, CaseIterable, CustomStringConvertible {
+public enum AclPatternType: Int8, Sendable, ParsableByDescription {
     case any = 1
     case match = 2
     case literal = 3
@@ -106,11 +95,6 @@ public enum AclPatternType: Int8, Sendable, CaseIterable, CustomStringConvertibl
         case .literal: "Literal"
         case .prefixed: "Prefixed"
         }
-    }
-
-    public init?(parsing text: String) {
-        guard let match = Self.allCases.first(where: { $0.description.lowercased() == text.lowercased() }) else { return nil }
-        self = match
     }
 }
 

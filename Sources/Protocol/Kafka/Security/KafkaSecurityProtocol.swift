@@ -1,7 +1,8 @@
 /// A Kafka listener's (and client's) `security.protocol`, named as Kafka names them: whether
 /// the bytes travel in TLS and whether the connection authenticates with SASL before any
-/// other request.
-public enum KafkaSecurityProtocol: String, Sendable, CaseIterable, CustomStringConvertible {
+/// other request. Parsed case-insensitively (`init(parsing:)`): clients' configs often write
+/// it lower case.
+public enum KafkaSecurityProtocol: String, Sendable, ParsableByDescription {
     case plaintext = "PLAINTEXT"
     case ssl = "SSL"
     case saslPlaintext = "SASL_PLAINTEXT"
@@ -11,9 +12,4 @@ public enum KafkaSecurityProtocol: String, Sendable, CaseIterable, CustomStringC
     public var usesSASL: Bool { self == .saslPlaintext || self == .saslSSL }
 
     public var description: String { rawValue }
-
-    /// Parses Kafka's spelling, case-insensitively (clients' configs often write it lower case).
-    public init?(parsing text: String) {
-        self.init(rawValue: text.uppercased())
-    }
 }

@@ -1,16 +1,16 @@
 /// The SASL mechanisms paynode's Kafka listener and client speak, spelled as Kafka spells them
 /// in SaslHandshake and `sasl.mechanism`.
-public enum SaslMechanism: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum SaslMechanism: String, Sendable, Hashable, ParsableByDescription {
     case plain = "PLAIN"
     case scramSHA256 = "SCRAM-SHA-256"
     case scramSHA512 = "SCRAM-SHA-512"
 
     public var description: String { rawValue }
 
-    /// Parses an operator's spelling, case-insensitively (the wire name in SaslHandshake is
-    /// matched exactly, as Kafka does).
-    public init?(parsing text: some StringProtocol) {
-        self.init(rawValue: text.trimmingSpaces.uppercased())
+    /// An operator's spelling is parsed case-insensitively and without surrounding spaces
+    /// ("SCRAM-SHA-512, PLAIN"); the wire name in SaslHandshake is matched exactly, as Kafka does.
+    public static func foldedForParsing(_ text: some StringProtocol) -> String {
+        text.trimmingSpaces.lowercased()
     }
 
     /// The hash of a SCRAM mechanism; nil for PLAIN.
