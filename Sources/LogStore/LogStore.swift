@@ -117,7 +117,6 @@ public final class LogStore: Sendable {
             for name in names where name.hasPrefix("log:") || name.hasPrefix("app:") {
                 opened[name] = try open(name)
             }
-            try buildMissingTimeIndexes(transaction, core: core, logs: opened)
             try lmdbCheck(mdb_txn_commit(pointer), "txn_commit")
             pointer = nil
             handles.publish(opened)
@@ -127,31 +126,6 @@ public final class LogStore: Sendable {
             if let error = error as? LogStoreError { throw error }
             if let error = error as? LMDBError { throw LogStoreError(error, context: "opening tables") }
             throw LogStoreError(.storageFailure, "opening tables: \(error)")
-        }
-    }
-
-    /// Partitions written by a release before the time index get it built from their batch
-    /// headers, once, before the store serves anything.
-    private static func buildMissingTimeIndexes(_ transaction: LMDBTransaction, core: CoreDatabases, logs: [String: MDB_dbi]) throws {
-        let topics: [(String, TopicRecord)] = try transaction.withCursor(core.topics) { cursor in
-            var topics: [(String, TopicRecord)] = []
-            var entry = try cursor.first()
-            while let current = entry {
-                topics.append((String(decoding: current.key, as: UTF8.self), try TopicRecord(decoding: current.value)))
-                entry = try cursor.next()
-            }
-            return topics
-        }
-        for (name, record) in topics {
-            for partition in 0..<max(0, record.partitionCount) {
-                let key = StoreKeys.partition(topicID: record.topicID, partition: partition)
-                guard let bytes = try transaction.get(core.partitions, key: key) else { continue }
-                var state = try PartitionState(decoding: bytes)
-                guard !state.timeIndexBuilt else { continue }
-                try TimeIndex.rebuild(transaction, core.timeIndex, log: logs[StoreKeys.logDatabaseName(topic: name, partition: partition)],
-                                      topicID: record.topicID, partition: partition, state: &state)
-                try transaction.put(core.partitions, key: key, value: state.encoded())
-            }
         }
     }
 

@@ -70,7 +70,7 @@ struct ServiceCommand: AsyncParsableCommand {
         defer { store.close() }
         let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: [executor.description])
         try await service.ensureTopics(partitions: partitions)
-        try await service.ensureOrderStatusCounts()
+        try await service.ensureTables()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
         // Always: the tables exist before `paynode apikeys` may add to them while this runs.
         let hasher = try await APIKeyStore.prepare(store)

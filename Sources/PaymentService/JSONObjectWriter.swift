@@ -141,17 +141,13 @@ extension OrderDetails {
     func encodedJSON() -> [UInt8] {
         var writer = JSONObjectWriter()
         writer.add("amount", amount)
-        writer.add("completedAt", completedAt)
         writer.add("createdAt", createdAt)
         writer.add("currency", currency)
-        writer.add("errorCode", errorCode)
-        writer.add("errorMessage", errorMessage)
         writer.add("idempotencyKey", idempotencyKey)
         writer.add("merchantId", merchantId)
         writer.add("paymentMethod", paymentMethod)
         writer.add("paymentOrderId", paymentOrderId)
         writer.add("psp", psp)
-        writer.add("pspReference", pspReference)
         writer.add("traceId", traceId)
         return writer.finish()
     }

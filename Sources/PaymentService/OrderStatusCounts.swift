@@ -26,18 +26,6 @@ enum OrderStatusCounts {
         return result
     }
 
-    /// Data directories written before the counts existed get them once, from one scan.
-    static func rebuildIfMissing(in transaction: WriteTransaction) throws -> Bool {
-        guard try transaction.table(table).count() == 0 else { return false }
-        var deltas: [PaymentStatus: Int64] = [:]
-        try transaction.table(PaymentTables.orders).forEach(from: []) { _, value in
-            if let state = PaymentOrderState(decoding: value) { deltas[state.status, default: 0] += 1 }
-            return true
-        }
-        try add(deltas, in: transaction)
-        return !deltas.isEmpty
-    }
-
     static func encode(_ value: Int64) -> [UInt8] { value.bigEndianBytes }
 
     static func decode(_ bytes: [UInt8]) -> Int64? { Int64(bigEndianBytes: bytes) }

@@ -56,23 +56,4 @@ enum OrderStatusIndex {
             return try body(Array(key[1...]))
         }
     }
-
-    /// Data directories written before the index existed get it once, from the orders (at
-    /// start, before anything is served). One pass over `orders` per status, appending: the
-    /// index is written in key order (status, then id) with full pages, and nothing is held in
-    /// memory however many orders there are.
-    static func rebuildIfMissing(in transaction: WriteTransaction) throws -> Bool {
-        let orders = try transaction.table(PaymentTables.orders)
-        guard try transaction.table(table).count() == 0, try orders.count() > 0 else { return false }
-        let index = try transaction.table(table)
-        for status in PaymentStatus.allCases.sorted(by: { statusByte($0) < statusByte($1) }) {
-            try orders.forEach(from: []) { key, value in
-                if key.count == 16, let state = PaymentOrderState(decoding: value), state.status == status {
-                    try index.append(Self.key(status, Array(key)), [])
-                }
-                return true
-            }
-        }
-        return true
-    }
 }

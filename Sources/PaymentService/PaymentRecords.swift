@@ -3,7 +3,8 @@ import Foundation
 import LogStore
 import Payments
 
-/// The cold part of an order, written once at creation and again when it becomes terminal.
+/// The cold part of an order, written once at creation. The terminal fields are in the order's
+/// applied history entry (its audit entry), not here.
 struct OrderDetails: Codable, Sendable, Hashable {
     var paymentOrderId: String
     var merchantId: String
@@ -14,10 +15,6 @@ struct OrderDetails: Codable, Sendable, Hashable {
     var idempotencyKey: String
     var traceId: String?
     var createdAt: Int64
-    var pspReference: String?
-    var errorCode: String?
-    var errorMessage: String?
-    var completedAt: Int64?
 }
 
 /// One PSP result seen for an order, with what it did and where it came from.
@@ -27,7 +24,6 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     public var reason: String
     public var pspReference: String?
     public var errorCode: String?
-    /// Written since the terminal fields stopped being copied into the order's details.
     public var errorMessage: String? = nil
     public var eventTime: Int64
     public var processedAt: Int64
@@ -52,8 +48,8 @@ extension HistoryEntry {
 /// An Idempotency-Key's record as this release writes it (57 bytes): a format byte, the SHA-256
 /// of the canonical request, the order the key created and its creation time. The 201 reply is
 /// not stored: it is the order's JSON at creation, rebuilt from its details (written once, at
-/// creation) when the key comes again. Storing the reply as JSON (`StoredResponse`, still read
-/// for rows written before) cost ~850 bytes and a JSON encoding per order.
+/// creation) when the key comes again (storing the reply as JSON cost ~850 bytes and a JSON
+/// encoding per order).
 struct IdempotencyRecord: Sendable, Hashable {
     static let format: UInt8 = 0xB1
     /// Where each field starts: format byte, hash, order id (16 bytes), creation time (8 bytes).
@@ -70,7 +66,7 @@ struct IdempotencyRecord: Sendable, Hashable {
         self.createdAt = createdAt
     }
 
-    /// nil for anything but this layout (a legacy JSON row starts with `{`).
+    /// nil for anything but this layout.
     init?(decoding bytes: [UInt8]) {
         guard bytes.count == Self.size, bytes[0] == Self.format,
               let id = PaymentOrderID(bytes: Array(bytes[Self.idStart..<Self.timeStart])),
@@ -100,14 +96,6 @@ struct StoredRecordError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// An Idempotency-Key's record as releases before the binary `IdempotencyRecord` wrote it.
-struct StoredResponse: Codable, Sendable, Hashable {
-    var requestHash: String
-    var status: Int
-    var body: String
-    var createdAt: Int64
-}
-
 enum JSON {
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -124,15 +112,10 @@ enum JSON {
 enum PaymentTables {
     /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
     static let orders = "orders"
-    /// 16-byte order id -> `OrderDetails` JSON (written at creation; releases before the hot
-    /// record carried the terminal fields also rewrote it at the terminal transition).
+    /// 16-byte order id -> `OrderDetails` JSON (written once, at creation).
     static let details = "order_details"
-    /// order id + u32 big-endian sequence -> `HistoryEntry` JSON: written by earlier releases, read for
-    /// their orders. Results are now recorded once, in the audit trail (`AuditLog`), which the
-    /// order history is read from.
-    static let history = "order_history"
-    /// client Idempotency-Key -> `IdempotencyRecord` (57 bytes; `StoredResponse` JSON in rows
-    /// written by earlier releases).
+    /// client Idempotency-Key -> `IdempotencyRecord` (57 bytes). An order's history is its
+    /// audit entries (`AuditLog`), kept in no separate table.
     static let idempotency = "idempotency_keys"
 }
 

@@ -73,22 +73,16 @@ public final class PaymentService: Sendable {
         }
     }
 
-    /// Counts orders per status once for data directories written before the counts existed,
-    /// builds the status index likewise, and creates every table the API reads. A table created
-    /// later by the consumer's first batch would be unusable in a read transaction that began
-    /// before that commit: LogStore hands out its handle as soon as it exists, and LMDB refuses
-    /// a cursor on it there (EINVAL), which answered an order GET racing the first result 500.
-    public func ensureOrderStatusCounts() async throws {
+    /// Creates every table the API reads, before anything is served. A table created later by
+    /// the consumer's first batch would be unusable in a read transaction that began before
+    /// that commit: LogStore hands out its handle as soon as it exists, and LMDB refuses a cursor
+    /// on it there (EINVAL), which answered an order GET racing the first result 500.
+    public func ensureTables() async throws {
         try await store.write { transaction in
-            for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table] {
+            for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table,
+                          OrderStatusCounts.table] {
                 _ = try transaction.table(table)
             }
-        }
-        if try await store.write({ try OrderStatusCounts.rebuildIfMissing(in: $0) }) {
-            logger.notice("rebuilt the order status counts from the orders table")
-        }
-        if try await store.write({ try OrderStatusIndex.rebuildIfMissing(in: $0) }) {
-            logger.notice("built the orders-by-status index from the orders table")
         }
     }
 
@@ -171,10 +165,7 @@ public final class PaymentService: Sendable {
                     Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
                 }
                 guard let record = IdempotencyRecord(decoding: stored) else {
-                    // A row written before the binary record: the reply as it was stored.
-                    let previous = try JSON.decode(StoredResponse.self, stored)
-                    guard previous.requestHash == canonical else { return reused() }
-                    return Response(status: previous.status, body: previous.body, replayed: true)
+                    throw StoredRecordError(description: "the idempotency record of key \(key) is not a \(IdempotencyRecord.size)-byte record")
                 }
                 guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused() }
                 return Response(status: 201, body: try Self.creationReply(of: record, in: transaction), replayed: true)
@@ -320,7 +311,7 @@ public final class PaymentService: Sendable {
                     return true
                 }
                 var terminal: HistoryEntry?
-                if state.status != .pending, detail.completedAt == nil, let id = PaymentOrderID(bytes: key) {
+                if state.status != .pending, let id = PaymentOrderID(bytes: key) {
                     terminal = try Self.terminalEntry(of: id, in: transaction)
                 }
                 views.append(Self.orderJSON(details: detail, state: state, history: nil, terminal: terminal))
@@ -577,10 +568,8 @@ public final class PaymentService: Sendable {
             ?? #"{"error":{"code":"internal"}}"#
     }
 
-    /// One order's result history, in arrival order: the rows earlier releases wrote to
-    /// `order_history`, then the order's audit entries that no such row already covers (this
-    /// release writes no separate row: the audit entry carries every history field). Dead
-    /// letters are not part of an order's history.
+    /// One order's result history, in arrival order: its audit entries (the audit entry carries
+    /// every history field). Dead letters are not part of an order's history.
     static func history(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> [HistoryEntry] {
         var history: [HistoryEntry] = []
         try forEachHistoryEntry(of: id, in: transaction) { entry in
@@ -594,36 +583,26 @@ public final class PaymentService: Sendable {
     /// read and decoded as they are visited, not all first.
     static func forEachHistoryEntry(of id: PaymentOrderID, in transaction: ReadTransaction,
                                     _ body: (HistoryEntry) throws -> Bool) throws {
-        var covered = Set<String>()
-        var going = true
-        try transaction.table(PaymentTables.history)?.forEach(from: id.bytes) { key, value in
-            guard key.count == 20, key.starts(with: id.bytes) else { return false }
-            let entry = try JSON.decode(HistoryEntry.self, Array(value))
-            covered.insert("\(entry.topic)/\(entry.partition)/\(entry.offset)")
-            going = try body(entry)
-            return going
-        }
-        guard going, let index = transaction.table(AuditLog.byOrder), let log = transaction.table(AuditLog.table) else { return }
+        guard let index = transaction.table(AuditLog.byOrder), let log = transaction.table(AuditLog.table) else { return }
         try index.forEach(from: id.bytes) { key, _ in
             guard key.count == 24, key.starts(with: id.bytes) else { return false }
             guard let bytes = try log.get(Array(key.suffix(8))) else { return true }
             let stored = try AuditLog.decode(bytes)
-            guard let entry = HistoryEntry(auditEntry: stored.entry),
-                  covered.isEmpty || !covered.contains("\(entry.topic)/\(entry.partition)/\(entry.offset)") else { return true }
+            guard let entry = HistoryEntry(auditEntry: stored.entry) else { return true }
             return try body(entry)
         }
     }
 
     /// The order as the API shows it. The terminal fields come from the applied history entry
-    /// (`terminal`); orders completed by earlier releases have them in their details.
+    /// (`terminal`).
     static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?,
                           terminal: HistoryEntry? = nil, historyNextCursor: Int? = nil) -> String {
         var writer = JSONObjectWriter(capacity: 400 + (history?.count ?? 0) * 320)
         writer.add("amount", details.amount)
         writer.add("createdAt", details.createdAt)
         writer.add("currency", details.currency)
-        writer.add("errorCode", details.errorCode ?? terminal?.errorCode)
-        writer.add("errorMessage", details.errorMessage ?? terminal?.errorMessage)
+        writer.add("errorCode", terminal?.errorCode)
+        writer.add("errorMessage", terminal?.errorMessage)
         if let history {
             var array: [UInt8] = [UInt8(ascii: "[")]
             for (index, entry) in history.enumerated() {
@@ -642,7 +621,7 @@ public final class PaymentService: Sendable {
         writer.add("paymentMethod", details.paymentMethod)
         writer.add("paymentOrderId", details.paymentOrderId)
         writer.add("psp", details.psp)
-        writer.add("pspReference", details.pspReference ?? terminal?.pspReference)
+        writer.add("pspReference", terminal?.pspReference)
         writer.add("status", state.status.rawValue)
         writer.add("traceId", details.traceId)
         writer.add("updatedAt", state.updatedAtMilliseconds)

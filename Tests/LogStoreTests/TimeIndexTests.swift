@@ -4,8 +4,7 @@ import Testing
 @testable import LogStore
 
 /// ListOffsets by timestamp answers from the time index: checked against a brute-force scan of
-/// every record, with timestamps out of order, retention removing batches, and a store whose
-/// partitions were written before the index existed.
+/// every record, with timestamps out of order and retention removing batches.
 @Suite("Time index")
 struct TimeIndexTests {
     struct SeededGenerator: RandomNumberGenerator {
@@ -85,41 +84,6 @@ struct TimeIndexTests {
         #expect(try indexed(store, 0, 1_500_000_000_000) == bruteForce(store, 0, 1_500_000_000_000))
         #expect(try indexed(store, 0, 1_500_000_000_000) != nil)
         #expect(try indexed(store, 1, 0) == nil)
-    }
-
-    @Test func partitionsWrittenBeforeTheIndexGetItWhenTheStoreOpens() async throws {
-        let directory = TemporaryDirectory(); defer { directory.cleanup() }
-        var timestamps = Set<Int64>()
-        do {
-            let store = try openStore(directory.path)
-            try await store.createTopic("t", partitions: 2)
-            for index in 0..<30 {
-                let timestamp: Int64 = 1_000 + Int64((index * 7_919) % 101) * 10
-                timestamps.insert(timestamp)
-                try await store.append(topic: "t", partition: Int32(index % 2), records: [record("k", "v", timestamp: timestamp)])
-            }
-            // What a release before the index left behind: version-1 partition state, no entries.
-            try await store.write { transaction in
-                let topic = try #require(try transaction.topicRecord("t"))
-                for partition: Int32 in 0..<2 {
-                    let state = try transaction.partitionState(topicID: topic.topicID, partition: partition)
-                    var writer = ByteWriter(capacity: 33)
-                    writer.write(UInt8(1))
-                    for field in [state.logStartOffset, state.nextOffset, state.sizeBytes, state.batchCount] { writer.write(field) }
-                    try transaction.lmdb.put(transaction.core.partitions, key: StoreKeys.partition(topicID: topic.topicID, partition: partition),
-                                             value: writer.bytes)
-                    try TimeIndex.removeAll(transaction.lmdb, transaction.core.timeIndex, topicID: topic.topicID, partition: partition)
-                }
-            }
-            #expect(try indexEntries(store) == 0)
-            store.close()
-        }
-        let store = try openStore(directory.path)
-        defer { store.close() }
-        #expect(try indexEntries(store) > 0)
-        try expectAgreement(store, timestamps: timestamps)
-        try await store.append(topic: "t", partition: 0, records: [record("after", "v", timestamp: 99_999)])
-        #expect(try indexed(store, 0, 50_000) == bruteForce(store, 0, 50_000))
     }
 
     @Test func deletingATopicRemovesItsEntries() async throws {

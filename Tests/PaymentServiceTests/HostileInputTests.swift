@@ -163,36 +163,12 @@ struct HostileInputTests {
         #expect(try listed(fixture, nil) == [second, first])
     }
 
-    @Test func theIndexIsBuiltOnceForDataWrittenBeforeIt() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.close() }
-        let paid = try await fixture.create("k-1").1
-        let waiting = try await fixture.create("k-2").1
-        try await fixture.publish(paid, .successful)
-        _ = try await fixture.service.processResults(partition: 0)
-        // An older data directory: orders, no index.
-        try await fixture.store.write { transaction in
-            let index = try transaction.table(OrderStatusIndex.table)
-            var keys: [[UInt8]] = []
-            try index.forEach(from: []) { key, _ in
-                keys.append(Array(key))
-                return true
-            }
-            for key in keys { _ = try index.delete(key) }
-        }
-        #expect(try listed(fixture, .successful).isEmpty)
-        try await fixture.service.ensureOrderStatusCounts()
-        try expectIndexMatchesOrders(fixture)
-        #expect(try listed(fixture, .successful) == [paid])
-        #expect(try listed(fixture, .pending) == [waiting])
-    }
-
     /// A table first created by the consumer would be unusable in reads that began before
     /// that commit (LMDB: EINVAL, answered 500): the API's tables exist from the start.
     @Test func everyTableTheAPIReadsExistsBeforeTheFirstResult() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
-        try await fixture.service.ensureOrderStatusCounts()
+        try await fixture.service.ensureTables()
         try fixture.store.read { transaction in
             for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table] {
                 #expect(transaction.table(table) != nil, "\(table)")

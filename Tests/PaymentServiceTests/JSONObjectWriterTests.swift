@@ -29,8 +29,7 @@ struct JSONObjectWriterTests {
     @Test(arguments: ["m_1", awkward])
     func detailsResponsesAndCanonicalRequestsMatchJSONEncoder(text: String) throws {
         let details = OrderDetails(paymentOrderId: "01a20a5d-4cc7-7000-9aa9-8e630a69492b", merchantId: text, amount: 5000, currency: "EUR",
-                                   paymentMethod: text, psp: "stripe", idempotencyKey: text, traceId: nil, createdAt: 1,
-                                   pspReference: text, errorCode: nil, errorMessage: text, completedAt: 2)
+                                   paymentMethod: text, psp: "stripe", idempotencyKey: text, traceId: text, createdAt: 1)
         #expect(details.encodedJSON() == (try Self.encoder(details)))
         let request = CreateOrderRequest(merchantId: text, amount: 1, currency: "EUR", paymentMethod: text, psp: "adyen")
         #expect(Array(request.canonical().utf8) == (try Self.encoder(request)))

@@ -25,25 +25,6 @@ struct OrderStatusCountsTests {
         #expect(try fixture.service.ordersByStatus() == [.pending: 1, .successful: 1, .failed: 1])
     }
 
-    @Test func countsAreRebuiltOnceForDataWrittenBeforeThem() async throws {
-        let fixture = try await Fixture()
-        defer { fixture.close() }
-        let (_, paid) = try await fixture.create("k-1")
-        _ = try await fixture.create("k-2")
-        try await fixture.publish(paid, .successful)
-        _ = try await fixture.service.processResults(partition: 0)
-        // Simulate an older data directory: drop the counts, keep the orders.
-        try await fixture.store.write { transaction in
-            let counts = try transaction.table(OrderStatusCounts.table)
-            for status in PaymentStatus.allCases { _ = try counts.delete(Array(status.rawValue.utf8)) }
-        }
-        #expect(try fixture.service.ordersByStatus() == [.pending: 0, .successful: 0, .failed: 0])
-        try await fixture.service.ensureOrderStatusCounts()
-        #expect(try fixture.service.ordersByStatus() == [.pending: 1, .successful: 1, .failed: 0])
-        try await fixture.service.ensureOrderStatusCounts()  // a second start changes nothing
-        #expect(try fixture.service.ordersByStatus() == [.pending: 1, .successful: 1, .failed: 0])
-    }
-
     @Test func countEncodingRoundTrips() {
         for value: Int64 in [0, 1, -1, Int64.max, Int64.min] {
             #expect(OrderStatusCounts.decode(OrderStatusCounts.encode(value)) == value)

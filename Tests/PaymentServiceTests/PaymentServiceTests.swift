@@ -109,10 +109,8 @@ struct PaymentServiceTests {
         #expect(try await fixture.store.write { try planned.isCurrent(in: $0) })
     }
 
-    /// Results are recorded once, in the audit trail, and the order's history is read from it;
-    /// orders processed by earlier releases kept separate `order_history` rows, which are still
-    /// shown, and an audit entry for the same source record is not shown twice.
-    @Test func historyComesFromTheAuditTrailAfterTheRowsEarlierReleasesWrote() async throws {
+    /// Results are recorded once, in the audit trail, and the order's history is read from it.
+    @Test func historyComesFromTheAuditTrail() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
         let (_, id) = try await fixture.create("history-1")
@@ -125,26 +123,17 @@ struct PaymentServiceTests {
         #expect(history[0]["errorCode"] as? String == "card_declined" && history[0]["pspReference"] as? String == "pi_h")
         #expect(history[0]["eventTime"] as? Int == 1_700_000_000_000 && history[0]["offset"] as? Int == 0)
         #expect(order["errorCode"] as? String == "card_declined" && order["pspReference"] as? String == "pi_h")
-        #expect(try fixture.store.read { try $0.table(PaymentTables.history)?.count() ?? 0 } == 0)
 
-        // A data directory from an earlier release: a history row for offset 0 (its audit entry
-        // exists too) stays the row shown for it; a later result appears once, from the audit.
-        let idBytes = try #require(PaymentOrderID(id)).bytes
-        let legacy = HistoryEntry(pspStatus: "FAILED", outcome: .applied, reason: "legacy row", pspReference: "pi_h", errorCode: "card_declined",
-                                  eventTime: 1_700_000_000_000, processedAt: 1, topic: PaymentTopics.pspResultUpdates, partition: 0, offset: 0,
-                                  traceId: nil)
-        try await fixture.store.write { try $0.table(PaymentTables.history).put(idBytes + UInt32(1).bigEndianBytes, legacy.encodedJSON()) }
         try await fixture.publish(id, .failed, reference: "pi_h", error: "card_declined")
         _ = try await fixture.service.processResults(partition: 0)
-        let merged = try #require(try fixture.order(id)["history"] as? [[String: Any]])
-        #expect(merged.map { $0["reason"] as? String } == ["legacy row", merged[1]["reason"] as? String])
-        #expect(merged.map { $0["outcome"] as? String } == ["applied", "duplicate"] && merged.map { $0["offset"] as? Int } == [0, 1])
+        let both = try #require(try fixture.order(id)["history"] as? [[String: Any]])
+        #expect(both.map { $0["outcome"] as? String } == ["applied", "duplicate"] && both.map { $0["offset"] as? Int } == [0, 1])
     }
 
     /// The idempotency record keeps only a hash of the request and the order; the replayed reply
-    /// is rebuilt byte for byte, also after the order moved on, and rows of the JSON layout
-    /// written by earlier releases still replay what they stored.
-    @Test func idempotentRepliesAreRebuiltExactlyAndLegacyRowsStillReplay() async throws {
+    /// is rebuilt byte for byte, also after the order moved on. A row that is not such a record
+    /// (a damaged store) is refused, never replayed as something else.
+    @Test func idempotentRepliesAreRebuiltExactlyAndAForeignRowIsRefused() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
         let (created, id) = try await fixture.create("key-1", token: "tok_chargeDeclined")
@@ -156,18 +145,12 @@ struct PaymentServiceTests {
         let (replayed, _) = try await fixture.create("key-1", token: "tok_chargeDeclined")
         #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body)
 
-        let legacy = StoredResponse(requestHash: "an older canonical form", status: 201, body: #"{"legacy":true}"#, createdAt: 1)
-        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("old-key".utf8), try JSON.encode(legacy)) }
+        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("odd-key".utf8), Array(#"{"legacy":true}"#.utf8)) }
         let body = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
-        let reused = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "old-key", traceparent: nil)
-        #expect(reused.status == 422)  // the stored canonical form differs
-        let canonical = try CreateOrderRequest.parse(Array(body.utf8)).canonical()
-        let matching = StoredResponse(requestHash: canonical, status: 201, body: #"{"legacy":true}"#, createdAt: 1)
-        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("old-key-2".utf8), try JSON.encode(matching)) }
-        let replay = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "old-key-2", traceparent: nil)
-        #expect(replay.status == 201 && replay.replayed && replay.body == #"{"legacy":true}"#)
-        let legacyBytes = try JSON.encode(legacy)
-        #expect(IdempotencyRecord(decoding: Array(stored.dropLast())) == nil && IdempotencyRecord(decoding: legacyBytes) == nil)
+        await #expect(throws: StoredRecordError.self) {
+            _ = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "odd-key", traceparent: nil)
+        }
+        #expect(IdempotencyRecord(decoding: Array(stored.dropLast())) == nil)
     }
 
     /// Lengths are Characters, as the contract says, however many bytes they take.

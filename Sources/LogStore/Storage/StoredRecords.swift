@@ -40,15 +40,11 @@ struct TopicRecord: Equatable {
 /// `partitions`: (topicID, partition) -> PartitionState. Written in the same transaction as
 /// every append, so the next offset survives a crash even when retention removed every batch.
 struct PartitionState: Equatable {
-    /// Version 2 added the time index's running maximum.
-    static let version: UInt8 = 2
+    static let version: UInt8 = 1
     var logStartOffset: Int64 = 0
     var nextOffset: Int64 = 0
     var sizeBytes: Int64 = 0
     var batchCount: Int64 = 0
-    /// Whether `time_index` covers this partition: false only for state written by a release
-    /// before the index, which the store rebuilds when it opens.
-    var timeIndexBuilt = true
     /// The largest batch max timestamp indexed so far; nil before the first batch.
     var maxTimestamp: Int64?
 
@@ -74,10 +70,6 @@ struct PartitionState: Equatable {
         nextOffset = try reader.read()
         sizeBytes = try reader.read()
         batchCount = try reader.read()
-        guard version >= 2 else {
-            timeIndexBuilt = false
-            return
-        }
         let hasMaximum = try reader.read(UInt8.self)
         let maximum = try reader.read(Int64.self)
         maxTimestamp = hasMaximum == 0 ? nil : maximum

@@ -81,33 +81,6 @@ enum TimeIndex {
         }
     }
 
-    /// Builds a partition's entries from its log's batch headers: for partitions written before
-    /// the index existed (their state has no running maximum).
-    static func rebuild(_ lmdb: LMDBTransaction, _ dbi: MDB_dbi, log: MDB_dbi?, topicID: UInt64, partition: Int32,
-                        state: inout PartitionState) throws {
-        try removeAll(lmdb, dbi, topicID: topicID, partition: partition)
-        state.maxTimestamp = nil
-        state.timeIndexBuilt = true
-        guard let log else { return }
-        var entries: [(Int64, Int64)] = []
-        try lmdb.withCursor(log) { cursor in
-            var running = Int64.min
-            var entry = try cursor.first()
-            while let current = entry {
-                if let maxTimestamp = batchMaxTimestamp(current.value), let base = Int64(bigEndianBytes: current.key),
-                   entries.isEmpty || maxTimestamp > running {
-                    entries.append((maxTimestamp, base))
-                    running = maxTimestamp
-                }
-                entry = try cursor.next()
-            }
-        }
-        for (timestamp, base) in entries {
-            try lmdb.put(dbi, key: key(topicID: topicID, partition: partition, timestamp: timestamp), value: base.bigEndianBytes)
-        }
-        state.maxTimestamp = entries.last?.0
-    }
-
     /// The max timestamp field of a stored batch's header (bytes 35..<43).
     static func batchMaxTimestamp(_ batch: UnsafeRawBufferPointer) -> Int64? {
         guard batch.count >= RecordBatchHeader.size else { return nil }
