@@ -115,17 +115,9 @@ struct ClusterSecurity: Sendable {
 
     /// Runs a `paynode` admin command to completion; its output goes to the error with a failure.
     private static func runPaynode(_ binary: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NodeProcessError(description: "paynode \(arguments.prefix(2).joined(separator: " ")) failed (status \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+        let (status, output) = try PaynodeCommand.run(binary, arguments, withErrors: true)
+        guard status == 0 else {
+            throw NodeProcessError(description: "paynode \(arguments.prefix(2).joined(separator: " ")) failed (status \(status)): \(output)")
         }
     }
 }

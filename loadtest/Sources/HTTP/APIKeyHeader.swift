@@ -23,18 +23,12 @@ enum APIKeyHeader {
     /// A new admin key without a rate limit in the (stopped or running) service's data
     /// directory, made with `paynode apikeys create`.
     static func create(binary: String, dataDirectory: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["apikeys", "create", "--data-dir", dataDirectory, "--scope", "admin", "--rate-limit", "0", "--label", "loadtest"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, key.hasPrefix("pk_") else {
-            throw CheckerError("paynode apikeys create in \(dataDirectory) failed (status \(process.terminationStatus))")
+        let (status, output) = try PaynodeCommand.run(binary, [
+            "apikeys", "create", "--data-dir", dataDirectory, "--scope", "admin", "--rate-limit", "0", "--label", "loadtest",
+        ], withErrors: false)
+        let key = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0, key.hasPrefix("pk_") else {
+            throw CheckerError("paynode apikeys create in \(dataDirectory) failed (status \(status))")
         }
         return key
     }
