@@ -37,13 +37,9 @@ struct ByteReader {
         return Int8(bitPattern: bytes[position])
     }
 
-    mutating func readZigZag32(_ field: String) throws(RecordBatchError) -> Int32 {
-        try readZigZag32(field, suffix: "")
-    }
-
     /// `field` and `suffix` are joined only for the error: building "\(field) length" for every
     /// call cost a heap allocation per field of every record on the produce and consume paths.
-    private mutating func readZigZag32(_ field: String, suffix: String) throws(RecordBatchError) -> Int32 {
+    mutating func readZigZag32(_ field: String, suffix: String = "") throws(RecordBatchError) -> Int32 {
         let start = position
         switch VarintCoding.decode(bytes, at: position, maxBytes: VarintCoding.maxBytes32) {
         case .value(let raw, let byteCount):
