@@ -206,7 +206,7 @@ def test_client_that_skips_sasl_is_refused(secured):
         answer = read_frame(sock)
         (error, count) = struct.unpack(">hi", answer[4:10])
         keys = {struct.unpack(">hhh", answer[10 + 6 * i:16 + 6 * i]) for i in range(count)}
-        assert error == 0 and (17, 0, 1) in keys and (36, 0, 1) in keys
+        assert error == 0 and (17, 0, 1) in keys and (36, 0, 2) in keys
         # Metadata (all topics) without authenticating: the connection is closed, nothing answered.
         sock.sendall(kafka_request(3, 1, struct.pack(">i", -1), correlation_id=2))
         assert read_frame(sock) is None
@@ -222,6 +222,37 @@ def test_client_that_skips_sasl_is_refused(secured):
         answer = read_frame(sock)
         (error,) = struct.unpack(">h", answer[4:6])
         assert error == 33 and b"SCRAM-SHA-512" in answer and b"PLAIN" in answer
+        assert read_frame(sock) is None
+
+
+def flexible_authenticate(port, user, password, correlation_id=2):
+    """SaslHandshake v1, then PLAIN over SaslAuthenticate v2 (flexible: request header v2, compact
+    bytes, response header v1) encoded and decoded by kafka-python 3's generated codecs."""
+    from kafka.protocol.sasl import SaslAuthenticateRequest, SaslAuthenticateResponse
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    mechanism = b"PLAIN"
+    sock.sendall(kafka_request(17, 1, struct.pack(">h", len(mechanism)) + mechanism))
+    assert struct.unpack(">h", read_frame(sock)[4:6]) == (0,)
+    request = SaslAuthenticateRequest[2](auth_bytes=b"\0" + user.encode() + b"\0" + password.encode())
+    request.with_header(correlation_id=correlation_id, client_id="flexible-test")
+    sock.sendall(request.encode(version=2, header=True, framed=True))
+    frame = read_frame(sock)
+    response = SaslAuthenticateResponse.decode(frame, version=2, header=True)
+    assert response.header.correlation_id == correlation_id
+    return sock, response
+
+
+def test_flexible_sasl_authenticate_v2_logs_in_and_refuses_alike(secured):
+    sock, response = flexible_authenticate(secured.kafka_port, "alice", PASSWORD)
+    with sock:
+        assert response.error_code == 0 and response.error_message is None, response
+        # Authenticated: Metadata (all topics) is answered on the same connection.
+        sock.sendall(kafka_request(3, 1, struct.pack(">i", -1), correlation_id=3))
+        answer = read_frame(sock)
+        assert answer is not None and struct.unpack(">i", answer[:4]) == (3,)
+    sock, response = flexible_authenticate(secured.kafka_port, "alice", "wrong")
+    with sock:
+        assert response.error_code == 58 and response.error_message, response
         assert read_frame(sock) is None
 
 

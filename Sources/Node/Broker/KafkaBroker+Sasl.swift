@@ -43,7 +43,7 @@ extension KafkaBroker {
 
     private func finish(_ response: some KafkaResponseBody, header: KafkaRequestHeader, close reason: String?) -> Reply {
         let version = header.apiVersion
-        let reply = Self.reply(correlationId: header.correlationId) { response.encode(into: &$0, version: version) }
+        let reply = Self.reply(to: header) { response.encode(into: &$0, version: version) }
         guard let reason, case .respond(let frame) = reply else { return reply }
         return .respondThenClose(frame, reason)
     }

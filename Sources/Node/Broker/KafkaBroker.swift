@@ -98,7 +98,7 @@ final class KafkaBroker: Sendable {
                 // Clients probe with their newest ApiVersions; answer in the v0 layout so
                 // they can read the error and retry with a version we support.
                 countRequest(api, error: .unsupportedVersion)
-                return Self.reply(correlationId: header.correlationId) { buffer in
+                return Self.reply(to: header) { buffer in
                     ApiVersionsResponse(errorCode: KafkaErrorCode.unsupportedVersion.rawValue, apiKeys: Self.advertisedVersions).encode(into: &buffer, version: 0)
                 }
             }
@@ -120,7 +120,7 @@ final class KafkaBroker: Sendable {
         let version = header.apiVersion
         let peer = session.clientHost
         func respond(_ response: some KafkaResponseBody) -> Reply {
-            Self.reply(correlationId: header.correlationId) { response.encode(into: &$0, version: version) }
+            Self.reply(to: header) { response.encode(into: &$0, version: version) }
         }
         switch api {
         case .apiVersions:
@@ -250,9 +250,10 @@ final class KafkaBroker: Sendable {
     }
 
     /// A framed response, or closing the connection when it cannot be framed.
-    static func reply(correlationId: Int32, body: (inout ByteBuffer) -> Void) -> Reply {
+    static func reply(to header: KafkaRequestHeader, body: (inout ByteBuffer) -> Void) -> Reply {
         do {
-            return .respond(try KafkaResponseFrame.encode(correlationId: correlationId, body: body))
+            return .respond(try KafkaResponseFrame.encode(correlationId: header.correlationId,
+                                                          flexibleHeader: header.hasFlexibleResponseHeader, body: body))
         } catch {
             return .close("response cannot be sent: \(error)")
         }

@@ -1,4 +1,4 @@
-/// The Kafka APIs paynode speaks, with the (non-flexible) version ranges it advertises.
+/// The Kafka APIs paynode speaks, with the version ranges it advertises.
 /// Floors are low on purpose: librdkafka 2.0.2 enables features only when the broker's range
 /// overlaps specific versions (see shared notes, kafka-wire.md).
 public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
@@ -44,8 +44,40 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .createTopics: 0...4
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
-        case .saslAuthenticate: 0...1
+        case .saslAuthenticate: 0...2
         }
+    }
+
+    /// The first version that uses KIP-482's flexible encoding (request header v2, response
+    /// header v1, compact types, tagged fields), from each message's `flexibleVersions` in
+    /// Apache Kafka's definitions; nil for SaslHandshake, which never became flexible.
+    public var firstFlexibleVersion: Int16? {
+        switch self {
+        case .produce: 9
+        case .fetch: 12
+        case .listOffsets: 6
+        case .metadata: 9
+        case .offsetCommit: 8
+        case .offsetFetch: 6
+        case .findCoordinator: 3
+        case .joinGroup: 6
+        case .heartbeat: 4
+        case .leaveGroup: 4
+        case .syncGroup: 4
+        case .describeGroups: 5
+        case .listGroups: 3
+        case .saslHandshake: nil
+        case .apiVersions: 3
+        case .createTopics: 5
+        case .initProducerId: 2
+        case .describeAcls, .createAcls, .deleteAcls: 2
+        case .saslAuthenticate: 2
+        }
+    }
+
+    public func isFlexible(_ version: Int16) -> Bool {
+        guard let first = firstFlexibleVersion else { return false }
+        return version >= first
     }
 
     public var description: String {

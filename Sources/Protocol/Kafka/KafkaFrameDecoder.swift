@@ -30,16 +30,18 @@ public struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder {
     }
 }
 
-/// Frames a response: INT32 size, the response header v0 (correlation id; non-flexible
-/// responses and every ApiVersions response carry no tagged fields), then the body.
+/// Frames a response: INT32 size, the response header (v0: the correlation id; v1 for
+/// flexible versions: then an empty tagged-field section), then the body.
 public enum KafkaResponseFrame {
     /// Throws .frameTooLarge when the body cannot be framed (over `Int32.max` bytes): handlers
     /// bound what they answer, this is the last line so that no request can make a node trap.
-    public static func encode(correlationId: Int32, allocator: ByteBufferAllocator = ByteBufferAllocator(),
+    public static func encode(correlationId: Int32, flexibleHeader: Bool = false,
+                              allocator: ByteBufferAllocator = ByteBufferAllocator(),
                               body: (inout ByteBuffer) -> Void) throws(KafkaCodecError) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256)
         buffer.writeInteger(Int32(0), endianness: .big)
         buffer.writeInteger(correlationId, endianness: .big)
+        if flexibleHeader { buffer.writeKafkaEmptyTaggedFields() }
         body(&buffer)
         try KafkaFrameSize.set(in: &buffer)
         return buffer

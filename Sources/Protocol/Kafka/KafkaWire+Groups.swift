@@ -5,8 +5,8 @@ import NIOCore
 /// DescribeGroups, ListGroups, and the embedded consumer protocol). Kept in a namespace so they
 /// cannot collide with helpers other codec files add to `ByteBuffer`.
 enum KafkaGroupWire {
-    /// Rejects versions outside the advertised (non-flexible) range: decoding a flexible
-    /// version with these layouts would silently misread compact fields.
+    /// Rejects versions outside the advertised range: decoding a flexible version with a
+    /// non-flexible layout would silently misread compact fields.
     @inline(__always)
     static func check(_ version: Int16, _ api: KafkaAPIKey) throws(KafkaCodecError) {
         guard api.supportedVersions.contains(version) else {

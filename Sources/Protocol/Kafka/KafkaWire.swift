@@ -115,7 +115,9 @@ extension ByteBuffer {
     }
 }
 
-/// Request header v1 (all non-flexible requests): api key, version, correlation id, client id.
+/// The request header: v1 (api key, version, correlation id, client id) for non-flexible
+/// requests, v2 (the same, then tagged fields) for flexible ones. The client id stays a
+/// non-compact string in v2, as in Kafka.
 public struct KafkaRequestHeader: Sendable, Hashable {
     public var apiKey: Int16
     public var apiVersion: Int16
@@ -131,11 +133,22 @@ public struct KafkaRequestHeader: Sendable, Hashable {
 
     public var api: KafkaAPIKey? { KafkaAPIKey(rawValue: apiKey) }
 
+    /// Whether this request (and so its header and its response) uses the flexible encoding.
+    /// An unknown API is not: its header is read as v1 and the request refused.
+    public var isFlexible: Bool { api?.isFlexible(apiVersion) ?? false }
+
+    /// Whether the response carries response header v1 (a tagged-field section after the
+    /// correlation id). ApiVersions never does, so that a client can read the answer to a
+    /// version the broker does not know (KIP-511).
+    public var hasFlexibleResponseHeader: Bool { isFlexible && api != .apiVersions }
+
     public static func decode(from buffer: inout ByteBuffer) throws(KafkaCodecError) -> KafkaRequestHeader {
-        KafkaRequestHeader(apiKey: try buffer.readKafkaInteger("api_key"),
-                           apiVersion: try buffer.readKafkaInteger("api_version"),
-                           correlationId: try buffer.readKafkaInteger("correlation_id"),
-                           clientId: try buffer.readKafkaNullableString("client_id"))
+        let header = KafkaRequestHeader(apiKey: try buffer.readKafkaInteger("api_key"),
+                                        apiVersion: try buffer.readKafkaInteger("api_version"),
+                                        correlationId: try buffer.readKafkaInteger("correlation_id"),
+                                        clientId: try buffer.readKafkaNullableString("client_id"))
+        if header.isFlexible { try buffer.skipKafkaTaggedFields("request header tagged fields") }
+        return header
     }
 
     public func encode(into buffer: inout ByteBuffer) {
@@ -143,6 +156,7 @@ public struct KafkaRequestHeader: Sendable, Hashable {
         buffer.writeKafkaInteger(apiVersion)
         buffer.writeKafkaInteger(correlationId)
         buffer.writeKafkaNullableString(clientId)
+        if isFlexible { buffer.writeKafkaEmptyTaggedFields() }
     }
 }
 
@@ -154,7 +168,8 @@ public protocol KafkaRequestBody: Sendable {
 }
 
 /// A response body: encoded by the broker, decoded by paynode's own client. The response
-/// header (v0: correlation id only, never tagged fields) is written by the framing code.
+/// header (v0, or v1 with its empty tagged fields for flexible versions) is written by the
+/// framing code.
 public protocol KafkaResponseBody: Sendable {
     static func decode(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> Self
     func encode(into buffer: inout ByteBuffer, version: Int16)
