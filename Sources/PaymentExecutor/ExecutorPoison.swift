@@ -6,8 +6,8 @@ import Payments
 import Protocol
 
 /// What the executor does with what it cannot read: `payment-orders` batches or records that do
-/// not decode become dead letters on `psp-result-updates.dlq` (the pipeline's one dead-letter
-/// topic, contract.md), produced and acknowledged BEFORE the journal moves the position past
+/// not decode become dead letters on `payment-orders.dlq` (the executor's own dead-letter topic:
+/// `psp-result-updates.dlq` has one writer, the service), produced and acknowledged BEFORE the journal moves the position past
 /// them, so nothing is skipped without a durable dead letter (a crash between the two repeats
 /// the dead letter: at least once, told apart by its source offsets). Journal entries that do
 /// not decode are moved to a quarantine table, counted and logged, instead of being dropped.

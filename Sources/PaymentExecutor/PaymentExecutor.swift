@@ -110,7 +110,7 @@ public final class PaymentExecutor: Sendable {
         let producer = try await prepareProducer()
         let outbox = OutboxSender(store: store, client: producerClient, partitions: partitions, producer: producer, logger: logger)
         let router = ResultRouter(partitionCount: partitions.count, outbox: outbox)
-        let deadLetterPartitions = try await producerClient.partitions(of: PaymentTopics.deadLetters).count
+        let deadLetterPartitions = try await producerClient.partitions(of: PaymentTopics.orderDeadLetters).count
         let journal = try store.read { transaction in
             try ExecutorPoison.readJournal(transaction.table(Tables.attempts)?.scan() ?? [])
         }
@@ -269,7 +269,7 @@ public final class PaymentExecutor: Sendable {
             deadLetters.append(ExecutorPoison.deadLetter(batch, partition: partition.partition, limit: limit))
         }
         if !deadLetters.isEmpty {
-            let target = KafkaTopicPartition(PaymentTopics.deadLetters,
+            let target = KafkaTopicPartition(PaymentTopics.orderDeadLetters,
                                              ExecutorPoison.deadLetterPartition(source: partition.partition, partitions: deadLetterPartitions))
             for chunk in ExecutorPoison.chunks(deadLetters) {
                 // Not idempotent (no producer id): a retry after a lost answer may repeat a dead

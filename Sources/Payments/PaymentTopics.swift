@@ -3,10 +3,15 @@ public enum PaymentTopics {
     public static let paymentOrders = "payment-orders"
     public static let pspResultUpdates = "psp-result-updates"
     public static let paymentEvents = "payment-events"
+    /// The service's dead letters: results (and anything else in `psp-result-updates`) it cannot
+    /// apply. Only the service writes it.
     public static let deadLetters = "psp-result-updates.dlq"
+    /// The executor's dead letters: records of `payment-orders` it cannot decode. A topic of its
+    /// own, so that the service's DLQ has one writer and a dead letter's topic says who wrote it.
+    public static let orderDeadLetters = "payment-orders.dlq"
     public static let consumerGroup = "payment-service"
 
-    public static let all = [paymentOrders, pspResultUpdates, paymentEvents, deadLetters]
+    public static let all = [paymentOrders, pspResultUpdates, paymentEvents, deadLetters, orderDeadLetters]
 }
 
 /// Headers a dead-letter record carries besides the original ones, saying why and from where

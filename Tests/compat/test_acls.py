@@ -64,6 +64,31 @@ def test_an_unauthenticated_client_cannot_report_a_result_nor_move_the_service_g
     assert "1000000" not in groups, groups
 
 
+def test_each_dead_letter_topic_has_one_writer(data_dir):
+    """The executor principal writes its own payment-orders.dlq, never the service's
+    psp-result-updates.dlq nor payment-orders; nobody else writes either DLQ."""
+    service = Broker(data_dir, node="service", extra_args=["--executor-principal", "User:ANONYMOUS"]).start()
+
+    def produce(topic):
+        return subprocess.run(["kcat", "-b", service.bootstrap, "-P", "-t", topic, "-k", "k", "-X", "message.timeout.ms=10000"],
+                              input=b"letter", capture_output=True, timeout=60)
+    try:
+        as_executor = produce("payment-orders.dlq")
+        assert as_executor.returncode == 0 and b"authoriz" not in as_executor.stderr.lower(), as_executor
+        for topic in ["psp-result-updates.dlq", "payment-orders", "payment-events"]:
+            refused = produce(topic)
+            assert b"authoriz" in refused.stderr.lower(), (topic, refused)
+    finally:
+        service.stop()
+    service = Broker(data_dir, node="service", extra_args=SECURE).start()
+    try:
+        for topic in ["payment-orders.dlq", "psp-result-updates.dlq"]:
+            refused = produce(topic)
+            assert b"authoriz" in refused.stderr.lower(), (topic, refused)
+    finally:
+        service.stop()
+
+
 def test_a_loosened_acl_still_cannot_make_a_forged_result_count(data_dir):
     service = Broker(data_dir, node="service", extra_args=SECURE).start()
     api = Api(service.http_port)
@@ -80,7 +105,7 @@ def test_a_loosened_acl_still_cannot_make_a_forged_result_count(data_dir):
     try:
         assert forge(service.bootstrap, order["paymentOrderId"]) is None  # the ACL let it through
         letters = []
-        wait_for(lambda: letters.extend(dead_letters(service.bootstrap)) or letters, 30, "the forged result's dead letter")
+        wait_for(lambda: letters.extend(dead_letters(service.bootstrap, "psp-result-updates.dlq")) or letters, 30, "the forged result's dead letter")
         reasons = [headers.get("paynode-dlq-reason", b"").decode() for headers, _ in letters]
         assert any("User:ANONYMOUS, who may not report PSP results" in reason for reason in reasons), reasons
         assert status(api, order) == "PENDING"

@@ -6,10 +6,10 @@ import Protocol
 /// The ACLs a service needs to keep its payment pipeline safe with no configuration. They are
 /// built in (computed from the flags at every start, listed as built-in, never deleted by
 /// accident): only the executor principal writes `psp-result-updates` and reads
-/// `payment-orders` (and writes the dead letters of orders it cannot decode); the service
-/// writes `payment-orders`, `payment-events` and its dead letters itself (through its embedded
-/// log, not over Kafka), so no other Kafka client may; downstream
-/// readers may read `payment-events` and the dead letters; nobody joins or commits to the
+/// `payment-orders` (and writes `payment-orders.dlq`, the orders it cannot decode); the service
+/// writes `payment-orders`, `payment-events` and `psp-result-updates.dlq` itself (through its
+/// embedded log, not over Kafka), so no Kafka client may; downstream
+/// readers may read `payment-events` and both dead-letter topics; nobody joins or commits to the
 /// service's own group `payment-service` (its consumer runs inside the service), though anyone
 /// may describe it (lag).
 enum PaymentAccessDefaults {
@@ -20,8 +20,8 @@ enum PaymentAccessDefaults {
         var bindings = [
             allow(.write, PaymentTopics.pspResultUpdates, for: executor),
             allow(.read, PaymentTopics.paymentOrders, for: executor),
-            // The executor dead-letters the orders it cannot decode (ExecutorPoison).
-            allow(.write, PaymentTopics.deadLetters, for: executor),
+            // The executor dead-letters the orders it cannot decode (ExecutorPoison) to its own topic.
+            allow(.write, PaymentTopics.orderDeadLetters, for: executor),
             // Joining, syncing, heartbeats and commits need READ; describing (lag tools) stays open.
             AclBinding(resourceType: .group, resourceName: PaymentTopics.consumerGroup, principal: "User:*",
                        operation: .read, permission: .deny),
@@ -31,6 +31,7 @@ enum PaymentAccessDefaults {
         for reader in eventReaders {
             bindings.append(allow(.read, PaymentTopics.paymentEvents, for: reader))
             bindings.append(allow(.read, PaymentTopics.deadLetters, for: reader))
+            bindings.append(allow(.read, PaymentTopics.orderDeadLetters, for: reader))
         }
         return bindings
     }
