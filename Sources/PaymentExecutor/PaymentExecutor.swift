@@ -35,11 +35,10 @@ public final class PaymentExecutor: Sendable {
     }
 
     /// One order's progress, journaled before and after every outside call.
-    struct Attempt: Codable, Sendable {
+    struct Attempt: Equatable, Sendable {
         /// `queued`: the last result (PENDING) is journaled with its outbox entry; a final result
-        /// settles the attempt in that same transaction. `resulted` and `published` come from
-        /// journals written before the outbox (results not yet queued / published).
-        enum Stage: String, Codable, Sendable { case calling, queued, resulted, published, settled }
+        /// settles the attempt in that same transaction.
+        enum Stage: String, Sendable { case calling, queued, settled }
         var order: OrderToPay
         var stage: Stage
         var calls: Int = 0
@@ -50,7 +49,7 @@ public final class PaymentExecutor: Sendable {
         var traceparent: String?
     }
 
-    struct OrderToPay: Codable, Sendable {
+    struct OrderToPay: Equatable, Sendable {
         var paymentOrderId: String
         var amount: Int64
         var currency: String
@@ -58,7 +57,7 @@ public final class PaymentExecutor: Sendable {
         var psp: String
     }
 
-    struct StoredResult: Codable, Sendable {
+    struct StoredResult: Equatable, Sendable {
         var status: PspStatus
         var pspReference: String?
         var errorCode: String?
@@ -322,10 +321,7 @@ public final class PaymentExecutor: Sendable {
                     let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, context: context, lines: lines)
                     attempt.results.append(result)
                     attempt = try await queue(attempt, from: attempt.results.count - 1, router: router, context: context)
-                case .resulted:
-                    // Journaled by an executor without the outbox: queue what it had not published.
-                    attempt = try await queue(attempt, from: attempt.published, router: router, context: context)
-                case .queued, .published:
+                case .queued:
                     if let last = attempt.results.last, last.status == .pending {
                         try await Task.sleep(for: .milliseconds(Int(last.retryAfterMilliseconds ?? 200)))
                         attempt.stage = .calling

@@ -4,8 +4,8 @@ import Payments
 /// Binary layouts for what the executor stores per order and per outbox batch. Foundation's
 /// JSON coders were more than half of the executor's CPU in the full flow (the journal is
 /// written at every stage, the outbox entry is written, sealed, read back and acknowledged, and
-/// JSON spells each result's protobuf bytes in base64). A record starts with a format byte;
-/// records written as JSON by earlier releases start with `{` and are still read.
+/// JSON spells each result's protobuf bytes in base64). A record starts with a format byte, so
+/// a later layout can be told apart; this one is the only one any release wrote.
 enum StoredRecordFormat {
     static let binaryVersion1: UInt8 = 0xB1
 
@@ -13,10 +13,10 @@ enum StoredRecordFormat {
         var description: String
     }
 
-    /// Reads either layout: binary (this release) or JSON (earlier ones).
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>, binary: (inout ByteReader) throws -> T) throws -> T {
+    /// Reads the layout after its format byte; anything else (another format byte, a truncated
+    /// record, trailing bytes) is refused, never guessed at.
+    static func decode<T>(_ type: T.Type, from bytes: some Collection<UInt8>, binary: (inout ByteReader) throws -> T) throws -> T {
         guard let first = bytes.first else { throw DecodingError(description: "empty \(T.self) record") }
-        if first == UInt8(ascii: "{") { return try JSONDecoder().decode(type, from: Data(bytes)) }
         guard first == binaryVersion1 else { throw DecodingError(description: "unknown \(T.self) record format \(first)") }
         var reader = ByteReader(Array(bytes.dropFirst()))
         let value = try binary(&reader)

@@ -81,20 +81,17 @@ struct PreparedResult: Sendable {
 /// case), or the write transaction itself when that snapshot turned out stale.
 struct PaymentStateView {
     let orders: (any TableReading)?
-    let details: (any TableReading)?
     let eventPartitions: Int
     let deadLetterPartitions: Int
 
     init(_ transaction: ReadTransaction) throws {
         orders = transaction.table(PaymentTables.orders)
-        details = transaction.table(PaymentTables.details)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
 
     init(_ transaction: WriteTransaction) throws {
         orders = try transaction.table(PaymentTables.orders)
-        details = try transaction.table(PaymentTables.details)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
@@ -259,7 +256,12 @@ enum PspResultBatch {
             if let known = current[id] { return known }
             let bytes = try view.orders?.get(id.bytes)
             plan.observedStates.append((id.bytes, bytes))
-            guard let bytes, let state = PaymentOrderState(decoding: bytes) else { return nil }
+            guard let bytes else { return nil }
+            guard let state = PaymentOrderState(decoding: bytes) else {
+                // Not a store failure: the same bytes fail the same way on every retry, so the
+                // result is dead-lettered with this reason (see `plan`).
+                throw StoredRecordError(description: "the stored state of order \(id) (\(bytes.count) bytes) is not a PaymentOrderState")
+            }
             let known = (state: state, write: Int?.none)
             current[id] = known
             return known
@@ -298,24 +300,14 @@ enum PspResultBatch {
             source.topic = PspResultBatch.sourceTopic
             source.partition = sourcePartition
             source.offset = sourceOffset
-            var (amount, currency) = (state.amountMinor, state.currency)
-            if amount == nil || currency == nil {
-                // Orders written before the hot record carried the amount: read the cold details.
-                guard let bytes = try view.details?.get(result.paymentOrderID.bytes) else {
-                    // Not a store failure: the same order would fail the same way on every retry.
-                    throw StoredRecordError(description: "order \(result.paymentOrderID) has state but no details")
-                }
-                let stored = try JSON.decode(OrderDetails.self, bytes)
-                (amount, currency) = (stored.amount, stored.currency)
-            }
             let encoded: EventEnvelope.Encoded
             if emitted == .successful {
                 var succeeded = Paynode_Events_V1_PaymentSucceeded()
                 succeeded.paymentOrderID = key
                 succeeded.psp = result.psp
                 if let reference = result.pspReference { succeeded.pspReference = reference }
-                succeeded.amountMinor = amount ?? 0
-                succeeded.currency = currency ?? ""
+                succeeded.amountMinor = state.amountMinor
+                succeeded.currency = state.currency
                 succeeded.occurredAtUnixMs = now
                 succeeded.source = source
                 encoded = try EventEnvelope.encode(succeeded)
@@ -326,8 +318,8 @@ enum PspResultBatch {
                 if let reference = result.pspReference { failed.pspReference = reference }
                 if let code = result.errorCode { failed.errorCode = code }
                 if let message = result.errorMessage { failed.errorMessage = message }
-                failed.amountMinor = amount ?? 0
-                failed.currency = currency ?? ""
+                failed.amountMinor = state.amountMinor
+                failed.currency = state.currency
                 failed.occurredAtUnixMs = now
                 failed.source = source
                 encoded = try EventEnvelope.encode(failed)

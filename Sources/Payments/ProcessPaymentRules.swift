@@ -3,10 +3,11 @@
 /// processing a result writes one fixed-size record instead of a separate idempotency table
 /// (lmdb.md measured 1.2-1.4x for that).
 public struct PaymentOrderState: Sendable, Hashable {
-    /// Version 1 (38 bytes) ended after `updatedAtMilliseconds`; version 2 adds the amount and
-    /// currency the terminal event needs, so a transition never reads the cold details.
+    /// The one layout (49 bytes): version, status, the three seen hashes, the result count, the
+    /// update time, and the amount and currency the terminal event needs, so a transition never
+    /// reads the cold details. Version 2 because a development layout without the amount came
+    /// first; no release wrote it, so nothing reads it (docs/operations.md, "Upgrades").
     public static let storedSize = 1 + 1 + 3 * 8 + 4 + 8 + 8 + 3
-    static let storedSizeVersion1 = 1 + 1 + 3 * 8 + 4 + 8
     static let storedVersion: UInt8 = 2
 
     public var status: PaymentStatus
@@ -16,11 +17,11 @@ public struct PaymentOrderState: Sendable, Hashable {
     /// Results recorded for this order (applied or not).
     public var resultCount: UInt32 = 0
     public var updatedAtMilliseconds: Int64
-    /// Amount in minor units and ISO 4217 currency; nil only in records written by version 1.
-    public var amountMinor: Int64?
-    public var currency: String?
+    /// Amount in minor units and ISO 4217 currency (three letters, as the API validated it).
+    public var amountMinor: Int64
+    public var currency: String
 
-    public init(status: PaymentStatus = .pending, updatedAtMilliseconds: Int64, amountMinor: Int64? = nil, currency: String? = nil) {
+    public init(status: PaymentStatus = .pending, updatedAtMilliseconds: Int64, amountMinor: Int64, currency: String) {
         self.status = status
         self.updatedAtMilliseconds = updatedAtMilliseconds
         self.amountMinor = amountMinor
@@ -49,29 +50,38 @@ public struct PaymentOrderState: Sendable, Hashable {
         for value in [seenPending, seenSuccessful, seenFailed] { append(value, to: &bytes) }
         append(resultCount, to: &bytes)
         append(UInt64(bitPattern: updatedAtMilliseconds), to: &bytes)
-        append(UInt64(bitPattern: amountMinor ?? -1), to: &bytes)
-        let currencyBytes = Array((currency ?? "").utf8.prefix(3))
+        append(UInt64(bitPattern: amountMinor), to: &bytes)
+        let currencyBytes = Array(currency.utf8.prefix(3))
         bytes += currencyBytes + [UInt8](repeating: 0, count: 3 - currencyBytes.count)
         return bytes
     }
 
+    /// nil for anything but this layout: another size or version, an unknown status, a
+    /// negative amount or an empty currency (a damaged store, never guessed at).
     public init?(decoding bytes: some Collection<UInt8>) {
-        let bytes = Array(bytes)
-        guard bytes.count >= Self.storedSizeVersion1, bytes[0] >= 1, let status = Self.status(bytes[1]) else { return nil }
+        guard bytes.count == Self.storedSize else { return nil }
+        let decoded: PaymentOrderState? = bytes.withContiguousStorageIfAvailable { Self.decode($0) } ?? Self.decode(Array(bytes))
+        guard let decoded else { return nil }
+        self = decoded
+    }
+
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> PaymentOrderState? {
+        guard bytes[0] == storedVersion, let status = status(bytes[1]) else { return nil }
         func read(_ offset: Int, _ count: Int) -> UInt64 { bytes[offset..<offset + count].reduce(0) { $0 << 8 | UInt64($1) } }
-        self.status = status
-        seenPending = read(2, 8)
-        seenSuccessful = read(10, 8)
-        seenFailed = read(18, 8)
-        resultCount = UInt32(read(26, 4))
-        updatedAtMilliseconds = Int64(bitPattern: read(30, 8))
-        if bytes[0] >= 2 {
-            guard bytes.count >= Self.storedSize else { return nil }
-            let amount = Int64(bitPattern: read(38, 8))
-            let currency = String(decoding: bytes[46..<49].filter { $0 != 0 }, as: UTF8.self)
-            amountMinor = amount >= 0 ? amount : nil
-            self.currency = currency.isEmpty ? nil : currency
-        }
+        let amount = Int64(bitPattern: read(38, 8))
+        let currencyBytes = bytes[46..<49].prefix { $0 != 0 }
+        guard amount >= 0, !currencyBytes.isEmpty else { return nil }
+        var state = PaymentOrderState(status: status, updatedAtMilliseconds: Int64(bitPattern: read(30, 8)), amountMinor: amount,
+                                      currency: String(decoding: currencyBytes, as: UTF8.self))
+        state.seenPending = read(2, 8)
+        state.seenSuccessful = read(10, 8)
+        state.seenFailed = read(18, 8)
+        state.resultCount = UInt32(read(26, 4))
+        return state
+    }
+
+    private static func decode(_ bytes: [UInt8]) -> PaymentOrderState? {
+        bytes.withUnsafeBufferPointer { decode($0) }
     }
 
     private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {

@@ -176,4 +176,29 @@ struct ServicePoisonTests {
         #expect(header(dead[4], DeadLetterHeaders.valueLength) == String(15 << 20))
         #expect(dead[4].value?.count == DeadLetter.defaultLimit)
     }
+
+    /// An order whose stored state is not the one layout (a damaged store, or a development
+    /// layout no release wrote) is not guessed at: its result is dead-lettered with the reason,
+    /// the offset moves on, and the next order is processed.
+    @Test func aResultForAnOrderWithADamagedStateIsDeadLetteredNotRetried() async throws {
+        let fixture = try await PaymentServiceTests.Fixture()
+        defer { fixture.close() }
+        let (_, damaged) = try await fixture.create("damaged")
+        let (_, healthy) = try await fixture.create("healthy")
+        let key = try #require(PaymentOrderID(damaged)).bytes
+        let stored = try #require(try fixture.store.read { try $0.table(PaymentTables.orders)?.get(key) })
+        let shortened = Array(stored.prefix(38))
+        try await fixture.store.write { try $0.table(PaymentTables.orders).put(key, shortened) }
+        try await fixture.publish(damaged, .successful)
+        try await fixture.publish(healthy, .successful)
+        var next: Int64 = 0
+        for partition: Int32 in 0..<3 {
+            next += try await fixture.service.processResults(partition: partition).nextOffset
+        }
+        #expect(next == 2)
+        #expect(try fixture.order(healthy)["status"] as? String == "SUCCESSFUL")
+        let dead = try fixture.records(PaymentTopics.deadLetters)
+        let reasons = dead.compactMap { $0.headers.first { $0.key == DeadLetterHeaders.reason }?.value }.map { String(decoding: $0, as: UTF8.self) }
+        #expect(reasons.count == 1 && reasons[0].contains("stored state of order \(damaged)"))
+    }
 }

@@ -33,7 +33,7 @@ struct ProcessPaymentRulesTests {
     }
 
     func run(_ results: [PspResult]) -> (PaymentOrderState, [ResultOutcome], [PaymentStatus?]) {
-        var state = PaymentOrderState(updatedAtMilliseconds: 0)
+        var state = PaymentOrderState(updatedAtMilliseconds: 0, amountMinor: 5000, currency: "EUR")
         var outcomes: [ResultOutcome] = []
         var emitted: [PaymentStatus?] = []
         for (index, result) in results.enumerated() {
@@ -100,19 +100,26 @@ struct ProcessPaymentRulesTests {
         #expect(PaymentOrderState(decoding: unknownStatus) == nil)
     }
 
-    @Test func stateRecordCarriesAmountAndReadsVersionOneRecords() {
+    @Test func stateRecordCarriesAmountAndRefusesEveryOtherLayout() {
         var state = PaymentOrderState(updatedAtMilliseconds: 1_700_000_000_000, amountMinor: 5000, currency: "EUR")
         state.seenSuccessful = 42
-        let decoded = PaymentOrderState(decoding: state.encoded())
+        let bytes = state.encoded()
+        let decoded = PaymentOrderState(decoding: bytes)
         #expect(decoded == state && decoded?.amountMinor == 5000 && decoded?.currency == "EUR")
-        // A version 1 record (38 bytes, no amount) as earlier releases wrote it.
-        var version1 = Array(state.encoded().prefix(38))
+        // From a slice of a larger buffer (how LMDB values arrive) as well.
+        #expect(PaymentOrderState(decoding: ([0xAA] + bytes + [0xBB])[1...bytes.count]) == state)
+        // Cut short, too long, another version, a negative amount, no currency: refused, not misread.
+        #expect(PaymentOrderState(decoding: bytes.prefix(38)) == nil)
+        #expect(PaymentOrderState(decoding: bytes + [0]) == nil)
+        var version1 = bytes
         version1[0] = 1
-        let old = PaymentOrderState(decoding: version1)
-        #expect(old?.seenSuccessful == 42 && old?.updatedAtMilliseconds == 1_700_000_000_000)
-        #expect(old?.amountMinor == nil && old?.currency == nil)
-        // A version 2 record cut short is refused, not misread.
-        #expect(PaymentOrderState(decoding: state.encoded().prefix(40)) == nil)
+        #expect(PaymentOrderState(decoding: version1) == nil)
+        var negative = bytes
+        negative[38] = 0x80
+        #expect(PaymentOrderState(decoding: negative) == nil)
+        var noCurrency = bytes
+        noCurrency.replaceSubrange(46..<49, with: [0, 0, 0])
+        #expect(PaymentOrderState(decoding: noCurrency) == nil)
     }
 }
 

@@ -7,7 +7,7 @@ import Protocol
 /// reserved here BEFORE anything is sent, so the broker only ever sees sequence numbers that the
 /// store already knows: after a crash the same batches go out again with the same producer id,
 /// epoch and sequences, and the broker answers them as duplicates.
-struct OutboxProducerState: Codable, Equatable, Sendable {
+struct OutboxProducerState: Equatable, Sendable {
     var producerId: Int64
     var producerEpoch: Int16
     /// Partition -> the sequence number the next outbox entry starts with.
@@ -26,7 +26,7 @@ struct OutboxProducerState: Codable, Equatable, Sendable {
 }
 
 /// One PSP result as the record it becomes in `psp-result-updates`.
-struct OutboxRecord: Codable, Equatable, Sendable {
+struct OutboxRecord: Equatable, Sendable {
     var paymentOrderId: String
     /// Which of the attempt's results this is (to mark it published when acknowledged).
     var resultIndex: Int
@@ -34,7 +34,7 @@ struct OutboxRecord: Codable, Equatable, Sendable {
     var value: Data
     var headers: [Header]
 
-    struct Header: Codable, Equatable, Sendable {
+    struct Header: Equatable, Sendable {
         var key: String
         var value: Data?
     }
@@ -52,7 +52,7 @@ struct OutboxRecord: Codable, Equatable, Sendable {
 /// Records with consecutive sequence numbers under one producer id and epoch. A `sealed`
 /// entry may have been sent: it must be re-sent exactly as it is (the broker deduplicates by
 /// the whole sequence range), never merged or split again.
-struct OutboxEntry: Codable, Equatable, Sendable {
+struct OutboxEntry: Equatable, Sendable {
     var producerId: Int64
     var producerEpoch: Int16
     var baseSequence: Int32

@@ -97,7 +97,7 @@ enum OutboxStore {
         var missing: [OutboxRecord] = []
         try transaction.table(PaymentExecutor.Tables.attempts).forEach(from: []) { _, value in
             // An attempt that cannot be read is left to the payment path that reads it.
-            guard let attempt = try? PaymentExecutor.Attempt.decode(value), attempt.stage != .resulted else { return true }
+            guard let attempt = try? PaymentExecutor.Attempt.decode(value) else { return true }
             for index in min(attempt.published, attempt.results.count)..<attempt.results.count
             where !queued.contains(ResultKey(paymentOrderId: attempt.order.paymentOrderId, index: index)) {
                 missing.append(try PaymentExecutor.outboxRecord(attempt, index: index))
