@@ -41,6 +41,12 @@ public struct LogStoreConfiguration: Sendable {
     /// Group commit: callers and bytes gathered into one transaction at most.
     public var maximumCallersPerCommit: Int = 10_000
     public var maximumBytesPerCommit: Int = 64 << 20
+    /// Writes waiting for the writer thread at most, by count and by their estimated bytes;
+    /// one more is refused at once with the retriable `.overloaded` instead of queueing without
+    /// bound while the disk falls behind (a write larger than the byte bound is still taken
+    /// when nothing else waits).
+    public var maximumQueuedWrites: Int = 100_000
+    public var maximumQueuedWriteBytes: Int = 1 << 30
     /// Defaults for topics created without their own retention settings (-1: keep forever).
     public var defaultRetentionMilliseconds: Int64 = -1
     public var defaultRetentionBytes: Int64 = -1
@@ -74,6 +80,12 @@ public struct LogStoreConfiguration: Sendable {
         if maximumCallersPerCommit < 1 { throw invalid("maximumCallersPerCommit must be at least 1") }
         if maximumBytesPerCommit < maximumBatchBytes {
             throw invalid("maximumBytesPerCommit \(maximumBytesPerCommit) is below maximumBatchBytes \(maximumBatchBytes)")
+        }
+        if maximumQueuedWrites < maximumCallersPerCommit {
+            throw invalid("maximumQueuedWrites \(maximumQueuedWrites) is below maximumCallersPerCommit \(maximumCallersPerCommit)")
+        }
+        if maximumQueuedWriteBytes < maximumBatchBytes {
+            throw invalid("maximumQueuedWriteBytes \(maximumQueuedWriteBytes) is below maximumBatchBytes \(maximumBatchBytes)")
         }
         if retentionCheckIntervalMilliseconds < 0 { throw invalid("retentionCheckIntervalMilliseconds is negative") }
         if retentionBatchesPerCommit < 1 { throw invalid("retentionBatchesPerCommit must be at least 1") }

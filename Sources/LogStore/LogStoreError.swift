@@ -22,6 +22,9 @@ public struct LogStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         /// The map reached its configured maximum or the disk is full. Retriable: committed data
         /// stays readable and appends succeed again once space is freed.
         case outOfSpace
+        /// The group-commit queue is full (`maximumQueuedWrites` or `maximumQueuedWriteBytes`):
+        /// the write was not attempted. Retriable after a back-off.
+        case overloaded
         case tooManyPartitions
         case dataDirectoryInUse
         case incompatibleFormat
@@ -42,7 +45,7 @@ public struct LogStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         self.recordIndex = recordIndex
     }
 
-    public var isRetriable: Bool { code == .outOfSpace }
+    public var isRetriable: Bool { code == .outOfSpace || code == .overloaded }
 
     public var description: String { "\(code.rawValue): \(message)" }
 }

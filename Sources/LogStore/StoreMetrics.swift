@@ -8,6 +8,9 @@ struct StoreMetrics: Sendable {
     private let callersPerCommit = Recorder(label: "paynode_store_commit_callers")
     private let commits = Counter(label: "paynode_store_commits_total")
     private let outOfSpace = Counter(label: "paynode_store_out_of_space_total")
+    /// Writes refused because the group-commit queue was full (`maximumQueuedWrites` /
+    /// `maximumQueuedWriteBytes`): the caller got the retriable `.overloaded`.
+    private let overloaded = Counter(label: "paynode_store_write_queue_rejections_total")
     private let retentionRemovedBatches = Counter(label: "paynode_store_retention_removed_batches_total")
 
     /// `duration`: the commit itself (page writes and fsync); `total`: the whole group.
@@ -19,6 +22,8 @@ struct StoreMetrics: Sendable {
     }
 
     func recordOutOfSpace() { outOfSpace.increment() }
+
+    func recordOverload() { overloaded.increment() }
 
     func recordRetention(removedBatches: Int) {
         if removedBatches > 0 { retentionRemovedBatches.increment(by: removedBatches) }

@@ -17,6 +17,12 @@ struct DataDirectoryOptions: ParsableArguments {
     @Option(name: .customLong("reserved-table-databases"), help: "Store databases partitions may never take, kept for the node's own tables (env: PAYNODE_RESERVED_TABLE_DATABASES; default 96).")
     var reservedTableDatabases: Int?
 
+    @Option(name: .customLong("max-queued-writes"), help: "Writes waiting for the disk at most; more are refused retriably (Kafka REQUEST_TIMED_OUT, HTTP 503) (env: PAYNODE_MAX_QUEUED_WRITES; default 100000).")
+    var maximumQueuedWrites: Int?
+
+    @Option(name: .customLong("max-queued-write-bytes"), help: "Estimated bytes of the writes waiting for the disk at most (env: PAYNODE_MAX_QUEUED_WRITE_BYTES; default 1 GiB).")
+    var maximumQueuedWriteBytes: Int?
+
     var resolvedDataDirectory: String {
         dataDirectory ?? ProcessInfo.processInfo.environment["PAYNODE_DATA_DIR"] ?? "./data"
     }
@@ -33,6 +39,12 @@ struct DataDirectoryOptions: ParsableArguments {
         }
         if let reserved = reservedTableDatabases ?? ProcessInfo.processInfo.environment["PAYNODE_RESERVED_TABLE_DATABASES"].flatMap(Int.init) {
             configuration.reservedTableDatabases = reserved
+        }
+        if let queued = maximumQueuedWrites ?? ProcessInfo.processInfo.environment["PAYNODE_MAX_QUEUED_WRITES"].flatMap(Int.init) {
+            configuration.maximumQueuedWrites = queued
+        }
+        if let bytes = maximumQueuedWriteBytes ?? ProcessInfo.processInfo.environment["PAYNODE_MAX_QUEUED_WRITE_BYTES"].flatMap(Int.init) {
+            configuration.maximumQueuedWriteBytes = bytes
         }
         try configuration.validate()
         return configuration

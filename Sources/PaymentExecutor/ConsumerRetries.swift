@@ -70,6 +70,7 @@ public struct ConsumerRetries: Sendable {
         case let error as LogStoreError:
             switch error.code {
             case .outOfSpace: "out_of_space"
+            case .overloaded: "overloaded"
             case .storageFailure, .corruptBatch: "io"
             default: "store"
             }

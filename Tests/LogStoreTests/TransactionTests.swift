@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import NIOCore
 import Protocol
@@ -6,6 +7,10 @@ import Testing
 @testable import LogStore
 
 struct ExpectedFailure: Error {}
+
+final class RefusalLog: Sendable {
+    let errors = Mutex<[LogStoreError]>([])
+}
 
 @Suite("Transactions and group commit")
 struct TransactionTests {
@@ -171,6 +176,72 @@ struct TransactionTests {
             #expect(error.code == .incompatibleFormat)
             #expect(error.message.contains("99"))
         }
+    }
+
+    /// The group-commit queue is bounded: while the writer is busy, writes beyond
+    /// `maximumQueuedWrites` or `maximumQueuedWriteBytes` are refused at once with the retriable
+    /// `.overloaded` (and counted), the queued ones still commit, and the store takes writes
+    /// again once the queue drains.
+    @Test func aFullWriteQueueRefusesMoreWritesAndDrains() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path) {
+            $0.maximumCallersPerCommit = 1
+            $0.maximumQueuedWrites = 2
+            $0.maximumBatchBytes = 1024
+            $0.maximumQueuedWriteBytes = 4096
+        }
+        defer { store.close() }
+        let inWriter = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        // Holds the writer thread inside its transaction.
+        let blocker = Task {
+            try await store.write { transaction in
+                inWriter.signal()
+                release.wait()
+                try transaction.table("t").put([0], [0])
+            }
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { inWriter.wait(); continuation.resume() }
+        }
+        // Three writes while the writer is held: two fit the queue, the third is refused at once.
+        let refusals = RefusalLog()
+        let writes = (1...3).map { index in
+            Task {
+                do {
+                    try await store.write(estimatedBytes: 1000) { try $0.table("t").put([UInt8(index)], [1]) }
+                    return true
+                } catch let error as LogStoreError where error.code == .overloaded {
+                    refusals.errors.withLock { $0.append(error) }
+                    return false
+                }
+            }
+        }
+        for _ in 0..<2000 where refusals.errors.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(5)) }
+        let refusal = refusals.errors.withLock { $0.first }
+        #expect(refusal?.isRetriable == true)
+        #expect(refusal?.message.contains("maximumQueuedWrites 2") == true)
+        release.signal()
+        try await blocker.value
+        var accepted: [Int] = []
+        for (index, task) in writes.enumerated() {
+            if try await task.value { accepted.append(index + 1) }
+        }
+        #expect(accepted.count == 2)
+        // Drained: writes are taken again, and a write larger than the byte bound is taken
+        // when nothing else waits.
+        try await store.write(estimatedBytes: 10_000) { try $0.table("t").put([7], [7]) }
+        let stored = try store.read { transaction in try (0...7).filter { try transaction.table("t")?.get([UInt8($0)]) != nil } }
+        #expect(stored == [0] + accepted + [7])
+    }
+
+    @Test func queueLimitsBelowOneCommitAreInvalid() {
+        var configuration = LogStoreConfiguration(dataDirectory: "/tmp/x")
+        configuration.maximumQueuedWrites = configuration.maximumCallersPerCommit - 1
+        #expect(throws: LogStoreError.self) { try configuration.validate() }
+        configuration = LogStoreConfiguration(dataDirectory: "/tmp/x")
+        configuration.maximumQueuedWriteBytes = configuration.maximumBatchBytes - 1
+        #expect(throws: LogStoreError.self) { try configuration.validate() }
     }
 
     @Test func closedStoreRefusesWork() async throws {

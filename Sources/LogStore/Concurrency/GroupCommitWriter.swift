@@ -2,6 +2,7 @@ import CLMDB
 import Dispatch
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// One caller's work, waiting for the writer thread.
@@ -35,12 +36,20 @@ final class WriteJob: @unchecked Sendable {
 /// and the rest go on: if the failed work wrote nothing, in the same transaction; otherwise the
 /// transaction is aborted and the others' work is run again without it.
 final class GroupCommitWriter: @unchecked Sendable {
+    /// The writes waiting for the writer thread, bounded by `maximumQueuedWrites` and
+    /// `maximumQueuedWriteBytes` (the sum of their estimates).
     private struct Queue {
-        var jobs: [WriteJob] = []
-        var head = 0
+        var jobs = CircularBuffer<WriteJob>(initialCapacity: 1024)
+        var bytes = 0
         var closed = false
 
-        var isEmpty: Bool { head == jobs.count }
+        var isEmpty: Bool { jobs.isEmpty }
+    }
+
+    private enum Admission {
+        case accepted
+        case closed
+        case full(count: Int, bytes: Int)
     }
 
     private let queue = Mutex(Queue())
@@ -82,15 +91,25 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     func submit(_ job: WriteJob) {
-        let accepted = queue.withLock { queue -> Bool in
-            guard !queue.closed else { return false }
+        let limits = (count: configuration.maximumQueuedWrites, bytes: configuration.maximumQueuedWriteBytes)
+        let admission = queue.withLock { queue -> Admission in
+            guard !queue.closed else { return .closed }
+            guard queue.jobs.count < limits.count, queue.jobs.isEmpty || queue.bytes + job.estimatedBytes <= limits.bytes else {
+                return .full(count: queue.jobs.count, bytes: queue.bytes)
+            }
             queue.jobs.append(job)
-            return true
+            queue.bytes += job.estimatedBytes
+            return .accepted
         }
-        if accepted {
+        switch admission {
+        case .accepted:
             wakeup.signal()
-        } else {
+        case .closed:
             job.finish(.failure(LogStoreError(.storeClosed, "the store is closed")))
+        case .full(let count, let bytes):
+            metrics.recordOverload()
+            job.finish(.failure(LogStoreError(.overloaded, "\(count) writes (\(bytes) bytes) already wait for the disk "
+                + "(maximumQueuedWrites \(limits.count), maximumQueuedWriteBytes \(limits.bytes)); retry after a back-off")))
         }
     }
 
@@ -139,24 +158,18 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Everything waiting now, up to the configured callers and bytes per commit.
     private func takeBatch() -> [WriteJob]? {
         queue.withLock { queue -> [WriteJob]? in
-            guard !queue.isEmpty else {
-                queue.jobs.removeAll(keepingCapacity: true)
-                queue.head = 0
-                return nil
-            }
+            guard let first = queue.jobs.first else { return nil }
             var batch: [WriteJob] = []
             var bytes = 0
-            while !queue.isEmpty, batch.count < configuration.maximumCallersPerCommit {
-                let job = queue.jobs[queue.head]
+            var next: WriteJob? = first
+            while let job = next, batch.count < configuration.maximumCallersPerCommit {
                 if !batch.isEmpty, bytes + job.estimatedBytes > configuration.maximumBytesPerCommit { break }
-                batch.append(job)
+                batch.append(queue.jobs.removeFirst())
                 bytes += job.estimatedBytes
-                queue.head += 1
+                next = queue.jobs.first
             }
-            if queue.head > 1024, queue.head * 2 > queue.jobs.count {
-                queue.jobs.removeFirst(queue.head)
-                queue.head = 0
-            }
+            queue.bytes -= bytes
+            assert(queue.bytes >= 0 && (!queue.jobs.isEmpty || queue.bytes == 0), "queued bytes disagree with the queued writes")
             return batch
         }
     }

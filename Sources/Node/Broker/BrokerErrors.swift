@@ -18,6 +18,9 @@ extension LogStoreError {
         case .invalidProducerEpoch: .invalidProducerEpoch
         // Retriable for clients: they back off and retry once space is freed.
         case .outOfSpace, .corruptBatch, .storageFailure: .kafkaStorageError
+        // The write was not attempted (the group-commit queue is full): retriable, as a
+        // produce that did not complete in time is in Kafka.
+        case .overloaded: .requestTimedOut
         case .tooManyPartitions: .invalidPartitions
         case .invalidArgument, .invalidConfiguration: .invalidRequest
         case .dataDirectoryInUse, .incompatibleFormat, .storeClosed: .unknownServerError

@@ -1,5 +1,6 @@
 import Hummingbird
 import HTTPTypes
+import Logging
 import NIOCore
 import PaymentService
 import Payments
@@ -21,6 +22,7 @@ enum PaymentAPI {
         // only build attributes nobody records (3% of the service's CPU at full load); the
         // records still continue the caller's `traceparent` (see `createOrder`).
         let orders = router.group(RouterPath(ordersPath))
+        orders.add(middleware: APIErrorMiddleware(logger: Logger(label: "paynode.http")))
         if !(InstrumentationSystem.tracer is NoOpTracer) { orders.add(middleware: TracingMiddleware()) }
         orders.post { request, _ -> Response in
             let merchant: String?
