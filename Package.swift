@@ -230,11 +230,28 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The Kafka broker: the API handlers over the log store, consumer groups, ACLs, SASL
+        // credentials, and the TCP listener that serves them. The node embeds it; its tests run it
+        // in process.
+        .target(
+            name: "KafkaBroker",
+            dependencies: [
+                "LogStore", "Protocol", "Telemetry", "TLSSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "Node",
             dependencies: [
                 "CJemalloc",
                 "HTTPPipelining",
+                "KafkaBroker",
                 "LogStore",
                 "Protocol",
                 "KafkaClient",
