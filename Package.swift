@@ -246,6 +246,25 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // What only test targets use: the broker run in process.
+        .target(
+            name: "PaynodeTestSupport",
+            dependencies: [
+                "KafkaBroker", "KafkaClient", "LogStore", "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KafkaBrokerTests",
+            dependencies: [
+                "KafkaBroker", "KafkaClient", "LogStore", "PaynodeTestSupport", "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "Node",
             dependencies: [
