@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentExecutorTests",
-            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", "Payments", "Protocol", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", "Payments", "PaynodeTestSupport", "Protocol", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
@@ -246,7 +246,8 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // What only test targets use: the broker run in process.
+        // What only test targets use: the broker run in process, and the package's own
+        // executables run as child processes (`paynode broker`, LogStoreCrashTest, tools).
         .target(
             name: "PaynodeTestSupport",
             dependencies: [
@@ -355,7 +356,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaClientTLS", "Protocol",
+                "KafkaClient", "KafkaClientTLS", "PaynodeTestSupport", "Protocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -365,7 +366,7 @@ let package = Package(
         .testTarget(
             name: "LogStoreTests",
             dependencies: [
-                "LogStore", "Protocol", "CLMDB",
+                "LogStore", "PaynodeTestSupport", "Protocol", "CLMDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
