@@ -57,7 +57,7 @@ package final class KafkaBroker: Sendable {
     let fakeSaltKey: [UInt8]
 
     package init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
-         access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
+                 access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
         self.store = store
         self.coordinator = coordinator
         self.access = access ?? BrokerAccessControl(store: store, configuration: .init(), logger: logger)
