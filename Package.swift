@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentExecutorTests",
-            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", "Payments", "Protocol", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["PaymentExecutor", "KafkaClient", "LogStore", "Payments", "PaynodeTestSupport", "Protocol", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
@@ -230,11 +230,48 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The Kafka broker: the API handlers over the log store, consumer groups, ACLs, SASL
+        // credentials, and the TCP listener that serves them. The node embeds it; its tests run it
+        // in process.
+        .target(
+            name: "KafkaBroker",
+            dependencies: [
+                "LogStore", "Protocol", "Telemetry", "TLSSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // What only test targets use: the broker run in process, and the package's own
+        // executables run as child processes (`paynode broker`, LogStoreCrashTest, tools).
+        .target(
+            name: "PaynodeTestSupport",
+            dependencies: [
+                "KafkaBroker", "KafkaClient", "LogStore", "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KafkaBrokerTests",
+            dependencies: [
+                "KafkaBroker", "KafkaClient", "LogStore", "PaynodeTestSupport", "Protocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "Node",
             dependencies: [
                 "CJemalloc",
                 "HTTPPipelining",
+                "KafkaBroker",
                 "LogStore",
                 "Protocol",
                 "KafkaClient",
@@ -319,7 +356,7 @@ let package = Package(
         .testTarget(
             name: "KafkaClientTests",
             dependencies: [
-                "KafkaClient", "KafkaClientTLS", "Protocol",
+                "KafkaClient", "KafkaClientTLS", "PaynodeTestSupport", "Protocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -329,7 +366,7 @@ let package = Package(
         .testTarget(
             name: "LogStoreTests",
             dependencies: [
-                "LogStore", "Protocol", "CLMDB",
+                "LogStore", "PaynodeTestSupport", "Protocol", "CLMDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

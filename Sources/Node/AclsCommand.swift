@@ -1,4 +1,5 @@
 import ArgumentParser
+import KafkaBroker
 import LogStore
 import Logging
 import Protocol

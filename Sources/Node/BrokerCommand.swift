@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KafkaBroker
 import LogStore
 import Logging
 import Protocol
@@ -134,38 +135,9 @@ struct KafkaListenerOptions: ParsableArguments {
     @Option(name: .customLong("fetch-max-bytes"), help: "Most bytes one Fetch response carries, whatever the client asks (env: PAYNODE_FETCH_MAX_BYTES; default 52428800, Kafka's fetch.max.bytes).")
     var maximumFetchBytes: Int?
 
-    struct Resolved {
-        var server: KafkaServer.Configuration
-        var broker: KafkaBroker.Configuration
-        var groups: ConsumerGroup.Configuration
-        var groupLimits: GroupCoordinator.Limits
-        var access: BrokerAccessControl.Configuration
-
-        /// The group coordinator and the Kafka listener over `store`; the listener reports its
-        /// bound port as "kafka" to `readiness` and advertises it in Metadata. `protectedGroups`
-        /// (the groups the node itself consumes as) never expire.
-        /// `builtInAcls`: bindings the node's role needs, on top of the stored ones.
-        func makeServices(store: LogStore, readiness: Readiness, protectedGroups: Set<String> = [],
-                          builtInAcls: [AclBinding] = []) throws -> (GroupCoordinator, KafkaServer) {
-            var groupLimits = self.groupLimits
-            groupLimits.protectedGroups.formUnion(protectedGroups)
-            let coordinator = try GroupCoordinator(store: store, configuration: groups, limits: groupLimits,
-                                                   logger: Logger(label: "paynode.groups"))
-            var access = self.access
-            access.builtInBindings += builtInAcls
-            let broker = KafkaBroker(store: store, coordinator: coordinator, configuration: self.broker,
-                                     access: BrokerAccessControl(store: store, configuration: access, logger: Logger(label: "paynode.acl")))
-            let listener = KafkaServer(configuration: self.server, broker: broker, logger: Logger(label: "paynode.kafka")) { port in
-                broker.setAdvertisedPort(port)
-                readiness.bound("kafka", port: port)
-            }
-            return (coordinator, listener)
-        }
-    }
-
     /// `autoCreateByDefault`: `broker` creates unknown topics on Metadata as Kafka does;
     /// `service` does not, so a client cannot spend the partition budget by asking.
-    func resolve(autoCreateByDefault: Bool = true) throws -> Resolved {
+    func resolve(autoCreateByDefault: Bool = true) throws -> KafkaBrokerSettings {
         let listen = try ListenAddress.resolve(self.listen, environment: "PAYNODE_KAFKA_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 9092))
         var advertised = EnvironmentOption.string(advertisedHost, "PAYNODE_ADVERTISED_HOST") ?? listen.host
         // librdkafka may resolve "localhost" to ::1; a wildcard is not an address clients can use.
@@ -180,7 +152,8 @@ struct KafkaListenerOptions: ParsableArguments {
             guard value >= 1 else { throw ValidationError("--\(name) \(value) must be at least 1") }
             return value
         }
-        var server = KafkaServer.Configuration(host: listen.host, port: listen.port, maximumFrameSize: frame)
+        var server = KafkaServer.Configuration(host: listen.host, port: listen.port)
+        server.maximumFrameSize = frame
         let security = EnvironmentOption.string(securityProtocol, "PAYNODE_KAFKA_SECURITY_PROTOCOL") ?? "PLAINTEXT"
         guard let parsedSecurity = KafkaSecurityProtocol(parsing: security) else {
             throw ValidationError("--kafka-security-protocol \(security) must be one of \(KafkaSecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -243,13 +216,27 @@ struct KafkaListenerOptions: ParsableArguments {
         var access = BrokerAccessControl.Configuration()
         access.allowEveryoneIfNoAclFound = try EnvironmentOption.bool(allowEveryoneIfNoAclFound, "PAYNODE_ALLOW_EVERYONE_IF_NO_ACL_FOUND", default: true)
         access.superUsers = Set(try KafkaPrincipal.parseList(EnvironmentOption.string(superUsers, "PAYNODE_SUPER_USERS") ?? "", flag: "--super-users"))
-        return Resolved(
+        var broker = KafkaBroker.Configuration(advertisedHost: advertised, advertisedPort: listen.port, defaultPartitions: partitions,
+                                               autoCreateTopics: autoCreate)
+        broker.requestLimits = requestLimits
+        broker.maximumFetchBytes = fetchBytes
+        return KafkaBrokerSettings(
             server: server,
-            broker: .init(advertisedHost: advertised, advertisedPort: listen.port, defaultPartitions: partitions,
-                          autoCreateTopics: autoCreate, requestLimits: requestLimits, maximumFetchBytes: fetchBytes),
+            broker: broker,
             groups: .init(initialRebalanceDelayMilliseconds: Int64(delay), minimumSessionTimeoutMilliseconds: Int64(minimumSession),
                           maximumSessionTimeoutMilliseconds: Int64(maximumSession), maximumMembers: maximumMembers,
                           maximumMemberMetadataBytes: maximumMetadata),
             groupLimits: groupLimits, access: access)
+    }
+}
+
+extension KafkaBrokerSettings {
+    /// The group coordinator and the Kafka listener over `store`; the listener reports its
+    /// bound port as "kafka" to `readiness`.
+    func makeServices(store: LogStore, readiness: Readiness, protectedGroups: Set<String> = [],
+                      builtInAcls: [AclBinding] = []) throws -> (GroupCoordinator, KafkaServer) {
+        try makeServices(store: store, protectedGroups: protectedGroups, builtInAcls: builtInAcls) { port in
+            readiness.bound("kafka", port: port)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KafkaBroker
 import LogStore
 import PaymentService
 import Protocol

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import PaynodeTestSupport
 import Protocol
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 @Suite(.serialized) struct SaslBrokerTests {
     static func startBroker() throws -> BrokerProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("paynode-sasl-tests-\(UUID().uuidString)")
-        _ = try runTool(try BrokerProcess.paynodeBinary(), ["users", "add", "--data-dir", directory.appendingPathComponent("data").path,
+        _ = try runTool(try BuiltProducts.paynode().path, ["users", "add", "--data-dir", directory.appendingPathComponent("data").path,
                                                            "--name", "executor", "--iterations", "4096"], input: "pw-executor\n")
         return try BrokerProcess(dataDirectory: directory, extraArguments: ["--kafka-security-protocol", "SASL_PLAINTEXT"])
     }

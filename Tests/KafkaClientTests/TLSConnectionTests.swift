@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import KafkaClientTLS
 import NIOSSL
+import PaynodeTestSupport
 import Protocol
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 @Suite(.serialized) struct TLSConnectionTests {
     private func certificates() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("paynode-tls-client-\(UUID().uuidString)")
-        _ = try runTool(try BrokerProcess.paynodeBinary(), ["certs", "init", "--dir", directory.path])
+        _ = try runTool(try BuiltProducts.paynode().path, ["certs", "init", "--dir", directory.path])
         return directory
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PaynodeTestSupport
 import Protocol
 import Testing
 @testable import LogStore
@@ -17,7 +18,7 @@ struct CrashTests {
         var acknowledged = Set<UInt64>()
         let kills = 24
         for round in 0..<kills {
-            let child = try ChildProcess(arguments: ["append", directory.path])
+            let child = try ChildProcess.crashTest(["append", directory.path])
             try child.waitForLine("READY", timeout: .seconds(60))
             // Let it write for a random while, reading its acknowledgements meanwhile.
             let deadline = ContinuousClock.now + .milliseconds(Int.random(in: 20...400, using: &generator))

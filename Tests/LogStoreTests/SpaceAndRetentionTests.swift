@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PaynodeTestSupport
 import Protocol
 import Testing
 @testable import LogStore
@@ -127,9 +128,9 @@ struct SpaceAndRetentionTests {
         }
         // One reader stays alive (so LMDB does not reset its reader table at the next open);
         // another dies holding its slot.
-        let survivor = try ChildProcess(arguments: ["hold-reader", directory.path])
+        let survivor = try ChildProcess.crashTest(["hold-reader", directory.path])
         try survivor.waitForLine("READY", timeout: .seconds(60))
-        let victim = try ChildProcess(arguments: ["hold-reader", directory.path])
+        let victim = try ChildProcess.crashTest(["hold-reader", directory.path])
         try victim.waitForLine("READY", timeout: .seconds(60))
         victim.kill()
         let store = try openStore(directory.path)

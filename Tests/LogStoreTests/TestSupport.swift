@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import LogStore
 import NIOCore
+import PaynodeTestSupport
 import Protocol
 
 /// A fresh directory under the system temp dir, removed when the value is discarded by `cleanup()`.
@@ -63,15 +64,10 @@ func allRecords(_ store: LogStore, _ topic: String, _ partition: Int32) throws -
     }
 }
 
-/// The directory holding the package's built executables (beside the test bundle).
-func builtProductsDirectory() -> URL {
-    if let explicit = ProcessInfo.processInfo.environment["PAYNODE_BIN_DIR"] {
-        return URL(fileURLWithPath: explicit)
+extension ChildProcess {
+    /// A `LogStoreCrashTest` child (appends and commits in a loop, or holds a reader) that the
+    /// test kills with SIGKILL.
+    static func crashTest(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess(executable: try BuiltProducts.executable("LogStoreCrashTest"), arguments: arguments)
     }
-    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    while url.pathComponents.count > 1 {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("LogStoreCrashTest").path) { return url }
-    }
-    return Bundle.main.bundleURL.deletingLastPathComponent()
 }

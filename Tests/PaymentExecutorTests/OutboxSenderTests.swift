@@ -2,17 +2,18 @@ import Foundation
 import KafkaClient
 import LogStore
 import Payments
+import PaynodeTestSupport
 import Protocol
 import Testing
 @testable import PaymentExecutor
 
-/// The outbox sender against a real `paynode broker`: acknowledged batches leave the outbox, a
-/// batch re-sent after a lost acknowledgement is deduplicated, and a broker that refuses our
-/// producer state gets the outbox re-numbered under a new producer id, losing nothing.
+/// The outbox sender against the node's broker, run in process: acknowledged batches leave the
+/// outbox, a batch re-sent after a lost acknowledgement is deduplicated, and a broker that
+/// refuses our producer state gets the outbox re-numbered under a new producer id, losing nothing.
 @Suite(.serialized) struct OutboxSenderTests {
     let topic = PaymentTopics.pspResultUpdates
 
-    func client(_ broker: BrokerProcess) -> KafkaClient {
+    func client(_ broker: InProcessBroker) -> KafkaClient {
         KafkaClient(configuration: KafkaClientConfiguration(
             bootstrapServers: [broker.address],
             reconnectBackoff: KafkaBackoff(initial: .milliseconds(20), maximum: .milliseconds(200)),
@@ -46,15 +47,15 @@ import Testing
     /// A broker with a one-partition `psp-result-updates`, a client to it, a producer identity
     /// from it and an empty outbox store, for one test.
     func withBroker(_ body: (KafkaClient, (producerId: Int64, epoch: Int16), OutboxStoreTests.Fixture) async throws -> Void) async throws {
-        let broker = try BrokerProcess()
-        defer { broker.remove() }
-        let kafka = client(broker)
-        defer { Task { await kafka.shutdown() } }
-        try await kafka.createTopic(topic, partitions: 1)
-        let identity = try await kafka.initProducerId()
-        let fixture = try OutboxStoreTests.Fixture()
-        defer { fixture.close() }
-        try await body(kafka, identity, fixture)
+        try await InProcessBroker.run { broker in
+            let kafka = client(broker)
+            defer { Task { await kafka.shutdown() } }
+            try await kafka.createTopic(topic, partitions: 1)
+            let identity = try await kafka.initProducerId()
+            let fixture = try OutboxStoreTests.Fixture()
+            defer { fixture.close() }
+            try await body(kafka, identity, fixture)
+        }
     }
 
     @Test func aBatchWhoseAcknowledgementWasLostIsReSentAndDeduplicated() async throws {

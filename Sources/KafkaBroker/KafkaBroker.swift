@@ -9,17 +9,24 @@ import Telemetry
 /// Answers Kafka requests from the log store: decodes the header and body, runs the API, and
 /// encodes the response frame. Malformed input gets an error code or a closed connection,
 /// never a crash and never a store change.
-final class KafkaBroker: Sendable {
-    struct Configuration: Sendable {
-        var advertisedHost: String
-        var advertisedPort: Int
-        var defaultPartitions: Int
-        var autoCreateTopics: Bool
-        var nodeId: Int32 = 0
-        var clusterId: String = "paynode"
-        var requestLimits = KafkaRequestLimits()
+package final class KafkaBroker: Sendable {
+    package struct Configuration: Sendable {
+        package var advertisedHost: String
+        package var advertisedPort: Int
+        package var defaultPartitions: Int
+        package var autoCreateTopics: Bool
+        package var nodeId: Int32 = 0
+        package var clusterId: String = "paynode"
+        package var requestLimits = KafkaRequestLimits()
         /// The most a Fetch response carries, whatever the request asks (Kafka's fetch.max.bytes).
-        var maximumFetchBytes: Int = 50 << 20
+        package var maximumFetchBytes: Int = 50 << 20
+
+        package init(advertisedHost: String, advertisedPort: Int, defaultPartitions: Int, autoCreateTopics: Bool) {
+            self.advertisedHost = advertisedHost
+            self.advertisedPort = advertisedPort
+            self.defaultPartitions = defaultPartitions
+            self.autoCreateTopics = autoCreateTopics
+        }
     }
 
     enum Reply {
@@ -49,8 +56,8 @@ final class KafkaBroker: Sendable {
     /// they survive restarts as real salts do, else a fresh secret per process.
     let fakeSaltKey: [UInt8]
 
-    init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
-         access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
+    package init(store: LogStore, coordinator: GroupCoordinator, configuration: Configuration,
+                 access: BrokerAccessControl? = nil, logger: Logger = Logger(label: "paynode.kafka")) {
         self.store = store
         self.coordinator = coordinator
         self.access = access ?? BrokerAccessControl(store: store, configuration: .init(), logger: logger)
@@ -72,7 +79,7 @@ final class KafkaBroker: Sendable {
     }
 
     /// Port 0 listeners learn their port after binding; Metadata must advertise the real one.
-    func setAdvertisedPort(_ port: Int) {
+    package func setAdvertisedPort(_ port: Int) {
         settings.withLock { $0.advertisedPort = port }
     }
 

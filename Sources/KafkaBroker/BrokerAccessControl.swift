@@ -7,14 +7,16 @@ import Synchronization
 /// defaults) plus the bindings stored in its LogStore (`paynode acls`, CreateAcls). Stored
 /// bindings are re-read at most once per `refreshInterval`, so `paynode acls add` run against
 /// a live node's data directory takes effect within it.
-final class BrokerAccessControl: Sendable {
-    struct Configuration: Sendable {
+package final class BrokerAccessControl: Sendable {
+    package struct Configuration: Sendable {
         /// Bindings that always apply and cannot be deleted (listed as built-in).
-        var builtInBindings: [AclBinding] = []
-        var superUsers: Set<KafkaPrincipal> = []
+        package var builtInBindings: [AclBinding] = []
+        package var superUsers: Set<KafkaPrincipal> = []
         /// Kafka's allow.everyone.if.no.acl.found.
-        var allowEveryoneIfNoAclFound = true
-        var refreshInterval: Duration = .seconds(1)
+        package var allowEveryoneIfNoAclFound = true
+        package var refreshInterval: Duration = .seconds(1)
+
+        package init() {}
     }
 
     /// The stored bindings as last read, and the authorizer over them and the built-in ones.
@@ -36,7 +38,7 @@ final class BrokerAccessControl: Sendable {
     private let logger: Logger
     private let snapshot: Mutex<Snapshot>
 
-    init(store: LogStore, configuration: Configuration, logger: Logger) {
+    package init(store: LogStore, configuration: Configuration, logger: Logger) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
@@ -72,7 +74,7 @@ final class BrokerAccessControl: Sendable {
 
     /// Every stored binding; a key that does not decode is skipped and named in the log rather
     /// than failing every request.
-    static func readStoredBindings(_ store: LogStore, logger: Logger) -> [AclBinding] {
+    package static func readStoredBindings(_ store: LogStore, logger: Logger) -> [AclBinding] {
         do {
             return try store.read { transaction -> [AclBinding] in
                 guard let table = transaction.table(StoredAcl.table) else { return [] }

@@ -11,7 +11,7 @@ import Telemetry
 /// JoinGroup/SyncGroup requests as continuations, a ticker for session and rebalance timeouts,
 /// and persistence of each group's generation and stable membership in the log store (table
 /// `groups`), so groups survive a broker restart.
-final class GroupCoordinator: Service {
+package final class GroupCoordinator: Service {
     static let tableName = "groups"
 
     private enum Waiter {
@@ -35,17 +35,19 @@ final class GroupCoordinator: Service {
     }
 
     /// Node-wide group limits (per-group ones are in `ConsumerGroup.Configuration`).
-    struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// Groups per node; a new group beyond it is refused (POLICY_VIOLATION).
-        var maximumGroups: Int = .max
+        package var maximumGroups: Int = .max
         /// Kafka's offsets.retention.minutes: empty groups idle this long lose their offsets.
-        var offsetsRetentionMilliseconds: Int64 = 7 * 24 * 60 * 60 * 1000
+        package var offsetsRetentionMilliseconds: Int64 = 7 * 24 * 60 * 60 * 1000
         /// Kafka's offsets.retention.check.interval.ms.
-        var retentionCheckIntervalMilliseconds: Int64 = 600_000
+        package var retentionCheckIntervalMilliseconds: Int64 = 600_000
         /// Groups that never expire: the ones the node itself consumes as.
-        var protectedGroups: Set<String> = []
+        package var protectedGroups: Set<String> = []
         /// Expired groups deleted per pass at most, so one pass never makes a huge transaction.
-        var expiriesPerPass = 1000
+        package var expiriesPerPass = 1000
+
+        package init() {}
     }
 
     private let state = Mutex(State())
@@ -57,7 +59,7 @@ final class GroupCoordinator: Service {
     private let persistQueue: AsyncStream<(String, ConsumerGroup.Snapshot)>.Continuation
     private let persistStream: AsyncStream<(String, ConsumerGroup.Snapshot)>
 
-    init(store: LogStore, configuration: ConsumerGroup.Configuration, limits: Limits = Limits(), logger: Logger) throws {
+    package init(store: LogStore, configuration: ConsumerGroup.Configuration, limits: Limits = Limits(), logger: Logger) throws {
         self.store = store
         self.configuration = configuration
         self.limits = limits
@@ -89,7 +91,7 @@ final class GroupCoordinator: Service {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// Runs the timers and persists group changes until the node shuts down.
-    func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown { await self.runLoops() }
     }
 

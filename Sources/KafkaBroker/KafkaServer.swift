@@ -12,29 +12,34 @@ import TLSSupport
 /// answered in order, as Kafka's own broker does (it mutes a connection until its response is
 /// sent), which also keeps one producer's batches to a partition in order. Concurrency, and with
 /// it group commit, comes from many connections.
-final class KafkaServer: Service {
-    struct Configuration: Sendable {
-        var host: String
-        var port: Int
+package final class KafkaServer: Service {
+    package struct Configuration: Sendable {
+        package var host: String
+        package var port: Int
         /// PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, as Kafka's listeners.
-        var securityProtocol: KafkaSecurityProtocol = .plaintext
+        package var securityProtocol: KafkaSecurityProtocol = .plaintext
         /// The certificate served when `securityProtocol.usesTLS` (SIGHUP may replace it).
-        var tls: ReloadableTLSContext?
+        package var tls: ReloadableTLSContext?
         /// Offered in SaslHandshake on a SASL_* listener (Kafka's sasl.enabled.mechanisms).
-        var saslMechanisms: [SaslMechanism] = [.scramSHA256, .scramSHA512, .plain]
+        package var saslMechanisms: [SaslMechanism] = [.scramSHA256, .scramSHA512, .plain]
         /// Largest request frame; a bigger claimed size closes the connection before anything
         /// of it is buffered.
-        var maximumFrameSize: Int = 8 << 20
+        package var maximumFrameSize: Int = 8 << 20
         /// Kafka's max.connections and max.connections.per.ip: one more is closed at once.
-        var maximumConnections: Int = 1000
-        var maximumConnectionsPerAddress: Int = 500
+        package var maximumConnections: Int = 1000
+        package var maximumConnectionsPerAddress: Int = 500
         /// Kafka's connections.max.idle.ms.
-        var idleTimeoutMilliseconds: Int64 = 600_000
+        package var idleTimeoutMilliseconds: Int64 = 600_000
         /// A request that has started arriving must be complete within this.
-        var requestReadTimeoutMilliseconds: Int64 = 30_000
+        package var requestReadTimeoutMilliseconds: Int64 = 30_000
         /// Requests read ahead of the one being answered; beyond it the connection is not read
         /// (TCP back-pressure), so a pipelining client cannot queue without bound.
-        var maximumInFlightRequests: Int = 5
+        package var maximumInFlightRequests: Int = 5
+
+        package init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
     }
 
     private let configuration: Configuration
@@ -55,7 +60,7 @@ final class KafkaServer: Service {
     /// Rejections and closes: a flood of hostile connections logs a few lines, not one each.
     private let warnings: RateLimitedLogger
 
-    init(configuration: Configuration, broker: KafkaBroker, logger: Logger, boundPort: @escaping @Sendable (Int) -> Void) {
+    package init(configuration: Configuration, broker: KafkaBroker, logger: Logger, boundPort: @escaping @Sendable (Int) -> Void) {
         self.configuration = configuration
         self.broker = broker
         self.logger = logger
@@ -65,7 +70,7 @@ final class KafkaServer: Service {
         self.warnings = RateLimitedLogger(logger: logger)
     }
 
-    func run() async throws {
+    package func run() async throws {
         let maximumFrameSize = configuration.maximumFrameSize
         let timeouts = KafkaConnectionGuard.Timeouts(idle: .milliseconds(configuration.idleTimeoutMilliseconds),
                                                      requestRead: .milliseconds(configuration.requestReadTimeoutMilliseconds))

@@ -5,14 +5,14 @@ import Protocol
 /// binding is stored once) and the value is empty. Layout: resource type, pattern type,
 /// operation, permission (one byte each, Kafka's codes), then resource name, principal and host,
 /// each a big-endian UInt16 length and UTF-8 bytes.
-enum StoredAcl {
-    static let table = "broker.acls"
+package enum StoredAcl {
+    package static let table = "broker.acls"
     /// Every binding is checked on every authorization, so their number is bounded.
     static let maximumCount = 10_000
 
     /// Stores the bindings not stored yet and returns them (each once), or throws
     /// `.invalidArgument` and stores none when they would take the table past `maximumCount`.
-    static func add(_ bindings: [AclBinding], in transaction: WriteTransaction) throws -> [AclBinding] {
+    package static func add(_ bindings: [AclBinding], in transaction: WriteTransaction) throws -> [AclBinding] {
         let stored = try transaction.table(table)
         var fresh: [AclBinding] = []
         var seen = Set<AclBinding>()
@@ -27,7 +27,7 @@ enum StoredAcl {
         return fresh
     }
 
-    static func key(_ binding: AclBinding) -> [UInt8] {
+    package static func key(_ binding: AclBinding) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(bitPattern: binding.resourceType.rawValue), UInt8(bitPattern: binding.patternType.rawValue),
                               UInt8(bitPattern: binding.operation.rawValue), UInt8(bitPattern: binding.permission.rawValue)]
         for text in [binding.resourceName, binding.principal, binding.host] {

@@ -4,10 +4,10 @@ import Protocol
 /// SASL/SCRAM credentials in the node's store: the application table `sasl_credentials`, user
 /// name (UTF-8) -> `StoredScramCredentials` (salt, iterations, StoredKey, ServerKey per
 /// mechanism). Passwords are never stored.
-enum SaslCredentialStore {
+package enum SaslCredentialStore {
     static let tableName = "sasl_credentials"
     /// Kafka's limit on a SCRAM user name is its principal; 255 bytes keeps keys small.
-    static let maximumNameLength = 255
+    package static let maximumNameLength = 255
 
     static func credentials(of name: String, in store: LogStore) -> StoredScramCredentials? {
         let key = Array(name.utf8)
@@ -36,7 +36,7 @@ enum SaslCredentialStore {
     }
 
     /// Stores the user's credentials, and the fake-salt key if there is none yet.
-    static func put(_ name: String, _ credentials: StoredScramCredentials, in store: LogStore) async throws {
+    package static func put(_ name: String, _ credentials: StoredScramCredentials, in store: LogStore) async throws {
         let freshKey = ScramServer.randomFakeSaltKey()
         try await store.write { transaction in
             try transaction.table(tableName).put(Array(name.utf8), credentials.encoded())
@@ -46,13 +46,13 @@ enum SaslCredentialStore {
     }
 
     /// Whether the user existed.
-    static func remove(_ name: String, in store: LogStore) async throws -> Bool {
+    package static func remove(_ name: String, in store: LogStore) async throws -> Bool {
         try await store.write { transaction in
             try transaction.table(tableName).delete(Array(name.utf8))
         }
     }
 
-    static func list(in store: LogStore) throws -> [(name: String, mechanisms: [SaslMechanism])] {
+    package static func list(in store: LogStore) throws -> [(name: String, mechanisms: [SaslMechanism])] {
         try store.read { transaction in
             guard let table = transaction.table(tableName) else { return [] }
             return try table.scan().map { entry in

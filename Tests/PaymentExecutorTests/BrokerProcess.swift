@@ -1,1 +1,0 @@
-../KafkaClientTests/BrokerProcess.swift
