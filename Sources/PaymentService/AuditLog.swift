@@ -187,16 +187,21 @@ public enum AuditLog {
         // Buffer pointers, not `update(data:)`: the generic DataProtocol path cost as much as the hashing.
         previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         body.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return Array(hasher.finalize())
+        return bytes(of: hasher.finalize())
     }
 
     static func recordDigest(_ record: Record) -> [UInt8] {
         var hasher = SHA256()
-        let key = record.key ?? []
-        hasher.update(data: UInt32(key.count).bigEndianBytes)
-        hasher.update(data: key)
-        hasher.update(data: record.value ?? [])
-        return Array(hasher.finalize())
+        let keyLength = UInt32(truncatingIfNeeded: record.key?.count ?? 0).bigEndian
+        withUnsafeBytes(of: keyLength) { hasher.update(bufferPointer: $0) }
+        record.key?.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        record.value?.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return bytes(of: hasher.finalize())
+    }
+
+    /// The digest's 32 bytes in one copy (`Array(digest)` walked it as a generic sequence).
+    private static func bytes(of digest: SHA256Digest) -> [UInt8] {
+        digest.withUnsafeBytes { Array($0) }
     }
 
     static func key(_ sequence: UInt64) -> [UInt8] { sequence.bigEndianBytes }
@@ -205,10 +210,15 @@ public enum AuditLog {
         key.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
+    /// Written into a stack buffer and appended at once: appending digit by digit checked the
+    /// array's capacity and uniqueness 64 times per hash.
     static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigit(byte >> 4))
-            out.append(hexDigit(byte & 0x0F))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count * 2) { digits in
+            for (index, byte) in bytes.enumerated() {
+                digits[2 * index] = hexDigit(byte >> 4)
+                digits[2 * index + 1] = hexDigit(byte & 0x0F)
+            }
+            out.append(contentsOf: digits)
         }
     }
 

@@ -419,6 +419,8 @@ public final class PaymentService: Sendable {
         }
         let fetched = try await store.storedBatches(topic: topic, partition: partition, offset: start, maxBytes: 4 << 20, maxWait: maxWait)
         let items = ConsumerStep.collect(fetched.batches, from: start, maxRecords: maxRecords, decode: { ConsumedBatch.decode($0) })
+        // The group commit's size estimate: what the batch writes grows with what it read.
+        let estimatedBytes = 2 * fetched.batches.reduce(0) { $0 + $1.bytes.readableBytes }
         let producers = try producerOwners(of: items)
         let resultProducers = self.resultProducers
         let batch = items
@@ -442,7 +444,8 @@ public final class PaymentService: Sendable {
         let now = currentMilliseconds()
         let summary: BatchSummary
         do {
-            summary = try await processBatch(batch, start: start, partition: partition, now: now, tracer: tracer)
+            summary = try await processBatch(batch, start: start, partition: partition, now: now, tracer: tracer,
+                                             estimatedBytes: estimatedBytes)
         } catch {
             Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
             throw error
@@ -489,7 +492,7 @@ public final class PaymentService: Sendable {
     /// The batch is decided and encoded here, on the consumer's task against a read snapshot;
     /// the write transaction checks that snapshot is still current and writes the plan.
     private func processBatch(_ batch: [PreparedResult], start: Int64, partition: Int32, now: Int64,
-                              tracer: any Tracer) async throws -> BatchSummary {
+                              tracer: any Tracer, estimatedBytes: Int) async throws -> BatchSummary {
         let topic = PaymentTopics.pspResultUpdates
         let nextOffset = batch[batch.count - 1].lastOffset + 1
         let planned = try store.read { snapshot in
@@ -497,8 +500,7 @@ public final class PaymentService: Sendable {
                                     deadLetterLimit: deadLetterLimit)
         }
         let logger = logger
-        let bytes = batch.reduce(0) { $0 + $1.record.estimatedBytes }
-        return try await store.write(estimatedBytes: bytes) { transaction in
+        return try await store.write(estimatedBytes: estimatedBytes) { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
             let committed = try transaction.committedOffset(group: PaymentTopics.consumerGroup, topic: topic, partition: partition)?.offset

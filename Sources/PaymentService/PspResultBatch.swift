@@ -126,9 +126,10 @@ enum PspResultBatch {
                      tracer: any Tracer = InstrumentationSystem.tracer, deadLetterLimit: Int = DeadLetter.defaultLimit) throws -> PspResultPlan {
         var planner = Planner(view: view, sourcePartition: sourcePartition, now: now, tracer: tracer, expectedResults: batch.count,
                               deadLetterLimit: deadLetterLimit)
-        for prepared in batch {
+        // By index: iterating the array would copy each result (a dozen retains) per record.
+        for index in batch.indices {
             do {
-                try planner.add(prepared)
+                try planner.add(batch[index])
             } catch let error as LogStoreError {
                 // The store failing to read is not the record's fault: the batch is retried.
                 throw error
@@ -136,7 +137,8 @@ enum PspResultBatch {
                 // Anything else this record makes the rules or the encoders throw would throw
                 // again on every retry (same record, same state): dead-letter it and go on.
                 // `add` throws before it changes the plan, so nothing of it is half-applied.
-                planner.deadLetter(prepared, reason: "cannot be processed: \(error)", order: prepared.record.key.map { String(decoding: $0, as: UTF8.self) })
+                planner.deadLetter(batch[index], reason: "cannot be processed: \(error)",
+                                   order: batch[index].record.key.map { String(decoding: $0, as: UTF8.self) })
             }
         }
         return planner.finish()
@@ -169,7 +171,7 @@ enum PspResultBatch {
         }
 
         mutating func add(_ prepared: PreparedResult) throws {
-            let record = prepared.record
+            let offset = prepared.record.offset
             let traceId = prepared.traceId
             plan.summary.records += 1
             let result: PspResult
@@ -200,7 +202,7 @@ enum PspResultBatch {
                                                    tracer: tracer)
                 do {
                     terminalEvent = try makeTerminalEvent(emitted, result: result, key: orderKey, state: decision.state,
-                                                          sourceOffset: record.offset, traceContext: send.traceContext)
+                                                          sourceOffset: offset, traceContext: send.traceContext)
                 } catch {
                     send.span.recordError(error)
                     send.span.end()
@@ -235,11 +237,11 @@ enum PspResultBatch {
                                                    reason: decision.reason, traceId: traceId, orderId: id, errorCode: result.errorCode,
                                                    errorMessage: result.errorMessage, eventTime: result.eventTimeMilliseconds,
                                                    producer: prepared.producer),
-                                             recordSha256: prepared.recordSha256, partition: sourcePartition, offset: record.offset, now: now))
+                                             recordSha256: prepared.recordSha256, partition: sourcePartition, offset: offset, now: now))
             if let (event, target) = terminalEvent { collect(event, for: target) }
             plan.summary.outcomes[decision.outcome, default: 0] += 1
             plan.summary.events.append(
-                PaymentService.ProcessedEvent(offset: record.offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
+                PaymentService.ProcessedEvent(offset: offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
                                               outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                               pspReference: result.pspReference, traceId: traceId, reason: decision.reason,
                                               publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents,
@@ -395,9 +397,10 @@ struct PspResultPlan: Sendable {
             while start < records.count {
                 var end = start
                 var bytes = 0
-                while end < records.count, end - start < PspResultBatch.recordsPerAppendedBatch,
-                      end == start || bytes + records[end].estimatedBytes <= PspResultBatch.bytesPerAppendedBatch {
-                    bytes += records[end].estimatedBytes
+                while end < records.count, end - start < PspResultBatch.recordsPerAppendedBatch {
+                    let size = records[end].estimatedBytes
+                    guard end == start || bytes + size <= PspResultBatch.bytesPerAppendedBatch else { break }
+                    bytes += size
                     end += 1
                 }
                 try transaction.append(topic: topicPartition.topic, partition: topicPartition.partition, records: Array(records[start..<end]))
@@ -411,6 +414,8 @@ struct PspResultPlan: Sendable {
 extension Record {
     /// An upper bound of the record's encoded size (varints at their widest).
     var estimatedBytes: Int {
-        32 + (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + 10 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+        var bytes = 32 + (key?.count ?? 0) + (value?.count ?? 0)
+        for header in headers { bytes += 10 + header.key.utf8.count + (header.value?.count ?? 0) }
+        return bytes
     }
 }

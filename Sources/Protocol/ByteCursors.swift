@@ -39,7 +39,19 @@ struct ByteReader {
 
     /// `field` and `suffix` are joined only for the error: building "\(field) length" for every
     /// call cost a heap allocation per field of every record on the produce and consume paths.
+    /// A one-byte varint (every length and delta below 64, most of a record's) is decoded
+    /// inline; longer ones take `readLongZigZag32`.
+    @inline(__always)
     mutating func readZigZag32(_ field: String, suffix: String = "") throws(RecordBatchError) -> Int32 {
+        if position < bytes.count, bytes[position] < 0x80 {
+            let raw = bytes[position]
+            position += 1
+            return VarintCoding.zigZagDecode32(UInt32(raw))
+        }
+        return try readLongZigZag32(field, suffix: suffix)
+    }
+
+    private mutating func readLongZigZag32(_ field: String, suffix: String) throws(RecordBatchError) -> Int32 {
         let start = position
         switch VarintCoding.decode(bytes, at: position, maxBytes: VarintCoding.maxBytes32) {
         case .value(let raw, let byteCount):
