@@ -80,6 +80,15 @@ struct IdempotencyRecord: Sendable, Hashable {
         Array(SHA256.hash(data: Array(canonicalRequest.utf8)))
     }
 
+    /// The record's key in `idempotency_keys`: SHA-256 of the merchant id, then the client's key.
+    /// Keys are scoped per merchant, as a PSP scopes them per account: two merchants may use the
+    /// same key, and one merchant's key tells nothing about another's. The merchant is hashed so
+    /// the key has a fixed prefix and stays within LMDB's 511 bytes (32 + at most 255) whatever
+    /// the merchant id's length.
+    static func tableKey(merchantId: String, idempotencyKey: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(merchantId.utf8))) + Array(idempotencyKey.utf8)
+    }
+
     func encoded() -> [UInt8] {
         var bytes = [UInt8]()
         bytes.reserveCapacity(Self.size)
@@ -114,8 +123,9 @@ enum PaymentTables {
     static let orders = "orders"
     /// 16-byte order id -> `OrderDetails` JSON (written once, at creation).
     static let details = "order_details"
-    /// client Idempotency-Key -> `IdempotencyRecord` (57 bytes). An order's history is its
-    /// audit entries (`AuditLog`), kept in no separate table.
+    /// SHA-256(merchant id) + client Idempotency-Key (`IdempotencyRecord.tableKey`) ->
+    /// `IdempotencyRecord` (57 bytes). An order's history is its audit entries (`AuditLog`),
+    /// kept in no separate table.
     static let idempotency = "idempotency_keys"
 }
 

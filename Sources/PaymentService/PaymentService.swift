@@ -160,7 +160,8 @@ public final class PaymentService: Sendable {
         let traceId = traceContext.traceIDHex
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
-            if let stored = try idempotency.get(Array(key.utf8)) {
+            let tableKey = IdempotencyRecord.tableKey(merchantId: request.merchantId, idempotencyKey: key)
+            if let stored = try idempotency.get(tableKey) {
                 func reused() -> Response {
                     Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
                 }
@@ -191,7 +192,7 @@ public final class PaymentService: Sendable {
                                  transaction: transaction)
             let body = Self.orderJSON(details: details, state: state, history: nil)
             let response = Response(status: 201, body: body, replayed: false)
-            try idempotency.put(Array(key.utf8), IdempotencyRecord(canonicalRequest: canonical, paymentOrderId: id, createdAt: now).encoded())
+            try idempotency.put(tableKey, IdempotencyRecord(canonicalRequest: canonical, paymentOrderId: id, createdAt: now).encoded())
             return response
         }
     }

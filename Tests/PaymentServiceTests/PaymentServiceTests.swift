@@ -137,7 +137,9 @@ struct PaymentServiceTests {
         let fixture = try await Fixture()
         defer { fixture.close() }
         let (created, id) = try await fixture.create("key-1", token: "tok_chargeDeclined")
-        let stored = try #require(try fixture.store.read { try $0.table(PaymentTables.idempotency)?.get(Array("key-1".utf8)) })
+        let stored = try #require(try fixture.store.read {
+            try $0.table(PaymentTables.idempotency)?.get(IdempotencyRecord.tableKey(merchantId: "m_1", idempotencyKey: "key-1"))
+        })
         #expect(stored.count == IdempotencyRecord.size && IdempotencyRecord(decoding: stored)?.paymentOrderId.description == id)
         try await fixture.publish(id, .failed, error: "card_declined")
         _ = try await fixture.service.processResults(partition: 0)
@@ -145,12 +147,34 @@ struct PaymentServiceTests {
         let (replayed, _) = try await fixture.create("key-1", token: "tok_chargeDeclined")
         #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body)
 
-        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(Array("odd-key".utf8), Array(#"{"legacy":true}"#.utf8)) }
+        let oddKey = IdempotencyRecord.tableKey(merchantId: "m_1", idempotencyKey: "odd-key")
+        try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(oddKey, Array(#"{"legacy":true}"#.utf8)) }
         let body = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
         await #expect(throws: StoredRecordError.self) {
             _ = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "odd-key", traceparent: nil)
         }
         #expect(IdempotencyRecord(decoding: Array(stored.dropLast())) == nil)
+    }
+
+    /// Idempotency keys are scoped per merchant: another merchant's same key creates its own
+    /// order (and learns nothing of the first), the same merchant's replays or is refused.
+    @Test func idempotencyKeysAreScopedPerMerchant() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        func create(merchant: String, amount: Int = 5000) async throws -> PaymentService.Response {
+            let body = #"{"merchantId":"\#(merchant)","amount":\#(amount),"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
+            return try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "shared-key", traceparent: nil)
+        }
+        let first = try await create(merchant: "m_a")
+        let other = try await create(merchant: "m_b", amount: 7000)
+        #expect(first.status == 201 && other.status == 201 && !other.replayed && other.body != first.body)
+        let again = try await create(merchant: "m_a")
+        #expect(again.replayed && again.body == first.body)
+        #expect(try await create(merchant: "m_b").status == 422)
+        // A very long merchant id still makes a valid key (hashed, fixed size).
+        let long = String(repeating: "\u{1F600}", count: 255)
+        #expect(try await create(merchant: long).status == 201)
+        #expect(try fixture.records(PaymentTopics.paymentOrders).count == 3)
     }
 
     /// Lengths are Characters, as the contract says, however many bytes they take.
