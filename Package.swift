@@ -128,6 +128,7 @@ let package = Package(
             name: "PaymentExecutor",
             dependencies: [
                 "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -1,11 +1,14 @@
 import Foundation
+import NIOCore
 import Payments
 
-/// Binary layouts for what the executor stores per order and per outbox batch. Foundation's
-/// JSON coders were more than half of the executor's CPU in the full flow (the journal is
-/// written at every stage, the outbox entry is written, sealed, read back and acknowledged, and
-/// JSON spells each result's protobuf bytes in base64). A record starts with a format byte, so
-/// a later layout can be told apart; this one is the only one any release wrote.
+/// Binary layouts for what the executor stores per order and per outbox batch, on NIO's
+/// ByteBuffer like every other codec in the project. Foundation's JSON coders were more than
+/// half of the executor's CPU in the full flow (the journal is written at every stage, the
+/// outbox entry is written, sealed, read back and acknowledged, and JSON spelled each result's
+/// protobuf bytes in base64). A record starts with a format byte, so a later layout can be told
+/// apart; this one is the only one any release wrote: big-endian integers, a flag byte for
+/// booleans and optionals, u32-length-prefixed bytes and UTF-8 strings.
 enum StoredRecordFormat {
     static let binaryVersion1: UInt8 = 0xB1
 
@@ -15,133 +18,146 @@ enum StoredRecordFormat {
 
     /// Reads the layout after its format byte; anything else (another format byte, a truncated
     /// record, trailing bytes) is refused, never guessed at.
-    static func decode<T>(_ type: T.Type, from bytes: some Collection<UInt8>, binary: (inout ByteReader) throws -> T) throws -> T {
-        guard let first = bytes.first else { throw DecodingError(description: "empty \(T.self) record") }
+    static func decode<T>(_ type: T.Type, from bytes: some Collection<UInt8>, binary: (inout ByteBuffer) throws -> T) throws -> T {
+        var buffer = ByteBuffer(bytes: bytes)
+        guard let first = buffer.readInteger(as: UInt8.self) else { throw DecodingError(description: "empty \(T.self) record") }
         guard first == binaryVersion1 else { throw DecodingError(description: "unknown \(T.self) record format \(first)") }
-        var reader = ByteReader(Array(bytes.dropFirst()))
-        let value = try binary(&reader)
-        guard reader.isAtEnd else { throw DecodingError(description: "\(reader.remaining) trailing bytes after a \(T.self) record") }
+        let value = try binary(&buffer)
+        guard buffer.readableBytes == 0 else {
+            throw DecodingError(description: "\(buffer.readableBytes) trailing bytes after a \(T.self) record")
+        }
         return value
     }
-}
 
-/// Big-endian integers and length-prefixed byte strings.
-struct ByteWriter {
-    private(set) var bytes: [UInt8] = [StoredRecordFormat.binaryVersion1]
-
-    init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
-
-    mutating func integer<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.bigEndian) { bytes += $0 } }
-    mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
-    mutating func data(_ value: some Collection<UInt8>) {
-        integer(UInt32(value.count))
-        bytes += value
-    }
-    mutating func string(_ value: String) { data(value.utf8) }
-    mutating func optionalString(_ value: String?) {
-        bool(value != nil)
-        if let value { string(value) }
-    }
-    mutating func optionalData(_ value: (some Collection<UInt8>)?) {
-        bool(value != nil)
-        if let value { data(value) }
-    }
-    mutating func optionalInteger<T: FixedWidthInteger>(_ value: T?) {
-        bool(value != nil)
-        if let value { integer(value) }
+    /// A buffer that starts with the format byte.
+    static func buffer(capacity: Int = 256) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(capacity)
+        buffer.writeInteger(binaryVersion1)
+        return buffer
     }
 }
 
-struct ByteReader {
-    private let bytes: [UInt8]
-    private var position = 0
+extension ByteBuffer {
+    mutating func writeStoredBool(_ value: Bool) { writeInteger(UInt8(value ? 1 : 0)) }
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    mutating func writeStoredData(_ value: some Collection<UInt8>) {
+        writeInteger(UInt32(truncatingIfNeeded: value.count))
+        writeBytes(value)
+    }
 
-    var isAtEnd: Bool { position == bytes.count }
-    var remaining: Int { bytes.count - position }
+    mutating func writeStoredString(_ value: String) {
+        writeInteger(UInt32(truncatingIfNeeded: value.utf8.count))
+        writeString(value)
+    }
 
-    private mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
-        guard count >= 0, count <= remaining else {
-            throw StoredRecordFormat.DecodingError(description: "record truncated: \(count) bytes wanted at \(position), \(remaining) left")
+    mutating func writeStoredOptionalString(_ value: String?) {
+        writeStoredBool(value != nil)
+        if let value { writeStoredString(value) }
+    }
+
+    mutating func writeStoredOptionalData(_ value: (some Collection<UInt8>)?) {
+        writeStoredBool(value != nil)
+        if let value { writeStoredData(value) }
+    }
+
+    mutating func writeStoredOptionalInteger<T: FixedWidthInteger>(_ value: T?) {
+        writeStoredBool(value != nil)
+        if let value { writeInteger(value) }
+    }
+
+    private func truncated(_ wanted: Int) -> StoredRecordFormat.DecodingError {
+        StoredRecordFormat.DecodingError(description: "record truncated: \(wanted) bytes wanted at \(readerIndex), \(readableBytes) left")
+    }
+
+    mutating func readStoredInteger<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T {
+        guard let value = readInteger(as: T.self) else { throw truncated(MemoryLayout<T>.size) }
+        return value
+    }
+
+    mutating func readStoredBool() throws -> Bool {
+        switch try readStoredInteger(UInt8.self) {
+        case 0: return false
+        case 1: return true
+        default: throw StoredRecordFormat.DecodingError(description: "invalid flag at \(readerIndex - 1)")
         }
-        defer { position += count }
-        return bytes[position..<position + count]
     }
 
-    mutating func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T {
-        T(truncatingIfNeeded: try take(MemoryLayout<T>.size).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    /// The length is checked against what is left before anything is allocated.
+    mutating func readStoredData() throws -> [UInt8] {
+        let length = Int(try readStoredInteger(UInt32.self))
+        guard let bytes = readBytes(length: length) else { throw truncated(length) }
+        return bytes
     }
-    mutating func bool() throws -> Bool {
-        switch try take(1).first {
-        case 0: false
-        case 1: true
-        default: throw StoredRecordFormat.DecodingError(description: "invalid flag at \(position - 1)")
-        }
-    }
-    mutating func data() throws -> [UInt8] { Array(try take(Int(try integer(UInt32.self)))) }
-    mutating func string() throws -> String {
-        let raw = try data()
+
+    mutating func readStoredString() throws -> String {
+        let raw = try readStoredData()
         guard let value = String(validating: raw, as: UTF8.self) else {
             throw StoredRecordFormat.DecodingError(description: "invalid UTF-8 in a stored string")
         }
         return value
     }
-    mutating func optionalString() throws -> String? { try bool() ? try string() : nil }
-    mutating func optionalData() throws -> [UInt8]? { try bool() ? try data() : nil }
-    mutating func optionalInteger<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T? { try bool() ? try integer(T.self) : nil }
+
+    mutating func readStoredOptionalString() throws -> String? { try readStoredBool() ? try readStoredString() : nil }
+    mutating func readStoredOptionalData() throws -> [UInt8]? { try readStoredBool() ? try readStoredData() : nil }
+    mutating func readStoredOptionalInteger<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T? {
+        try readStoredBool() ? try readStoredInteger(T.self) : nil
+    }
+
+    /// The buffer's bytes, for a table value.
+    var storedBytes: [UInt8] { getBytes(at: readerIndex, length: readableBytes) ?? [] }
 }
 
 extension PaymentExecutor.Attempt {
     func encoded() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.string(order.paymentOrderId)
-        writer.integer(order.amount)
-        writer.string(order.currency)
-        writer.string(order.paymentMethod)
-        writer.string(order.psp)
-        writer.string(stage.rawValue)
-        writer.integer(Int64(calls))
-        writer.integer(UInt32(results.count))
+        var writer = StoredRecordFormat.buffer()
+        writer.writeStoredString(order.paymentOrderId)
+        writer.writeInteger(order.amount)
+        writer.writeStoredString(order.currency)
+        writer.writeStoredString(order.paymentMethod)
+        writer.writeStoredString(order.psp)
+        writer.writeStoredString(stage.rawValue)
+        writer.writeInteger(Int64(calls))
+        writer.writeInteger(UInt32(results.count))
         for result in results {
-            writer.string(result.status.rawValue)
-            writer.optionalString(result.pspReference)
-            writer.optionalString(result.errorCode)
-            writer.optionalString(result.errorMessage)
-            writer.integer(result.eventTime)
-            writer.optionalInteger(result.retryAfterMilliseconds)
+            writer.writeStoredString(result.status.rawValue)
+            writer.writeStoredOptionalString(result.pspReference)
+            writer.writeStoredOptionalString(result.errorCode)
+            writer.writeStoredOptionalString(result.errorMessage)
+            writer.writeInteger(result.eventTime)
+            writer.writeStoredOptionalInteger(result.retryAfterMilliseconds)
         }
-        writer.integer(Int64(published))
-        writer.optionalString(lastError)
-        writer.optionalString(traceparent)
-        return writer.bytes
+        writer.writeInteger(Int64(published))
+        writer.writeStoredOptionalString(lastError)
+        writer.writeStoredOptionalString(traceparent)
+        return writer.storedBytes
     }
 
     static func decode(_ bytes: some Collection<UInt8>) throws -> Self {
         try StoredRecordFormat.decode(Self.self, from: bytes) { reader in
-            let order = PaymentExecutor.OrderToPay(paymentOrderId: try reader.string(), amount: try reader.integer(),
-                                                   currency: try reader.string(), paymentMethod: try reader.string(),
-                                                   psp: try reader.string())
-            let stageName = try reader.string()
+            let order = PaymentExecutor.OrderToPay(paymentOrderId: try reader.readStoredString(), amount: try reader.readStoredInteger(),
+                                                   currency: try reader.readStoredString(), paymentMethod: try reader.readStoredString(),
+                                                   psp: try reader.readStoredString())
+            let stageName = try reader.readStoredString()
             guard let stage = Stage(rawValue: stageName) else {
                 throw StoredRecordFormat.DecodingError(description: "unknown attempt stage \(stageName)")
             }
             var attempt = Self(order: order, stage: stage)
-            attempt.calls = Int(try reader.integer(Int64.self))
-            let count = try reader.integer(UInt32.self)
+            attempt.calls = Int(try reader.readStoredInteger(Int64.self))
+            let count = try reader.readStoredInteger(UInt32.self)
             for _ in 0..<count {
-                let statusName = try reader.string()
+                let statusName = try reader.readStoredString()
                 guard let status = PspStatus(rawValue: statusName) else {
                     throw StoredRecordFormat.DecodingError(description: "unknown PSP status \(statusName)")
                 }
                 attempt.results.append(PaymentExecutor.StoredResult(
-                    status: status, pspReference: try reader.optionalString(), errorCode: try reader.optionalString(),
-                    errorMessage: try reader.optionalString(), eventTime: try reader.integer(),
-                    retryAfterMilliseconds: try reader.optionalInteger()))
+                    status: status, pspReference: try reader.readStoredOptionalString(), errorCode: try reader.readStoredOptionalString(),
+                    errorMessage: try reader.readStoredOptionalString(), eventTime: try reader.readStoredInteger(),
+                    retryAfterMilliseconds: try reader.readStoredOptionalInteger()))
             }
-            attempt.published = Int(try reader.integer(Int64.self))
-            attempt.lastError = try reader.optionalString()
-            attempt.traceparent = try reader.optionalString()
+            attempt.published = Int(try reader.readStoredInteger(Int64.self))
+            attempt.lastError = try reader.readStoredOptionalString()
+            attempt.traceparent = try reader.readStoredOptionalString()
             return attempt
         }
     }
@@ -149,37 +165,37 @@ extension PaymentExecutor.Attempt {
 
 extension OutboxEntry {
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 64 + estimatedBytes)
-        writer.integer(producerId)
-        writer.integer(producerEpoch)
-        writer.integer(baseSequence)
-        writer.bool(sealed)
-        writer.integer(UInt32(records.count))
+        var writer = StoredRecordFormat.buffer(capacity: 64 + estimatedBytes)
+        writer.writeInteger(producerId)
+        writer.writeInteger(producerEpoch)
+        writer.writeInteger(baseSequence)
+        writer.writeStoredBool(sealed)
+        writer.writeInteger(UInt32(records.count))
         for record in records {
-            writer.string(record.paymentOrderId)
-            writer.integer(Int64(record.resultIndex))
-            writer.integer(record.timestamp)
-            writer.data(record.value)
-            writer.integer(UInt32(record.headers.count))
+            writer.writeStoredString(record.paymentOrderId)
+            writer.writeInteger(Int64(record.resultIndex))
+            writer.writeInteger(record.timestamp)
+            writer.writeStoredData(record.value)
+            writer.writeInteger(UInt32(record.headers.count))
             for header in record.headers {
-                writer.string(header.key)
-                writer.optionalData(header.value)
+                writer.writeStoredString(header.key)
+                writer.writeStoredOptionalData(header.value)
             }
         }
-        return writer.bytes
+        return writer.storedBytes
     }
 
     static func decode(_ bytes: some Collection<UInt8>) throws -> Self {
         try StoredRecordFormat.decode(Self.self, from: bytes) { reader in
-            var entry = Self(producerId: try reader.integer(), producerEpoch: try reader.integer(), baseSequence: try reader.integer(),
-                             sealed: try reader.bool(), records: [])
-            let count = try reader.integer(UInt32.self)
+            var entry = Self(producerId: try reader.readStoredInteger(), producerEpoch: try reader.readStoredInteger(), baseSequence: try reader.readStoredInteger(),
+                             sealed: try reader.readStoredBool(), records: [])
+            let count = try reader.readStoredInteger(UInt32.self)
             for _ in 0..<count {
-                var record = OutboxRecord(paymentOrderId: try reader.string(), resultIndex: Int(try reader.integer(Int64.self)),
-                                          timestamp: try reader.integer(), value: Data(try reader.data()), headers: [])
-                let headers = try reader.integer(UInt32.self)
+                var record = OutboxRecord(paymentOrderId: try reader.readStoredString(), resultIndex: Int(try reader.readStoredInteger(Int64.self)),
+                                          timestamp: try reader.readStoredInteger(), value: Data(try reader.readStoredData()), headers: [])
+                let headers = try reader.readStoredInteger(UInt32.self)
                 for _ in 0..<headers {
-                    record.headers.append(OutboxRecord.Header(key: try reader.string(), value: try reader.optionalData().map { Data($0) }))
+                    record.headers.append(OutboxRecord.Header(key: try reader.readStoredString(), value: try reader.readStoredOptionalData().map { Data($0) }))
                 }
                 entry.records.append(record)
             }
@@ -190,26 +206,26 @@ extension OutboxEntry {
 
 extension OutboxProducerState {
     func encoded() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.integer(producerId)
-        writer.integer(producerEpoch)
-        writer.integer(nextSerial)
-        writer.integer(UInt32(nextSequences.count))
+        var writer = StoredRecordFormat.buffer()
+        writer.writeInteger(producerId)
+        writer.writeInteger(producerEpoch)
+        writer.writeInteger(nextSerial)
+        writer.writeInteger(UInt32(nextSequences.count))
         for (partition, sequence) in nextSequences.sorted(by: { $0.key < $1.key }) {
-            writer.integer(partition)
-            writer.integer(sequence)
+            writer.writeInteger(partition)
+            writer.writeInteger(sequence)
         }
-        return writer.bytes
+        return writer.storedBytes
     }
 
     static func decode(_ bytes: some Collection<UInt8>) throws -> Self {
         try StoredRecordFormat.decode(Self.self, from: bytes) { reader in
-            var state = Self(producerId: try reader.integer(), producerEpoch: try reader.integer())
-            state.nextSerial = try reader.integer()
-            let count = try reader.integer(UInt32.self)
+            var state = Self(producerId: try reader.readStoredInteger(), producerEpoch: try reader.readStoredInteger())
+            state.nextSerial = try reader.readStoredInteger()
+            let count = try reader.readStoredInteger(UInt32.self)
             for _ in 0..<count {
-                let partition: Int32 = try reader.integer()
-                state.nextSequences[partition] = try reader.integer(Int32.self)
+                let partition: Int32 = try reader.readStoredInteger()
+                state.nextSequences[partition] = try reader.readStoredInteger(Int32.self)
             }
             return state
         }
