@@ -44,11 +44,7 @@ extension ByteBuffer {
     }
 
     mutating func readKafkaCompactNullableString(_ field: StaticString) throws(KafkaCodecError) -> String? {
-        guard let length = try readKafkaCompactLength(field) else { return nil }
-        guard let string = readString(length: length) else {
-            throw KafkaCodecError(.truncated, "\(field) of \(length) bytes runs past the frame")
-        }
-        return string
+        try readKafkaCompactNullableBytes(field).map { String(buffer: $0) }
     }
 
     mutating func readKafkaCompactString(_ field: StaticString) throws(KafkaCodecError) -> String {
