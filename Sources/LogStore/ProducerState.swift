@@ -52,6 +52,9 @@ struct ProducerPartitionState: Equatable, Sendable {
         if epoch != next.epoch {
             next = ProducerPartitionState(epoch: epoch, batches: [])
         }
+        // The window stays in offset order: a producer's batches are appended one after another.
+        assert(next.batches.last.map { entry.baseOffset > $0.baseOffset + Int64($0.lastOffsetDelta) } ?? true,
+               "a producer's batch was appended at or before its previous batch's offsets")
         next.batches.append(entry)
         if next.batches.count > retainedBatches {
             next.batches.removeFirst(next.batches.count - retainedBatches)
@@ -87,9 +90,16 @@ struct ProducerPartitionState: Equatable, Sendable {
         guard count <= Self.retainedBatches else { throw StoredRecordCorrupt() }
         batches = []
         for _ in 0..<count {
-            batches.append(BatchEntry(firstSequence: try reader.read(), lastSequence: try reader.read(),
-                                      baseOffset: try reader.read(), lastOffsetDelta: try reader.read(),
-                                      appendTimeMilliseconds: try reader.read()))
+            let entry = BatchEntry(firstSequence: try reader.read(), lastSequence: try reader.read(),
+                                   baseOffset: try reader.read(), lastOffsetDelta: try reader.read(),
+                                   appendTimeMilliseconds: try reader.read())
+            // What `check` relies on: sequences and offsets as an accepted batch has them, and the
+            // window in offset order. Anything else came from a damaged store.
+            guard entry.firstSequence >= 0, entry.lastSequence >= 0, entry.baseOffset >= 0, entry.lastOffsetDelta >= 0,
+                  batches.last.map({ entry.baseOffset > $0.baseOffset + Int64($0.lastOffsetDelta) }) ?? true else {
+                throw StoredRecordCorrupt()
+            }
+            batches.append(entry)
         }
     }
 }

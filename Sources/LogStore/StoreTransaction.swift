@@ -102,10 +102,21 @@ extension StoreTransaction {
                 var entry = try startingEntry(cursor: cursor, offset: offset)
                 var collected: [UnsafeRawBufferPointer] = []
                 var total = 0
+                // Relied on by every consumer: the batches returned are dense (each starts where
+                // the one before ended) and end within the partition state's next offset.
+                var expectedBase: Int64?
                 while let current = entry {
                     if !collected.isEmpty, total + current.value.count > maxBytes { break }
                     let baseOffset = Int64(bigEndianBytes: current.key) ?? -1
-                    try verifyStoredBatch(current.value, topic: topic, partition: partition, baseOffset: baseOffset)
+                    let lastOffsetDelta = try verifyStoredBatch(current.value, topic: topic, partition: partition, baseOffset: baseOffset)
+                    if let expectedBase, baseOffset != expectedBase {
+                        throw LogStoreError(.corruptBatch, "\(topic)-\(partition) has a batch at offset \(baseOffset) where offset \(expectedBase) was expected: the log's offsets are not dense")
+                    }
+                    let end = baseOffset + Int64(lastOffsetDelta) + 1
+                    guard end <= state.nextOffset else {
+                        throw LogStoreError(.corruptBatch, "the batch at offset \(baseOffset) of \(topic)-\(partition) ends at \(end), past the partition's end \(state.nextOffset)")
+                    }
+                    expectedBase = end
                     collected.append(current.value)
                     total += current.value.count
                     if total >= maxBytes { break }
@@ -232,7 +243,11 @@ extension StoreTransaction {
 }
 
 /// Checks a stored batch before it leaves the store: size, magic and CRC-32C.
-func verifyStoredBatch(_ bytes: UnsafeRawBufferPointer, topic: String, partition: Int32, baseOffset: Int64) throws(LogStoreError) {
+/// Checks a stored batch before it is served: its framing, magic, CRC-32C and that its own base
+/// offset is the one it is stored under (the CRC does not cover that field). Returns its
+/// `lastOffsetDelta`, which the CRC does cover.
+@discardableResult
+func verifyStoredBatch(_ bytes: UnsafeRawBufferPointer, topic: String, partition: Int32, baseOffset: Int64) throws(LogStoreError) -> Int32 {
     func corrupt(_ why: String) -> LogStoreError {
         LogStoreError(.corruptBatch, "batch at offset \(baseOffset) of \(topic)-\(partition) is corrupt: \(why)")
     }
@@ -245,4 +260,9 @@ func verifyStoredBatch(_ bytes: UnsafeRawBufferPointer, topic: String, partition
     guard storedCRC == actualCRC else {
         throw corrupt("CRC-32C mismatch (stored \(String(storedCRC, radix: 16)), computed \(String(actualCRC, radix: 16)))")
     }
+    let storedBase = Int64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: bytes[0..<8])) ?? -1
+    guard storedBase == baseOffset else { throw corrupt("its base offset field says \(storedBase)") }
+    let lastOffsetDelta = Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: bytes[23..<27])) ?? -1
+    guard lastOffsetDelta >= 0 else { throw corrupt("lastOffsetDelta \(lastOffsetDelta)") }
+    return lastOffsetDelta
 }

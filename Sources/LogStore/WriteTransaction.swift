@@ -176,6 +176,7 @@ public final class WriteTransaction: StoreTransaction {
         var state = try partitionState(topicID: record.topicID, partition: partition)
         let baseOffset = state.nextOffset
         let dbi = try logDatabase(topic: topic, partition: partition)
+        try checkLogEnds(at: baseOffset, dbi: dbi, state: state, topic: topic, partition: partition)
         let key = baseOffset.bigEndianBytes
         try recordingWrite {
             do {
@@ -193,6 +194,9 @@ public final class WriteTransaction: StoreTransaction {
                     "\(topic)-\(partition) already holds a batch at or after offset \(baseOffset): partition state and log disagree")
             }
         }
+        // Established here: offsets stay dense (the batch takes the next lastOffsetDelta + 1
+        // offsets); every caller checked the delta (validation, or the fault-injection path).
+        assert(header.lastOffsetDelta >= 0, "a batch reached the log with a negative lastOffsetDelta")
         state.nextOffset = baseOffset + Int64(header.lastOffsetDelta) + 1
         state.sizeBytes += Int64(batch.readableBytes)
         state.batchCount += 1
@@ -304,6 +308,35 @@ public final class WriteTransaction: StoreTransaction {
         guard let dbi else { throw LogStoreError(.storageFailure, "cannot create database \(name)") }
         openedHandles[name] = dbi
         return dbi
+    }
+
+    /// Relied on by every append: the partition state's next offset is where the log's last
+    /// batch ends (or, with no batch left after retention, at least past the last one removed).
+    /// One cursor step per appended batch; a disagreement means a damaged store, refused
+    /// instead of writing offsets that overlap or leave a gap.
+    private func checkLogEnds(at nextOffset: Int64, dbi: MDB_dbi, state: PartitionState, topic: String,
+                              partition: Int32) throws(LogStoreError) {
+        let last: LMDBCursor.Entry?
+        do {
+            last = try lmdb.withCursor(dbi) { cursor in try cursor.last() }
+        } catch let error as LMDBError {
+            throw LogStoreError(error, context: "reading the end of \(topic)-\(partition)")
+        } catch {
+            throw LogStoreError(.storageFailure, "reading the end of \(topic)-\(partition): \(error)")
+        }
+        guard let last else {
+            guard state.batchCount == 0 else {
+                throw LogStoreError(.storageFailure, "\(topic)-\(partition): the partition state counts \(state.batchCount) batches but the log holds none")
+            }
+            return
+        }
+        let base = Int64(bigEndianBytes: last.key) ?? -1
+        let delta = last.value.count >= RecordBatchHeader.size
+            ? Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: last.value[23..<27])) ?? -1) : -1
+        guard base >= 0, delta >= 0, base + delta + 1 == nextOffset else {
+            throw LogStoreError(.storageFailure,
+                "\(topic)-\(partition): the last batch (offset \(base), lastOffsetDelta \(delta)) does not end at the partition state's next offset \(nextOffset): partition state and log disagree")
+        }
     }
 
     private func putPartitionState(_ state: PartitionState, topicID: UInt64, partition: Int32) throws(LogStoreError) {

@@ -288,6 +288,69 @@ struct AppendReadTests {
         #expect(second.records == clientBatch)
     }
 
+    /// Offset density is checked where it is relied on: a stored batch whose own base offset
+    /// field (outside the CRC) disagrees with the key it is stored under is refused by fetch.
+    @Test func aBatchWhoseBaseOffsetFieldChangedIsRefused() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let marker = "MOVE-MY-BASE-OFFSET-0123456789"
+        do {
+            let store = try openStore(directory.path)
+            try await store.createTopic("t", partitions: 1)
+            try await store.append(topic: "t", partition: 0, records: [record("a", "first")])
+            try await store.append(topic: "t", partition: 0, records: [record("b", marker)])
+            store.close()
+        }
+        let file = directory.path + "/data.mdb"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let markerAt = try #require(bytes.range(of: Data(marker.utf8))).lowerBound
+        // The batch starts shortly before its only record's value: base offset 1, magic 2.
+        let start = try #require((markerAt - 90..<markerAt - RecordBatchHeader.size).first { index in
+            bytes[index..<index + 8].elementsEqual([0, 0, 0, 0, 0, 0, 0, 1]) && bytes[index + 16] == 2
+        })
+        bytes[start + 7] = 5
+        try bytes.write(to: URL(fileURLWithPath: file))
+
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        #expect(try await store.fetch(topic: "t", partition: 0, offset: 0, maxBytes: 1).batchCount == 1)
+        do {
+            _ = try await store.fetch(topic: "t", partition: 0, offset: 1)
+            Issue.record("a batch under the wrong offset was returned")
+        } catch let error as LogStoreError {
+            #expect(error.code == .corruptBatch && error.message.contains("base offset field says 5"))
+        }
+    }
+
+    /// The partition state and the log must agree: an append refuses to add offsets after a
+    /// state whose next offset is not where the last batch ends, and fetch refuses a batch that
+    /// ends past the state's end, instead of serving or writing overlapping offsets.
+    @Test func aPartitionStateThatDisagreesWithTheLogIsRefused() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        try await store.createTopic("t", partitions: 1)
+        try await store.append(topic: "t", partition: 0, records: [record("a", "1"), record("b", "2"), record("c", "3")])
+        try await store.write { transaction in
+            let topic = try transaction.requirePartition("t", 0)
+            var state = try transaction.partitionState(topicID: topic.topicID, partition: 0)
+            state.nextOffset = 1
+            try transaction.lmdb.put(transaction.core.partitions, key: StoreKeys.partition(topicID: topic.topicID, partition: 0),
+                                     value: state.encoded())
+        }
+        do {
+            try await store.append(topic: "t", partition: 0, records: [record("d", "4")])
+            Issue.record("an append after a disagreeing partition state was accepted")
+        } catch let error as LogStoreError {
+            #expect(error.code == .storageFailure && error.message.contains("partition state and log disagree"))
+        }
+        do {
+            _ = try await store.fetch(topic: "t", partition: 0, offset: 0)
+            Issue.record("a batch past the partition's end was returned")
+        } catch let error as LogStoreError {
+            #expect(error.code == .corruptBatch && error.message.contains("past the partition's end 1"))
+        }
+    }
+
     @Test func aFlippedByteIsDetectedAndNamed() async throws {
         let directory = TemporaryDirectory(); defer { directory.cleanup() }
         let marker = "CORRUPT-ME-PLEASE-0123456789"

@@ -73,6 +73,11 @@ struct PartitionState: Equatable {
         let hasMaximum = try reader.read(UInt8.self)
         let maximum = try reader.read(Int64.self)
         maxTimestamp = hasMaximum == 0 ? nil : maximum
+        // What every append and fetch relies on: a range that starts at or after 0 and does not
+        // end before it starts, and counts that are not negative.
+        guard logStartOffset >= 0, nextOffset >= logStartOffset, sizeBytes >= 0, batchCount >= 0 else {
+            throw StoredRecordCorrupt()
+        }
     }
 }
 
