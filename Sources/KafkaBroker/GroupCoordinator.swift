@@ -12,7 +12,7 @@ import Telemetry
 /// and persistence of each group's generation and stable membership in the log store (table
 /// `groups`), so groups survive a broker restart.
 package final class GroupCoordinator: Service {
-    static let tableName = "groups"
+    static let tableName = "broker.groups"
 
     private enum Waiter {
         case join(CheckedContinuation<ConsumerGroup.JoinResult, Never>)

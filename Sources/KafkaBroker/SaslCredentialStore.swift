@@ -5,7 +5,7 @@ import Protocol
 /// name (UTF-8) -> `StoredScramCredentials` (salt, iterations, StoredKey, ServerKey per
 /// mechanism). Passwords are never stored.
 package enum SaslCredentialStore {
-    static let tableName = "sasl_credentials"
+    static let tableName = "broker.sasl_credentials"
     /// Kafka's limit on a SCRAM user name is its principal; 255 bytes keeps keys small.
     package static let maximumNameLength = 255
 
@@ -24,7 +24,7 @@ package enum SaslCredentialStore {
 
     /// `sasl_secrets`: the key unknown users' fake salts derive from, so that a name's salt is
     /// the same across restarts whether or not the user exists.
-    static let secretsTableName = "sasl_secrets"
+    static let secretsTableName = "broker.sasl_secrets"
     private static let fakeSaltKeyName = Array("fake-salt-key".utf8)
 
     /// The stored fake-salt key, nil when no user was ever added (the broker then uses a fresh one).

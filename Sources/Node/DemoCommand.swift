@@ -75,7 +75,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let nextOffset = last.offset + 1
                 let count = decoded.count
                 try await store.write { transaction in
-                    let totals = try transaction.table("demo-totals")
+                    let totals = try transaction.table("demo.totals")
                     let key = Array("partition-\(partition)".utf8)
                     let previous = try totals.get(key).map { UInt64(String(decoding: $0, as: UTF8.self)) ?? 0 } ?? 0
                     try totals.put(key, Array(String(previous + UInt64(count)).utf8))

@@ -12,7 +12,7 @@ import Protocol
 /// the dead letter: at least once, told apart by its source offsets). Journal entries that do
 /// not decode are moved to a quarantine table, counted and logged, instead of being dropped.
 enum ExecutorPoison {
-    static let quarantineTable = "executor_attempts_quarantine"
+    static let quarantineTable = "executor.attempts_quarantine"
     /// Dead letters of one produce request stay far below the broker's batch limit.
     static let bytesPerDeadLetterBatch = 4 << 20
 

@@ -30,8 +30,8 @@ public final class PaymentExecutor: Sendable {
     }
 
     enum Tables {
-        static let positions = "executor_positions"
-        static let attempts = "executor_attempts"
+        static let positions = "executor.positions"
+        static let attempts = "executor.attempts"
     }
 
     /// One order's progress, journaled before and after every outside call.

@@ -15,8 +15,8 @@ import Protocol
 /// entry's previous hash is 32 zero bytes.
 /// `audit_by_order`: key = 16-byte order id + u64 sequence, value empty: one order's entries.
 public enum AuditLog {
-    static let table = "audit_log"
-    static let byOrder = "audit_by_order"
+    static let table = "payments.audit_log"
+    static let byOrder = "payments.audit_by_order"
     static let hashSize = SHA256.byteCount
     static let genesisHash = [UInt8](repeating: 0, count: SHA256.byteCount)
 

@@ -6,7 +6,7 @@ import Payments
 /// read per scrape instead of a scan over millions of orders.
 enum OrderStatusCounts {
     /// status raw value -> Int64 big-endian.
-    static let table = "order_status_counts"
+    static let table = "payments.order_status_counts"
 
     static func add(_ deltas: [PaymentStatus: Int64], in transaction: WriteTransaction) throws {
         let counts = try transaction.table(table)

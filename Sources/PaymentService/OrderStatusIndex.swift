@@ -10,7 +10,7 @@ import Payments
 /// `status + cursor`. Written in the same transaction as every change of an order's status
 /// (creation, and the consumer's state writes), so it never disagrees with `orders`.
 enum OrderStatusIndex {
-    static let table = "orders_by_status"
+    static let table = "payments.orders_by_status"
     static let keySize = 1 + 16
 
     static func statusByte(_ status: PaymentStatus) -> UInt8 {

@@ -120,13 +120,13 @@ enum JSON {
 /// The application tables the payment service keeps in the node's LMDB environment.
 enum PaymentTables {
     /// 16-byte order id -> `PaymentOrderState` (hot, fixed size, overwritten in place).
-    static let orders = "orders"
+    static let orders = "payments.orders"
     /// 16-byte order id -> `OrderDetails` JSON (written once, at creation).
-    static let details = "order_details"
+    static let details = "payments.order_details"
     /// SHA-256(merchant id) + client Idempotency-Key (`IdempotencyRecord.tableKey`) ->
     /// `IdempotencyRecord` (57 bytes). An order's history is its audit entries (`AuditLog`),
     /// kept in no separate table.
-    static let idempotency = "idempotency_keys"
+    static let idempotency = "payments.idempotency_keys"
 }
 
 extension WriteTransaction {

@@ -45,7 +45,7 @@ struct PaymentIndexVerifierTests {
         let report = try PaymentIndexVerifier.verify(fixture.store)
         #expect(!report.isConsistent)
         #expect(report.problemCount == 3)
-        #expect(report.problems.contains { $0.contains(AuditLog.hex(successfulId)) && $0.contains("has no orders_by_status entry") })
+        #expect(report.problems.contains { $0.contains(AuditLog.hex(successfulId)) && $0.contains("has no payments.orders_by_status entry") })
         #expect(report.problems.contains { $0.contains("as FAILED, but it is PENDING") })
         #expect(report.problems.contains { $0.contains("says 6 FAILED, the orders hold 1") })
     }
@@ -57,6 +57,6 @@ struct PaymentIndexVerifierTests {
             try transaction.table(OrderStatusIndex.table).put(OrderStatusIndex.key(.pending, [UInt8](repeating: 0xAB, count: 16)), [])
         }
         let report = try PaymentIndexVerifier.verify(fixture.store)
-        #expect(report.problems == ["orders_by_status lists order \(String(repeating: "ab", count: 16)) as PENDING, but there is no such order"])
+        #expect(report.problems == ["payments.orders_by_status lists order \(String(repeating: "ab", count: 16)) as PENDING, but there is no such order"])
     }
 }

@@ -9,8 +9,8 @@ import Protocol
 /// `executor_outbox`: key = partition (u32 BE) + serial (u64 BE), value = JSON `OutboxEntry`.
 /// `executor_producer` / `outbox`: JSON `OutboxProducerState`.
 enum OutboxStore {
-    static let entries = "executor_outbox"
-    static let producerTable = "executor_producer"
+    static let entries = "executor.outbox"
+    static let producerTable = "executor.producer"
     static let producerKey = Array("outbox".utf8)
 
     static func key(partition: Int32, serial: UInt64) -> [UInt8] {
@@ -62,7 +62,7 @@ enum OutboxStore {
         }
     }
 
-    static let quarantine = "executor_outbox_quarantine"
+    static let quarantine = "executor.outbox_quarantine"
 
     /// Moves every outbox entry that cannot be decoded (damaged bytes, or a format this release
     /// does not know) to `executor_outbox_quarantine`, byte for byte under its key, and puts back

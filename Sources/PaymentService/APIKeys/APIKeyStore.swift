@@ -4,8 +4,8 @@ import LogStore
 /// node's HMAC secret in table `node_secrets`. Whoever can read the store has the secret and
 /// the hashes, but never a key: a key cannot be derived from its HMAC.
 public enum APIKeyStore {
-    public static let table = "api_keys"
-    public static let secretTable = "node_secrets"
+    public static let table = "api.keys"
+    public static let secretTable = "api.node_secrets"
     static let secretKey = Array("api_key_hmac".utf8)
     static let secretBytes = 32
 
