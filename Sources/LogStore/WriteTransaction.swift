@@ -176,7 +176,11 @@ public final class WriteTransaction: StoreTransaction {
         var state = try partitionState(topicID: record.topicID, partition: partition)
         let baseOffset = state.nextOffset
         let dbi = try logDatabase(topic: topic, partition: partition)
-        try checkLogEnds(at: baseOffset, dbi: dbi, state: state, topic: topic, partition: partition)
+        let logName = StoreKeys.logDatabaseName(topic: topic, partition: partition)
+        if handles.needsLogEndCheck(logName) {
+            try checkLogEnds(at: baseOffset, dbi: dbi, state: state, topic: topic, partition: partition)
+            handles.markLogEndChecked(logName)
+        }
         let key = baseOffset.bigEndianBytes
         try recordingWrite {
             do {
@@ -312,8 +316,10 @@ public final class WriteTransaction: StoreTransaction {
 
     /// Relied on by every append: the partition state's next offset is where the log's last
     /// batch ends (or, with no batch left after retention, at least past the last one removed).
-    /// One cursor step per appended batch; a disagreement means a damaged store, refused
-    /// instead of writing offsets that overlap or leave a gap.
+    /// A disagreement means a damaged store, refused instead of writing offsets that overlap or
+    /// leave a gap. One cursor step; debug builds take it on every append, release builds on the
+    /// first append to each partition per process (afterwards every append moves both together
+    /// in one transaction, and the per-append cursor cost showed on the writer thread).
     private func checkLogEnds(at nextOffset: Int64, dbi: MDB_dbi, state: PartitionState, topic: String,
                               partition: Int32) throws(LogStoreError) {
         let last: LMDBCursor.Entry?

@@ -24,6 +24,22 @@ struct CoreDatabases: Sendable {
 /// them, and it publishes a handle here only after the transaction that opened it committed.
 final class DatabaseHandles: Sendable {
     private let handles = Mutex<[String: MDB_dbi]>([:])
+    /// Partition logs whose end this process has checked against their partition state
+    /// (`WriteTransaction.checkLogEnds`): after the first append each append keeps the two in
+    /// step itself, so release builds check once per partition and process.
+    private let checkedLogEnds = Mutex<Set<String>>([])
+
+    func needsLogEndCheck(_ name: String) -> Bool {
+        #if DEBUG
+        return true
+        #else
+        return !checkedLogEnds.withLock { $0.contains(name) }
+        #endif
+    }
+
+    func markLogEndChecked(_ name: String) {
+        checkedLogEnds.withLock { _ = $0.insert(name) }
+    }
 
     func handle(named name: String) -> MDB_dbi? {
         handles.withLock { $0[name] }
