@@ -176,10 +176,9 @@ public final class WriteTransaction: StoreTransaction {
         var state = try partitionState(topicID: record.topicID, partition: partition)
         let baseOffset = state.nextOffset
         let dbi = try logDatabase(topic: topic, partition: partition)
-        let logName = StoreKeys.logDatabaseName(topic: topic, partition: partition)
-        if handles.needsLogEndCheck(logName) {
+        if handles.needsLogEndCheck(dbi) {
             try checkLogEnds(at: baseOffset, dbi: dbi, state: state, topic: topic, partition: partition)
-            handles.markLogEndChecked(logName)
+            handles.markLogEndChecked(dbi)
         }
         let key = baseOffset.bigEndianBytes
         try recordingWrite {

@@ -27,18 +27,20 @@ final class DatabaseHandles: Sendable {
     /// Partition logs whose end this process has checked against their partition state
     /// (`WriteTransaction.checkLogEnds`): after the first append each append keeps the two in
     /// step itself, so release builds check once per partition and process.
-    private let checkedLogEnds = Mutex<Set<String>>([])
+    /// Keyed by handle, not name: a handle stays valid for the process (deleted partitions are
+    /// emptied, not dropped), and hashing it costs nothing next to building the name.
+    private let checkedLogEnds = Mutex<Set<MDB_dbi>>([])
 
-    func needsLogEndCheck(_ name: String) -> Bool {
+    func needsLogEndCheck(_ log: MDB_dbi) -> Bool {
         #if DEBUG
         return true
         #else
-        return !checkedLogEnds.withLock { $0.contains(name) }
+        return !checkedLogEnds.withLock { $0.contains(log) }
         #endif
     }
 
-    func markLogEndChecked(_ name: String) {
-        checkedLogEnds.withLock { _ = $0.insert(name) }
+    func markLogEndChecked(_ log: MDB_dbi) {
+        checkedLogEnds.withLock { _ = $0.insert(log) }
     }
 
     func handle(named name: String) -> MDB_dbi? {
