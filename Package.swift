@@ -73,18 +73,29 @@ let package = Package(
                 "CZlib",
                 "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // SASL SCRAM: HMAC and SHA-2 (Crypto), PBKDF2 for Hi() (_CryptoExtras).
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
         ),
+        // The shared, versioned event schema (schemas/paynode/events/v1/events.proto): the
+        // generated messages and the record headers that name them.
+        .target(
+            name: "PaymentEvents",
+            dependencies: ["Protocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PaymentEventsTests",
+            dependencies: ["PaymentEvents", "PaynodeTestSupport", "Protocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strictSwift
+        ),
         // Tracing: a swift-distributed-tracing tracer with W3C trace context, span exporters,
         // and OpenTelemetry messaging spans for Kafka records.
         .executableTarget(
             name: "PaynodeFuzz",
-            dependencies: ["Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["PaymentEvents", "Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .target(
@@ -113,7 +124,7 @@ let package = Package(
         // PaymentService's core over the embedded log: orders, PSP results, one transaction each.
         .target(
             name: "PaymentService",
-            dependencies: [
+            dependencies: ["PaymentEvents", 
                 "Payments", "LogStore", "Protocol", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -126,7 +137,7 @@ let package = Package(
         // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.
         .target(
             name: "PaymentExecutor",
-            dependencies: [
+            dependencies: ["PaymentEvents", 
                 "Payments", "LogStore", "Protocol", "KafkaClient", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PaymentServiceTests",
-            dependencies: ["PaymentService", "Payments", "LogStore", "Protocol", "Telemetry",
+            dependencies: ["PaymentEvents", "PaymentService", "Payments", "LogStore", "Protocol", "Telemetry",
                            .product(name: "Logging", package: "swift-log"), .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSwift
         ),
@@ -302,7 +313,7 @@ let package = Package(
         // exactly-once checker and a latency/throughput report (docs/loadtest.md).
         .executableTarget(
             name: "loadtest",
-            dependencies: [
+            dependencies: ["PaymentEvents", 
                 "KafkaClient", "KafkaClientTLS", "Protocol", "Payments", "Telemetry", "TLSSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
@@ -350,7 +361,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProtocolTests",
-            dependencies: ["Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Protocol", "PaynodeTestSupport", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
             exclude: ["golden", "KafkaDataPath/golden", "KafkaGroups/golden", "Security/golden"],
             swiftSettings: strictSwift
         ),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/Protocol/Events/Generated/events.pb.swift from schemas/**/*.proto.
+# Regenerates Sources/PaymentEvents/Generated/events.pb.swift from schemas/**/*.proto.
 # Run it by hand after changing a .proto file and commit its output; builds and `make test` never
 # run it (they use the committed Swift code, so they need neither protoc nor the plugin).
 #
@@ -20,7 +20,7 @@ url="${SWIFT_PROTOBUF_URL:-https://github.com/apple/swift-protobuf.git}"
 scratch="${PROTOC_GEN_SWIFT_DIR:-${TMPDIR:-/tmp}/paynode-protoc-gen-swift-$version}"
 protoc="${PROTOC:-protoc}"
 schemas="$repo/schemas"
-out="$repo/Sources/Protocol/Events/Generated"
+out="$repo/Sources/PaymentEvents/Generated"
 
 check=false
 case "${1:-}" in

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import LogStore
 import Metrics
+import PaymentEvents
 import Payments
 import Protocol
 import Synchronization

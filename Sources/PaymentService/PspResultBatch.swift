@@ -1,4 +1,5 @@
 import LogStore
+import PaymentEvents
 import Payments
 import Protocol
 import Telemetry

@@ -1,6 +1,7 @@
 import NIOCore
 @testable import PaymentExecutor
 @testable import PaymentService
+import PaymentEvents
 import Protocol
 
 /// The decoders that read untrusted bytes, each as a fuzz target: a target must never trap,

@@ -1,4 +1,5 @@
 import Foundation
+import PaynodeTestSupport
 import Protocol
 import Testing
 @testable import LogStore
@@ -7,14 +8,6 @@ import Testing
 /// every record, with timestamps out of order and retention removing batches.
 @Suite("Time index")
 struct TimeIndexTests {
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 11 ^ state << 17
-        }
-    }
-
     /// The first record at or after `timestamp` by reading everything.
     func bruteForce(_ store: LogStore, _ partition: Int32, _ timestamp: Int64) throws -> Int64? {
         try allRecords(store, "t", partition).first { $0.timestamp >= timestamp }?.offset
@@ -46,7 +39,7 @@ struct TimeIndexTests {
         let store = try openStore(directory.path)
         defer { store.close() }
         try await store.createTopic("t", partitions: 2)
-        var generator = SeededGenerator(state: 20261203)
+        var generator = SeededGenerator(seed: 20261203)
         var timestamps = Set<Int64>()
         var clock: Int64 = 1_700_000_000_000
         for round in 0..<4 {

@@ -1,6 +1,7 @@
 import Foundation
 import LogStore
 import Logging
+import PaymentEvents
 import Payments
 import Protocol
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import LogStore
+import PaymentEvents
 import Payments
 import Protocol
 import Synchronization

@@ -2,6 +2,7 @@ import KafkaClient
 import Logging
 import LogStore
 import Metrics
+import PaymentEvents
 import Payments
 import Protocol
 import Telemetry

@@ -1,4 +1,5 @@
 import NIOCore
+import PaynodeTestSupport
 import Protocol
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import PaymentEvents
 import Payments
 import Protocol
 import Synchronization

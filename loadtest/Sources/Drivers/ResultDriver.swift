@@ -1,6 +1,7 @@
 import Foundation
 import KafkaClient
 import NIOCore
+import PaymentEvents
 import Payments
 import Protocol
 import Telemetry

@@ -1,4 +1,5 @@
 import KafkaClient
+import PaymentEvents
 import Payments
 import Protocol
 

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Protocol
 import SwiftProtobuf
 
 // paynode's shared event schema on the wire: a record's value is one message of

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import Protocol
+@testable import PaymentEvents
+import PaynodeTestSupport
+import Protocol
 
 // Sample messages with every field set, and with every optional field absent.
 enum SampleEvents {
