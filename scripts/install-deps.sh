@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing paynode needs and is missing: Debian packages only when
-# absent (so a prepared machine does no network work). Usage: install-deps.sh [build|test]
+# absent (so a prepared machine does no network work). Usage: install-deps.sh [build|test|bench]
 set -euo pipefail
 
 mode="${1:-build}"
@@ -10,6 +10,11 @@ packages=(liblmdb-dev zlib1g-dev libjemalloc-dev pkg-config)
 # promtool) scrapes the nodes and checks the dashboard's queries and the alerting rules.
 if [[ "$mode" == "test" ]]; then
     packages+=(kcat python3 python3-pip curl prometheus)
+fi
+# The benchmark scripts (Benchmarks/scripts) drive the nodes with ordinary clients too: wrk
+# (keep-alive HTTP/1.1, no pipelining) and nghttp2's h2load (HTTP/2).
+if [[ "$mode" == "bench" ]]; then
+    packages+=(wrk nghttp2-client curl python3)
 fi
 
 missing=()
