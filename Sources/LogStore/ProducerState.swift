@@ -63,7 +63,7 @@ struct ProducerPartitionState: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 4 + batches.count * 28)
+        var writer = StoredRecordWriter(capacity: 4 + batches.count * 28)
         writer.write(Self.storedVersion)
         writer.write(epoch)
         writer.write(UInt8(batches.count))
@@ -83,7 +83,7 @@ struct ProducerPartitionState: Equatable, Sendable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) {
-        var reader = ByteReader(bytes)
+        var reader = StoredRecordReader(bytes)
         guard try reader.read(UInt8.self) >= 1 else { throw StoredRecordCorrupt() }
         epoch = try reader.read()
         let count = Int(try reader.read(UInt8.self))

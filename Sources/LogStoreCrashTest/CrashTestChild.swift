@@ -81,11 +81,9 @@ struct CrashTestChild {
         }
         try await store.write { transaction in
             let result = try transaction.append(topic: topic, partition: partition, records: records)
-            var entry = ByteWriterLite()
-            entry.append(UInt32(bitPattern: partition))
-            entry.append(UInt64(bitPattern: result.baseOffset))
-            entry.append(UInt32(recordCount))
-            try transaction.table(table).put(number.bigEndianBytes, entry.bytes)
+            let entry = UInt32(bitPattern: partition).bigEndianBytes + UInt64(bitPattern: result.baseOffset).bigEndianBytes
+                + UInt32(recordCount).bigEndianBytes
+            try transaction.table(table).put(number.bigEndianBytes, entry)
             try transaction.commitOffset(group: group, topic: topic, partition: partition,
                                          offset: result.lastOffset + 1, metadata: "write \(number)")
         }
@@ -115,13 +113,6 @@ struct CrashTestChild {
                 written += count
             }
         }
-    }
-}
-
-struct ByteWriterLite {
-    var bytes: [UInt8] = []
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 }
 

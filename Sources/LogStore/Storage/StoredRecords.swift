@@ -10,7 +10,7 @@ struct TopicRecord: Equatable {
     var configuration: TopicConfiguration
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 40)
+        var writer = StoredRecordWriter(capacity: 40)
         writer.write(Self.version)
         writer.write(topicID)
         writer.write(partitionCount)
@@ -28,7 +28,7 @@ struct TopicRecord: Equatable {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) {
-        var reader = ByteReader(bytes)
+        var reader = StoredRecordReader(bytes)
         guard try reader.read(UInt8.self) >= 1 else { throw StoredRecordCorrupt() }
         topicID = try reader.read()
         partitionCount = try reader.read()
@@ -49,7 +49,7 @@ struct PartitionState: Equatable {
     var maxTimestamp: Int64?
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 42)
+        var writer = StoredRecordWriter(capacity: 42)
         writer.write(Self.version)
         writer.write(logStartOffset)
         writer.write(nextOffset)
@@ -63,7 +63,7 @@ struct PartitionState: Equatable {
     init() {}
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) {
-        var reader = ByteReader(bytes)
+        var reader = StoredRecordReader(bytes)
         let version = try reader.read(UInt8.self)
         guard version >= 1 else { throw StoredRecordCorrupt() }
         logStartOffset = try reader.read()
@@ -86,7 +86,7 @@ extension CommittedOffset {
     static let storedVersion: UInt8 = 1
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 32 + (metadata?.utf8.count ?? 0))
+        var writer = StoredRecordWriter(capacity: 32 + (metadata?.utf8.count ?? 0))
         writer.write(Self.storedVersion)
         writer.write(offset)
         writer.write(leaderEpoch)
@@ -96,7 +96,7 @@ extension CommittedOffset {
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) {
-        var reader = ByteReader(bytes)
+        var reader = StoredRecordReader(bytes)
         guard try reader.read(UInt8.self) >= 1 else { throw StoredRecordCorrupt() }
         let offset: Int64 = try reader.read()
         let leaderEpoch: Int32 = try reader.read()
@@ -109,20 +109,20 @@ extension CommittedOffset {
 /// Keys of the store's tables. Integers are big-endian so memcmp order is numeric order.
 enum StoreKeys {
     static func partition(topicID: UInt64, partition: Int32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 12)
+        var writer = StoredRecordWriter(capacity: 12)
         writer.write(topicID)
         writer.write(partition)
         return writer.bytes
     }
 
     static func groupPrefix(_ group: String) -> [UInt8] {
-        var writer = ByteWriter(capacity: 2 + group.utf8.count)
+        var writer = StoredRecordWriter(capacity: 2 + group.utf8.count)
         writer.writeShortString(group)
         return writer.bytes
     }
 
     static func groupOffset(group: String, topic: String, partition: Int32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 8 + group.utf8.count + topic.utf8.count)
+        var writer = StoredRecordWriter(capacity: 8 + group.utf8.count + topic.utf8.count)
         writer.writeShortString(group)
         writer.writeShortString(topic)
         writer.write(partition)
@@ -130,12 +130,12 @@ enum StoreKeys {
     }
 
     static func decodeGroupOffset(_ key: UnsafeRawBufferPointer) throws(StoredRecordCorrupt) -> (group: String, topic: String, partition: Int32) {
-        var reader = ByteReader(key)
+        var reader = StoredRecordReader(key)
         return (try reader.readShortString(), try reader.readShortString(), try reader.read())
     }
 
     static func producer(producerId: Int64, topicID: UInt64, partition: Int32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 20)
+        var writer = StoredRecordWriter(capacity: 20)
         writer.write(producerId)
         writer.write(topicID)
         writer.write(partition)

@@ -16,7 +16,7 @@ enum TimeIndex {
 
     /// Timestamps ordered as unsigned big-endian bytes: the sign bit flipped.
     static func key(topicID: UInt64, partition: Int32, timestamp: Int64) -> [UInt8] {
-        var writer = ByteWriter(capacity: keySize)
+        var writer = StoredRecordWriter(capacity: keySize)
         writer.write(topicID)
         writer.write(partition)
         writer.write(UInt64(bitPattern: timestamp) ^ (1 << 63))

@@ -1,7 +1,7 @@
 /// Fixed-layout, big-endian encoding of the small records the store keeps beside the log
 /// (topic descriptions, partition state, offsets, producer state). Big-endian so that keys
 /// sort by memcmp in numeric order, which LMDB relies on.
-struct ByteWriter {
+struct StoredRecordWriter {
     private(set) var bytes: [UInt8] = []
 
     init(capacity: Int = 32) { bytes.reserveCapacity(capacity) }
@@ -28,9 +28,9 @@ struct ByteWriter {
     }
 }
 
-/// Reads what `ByteWriter` wrote; a short or malformed record is a `StoredRecordCorrupt`
+/// Reads what `StoredRecordWriter` wrote; a short or malformed record is a `StoredRecordCorrupt`
 /// error rather than a trap, since it came from disk.
-struct ByteReader {
+struct StoredRecordReader {
     private let bytes: UnsafeRawBufferPointer
     private(set) var position = 0
 
