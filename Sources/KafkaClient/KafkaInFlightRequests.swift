@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The requests written on one connection and not yet answered, in write order. A Kafka broker
 /// answers the requests of a connection in the order it received them, so each response must
 /// carry the correlation id of the oldest entry; anything else means the stream is out of sync
@@ -10,49 +12,35 @@ struct KafkaInFlightRequests<Token> {
         case protocolViolation(expected: Int32?, failed: [Token])
     }
 
-    private var entries: [(correlationId: Int32, token: Token)] = []
-    private var head = 0
+    private var entries = CircularBuffer<(correlationId: Int32, token: Token)>()
 
-    var count: Int { entries.count - head }
-    var isEmpty: Bool { count == 0 }
+    var count: Int { entries.count }
+    var isEmpty: Bool { entries.isEmpty }
 
     mutating func append(correlationId: Int32, token: Token) {
         entries.append((correlationId, token))
     }
 
     mutating func receive(correlationId: Int32) -> ReceiveAction {
-        guard head < entries.count else {
+        guard let oldest = entries.first else {
             return .protocolViolation(expected: nil, failed: [])
         }
-        let oldest = entries[head]
         guard oldest.correlationId == correlationId else {
             return .protocolViolation(expected: oldest.correlationId, failed: removeAll())
         }
-        head += 1
-        compactIfNeeded()
+        entries.removeFirst()
         return .deliver(oldest.token)
     }
 
     /// Whether the request is still waiting (for timeouts).
     func contains(correlationId: Int32) -> Bool {
-        entries[head...].contains { $0.correlationId == correlationId }
+        entries.contains { $0.correlationId == correlationId }
     }
 
     /// Empties the queue (connection lost, timeout), oldest first.
     mutating func removeAll() -> [Token] {
-        let tokens = entries[head...].map(\.token)
-        entries.removeAll()
-        head = 0
+        let tokens = entries.map(\.token)
+        entries.removeAll(keepingCapacity: true)
         return tokens
-    }
-
-    private mutating func compactIfNeeded() {
-        if head == entries.count {
-            entries.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64, head * 2 >= entries.count {
-            entries.removeFirst(head)
-            head = 0
-        }
     }
 }

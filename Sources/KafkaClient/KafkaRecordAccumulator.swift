@@ -1,3 +1,4 @@
+import NIOCore
 import Protocol
 
 /// The producer's batching, as pure state: records wait per partition until their partition
@@ -26,30 +27,20 @@ struct KafkaRecordAccumulator<Token> {
     }
 
     private struct Queue {
-        var pending: [Pending] = []
-        var head = 0
+        var pending = CircularBuffer<Pending>()
         var bytes = 0
 
-        var count: Int { pending.count - head }
-        var oldest: Pending? { head < pending.count ? pending[head] : nil }
+        var count: Int { pending.count }
+        var oldest: Pending? { pending.first }
 
         mutating func take(maxRecords: Int, maxBytes: Int) -> [Pending] {
             var taken: [Pending] = []
             var size = RecordBatchHeader.size
-            while head < pending.count, taken.count < maxRecords {
-                let next = pending[head]
+            while let next = pending.first, taken.count < maxRecords {
                 if !taken.isEmpty, size + next.size > maxBytes { break }
-                taken.append(next)
+                taken.append(pending.removeFirst())
                 size += next.size
                 bytes -= next.size
-                head += 1
-            }
-            if head == pending.count {
-                pending.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head >= 1024, head * 2 >= pending.count {
-                pending.removeFirst(head)
-                head = 0
             }
             return taken
         }
@@ -110,7 +101,7 @@ struct KafkaRecordAccumulator<Token> {
         var tokens: [Token] = []
         for partition in queues.keys.sorted() {
             let queue = queues[partition]!
-            tokens.append(contentsOf: queue.pending[queue.head...].map(\.token))
+            tokens.append(contentsOf: queue.pending.map(\.token))
         }
         queues.removeAll()
         pendingCount = 0
