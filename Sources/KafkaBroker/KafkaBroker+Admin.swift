@@ -195,3 +195,75 @@ extension KafkaBroker {
 /// Ends a validate-only CreateTopics transaction: thrown after every check passed, so the
 /// transaction rolls back.
 private struct ValidatedOnly: Error {}
+
+/// DescribeConfigs.
+extension KafkaBroker {
+    func describeConfigs(_ request: DescribeConfigsRequest, version: Int16, session: KafkaSession) -> DescribeConfigsResponse {
+        let configuration = self.configuration
+        let catalog = ConfigCatalog(node: .init(nodeId: configuration.nodeId, defaultPartitions: configuration.defaultPartitions,
+                                                autoCreateTopics: configuration.autoCreateTopics,
+                                                maximumBatchBytes: store.configuration.maximumBatchBytes,
+                                                maximumFetchBytes: configuration.maximumFetchBytes))
+        // Each resource answered once, and no more of them than a Metadata request may name.
+        var seen = Set<String>()
+        var resources = request.resources.filter { seen.insert("\($0.resourceType)/\($0.resourceName)").inserted }
+        var refused: [DescribeConfigsRequest.Resource] = []
+        let limit = configuration.requestLimits.maximumTopicsPerRequest
+        if resources.count > limit {
+            refused = Array(resources[limit...])
+            resources = Array(resources[..<limit])
+            rejections.warning(key: "request-limit-describe-configs", "refused resources of an oversized DescribeConfigs request",
+                               metadata: ["resources": "\(resources.count + refused.count)", "limit": "\(limit)"])
+        }
+        let documentation = version >= 3 && request.includeDocumentation
+        var results: [DescribeConfigsResponse.Result] = []
+        for resource in resources {
+            func fail(_ code: KafkaErrorCode, _ message: String) {
+                results.append(.init(errorCode: code.rawValue, errorMessage: message, resourceType: resource.resourceType,
+                                     resourceName: resource.resourceName))
+            }
+            let entries: [ConfigCatalog.Entry]
+            switch resource.resourceType {
+            case ConfigCatalog.topicResource:
+                guard authorized(session, .describeConfigs, .topic(resource.resourceName)) else {
+                    fail(.topicAuthorizationFailed, "\(session.principal) may not describe the configs of topic \(resource.resourceName)")
+                    continue
+                }
+                let description: TopicDescription?
+                do {
+                    description = try store.describe(topic: resource.resourceName)
+                } catch {
+                    fail(kafkaErrorCode(for: error), "\(error)")
+                    continue
+                }
+                guard let description else {
+                    fail(.unknownTopicOrPartition, "topic \(resource.resourceName) does not exist")
+                    continue
+                }
+                entries = catalog.topicEntries(description)
+            case ConfigCatalog.brokerResource:
+                guard resource.resourceName.isEmpty || resource.resourceName == String(configuration.nodeId) else {
+                    fail(.invalidRequest, "broker \(resource.resourceName) is not this node (\(configuration.nodeId))")
+                    continue
+                }
+                guard authorized(session, .describeConfigs, .cluster) else {
+                    fail(.clusterAuthorizationFailed, "\(session.principal) may not describe the node's configs")
+                    continue
+                }
+                entries = catalog.brokerEntries()
+            default:
+                fail(.invalidRequest, "configs of resource type \(resource.resourceType) are not served (topics: 2, brokers: 4)")
+                continue
+            }
+            results.append(.init(resourceType: resource.resourceType, resourceName: resource.resourceName,
+                                 configs: ConfigCatalog.select(entries, keys: resource.configurationKeys,
+                                                               synonyms: request.includeSynonyms, documentation: documentation)))
+        }
+        results += refused.map {
+            .init(errorCode: KafkaErrorCode.invalidRequest.rawValue, errorMessage: "more than \(limit) resources in one request",
+                  resourceType: $0.resourceType, resourceName: $0.resourceName)
+        }
+        countRequest(.describeConfigs, error: refused.isEmpty ? .none : .invalidRequest)
+        return DescribeConfigsResponse(results: results)
+    }
+}

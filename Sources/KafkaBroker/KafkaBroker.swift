@@ -41,7 +41,8 @@ package final class KafkaBroker: Sendable {
     static let implementedAPIs: [KafkaAPIKey] = [
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
-        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .saslHandshake, .saslAuthenticate,
+        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs,
+        .saslHandshake, .saslAuthenticate,
     ]
 
     let store: LogStore
@@ -247,6 +248,8 @@ package final class KafkaBroker: Sendable {
             return respond(await createAcls(try CreateAclsRequest.decode(from: &body, version: version), session: session))
         case .deleteAcls:
             return respond(await deleteAcls(try DeleteAclsRequest.decode(from: &body, version: version), session: session))
+        case .describeConfigs:
+            return respond(describeConfigs(try DescribeConfigsRequest.decode(from: &body, version: version), version: version, session: session))
         case .saslHandshake:
             let request = try SaslHandshakeRequest.decode(from: &body, version: version)
             return saslHandshake(request, header: header, session: &session, logger: logger)

@@ -90,7 +90,7 @@ public final class KafkaConnection: Sendable {
                                                clientId: configuration.clientId, timeout: configuration.requestTimeout,
                                                expectsResponse: true) { ApiVersionsRequest().encode(into: &$0, version: version) }
                 correlationId += 1
-                let response = try decode(ApiVersionsResponse.self, from: frame ?? ByteBuffer(), version: version, broker: broker)
+                let response = try decode(ApiVersionsResponse.self, of: .apiVersions, from: frame ?? ByteBuffer(), version: version, broker: broker)
                 if let retry = KafkaAPIVersions.apiVersionsRetryVersion(after: response, tried: version) {
                     version = retry
                     continue
@@ -128,12 +128,12 @@ public final class KafkaConnection: Sendable {
                     let frame = try await exchange(channel: channel, api: .saslHandshake, version: 1, correlationId: id,
                                                    clientId: configuration.clientId, timeout: configuration.requestTimeout,
                                                    expectsResponse: true) { request.encode(into: &$0, version: 1) }
-                    next = try client.receive(try decode(SaslHandshakeResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                    next = try client.receive(try decode(SaslHandshakeResponse.self, of: .saslHandshake, from: frame ?? ByteBuffer(), version: 1, broker: broker))
                 case .sendAuthenticate(let request):
                     let frame = try await exchange(channel: channel, api: .saslAuthenticate, version: 1, correlationId: id,
                                                    clientId: configuration.clientId, timeout: configuration.requestTimeout,
                                                    expectsResponse: true) { request.encode(into: &$0, version: 1) }
-                    next = try client.receive(try decode(SaslAuthenticateResponse.self, from: frame ?? ByteBuffer(), version: 1, broker: broker))
+                    next = try client.receive(try decode(SaslAuthenticateResponse.self, of: .saslAuthenticate, from: frame ?? ByteBuffer(), version: 1, broker: broker))
                 }
             } catch var error as KafkaClientError {
                 error.broker = error.broker ?? broker
@@ -169,7 +169,7 @@ public final class KafkaConnection: Sendable {
                                             clientId: configuration.clientId, timeout: timeout ?? configuration.requestTimeout,
                                             expectsResponse: request.expectsResponse) { request.encode(into: &$0, version: version) }
         guard let frame else { return nil }
-        return try Self.decode(Request.Response.self, from: frame, version: version, broker: address.description)
+        return try Self.decode(Request.Response.self, of: Request.apiKey, from: frame, version: version, broker: address.description)
     }
 
     /// Like `send`, for requests that always get a response.
@@ -206,10 +206,11 @@ public final class KafkaConnection: Sendable {
         return try await response.futureResult.get()
     }
 
-    private static func decode<Response: KafkaResponseBody>(_ type: Response.Type, from frame: ByteBuffer, version: Int16,
-                                                           broker: String) throws(KafkaClientError) -> Response {
+    private static func decode<Response: KafkaResponseBody>(_ type: Response.Type, of api: KafkaAPIKey, from frame: ByteBuffer,
+                                                           version: Int16, broker: String) throws(KafkaClientError) -> Response {
         var body = frame
         do {
+            try KafkaResponseFrame.skipHeaderTaggedFields(in: &body, api: api, version: version)
             return try Response.decode(from: &body, version: version)
         } catch {
             throw KafkaClientError(.protocolViolation, "cannot decode \(Response.self) v\(version): \(error)", broker: broker)

@@ -14,6 +14,7 @@ extension KafkaRequest {
 extension ApiVersionsRequest: KafkaRequest { public typealias Response = ApiVersionsResponse }
 extension MetadataRequest: KafkaRequest { public typealias Response = MetadataResponse }
 extension CreateTopicsRequest: KafkaRequest { public typealias Response = CreateTopicsResponse }
+extension DescribeConfigsRequest: KafkaRequest { public typealias Response = DescribeConfigsResponse }
 extension ListOffsetsRequest: KafkaRequest { public typealias Response = ListOffsetsResponse }
 extension FetchRequest: KafkaRequest { public typealias Response = FetchResponse }
 extension OffsetCommitRequest: KafkaRequest { public typealias Response = OffsetCommitResponse }

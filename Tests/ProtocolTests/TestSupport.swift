@@ -59,3 +59,11 @@ let sampleRecords: [Record] = [
     Record(timestamp: 1_699_999_999_000, key: [], value: nil, headers: [RecordHeader(key: "ключ", value: [])]),
     Record(timestamp: 1_700_000_000_100, key: Array(repeating: 0xAB, count: 300), value: Array(repeating: 7, count: 1000)),
 ]
+
+extension String {
+    /// A byte as two lowercase hex digits (golden-bytes tests).
+    init(format2 byte: UInt8) {
+        let digits = Array("0123456789abcdef")
+        self.init([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+    }
+}

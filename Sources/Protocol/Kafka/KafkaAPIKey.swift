@@ -22,6 +22,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case describeAcls = 29
     case createAcls = 30
     case deleteAcls = 31
+    case describeConfigs = 32
     case saslAuthenticate = 36
 
     public var supportedVersions: ClosedRange<Int16> {
@@ -44,6 +45,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .createTopics: 0...4
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
+        case .describeConfigs: 1...4
         case .saslAuthenticate: 0...2
         }
     }
@@ -71,6 +73,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .createTopics: 5
         case .initProducerId: 2
         case .describeAcls, .createAcls, .deleteAcls: 2
+        case .describeConfigs: 4
         case .saslAuthenticate: 2
         }
     }
@@ -102,6 +105,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
+        case .describeConfigs: "DescribeConfigs"
         case .saslAuthenticate: "SaslAuthenticate"
         }
     }

@@ -46,6 +46,14 @@ public enum KafkaResponseFrame {
         try KafkaFrameSize.set(in: &buffer)
         return buffer
     }
+
+    /// The client's side of the response header after the correlation id: v1 (flexible
+    /// versions, except ApiVersions, whose header stays v0 so a client can read its error)
+    /// ends with tagged fields, skipped here before the body is decoded.
+    public static func skipHeaderTaggedFields(in body: inout ByteBuffer, api: KafkaAPIKey, version: Int16) throws(KafkaCodecError) {
+        guard api.isFlexible(version), api != .apiVersions else { return }
+        try body.skipKafkaTaggedFields("response header tagged fields")
+    }
 }
 
 enum KafkaFrameSize {

@@ -83,6 +83,25 @@ extension ByteBuffer {
         return elements
     }
 
+    /// A compact array that may be null (N + 1 elements, 0 for null), checked like
+    /// `readKafkaCompactArray`.
+    mutating func readKafkaCompactNullableArray<Element>(_ field: StaticString, minimumElementSize: Int = 1,
+                                                         _ element: (inout ByteBuffer) throws(KafkaCodecError) -> Element) throws(KafkaCodecError) -> [Element]? {
+        guard let first = getInteger(at: readerIndex, as: UInt8.self) else {
+            throw KafkaCodecError(.truncated, "\(field) runs past the frame")
+        }
+        if first == 0 {
+            moveReaderIndex(forwardBy: 1)
+            return nil
+        }
+        return try readKafkaCompactArray(field, minimumElementSize: minimumElementSize, element)
+    }
+
+    mutating func writeKafkaCompactNullableArray<Element>(_ elements: [Element]?, _ element: (inout ByteBuffer, Element) -> Void) {
+        guard let elements else { writeKafkaUnsignedVarint(0); return }
+        writeKafkaCompactArray(elements, element)
+    }
+
     mutating func writeKafkaCompactNullableString(_ string: String?) {
         guard let string else { writeKafkaUnsignedVarint(0); return }
         writeKafkaUnsignedVarint(UInt32(string.utf8.count) + 1)
@@ -131,5 +150,55 @@ extension ByteBuffer {
     /// An empty tagged-field section: paynode sends no tagged fields.
     mutating func writeKafkaEmptyTaggedFields() {
         writeInteger(UInt8(0))
+    }
+}
+
+/// The same field in either encoding: an API's flexible versions (compact) and its classic ones,
+/// so a codec that spans both is written once.
+extension ByteBuffer {
+    mutating func readKafkaString(_ field: StaticString, flexible: Bool) throws(KafkaCodecError) -> String {
+        try flexible ? readKafkaCompactString(field) : readKafkaString(field)
+    }
+
+    mutating func readKafkaNullableString(_ field: StaticString, flexible: Bool) throws(KafkaCodecError) -> String? {
+        try flexible ? readKafkaCompactNullableString(field) : readKafkaNullableString(field)
+    }
+
+    mutating func readKafkaArray<Element>(_ field: StaticString, flexible: Bool, minimumElementSize: Int = 1,
+                                          _ element: (inout ByteBuffer) throws(KafkaCodecError) -> Element) throws(KafkaCodecError) -> [Element] {
+        try flexible ? readKafkaCompactArray(field, minimumElementSize: minimumElementSize, element)
+            : readKafkaArray(field, minimumElementSize: minimumElementSize, element)
+    }
+
+    mutating func readKafkaNullableArray<Element>(_ field: StaticString, flexible: Bool, minimumElementSize: Int = 1,
+                                                  _ element: (inout ByteBuffer) throws(KafkaCodecError) -> Element) throws(KafkaCodecError) -> [Element]? {
+        try flexible ? readKafkaCompactNullableArray(field, minimumElementSize: minimumElementSize, element)
+            : readKafkaNullableArray(field, minimumElementSize: minimumElementSize, element)
+    }
+
+    /// The tagged fields that end a flexible structure; nothing in a classic one.
+    mutating func skipKafkaTaggedFields(_ field: StaticString, flexible: Bool) throws(KafkaCodecError) {
+        if flexible { try skipKafkaTaggedFields(field) }
+    }
+
+    mutating func writeKafkaString(_ string: String, flexible: Bool) {
+        if flexible { writeKafkaCompactString(string) } else { writeKafkaString(string) }
+    }
+
+    mutating func writeKafkaNullableString(_ string: String?, flexible: Bool) {
+        if flexible { writeKafkaCompactNullableString(string) } else { writeKafkaNullableString(string) }
+    }
+
+    mutating func writeKafkaArray<Element>(_ elements: [Element], flexible: Bool, _ element: (inout ByteBuffer, Element) -> Void) {
+        if flexible { writeKafkaCompactArray(elements, element) } else { writeKafkaArray(elements, element) }
+    }
+
+    mutating func writeKafkaNullableArray<Element>(_ elements: [Element]?, flexible: Bool, _ element: (inout ByteBuffer, Element) -> Void) {
+        if flexible { writeKafkaCompactNullableArray(elements, element) } else { writeKafkaNullableArray(elements, element) }
+    }
+
+    /// Empty tagged fields at the end of a flexible structure.
+    mutating func writeKafkaEmptyTaggedFields(flexible: Bool) {
+        if flexible { writeKafkaEmptyTaggedFields() }
     }
 }

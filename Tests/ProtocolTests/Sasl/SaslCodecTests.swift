@@ -107,9 +107,3 @@ import Testing
     }
 }
 
-extension String {
-    fileprivate init(format2 byte: UInt8) {
-        let digits = Array("0123456789abcdef")
-        self.init([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-    }
-}

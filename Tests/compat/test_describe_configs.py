@@ -1,0 +1,60 @@
+"""DescribeConfigs (issue 21) with unmodified clients against `paynode broker`: confluent-kafka's
+AdminClient (librdkafka, which sends v1-v4 as the broker allows) and kafka-python's admin
+client read a topic's configs as created, the broker's own, and an unknown topic's error."""
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+from kafka.admin import ConfigResource as KConfigResource, ConfigResourceType, KafkaAdminClient
+
+
+def create(admin, name, config):
+    futures = admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1, config=config)])
+    futures[name].result(timeout=30)
+
+
+def test_confluent_admin_describes_topic_and_broker_configs(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    create(admin, "described", {"retention.ms": "3600000", "retention.bytes": "1048576"})
+    create(admin, "defaults", {})
+    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "described"),
+                                      ConfigResource(ConfigResource.Type.TOPIC, "defaults"),
+                                      ConfigResource(ConfigResource.Type.BROKER, "0")])
+    configs = {resource.name: future.result(timeout=30) for resource, future in futures.items()}
+    described = configs["described"]
+    assert described["retention.ms"].value == "3600000"
+    assert described["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert described["retention.bytes"].value == "1048576"
+    assert described["cleanup.policy"].value == "delete"
+    assert all(entry.is_read_only for entry in described.values())
+    defaults = configs["defaults"]
+    assert defaults["retention.ms"].value == "-1"
+    assert defaults["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
+    node = configs["0"]
+    assert node["broker.id"].value == "0"
+    assert int(node["message.max.bytes"].value) == int(described["max.message.bytes"].value) > 0
+
+
+def test_confluent_admin_gets_an_error_for_an_unknown_topic(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "no-such-topic")])
+    with pytest.raises(Exception) as raised:
+        list(futures.values())[0].result(timeout=30)
+    assert "UNKNOWN_TOPIC" in str(raised.value).upper() or "does not exist" in str(raised.value)
+
+
+def test_kafka_python_admin_describes_topic_configs(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    create(admin, "kp-described", {"retention.ms": "120000"})
+    client = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=30000)
+    try:
+        # kafka-python 3: {resource type: {name: {key: {value, source, ...}}}}; "modified" (its
+        # default filter) keeps only values set on the topic.
+        modified = client.describe_configs([KConfigResource(ConfigResourceType.TOPIC, "kp-described")], include_synonyms=True)
+        (by_name,) = modified.values()
+        entries = by_name["kp-described"]
+        assert set(entries) == {"retention.ms"}, entries
+        assert str(entries["retention.ms"]["value"]) == "120000", entries
+        everything = client.describe_configs([KConfigResource(ConfigResourceType.TOPIC, "kp-described")], config_filter="all")
+        (by_name,) = everything.values()
+        assert by_name["kp-described"]["cleanup.policy"]["value"] == "delete"
+    finally:
+        client.close()
