@@ -93,39 +93,33 @@ public final class PaymentService: Sendable {
 
     // MARK: Orders
 
-    public struct Response: Sendable, Hashable {
-        public var status: Int
-        public var body: String
-        public var replayed: Bool
-    }
-
     /// The longest Idempotency-Key, in UTF-8 bytes.
     public static let maximumIdempotencyKeyBytes = 255
 
     /// `POST /v1/payment-orders`: validates, then in one transaction stores the order (PENDING),
     /// the idempotency record and the `PaymentOrderCreated` record. The same key with the same
-    /// request replays the first response; with another request it is refused (422).
+    /// request replays the first creation; with another request it is refused.
     /// `merchant`: the only merchant the caller may create orders for (its API key's), nil for
-    /// any; an order for another is refused 403 before anything is stored.
-    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws -> Response {
+    /// any; an order for another is refused before anything is stored.
+    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws
+        -> CreateOrderOutcome {
         guard let key = idempotencyKey, !key.isEmpty else {
-            return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 bytes)")
+            return .invalid(PaymentRequestError(code: "idempotency_key_missing", message: "the Idempotency-Key header is required (1 to 255 bytes)"))
         }
         // Bytes, not Characters: the key is stored as its UTF-8 bytes (an LMDB key, at most 511
         // bytes), and 255 multi-byte characters would be up to 1020 of them.
         guard key.utf8.count <= Self.maximumIdempotencyKeyBytes else {
-            return Self.error(400, "idempotency_key_too_long",
-                              "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted")
+            return .invalid(PaymentRequestError(
+                code: "idempotency_key_too_long",
+                message: "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted"))
         }
         let request: CreateOrderRequest
         do {
             request = try CreateOrderRequest.parse(body)
         } catch {
-            return Self.error(400, error.code, error.message)
+            return .invalid(error)
         }
-        if let merchant, request.merchantId != merchant {
-            return Self.error(403, "forbidden", "this API key creates orders only for its own merchant")
-        }
+        if let merchant, request.merchantId != merchant { return .merchantForbidden }
         let canonical = request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
@@ -137,39 +131,35 @@ public final class PaymentService: Sendable {
         let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent, tracer: tracer)
         if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(idText) }
         defer { span.end() }
-        let response: Response
+        let outcome: CreateOrderOutcome
         do {
-            response = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
-                                             traceContext: traceContext)
+            outcome = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
+                                            traceContext: traceContext)
         } catch {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
             throw error
         }
-        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(response.replayed)
-        if response.status == 201, !response.replayed {
-            ordersPublished.increment()
-        }
-        return response
+        let replayed = if case .replayed = outcome { true } else { false }
+        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(replayed)
+        if case .created = outcome { ordersPublished.increment() }
+        return outcome
     }
 
     /// The order (PENDING), its idempotency record and its `PaymentOrderCreated` record, in one
     /// transaction; or the stored response when the key was seen before.
     private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, idText: String, key: String, canonical: String,
-                            now: Int64, traceContext: TraceContext) async throws -> Response {
+                            now: Int64, traceContext: TraceContext) async throws -> CreateOrderOutcome {
         let traceId = traceContext.traceIDHex
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             let tableKey = IdempotencyRecord.tableKey(merchantId: request.merchantId, idempotencyKey: key)
             if let stored = try idempotency.get(tableKey) {
-                func reused() -> Response {
-                    Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
-                }
                 guard let record = IdempotencyRecord(decoding: stored) else {
                     throw StoredRecordError(description: "the idempotency record of key \(key) is not a \(IdempotencyRecord.size)-byte record")
                 }
-                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused() }
-                return Response(status: 201, body: try Self.creationReply(of: record, in: transaction), replayed: true)
+                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return .idempotencyKeyReused(key: key) }
+                return .replayed(order: try Self.creationReply(of: record, in: transaction))
             }
             let details = OrderDetails(paymentOrderId: idText, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
@@ -191,13 +181,12 @@ public final class PaymentService: Sendable {
             try self.appendEvent(created, key: idText, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
             let body = Self.orderJSON(details: details, state: state, history: nil)
-            let response = Response(status: 201, body: body, replayed: false)
             try idempotency.put(tableKey, IdempotencyRecord(canonicalRequest: canonical, paymentOrderId: id, createdAt: now).encoded())
-            return response
+            return .created(order: body)
         }
     }
 
-    /// The 201 reply an order's creation gave: its JSON at creation, from its details (written
+    /// The reply an order's creation gave: its JSON at creation, from its details (written
     /// once, in the creating transaction) and the PENDING state it was created in.
     static func creationReply(of record: IdempotencyRecord, in transaction: WriteTransaction) throws -> String {
         guard let bytes = try transaction.table(PaymentTables.details).get(record.paymentOrderId.bytes) else {
@@ -211,7 +200,7 @@ public final class PaymentService: Sendable {
     /// The most history entries one `GET /v1/payment-orders/{id}` shows unless configured.
     public static let defaultHistoryPageEntries = 100
 
-    /// `GET /v1/payment-orders/{id}`: the order with one page of its result history, or nil.
+    /// `GET /v1/payment-orders/{id}`: the order with one page of its result history.
     /// `historyCursor` is the position of the page's first entry (0: from the first); at most
     /// `historyLimit` entries are shown, and when more follow the order carries
     /// `"historyTruncated":true` and `"historyNextCursor":N` (the position to ask for next).
@@ -219,18 +208,18 @@ public final class PaymentService: Sendable {
     /// unbounded answer could be made arbitrarily large by whoever can produce results.
     ///
     /// `merchant`: the only merchant whose orders the caller sees (nil: every merchant); another
-    /// merchant's order is nil, as if it did not exist.
+    /// merchant's order is not found, as if it did not exist.
     public func order(_ text: String, historyCursor: Int = 0, historyLimit: Int = PaymentService.defaultHistoryPageEntries,
-                      merchant: String? = nil) throws -> String? {
-        guard let id = PaymentOrderID(text) else { return nil }
+                      merchant: String? = nil) throws -> OrderLookup {
+        guard let id = PaymentOrderID(text) else { return .notFound }
         let limit = max(1, historyLimit)
         let skip = max(0, historyCursor)
-        return try store.read { transaction -> String? in
+        return try store.read { transaction -> OrderLookup in
             guard let stateBytes = try transaction.table(PaymentTables.orders)?.get(id.bytes),
                   let state = PaymentOrderState(decoding: stateBytes),
-                  let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
+                  let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return .notFound }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            if let merchant, details.merchantId != merchant { return nil }
+            if let merchant, details.merchantId != merchant { return .notFound }
             var page = HistoryPage(entries: [], nextCursor: nil)
             var terminal: HistoryEntry?
             var position = 0
@@ -249,8 +238,8 @@ public final class PaymentService: Sendable {
                 position += 1
                 return page.nextCursor == nil || (terminal == nil && state.status != .pending)
             }
-            return Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
-                                  historyNextCursor: page.nextCursor)
+            return .found(Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
+                                         historyNextCursor: page.nextCursor))
         }
     }
 
@@ -277,8 +266,9 @@ public final class PaymentService: Sendable {
         return terminal
     }
 
-    /// `GET /v1/payment-orders?status=S&limit=N&cursor=C`: most recent first (ids are
-    /// time-ordered), optionally only one status; `cursor` is the last id of the previous page.
+    /// `GET /v1/payment-orders?status=S&limit=N&cursor=C` (`OrderListQuery`): most recent first
+    /// (ids are time-ordered), optionally only one status; `cursor` is the last id of the
+    /// previous page.
     /// With a status the orders come from `OrderStatusIndex`, so a page costs `limit` lookups
     /// however few orders have that status.
     ///
@@ -286,8 +276,8 @@ public final class PaymentService: Sendable {
     /// looks at no more than `merchantScanBudget` orders: a merchant with few orders among
     /// many others gets short (even empty) pages with a `nextCursor` to go on from, never an
     /// unbounded walk per request.
-    public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?, merchant: String? = nil) throws -> String {
-        let end = cursor.flatMap(PaymentOrderID.init)?.bytes
+    public func listOrders(_ query: OrderListQuery, merchant: String? = nil) throws -> String {
+        let (status, limit, end) = (query.status, query.limit, query.cursor?.bytes)
         let budget = merchantScanBudget
         let (views, next): ([String], String?) = try store.read { transaction in
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
@@ -558,17 +548,6 @@ public final class PaymentService: Sendable {
                          eventTimeMilliseconds: event.eventTimeUnixMs, errorCode: event.hasErrorCode ? event.errorCode : nil,
                          errorMessage: event.hasErrorMessage ? event.errorMessage : nil, psp: event.psp,
                          pspEventID: event.hasPspEventID ? event.pspEventID : nil)
-    }
-
-    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
-        Response(status: status, body: errorBody(code: code, message: message), replayed: false)
-    }
-
-    /// The API's error object, `{"error":{"code":...,"message":...}}`, JSON-escaped: messages
-    /// may quote what a client sent (an id, a key).
-    public static func errorBody(code: String, message: String) -> String {
-        (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
-            ?? #"{"error":{"code":"internal"}}"#
     }
 
     /// One order's result history, in arrival order: its audit entries (the audit entry carries

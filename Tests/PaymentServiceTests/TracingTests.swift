@@ -33,7 +33,8 @@ struct TracingTests {
         let body = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
         let created = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "trace-1",
                                                             traceparent: "00-\(traceID)-b7ad6b7169203331-01")
-        let id = try #require(try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])["paymentOrderId"] as? String
+        let order = try #require(created.order)
+        let id = try #require(try JSONSerialization.jsonObject(with: Data(order.utf8)) as? [String: Any])["paymentOrderId"] as? String
         let orderId = try #require(id)
 
         // The order's record carries the producer span's context, child of the caller's span.
