@@ -470,12 +470,11 @@ public final class PaymentExecutor: Sendable {
     static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction, mergingPublished: Bool = true) throws {
         let table = try transaction.table(Tables.attempts)
         var attempt = attempt
-        if mergingPublished, let bytes = try table.get(key) {
-            do {
-                attempt.published = max(attempt.published, try Attempt.decode(bytes).published)
-            } catch {
-                // Kept, not overwritten unseen: the entry this one replaces goes to quarantine.
-                try transaction.table(ExecutorPoison.quarantineTable).put(key, bytes)
+        if mergingPublished {
+            let write = ExecutorPoison.journalWrite(attempt, over: try table.get(key))
+            attempt = write.attempt
+            if let unreadable = write.quarantined {
+                try transaction.table(ExecutorPoison.quarantineTable).put(key, unreadable)
                 Counter(label: ExecutorPoison.quarantinedMetric).increment()
             }
         }

@@ -108,4 +108,23 @@ struct AttemptStagesTests {
         var settled = Self.stages(.settled, results: [Self.result(.failed)])
         #expect(settled.start() == .finished)
     }
+
+    /// Writing an attempt over its journal entry keeps the published count the outbox sender
+    /// advanced, and quarantines an entry that does not decode instead of overwriting it unseen.
+    @Test func aJournalWriteKeepsThePublishedCountAndQuarantinesWhatItCannotRead() {
+        var attempt = Attempt(order: Self.order, stage: .queued)
+        attempt.results = [Self.result(.pending)]
+        #expect(ExecutorPoison.journalWrite(attempt, over: nil) == (attempt, nil))
+        var advanced = attempt
+        advanced.published = 1
+        let merged = ExecutorPoison.journalWrite(attempt, over: advanced.encoded())
+        #expect(merged.attempt.published == 1 && merged.quarantined == nil)
+        // Never moved back: a later count than the stored one stays.
+        var later = attempt
+        later.published = 2
+        #expect(ExecutorPoison.journalWrite(later, over: advanced.encoded()).attempt.published == 2)
+        let garbage: [UInt8] = [0xFF, 0x00, 0x13]
+        let unreadable = ExecutorPoison.journalWrite(attempt, over: garbage)
+        #expect(unreadable.attempt == attempt && unreadable.quarantined == garbage)
+    }
 }
