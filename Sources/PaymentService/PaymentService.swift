@@ -18,11 +18,10 @@ import W3CTraceContext
 public final class PaymentService: Sendable {
     public let store: LogStore
     private let idGenerator = Mutex(PaymentOrderIDGenerator())
-    private let logger: Logger
-    /// Made once: a metric handle costs a registry lookup under a lock, per order otherwise.
-    private let ordersPublished: Counter
-    /// Looked up once: finding the bootstrapped tracer takes a lock and dynamic casts.
-    private let tracer: any Tracer
+    /// Its spans, metrics and notable log lines.
+    private let instrumentation: PaymentServiceInstrumentation
+    private var logger: Logger { instrumentation.logger }
+    private var tracer: any Tracer { instrumentation.tracer }
 
     /// The bound of a dead letter's value and key (`DeadLetter`); see docs/operations.md.
     let deadLetterLimit: Int
@@ -40,27 +39,8 @@ public final class PaymentService: Sendable {
         self.merchantScanBudget = max(1, merchantScanBudget)
         self.resultProducers = resultProducers
         self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
-        self.logger = logger
-        self.tracer = tracer
-        ordersPublished = Counter(label: "paynode_records_published_total",
-                                  dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")])
-        // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
-        for outcome in Self.resultOutcomeLabels {
-            _ = Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome)])
-        }
-        for topic in [PaymentTopics.paymentOrders, PaymentTopics.paymentEvents, PaymentTopics.deadLetters] {
-            _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
-        }
-        _ = Counter(label: Self.replannedBatchesMetric)
+        instrumentation = PaymentServiceInstrumentation(logger: logger, tracer: tracer)
     }
-
-    /// Consumer batches whose snapshot plan was stale at commit time and were decided again
-    /// inside the write transaction (see `PspResultBatch`); expected to stay 0.
-    static let replannedBatchesMetric = "paynode_psp_result_batches_replanned_total"
-
-    /// `paynode_psp_results_total{outcome}`: the rules' outcomes, `dead_lettered`, and `failed`
-    /// (records of a batch whose transaction failed; they are retried and counted again).
-    static let resultOutcomeLabels = ResultOutcome.allCases.map(\.rawValue) + ["dead_lettered", "failed"]
 
     /// Creates the pipeline's topics that do not exist yet.
     public func ensureTopics(partitions: Int) async throws {
@@ -123,26 +103,18 @@ public final class PaymentService: Sendable {
         let canonical = request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
-        // The record continues the caller's trace: the current span's (the HTTP server span) or
-        // the given traceparent's; without either it starts a new one.
-        var parent = ServiceContext.current ?? .topLevel
-        if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
         let idText = id.description
-        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent, tracer: tracer)
-        if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(idText) }
+        let (span, traceContext) = instrumentation.startOrderSend(orderId: idText, traceparent: traceparent)
         defer { span.end() }
         let outcome: CreateOrderOutcome
         do {
             outcome = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
                                             traceContext: traceContext)
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error))
+            instrumentation.orderCreationFailed(error, span: span)
             throw error
         }
-        let replayed = if case .replayed = outcome { true } else { false }
-        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(replayed)
-        if case .created = outcome { ordersPublished.increment() }
+        instrumentation.orderCreationEnded(outcome, span: span)
         return outcome
     }
 
@@ -438,44 +410,11 @@ public final class PaymentService: Sendable {
             summary = try await processBatch(batch, start: start, partition: partition, now: now, tracer: tracer,
                                              estimatedBytes: estimatedBytes)
         } catch {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
+            instrumentation.batchFailed(records: batch.count)
             throw error
         }
 
-        let committedAt = currentMilliseconds()
-        // Metrics per batch, not per record: each label set is looked up once.
-        var outcomes: [String: Int] = [:]
-        var published: [String: Int] = [:]
-        let endToEnd = Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
-        let logsEveryResult = logger.logLevel <= .debug
-        for event in summary.events {
-            event.endSpans()
-            outcomes[event.outcome, default: 0] += 1
-            if let topic = event.publishedTopic { published[topic, default: 0] += 1 }
-            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
-                // End to end: from the PSP result being obtained to its state being committed.
-                endToEnd.recordMilliseconds(max(0, committedAt - eventTime))
-            }
-            let notable = event.outcome == "conflict" || event.outcome == "dead-lettered"
-            guard notable || logsEveryResult else { continue }
-            let metadata: Logger.Metadata = [
-                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
-                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
-                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
-            ]
-            if notable {
-                logger.notice("PSP result not applied", metadata: metadata)
-            } else {
-                logger.debug("PSP result processed", metadata: metadata)
-            }
-        }
-        for (outcome, count) in outcomes {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome.replacingOccurrences(of: "-", with: "_"))])
-                .increment(by: count)
-        }
-        for (topic, count) in published {
-            Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")]).increment(by: count)
-        }
+        instrumentation.batchCommitted(summary, topic: topic, partition: partition, committedAtMilliseconds: currentMilliseconds())
         return summary
     }
 
@@ -490,7 +429,7 @@ public final class PaymentService: Sendable {
             try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now, tracer: tracer,
                                     deadLetterLimit: deadLetterLimit)
         }
-        let logger = logger
+        let instrumentation = instrumentation
         return try await store.write(estimatedBytes: estimatedBytes) { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
@@ -500,9 +439,7 @@ public final class PaymentService: Sendable {
             }
             var plan = planned
             if try !plan.isCurrent(in: transaction) {
-                logger.notice("order state changed after the batch was planned; deciding it again in the write transaction",
-                              metadata: ["topic": "\(topic)", "partition": "\(partition)", "offset": "\(start)"])
-                Counter(label: Self.replannedBatchesMetric).increment()
+                instrumentation.batchReplanned(topic: topic, partition: partition, offset: start)
                 plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now,
                                                tracer: tracer, deadLetterLimit: self.deadLetterLimit)
             }
