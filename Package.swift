@@ -134,6 +134,18 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The payment API's replies: every status code, header and error body the node's HTTP
+        // routes answer for the service's outcomes and the gate's refusals.
+        .target(
+            name: "PaymentHTTP",
+            dependencies: ["PaymentService", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PaymentHTTPTests",
+            dependencies: ["PaymentHTTP", "PaymentService", "Payments", .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strictSwift
+        ),
         // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.
         .target(
             name: "PaymentExecutor",
@@ -289,6 +301,7 @@ let package = Package(
                 "KafkaClient",
                 "KafkaClientTLS",
                 "PaymentService",
+                "PaymentHTTP",
                 "PaymentExecutor",
                 "Payments",
                 "Telemetry",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogStore
 import Logging
+import PaymentHTTP
 import PaymentService
 import Payments
 import Protocol
@@ -97,8 +98,8 @@ struct ServiceCommand: AsyncParsableCommand {
         }
         // Metrics and health: open on the ops listener; on the main one only with an admin key.
         var nodeHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges, admit: { request in
-            guard case .refused(let response) = gate.admit(request, needs: .admin) else { return nil }
-            return response
+            guard case .refused(let error) = gate.admit(request, needs: .admin) else { return nil }
+            return PaymentAPI.response(APIReply(error))
         })
         let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
         PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)

@@ -86,6 +86,22 @@ enum ExecutorPoison {
         return (attempts, unreadable)
     }
 
+    /// What writing `attempt` over the journal's entry for it (`stored`, if any) writes: the
+    /// attempt, keeping the published count the outbox sender may have advanced since the
+    /// caller read it; and the stored bytes to quarantine when they do not decode, so that the
+    /// entry is kept for an operator rather than overwritten unseen.
+    static func journalWrite(_ attempt: PaymentExecutor.Attempt, over stored: [UInt8]?)
+        -> (attempt: PaymentExecutor.Attempt, quarantined: [UInt8]?) {
+        guard let stored else { return (attempt, nil) }
+        var merged = attempt
+        do {
+            merged.published = max(attempt.published, try PaymentExecutor.Attempt.decode(stored).published)
+        } catch {
+            return (attempt, stored)
+        }
+        return (merged, nil)
+    }
+
     /// Moves an unreadable journal entry to the quarantine table (same key, bytes unchanged)
     /// in the caller's transaction: it is neither dropped nor read again at every start.
     static func quarantine(key: [UInt8], value: [UInt8], in transaction: WriteTransaction) throws {

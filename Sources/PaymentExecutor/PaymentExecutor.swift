@@ -294,44 +294,48 @@ public final class PaymentExecutor: Sendable {
     }
 
     /// Drives one order to the end: PSP call(s), each result journaled with its outbox entry,
-    /// PENDING follow-ups. Publication is the outbox sender's job; results of one order share a
-    /// partition and the outbox keeps their order.
+    /// PENDING follow-ups. What to do next is `AttemptStages`' decision; this performs it.
+    /// Publication is the outbox sender's job; results of one order share a partition and the
+    /// outbox keeps their order.
     func pay(_ start: Attempt, router: ResultRouter) async {
-        var attempt = start
+        var stages = AttemptStages(start, maximumCalls: configuration.pspRetries, backoffMilliseconds: configuration.pspBackoffMilliseconds)
+        let order = start.order
         // The consumer span of the order continues the service's trace and spans the PSP calls
         // and the hand-off of each result to the outbox.
         var parent = ServiceContext.topLevel
-        parent.traceContext = TraceContext(traceparent: attempt.traceparent)
+        parent.traceContext = TraceContext(traceparent: start.traceparent)
         let span = MessagingSpans.startSpan(MessagingSpans.name(.process, topic: PaymentTopics.paymentOrders), context: parent,
                                             ofKind: .consumer, tracer: tracer)
         if span.isRecording {
-            span.attributes.merge(MessagingSpans.attributes(.process, topic: PaymentTopics.paymentOrders, key: attempt.order.paymentOrderId))
-            span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
-            span.attributes["paynode.psp"] = attempt.order.psp
+            span.attributes.merge(MessagingSpans.attributes(.process, topic: PaymentTopics.paymentOrders, key: order.paymentOrderId))
+            span.attributes["paynode.payment_order_id"] = order.paymentOrderId
+            span.attributes["paynode.psp"] = order.psp
         }
         defer { span.end() }
         let context = span.context
         // The order's ids go on each line it logs, built only when a line is logged (a Logger
         // with per-order metadata cost a dictionary per order at every level).
-        let lines = OrderLogLines(logger: logger, paymentOrderId: attempt.order.paymentOrderId,
+        let lines = OrderLogLines(logger: logger, paymentOrderId: order.paymentOrderId,
                                   traceContext: context.traceContext ?? parent.traceContext)
         do {
-            while attempt.stage != .settled {
-                switch attempt.stage {
-                case .calling:
-                    let result = try await callPSP(&attempt, followUp: !attempt.results.isEmpty, context: context, lines: lines)
-                    attempt.results.append(result)
-                    attempt = try await queue(attempt, from: attempt.results.count - 1, router: router, context: context)
-                case .queued:
-                    if let last = attempt.results.last, last.status == .pending {
-                        try await Task.sleep(for: .milliseconds(Int(last.retryAfterMilliseconds ?? 200)))
-                        attempt.stage = .calling
-                    } else {
-                        attempt.stage = .settled
-                        try await save(attempt)
-                    }
-                case .settled:
-                    break
+            var action = stages.start()
+            while true {
+                switch action {
+                case .callPSP(let operation, let call):
+                    action = try await callPSP(&stages, operation: operation, call: call, context: context, lines: lines)
+                case .backOff:
+                    preconditionFailure("callPSP backs off itself, inside the failed call's span")
+                case .queue(let first):
+                    try await queue(stages.attempt, from: first, router: router, context: context)
+                    action = stages.queued()
+                case .waitForPending(let milliseconds):
+                    try await Task.sleep(for: .milliseconds(milliseconds))
+                    action = stages.waited()
+                case .save:
+                    try await save(stages.attempt)
+                    action = stages.saved()
+                case .finished:
+                    return
                 }
             }
         } catch is CancellationError {
@@ -347,11 +351,7 @@ public final class PaymentExecutor: Sendable {
     /// Each result's producer span ends when its record is durable in the outbox: from then on
     /// the outbox sender delivers it (re-sends are deduplicated by the broker), so that commit is
     /// the send as far as the order's trace is concerned.
-    private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter, context: ServiceContext) async throws -> Attempt {
-        var queued = attempt
-        // A final result settles the attempt in the same transaction: what is left for it is the
-        // outbox's delivery, which does not need the attempt (one journal write per order fewer).
-        queued.stage = attempt.results.last?.status == .pending ? .queued : .settled
+    private func queue(_ attempt: Attempt, from first: Int, router: ResultRouter, context: ServiceContext) async throws {
         let partition = router.partition(of: attempt.order.paymentOrderId)
         var spans: [any Span] = []
         let records = try (first..<attempt.results.count).map { index in
@@ -368,72 +368,68 @@ public final class PaymentExecutor: Sendable {
         }
         defer { for span in spans { span.end() } }
         let key = Array(attempt.order.paymentOrderId.utf8)
-        let saved = queued
         // Queuing the first result: none of this order's results was ever in the outbox, so
         // the sender cannot have advanced the stored published count (no read-back needed).
         let mergePublished = first > 0
         try await store.write { transaction in
-            try Self.put(saved, key: key, in: transaction, mergingPublished: mergePublished)
+            try Self.put(attempt, key: key, in: transaction, mergingPublished: mergePublished)
             try OutboxStore.enqueue(records, partition: partition, in: transaction)
         }
         router.outbox.wake(partition)
-        return queued
     }
 
-    private func callPSP(_ attempt: inout Attempt, followUp: Bool, context: ServiceContext, lines: OrderLogLines) async throws -> StoredResult {
-        guard let psp = psps[attempt.order.psp], let metrics = pspMetrics[psp.name],
-              let id = PaymentOrderID(attempt.order.paymentOrderId) else {
-            return StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)",
-                                eventTime: currentMilliseconds())
+    /// One PSP call of `stages`' round, and the back-off after it when it fails: the call's span
+    /// and `paynode_psp_call_seconds` cover both. Returns what `stages` decides next.
+    private func callPSP(_ stages: inout AttemptStages, operation: AttemptStages.PSPOperation, call: Int, context: ServiceContext,
+                         lines: OrderLogLines) async throws -> AttemptStages.Action {
+        let order = stages.attempt.order
+        guard let psp = psps[order.psp], let metrics = pspMetrics[psp.name], let id = PaymentOrderID(order.paymentOrderId) else {
+            return stages.unknownPSP(nowMilliseconds: currentMilliseconds())
         }
-        var backoff = configuration.pspBackoffMilliseconds.lowerBound
-        let operation = followUp ? "retrieve" : "charge"
-        for call in 1...configuration.pspRetries {
-            attempt.calls += 1
-            let started = ContinuousClock.now
-            // One client span per call, so retries and their errors show in the trace.
-            let span = MessagingSpans.startSpan("\(operation) \(psp.name)", context: context, ofKind: .client, tracer: tracer)
+        let started = ContinuousClock.now
+        // One client span per call, so retries and their errors show in the trace.
+        let span = MessagingSpans.startSpan("\(operation.rawValue) \(psp.name)", context: context, ofKind: .client, tracer: tracer)
+        if span.isRecording {
+            span.attributes["paynode.psp"] = psp.name
+            span.attributes["paynode.psp.operation"] = operation.rawValue
+            span.attributes["paynode.psp.call"] = call
+            span.attributes["paynode.payment_order_id"] = order.paymentOrderId
+        }
+        defer {
+            span.end()
+            metrics.callSeconds.record(duration: ContinuousClock.now - started)
+        }
+        do {
+            let answer = switch operation {
+            case .retrieve: try await psp.retrieve(paymentOrderID: id, paymentMethod: order.paymentMethod)
+            case .charge: try await psp.charge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency,
+                                               paymentMethod: order.paymentMethod)
+            }
+            metrics.calls[answer.status]?.increment()
             if span.isRecording {
-                span.attributes["paynode.psp"] = psp.name
-                span.attributes["paynode.psp.operation"] = operation
-                span.attributes["paynode.psp.call"] = call
-                span.attributes["paynode.payment_order_id"] = attempt.order.paymentOrderId
+                span.attributes["paynode.psp_status"] = answer.status.rawValue
+                if let reference = answer.pspReference { span.attributes["paynode.psp_reference"] = reference }
+                if let code = answer.errorCode { span.attributes["paynode.error_code"] = code }
             }
-            defer {
-                span.end()
-                metrics.callSeconds.record(duration: ContinuousClock.now - started)
+            lines.logger.debug("PSP answered", metadata: lines.metadata(["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
+                                                                 "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"]))
+            return stages.answered(StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
+                                                errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
+                                                retryAfterMilliseconds: answer.retryAfterMilliseconds))
+        } catch let error as PspTransientError {
+            metrics.transientErrors.increment()
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: error.description))
+            lines.logger.warning("PSP call failed; retrying", metadata: lines.metadata(["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"]))
+            guard case .backOff(let upTo) = stages.failed(reason: error.description) else {
+                preconditionFailure("a failed PSP call is followed by a back-off")
             }
-            do {
-                let answer = followUp
-                    ? try await psp.retrieve(paymentOrderID: id, paymentMethod: attempt.order.paymentMethod)
-                    : try await psp.charge(paymentOrderID: id, amountMinor: attempt.order.amount, currency: attempt.order.currency,
-                                           paymentMethod: attempt.order.paymentMethod)
-                metrics.calls[answer.status]?.increment()
-                if span.isRecording {
-                    span.attributes["paynode.psp_status"] = answer.status.rawValue
-                    if let reference = answer.pspReference { span.attributes["paynode.psp_reference"] = reference }
-                    if let code = answer.errorCode { span.attributes["paynode.error_code"] = code }
-                }
-                lines.logger.debug("PSP answered", metadata: lines.metadata(["psp": "\(psp.name)", "status": "\(answer.status.rawValue)",
-                                                                     "pspReference": "\(answer.pspReference ?? "-")", "call": "\(call)"]))
-                return StoredResult(status: answer.status, pspReference: answer.pspReference, errorCode: answer.errorCode,
-                                    errorMessage: answer.errorMessage, eventTime: currentMilliseconds(),
-                                    retryAfterMilliseconds: answer.retryAfterMilliseconds)
-            } catch let error as PspTransientError {
-                metrics.transientErrors.increment()
-                span.recordError(error)
-                span.setStatus(SpanStatus(code: .error, message: error.description))
-                attempt.lastError = error.description
-                lines.logger.warning("PSP call failed; retrying", metadata: lines.metadata(["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"]))
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...backoff)))
-                backoff = min(backoff * 2, configuration.pspBackoffMilliseconds.upperBound)
-            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...upTo)))
+            let next = stages.backedOff(nowMilliseconds: currentMilliseconds())
+            // Out of calls: a visible terminal outcome, not a silent stall.
+            if case .queue = next { metrics.retriesExhausted.increment() }
+            return next
         }
-        // Out of retries: a visible terminal outcome, not a silent stall.
-        metrics.retriesExhausted.increment()
-        return StoredResult(status: .failed, errorCode: "psp_unavailable",
-                            errorMessage: "\(attempt.order.psp) did not answer after \(configuration.pspRetries) calls: \(attempt.lastError ?? "")",
-                            eventTime: currentMilliseconds())
     }
 
     /// The `psp-result-updates` record of the attempt's result `index` (its timestamp is the
@@ -475,12 +471,11 @@ public final class PaymentExecutor: Sendable {
     static func put(_ attempt: Attempt, key: [UInt8], in transaction: WriteTransaction, mergingPublished: Bool = true) throws {
         let table = try transaction.table(Tables.attempts)
         var attempt = attempt
-        if mergingPublished, let bytes = try table.get(key) {
-            do {
-                attempt.published = max(attempt.published, try Attempt.decode(bytes).published)
-            } catch {
-                // Kept, not overwritten unseen: the entry this one replaces goes to quarantine.
-                try transaction.table(ExecutorPoison.quarantineTable).put(key, bytes)
+        if mergingPublished {
+            let write = ExecutorPoison.journalWrite(attempt, over: try table.get(key))
+            attempt = write.attempt
+            if let unreadable = write.quarantined {
+                try transaction.table(ExecutorPoison.quarantineTable).put(key, unreadable)
                 Counter(label: ExecutorPoison.quarantinedMetric).increment()
             }
         }

@@ -10,10 +10,7 @@ public struct CreateOrderRequest: Codable, Sendable, Hashable {
 
     public static let supportedPSPs: Set<String> = ["stripe", "adyen"]
 
-    public struct ValidationError: Error, Sendable, Hashable {
-        public var code: String
-        public var message: String
-    }
+    public typealias ValidationError = PaymentRequestError
 
     public static func parse(_ body: [UInt8]) throws(ValidationError) -> CreateOrderRequest {
         let object: [String: JSONObjectReader.Value]

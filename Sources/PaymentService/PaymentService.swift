@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import LogStore
-import Metrics
 import PaymentEvents
 import Payments
 import Protocol
@@ -19,11 +18,10 @@ import W3CTraceContext
 public final class PaymentService: Sendable {
     public let store: LogStore
     private let idGenerator = Mutex(PaymentOrderIDGenerator())
-    private let logger: Logger
-    /// Made once: a metric handle costs a registry lookup under a lock, per order otherwise.
-    private let ordersPublished: Counter
-    /// Looked up once: finding the bootstrapped tracer takes a lock and dynamic casts.
-    private let tracer: any Tracer
+    /// Its spans, metrics and notable log lines.
+    private let instrumentation: PaymentServiceInstrumentation
+    private var logger: Logger { instrumentation.logger }
+    private var tracer: any Tracer { instrumentation.tracer }
 
     /// The bound of a dead letter's value and key (`DeadLetter`); see docs/operations.md.
     let deadLetterLimit: Int
@@ -41,27 +39,8 @@ public final class PaymentService: Sendable {
         self.merchantScanBudget = max(1, merchantScanBudget)
         self.resultProducers = resultProducers
         self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
-        self.logger = logger
-        self.tracer = tracer
-        ordersPublished = Counter(label: "paynode_records_published_total",
-                                  dimensions: [("topic", PaymentTopics.paymentOrders), ("outcome", "appended")])
-        // Every outcome is on /metrics from the start, so rates and alerts see a zero, not a gap.
-        for outcome in Self.resultOutcomeLabels {
-            _ = Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome)])
-        }
-        for topic in [PaymentTopics.paymentOrders, PaymentTopics.paymentEvents, PaymentTopics.deadLetters] {
-            _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
-        }
-        _ = Counter(label: Self.replannedBatchesMetric)
+        instrumentation = PaymentServiceInstrumentation(logger: logger, tracer: tracer)
     }
-
-    /// Consumer batches whose snapshot plan was stale at commit time and were decided again
-    /// inside the write transaction (see `PspResultBatch`); expected to stay 0.
-    static let replannedBatchesMetric = "paynode_psp_result_batches_replanned_total"
-
-    /// `paynode_psp_results_total{outcome}`: the rules' outcomes, `dead_lettered`, and `failed`
-    /// (records of a batch whose transaction failed; they are retried and counted again).
-    static let resultOutcomeLabels = ResultOutcome.allCases.map(\.rawValue) + ["dead_lettered", "failed"]
 
     /// Creates the pipeline's topics that do not exist yet.
     public func ensureTopics(partitions: Int) async throws {
@@ -94,83 +73,65 @@ public final class PaymentService: Sendable {
 
     // MARK: Orders
 
-    public struct Response: Sendable, Hashable {
-        public var status: Int
-        public var body: String
-        public var replayed: Bool
-    }
-
     /// The longest Idempotency-Key, in UTF-8 bytes.
     public static let maximumIdempotencyKeyBytes = 255
 
     /// `POST /v1/payment-orders`: validates, then in one transaction stores the order (PENDING),
     /// the idempotency record and the `PaymentOrderCreated` record. The same key with the same
-    /// request replays the first response; with another request it is refused (422).
+    /// request replays the first creation; with another request it is refused.
     /// `merchant`: the only merchant the caller may create orders for (its API key's), nil for
-    /// any; an order for another is refused 403 before anything is stored.
-    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws -> Response {
+    /// any; an order for another is refused before anything is stored.
+    public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws
+        -> CreateOrderOutcome {
         guard let key = idempotencyKey, !key.isEmpty else {
-            return Self.error(400, "idempotency_key_missing", "the Idempotency-Key header is required (1 to 255 bytes)")
+            return .invalid(PaymentRequestError(code: "idempotency_key_missing", message: "the Idempotency-Key header is required (1 to 255 bytes)"))
         }
         // Bytes, not Characters: the key is stored as its UTF-8 bytes (an LMDB key, at most 511
         // bytes), and 255 multi-byte characters would be up to 1020 of them.
         guard key.utf8.count <= Self.maximumIdempotencyKeyBytes else {
-            return Self.error(400, "idempotency_key_too_long",
-                              "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted")
+            return .invalid(PaymentRequestError(
+                code: "idempotency_key_too_long",
+                message: "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted"))
         }
         let request: CreateOrderRequest
         do {
             request = try CreateOrderRequest.parse(body)
         } catch {
-            return Self.error(400, error.code, error.message)
+            return .invalid(error)
         }
-        if let merchant, request.merchantId != merchant {
-            return Self.error(403, "forbidden", "this API key creates orders only for its own merchant")
-        }
+        if let merchant, request.merchantId != merchant { return .merchantForbidden }
         let canonical = request.canonical()
         let now = currentMilliseconds()
         let id = idGenerator.withLock { $0.next(unixMilliseconds: now, random: UInt64.random(in: 0...UInt64.max)) }
-        // The record continues the caller's trace: the current span's (the HTTP server span) or
-        // the given traceparent's; without either it starts a new one.
-        var parent = ServiceContext.current ?? .topLevel
-        if parent.traceContext == nil, let given = TraceContext(traceparent: traceparent) { parent.traceContext = given }
         let idText = id.description
-        let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: idText, parent: parent, tracer: tracer)
-        if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(idText) }
+        let (span, traceContext) = instrumentation.startOrderSend(orderId: idText, traceparent: traceparent)
         defer { span.end() }
-        let response: Response
+        let outcome: CreateOrderOutcome
         do {
-            response = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
-                                             traceContext: traceContext)
+            outcome = try await storeOrder(request, id: id, idText: idText, key: key, canonical: canonical, now: now,
+                                            traceContext: traceContext)
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error))
+            instrumentation.orderCreationFailed(error, span: span)
             throw error
         }
-        span.attributes["paynode.idempotent_replay"] = SpanAttribute.bool(response.replayed)
-        if response.status == 201, !response.replayed {
-            ordersPublished.increment()
-        }
-        return response
+        instrumentation.orderCreationEnded(outcome, span: span)
+        return outcome
     }
 
     /// The order (PENDING), its idempotency record and its `PaymentOrderCreated` record, in one
     /// transaction; or the stored response when the key was seen before.
     private func storeOrder(_ request: CreateOrderRequest, id: PaymentOrderID, idText: String, key: String, canonical: String,
-                            now: Int64, traceContext: TraceContext) async throws -> Response {
+                            now: Int64, traceContext: TraceContext) async throws -> CreateOrderOutcome {
         let traceId = traceContext.traceIDHex
         return try await store.write { transaction in
             let idempotency = try transaction.table(PaymentTables.idempotency)
             let tableKey = IdempotencyRecord.tableKey(merchantId: request.merchantId, idempotencyKey: key)
             if let stored = try idempotency.get(tableKey) {
-                func reused() -> Response {
-                    Self.error(422, "idempotency_key_reused", "Idempotency-Key \(key) was used with a different request")
-                }
                 guard let record = IdempotencyRecord(decoding: stored) else {
                     throw StoredRecordError(description: "the idempotency record of key \(key) is not a \(IdempotencyRecord.size)-byte record")
                 }
-                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return reused() }
-                return Response(status: 201, body: try Self.creationReply(of: record, in: transaction), replayed: true)
+                guard record.requestHash == IdempotencyRecord.hash(canonical) else { return .idempotencyKeyReused(key: key) }
+                return .replayed(order: try Self.creationReply(of: record, in: transaction))
             }
             let details = OrderDetails(paymentOrderId: idText, merchantId: request.merchantId, amount: request.amount,
                                        currency: request.currency, paymentMethod: request.paymentMethod, psp: request.psp,
@@ -192,13 +153,12 @@ public final class PaymentService: Sendable {
             try self.appendEvent(created, key: idText, topic: PaymentTopics.paymentOrders, traceContext: traceContext,
                                  transaction: transaction)
             let body = Self.orderJSON(details: details, state: state, history: nil)
-            let response = Response(status: 201, body: body, replayed: false)
             try idempotency.put(tableKey, IdempotencyRecord(canonicalRequest: canonical, paymentOrderId: id, createdAt: now).encoded())
-            return response
+            return .created(order: body)
         }
     }
 
-    /// The 201 reply an order's creation gave: its JSON at creation, from its details (written
+    /// The reply an order's creation gave: its JSON at creation, from its details (written
     /// once, in the creating transaction) and the PENDING state it was created in.
     static func creationReply(of record: IdempotencyRecord, in transaction: WriteTransaction) throws -> String {
         guard let bytes = try transaction.table(PaymentTables.details).get(record.paymentOrderId.bytes) else {
@@ -212,7 +172,7 @@ public final class PaymentService: Sendable {
     /// The most history entries one `GET /v1/payment-orders/{id}` shows unless configured.
     public static let defaultHistoryPageEntries = 100
 
-    /// `GET /v1/payment-orders/{id}`: the order with one page of its result history, or nil.
+    /// `GET /v1/payment-orders/{id}`: the order with one page of its result history.
     /// `historyCursor` is the position of the page's first entry (0: from the first); at most
     /// `historyLimit` entries are shown, and when more follow the order carries
     /// `"historyTruncated":true` and `"historyNextCursor":N` (the position to ask for next).
@@ -220,18 +180,18 @@ public final class PaymentService: Sendable {
     /// unbounded answer could be made arbitrarily large by whoever can produce results.
     ///
     /// `merchant`: the only merchant whose orders the caller sees (nil: every merchant); another
-    /// merchant's order is nil, as if it did not exist.
+    /// merchant's order is not found, as if it did not exist.
     public func order(_ text: String, historyCursor: Int = 0, historyLimit: Int = PaymentService.defaultHistoryPageEntries,
-                      merchant: String? = nil) throws -> String? {
-        guard let id = PaymentOrderID(text) else { return nil }
+                      merchant: String? = nil) throws -> OrderLookup {
+        guard let id = PaymentOrderID(text) else { return .notFound }
         let limit = max(1, historyLimit)
         let skip = max(0, historyCursor)
-        return try store.read { transaction -> String? in
+        return try store.read { transaction -> OrderLookup in
             guard let stateBytes = try transaction.table(PaymentTables.orders)?.get(id.bytes),
                   let state = PaymentOrderState(decoding: stateBytes),
-                  let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return nil }
+                  let detailBytes = try transaction.table(PaymentTables.details)?.get(id.bytes) else { return .notFound }
             let details = try JSON.decode(OrderDetails.self, detailBytes)
-            if let merchant, details.merchantId != merchant { return nil }
+            if let merchant, details.merchantId != merchant { return .notFound }
             var page = HistoryPage(entries: [], nextCursor: nil)
             var terminal: HistoryEntry?
             var position = 0
@@ -250,8 +210,8 @@ public final class PaymentService: Sendable {
                 position += 1
                 return page.nextCursor == nil || (terminal == nil && state.status != .pending)
             }
-            return Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
-                                  historyNextCursor: page.nextCursor)
+            return .found(Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
+                                         historyNextCursor: page.nextCursor))
         }
     }
 
@@ -278,8 +238,9 @@ public final class PaymentService: Sendable {
         return terminal
     }
 
-    /// `GET /v1/payment-orders?status=S&limit=N&cursor=C`: most recent first (ids are
-    /// time-ordered), optionally only one status; `cursor` is the last id of the previous page.
+    /// `GET /v1/payment-orders?status=S&limit=N&cursor=C` (`OrderListQuery`): most recent first
+    /// (ids are time-ordered), optionally only one status; `cursor` is the last id of the
+    /// previous page.
     /// With a status the orders come from `OrderStatusIndex`, so a page costs `limit` lookups
     /// however few orders have that status.
     ///
@@ -287,8 +248,8 @@ public final class PaymentService: Sendable {
     /// looks at no more than `merchantScanBudget` orders: a merchant with few orders among
     /// many others gets short (even empty) pages with a `nextCursor` to go on from, never an
     /// unbounded walk per request.
-    public func listOrders(status: PaymentStatus?, limit: Int, cursor: String?, merchant: String? = nil) throws -> String {
-        let end = cursor.flatMap(PaymentOrderID.init)?.bytes
+    public func listOrders(_ query: OrderListQuery, merchant: String? = nil) throws -> String {
+        let (status, limit, end) = (query.status, query.limit, query.cursor?.bytes)
         let budget = merchantScanBudget
         let (views, next): ([String], String?) = try store.read { transaction in
             guard let orders = transaction.table(PaymentTables.orders), let details = transaction.table(PaymentTables.details) else {
@@ -341,47 +302,6 @@ public final class PaymentService: Sendable {
     }
 
     // MARK: Results
-
-    public struct BatchSummary: Sendable {
-        public var records = 0
-        public var outcomes: [ResultOutcome: Int] = [:]
-        public var deadLettered = 0
-        public var nextOffset: Int64
-        /// One entry per record, logged once the batch is durable (never from a retried attempt).
-        var events: [ProcessedEvent] = []
-    }
-
-    struct ProcessedEvent: Sendable {
-        var offset: Int64
-        var eventTimeMilliseconds: Int64? = nil
-        var outcome: String
-        var paymentOrderId: String?
-        var pspReference: String?
-        var traceId: String?
-        var reason: String
-        /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
-        var publishedTopic: String? = nil
-        /// The consumer span and, when an event was emitted, its producer span; ended after commit.
-        var span: any Span
-        var sendSpan: (any Span)? = nil
-
-        /// Ends the spans with what happened, once the batch is durable.
-        func endSpans() {
-            end(span)
-            end(sendSpan)
-        }
-
-        private func end(_ span: (any Span)?) {
-            guard let span, span.isRecording else { return }
-            span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
-            if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
-            if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
-            if outcome == "dead-lettered" || outcome == "conflict" {
-                span.setStatus(SpanStatus(code: .error, message: reason))
-            }
-            span.end()
-        }
-    }
 
     /// One step of the PspResultUpdateConsumer for one partition: reads whole stored batches
     /// (at least `maxRecords` records unless the log ends first) from the group's committed
@@ -449,44 +369,11 @@ public final class PaymentService: Sendable {
             summary = try await processBatch(batch, start: start, partition: partition, now: now, tracer: tracer,
                                              estimatedBytes: estimatedBytes)
         } catch {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", "failed")]).increment(by: batch.count)
+            instrumentation.batchFailed(records: batch.count)
             throw error
         }
 
-        let committedAt = currentMilliseconds()
-        // Metrics per batch, not per record: each label set is looked up once.
-        var outcomes: [String: Int] = [:]
-        var published: [String: Int] = [:]
-        let endToEnd = Timer(label: "paynode_psp_result_to_commit_seconds", preferredDisplayUnit: .seconds)
-        let logsEveryResult = logger.logLevel <= .debug
-        for event in summary.events {
-            event.endSpans()
-            outcomes[event.outcome, default: 0] += 1
-            if let topic = event.publishedTopic { published[topic, default: 0] += 1 }
-            if event.outcome == ResultOutcome.applied.rawValue, let eventTime = event.eventTimeMilliseconds, eventTime > 0 {
-                // End to end: from the PSP result being obtained to its state being committed.
-                endToEnd.recordMilliseconds(max(0, committedAt - eventTime))
-            }
-            let notable = event.outcome == "conflict" || event.outcome == "dead-lettered"
-            guard notable || logsEveryResult else { continue }
-            let metadata: Logger.Metadata = [
-                "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
-                "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
-                "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
-            ]
-            if notable {
-                logger.notice("PSP result not applied", metadata: metadata)
-            } else {
-                logger.debug("PSP result processed", metadata: metadata)
-            }
-        }
-        for (outcome, count) in outcomes {
-            Counter(label: "paynode_psp_results_total", dimensions: [("outcome", outcome.replacingOccurrences(of: "-", with: "_"))])
-                .increment(by: count)
-        }
-        for (topic, count) in published {
-            Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")]).increment(by: count)
-        }
+        instrumentation.batchCommitted(summary, topic: topic, partition: partition, committedAtMilliseconds: currentMilliseconds())
         return summary
     }
 
@@ -501,7 +388,7 @@ public final class PaymentService: Sendable {
             try PspResultBatch.plan(batch, view: PaymentStateView(snapshot), sourcePartition: partition, now: now, tracer: tracer,
                                     deadLetterLimit: deadLetterLimit)
         }
-        let logger = logger
+        let instrumentation = instrumentation
         return try await store.write(estimatedBytes: estimatedBytes) { transaction in
             // Only one consumer may advance a partition: if the offset moved, this batch was
             // processed already; throw and let the caller read again.
@@ -511,9 +398,7 @@ public final class PaymentService: Sendable {
             }
             var plan = planned
             if try !plan.isCurrent(in: transaction) {
-                logger.notice("order state changed after the batch was planned; deciding it again in the write transaction",
-                              metadata: ["topic": "\(topic)", "partition": "\(partition)", "offset": "\(start)"])
-                Counter(label: Self.replannedBatchesMetric).increment()
+                instrumentation.batchReplanned(topic: topic, partition: partition, offset: start)
                 plan = try PspResultBatch.plan(batch, view: PaymentStateView(transaction), sourcePartition: partition, now: now,
                                                tracer: tracer, deadLetterLimit: self.deadLetterLimit)
             }
@@ -559,17 +444,6 @@ public final class PaymentService: Sendable {
                          eventTimeMilliseconds: event.eventTimeUnixMs, errorCode: event.hasErrorCode ? event.errorCode : nil,
                          errorMessage: event.hasErrorMessage ? event.errorMessage : nil, psp: event.psp,
                          pspEventID: event.hasPspEventID ? event.pspEventID : nil)
-    }
-
-    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
-        Response(status: status, body: errorBody(code: code, message: message), replayed: false)
-    }
-
-    /// The API's error object, `{"error":{"code":...,"message":...}}`, JSON-escaped: messages
-    /// may quote what a client sent (an id, a key).
-    public static func errorBody(code: String, message: String) -> String {
-        (try? JSON.encode(["error": ["code": code, "message": message]])).map { String(decoding: $0, as: UTF8.self) }
-            ?? #"{"error":{"code":"internal"}}"#
     }
 
     /// One order's result history, in arrival order: its audit entries (the audit entry carries

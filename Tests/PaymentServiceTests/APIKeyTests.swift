@@ -1,5 +1,6 @@
 import Foundation
 import LogStore
+import Payments
 import Testing
 @testable import PaymentService
 
@@ -233,24 +234,26 @@ struct MerchantScopeTests {
         defer { fixture.close() }
         let service = PaymentService(store: fixture.store, merchantScanBudget: 3)
         let refused = try await service.createOrder(body: body("m_b"), idempotencyKey: "x", traceparent: nil, merchant: "m_a")
-        #expect(refused.status == 403)
+        #expect(refused == .merchantForbidden)
         var idsA: [String] = []
         for index in 0..<2 {
             let created = try await service.createOrder(body: body("m_a"), idempotencyKey: "a\(index)", traceparent: nil, merchant: "m_a")
-            #expect(created.status == 201)
-            idsA.append(try #require(JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])["paymentOrderId"] as! String)
+            let order = try #require(created.order, "\(created)")
+            #expect(created.isCreated)
+            idsA.append(try #require(JSONSerialization.jsonObject(with: Data(order.utf8)) as? [String: Any])["paymentOrderId"] as! String)
         }
         for index in 0..<5 { _ = try await service.createOrder(body: body("m_b"), idempotencyKey: "b\(index)", traceparent: nil) }
-        #expect(try service.order(idsA[0], merchant: "m_a") != nil)
-        #expect(try service.order(idsA[0], merchant: "m_b") == nil)
-        #expect(try service.audit(idsA[0], merchant: "m_b") == nil)
-        #expect(try service.audit(idsA[0], merchant: "m_a") != nil)
+        #expect(try service.order(idsA[0], merchant: "m_a") != .notFound)
+        #expect(try service.order(idsA[0], merchant: "m_b") == .notFound)
+        #expect(try service.audit(idsA[0], merchant: "m_b") == .notFound)
+        #expect(try service.audit(idsA[0], merchant: "m_a") != .notFound)
         // Pages look at 3 orders at most: follow the cursors until the end.
         var seen: [String] = []
         var cursor: String?
         var pages = 0
         repeat {
-            let page = try #require(JSONSerialization.jsonObject(with: Data(try service.listOrders(status: nil, limit: 10, cursor: cursor, merchant: "m_a").utf8)) as? [String: Any])
+            let query = OrderListQuery(limit: 10, cursor: cursor.flatMap(PaymentOrderID.init))
+            let page = try #require(JSONSerialization.jsonObject(with: Data(try service.listOrders(query, merchant: "m_a").utf8)) as? [String: Any])
             let orders = try #require(page["orders"] as? [[String: Any]])
             #expect(orders.allSatisfy { $0["merchantId"] as? String == "m_a" })
             seen += orders.compactMap { $0["paymentOrderId"] as? String }
@@ -258,7 +261,7 @@ struct MerchantScopeTests {
             pages += 1
         } while cursor != nil && pages < 10
         #expect(Set(seen) == Set(idsA) && seen.count == 2 && pages >= 2)
-        let all = try service.listOrders(status: nil, limit: 100, cursor: nil)
+        let all = try service.listOrders(OrderListQuery(limit: 100))
         #expect(all.components(separatedBy: "\"paymentOrderId\"").count - 1 == 7)
     }
 }

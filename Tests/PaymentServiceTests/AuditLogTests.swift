@@ -61,16 +61,16 @@ struct AuditLogTests {
         let (fixture, id) = try await fixtureWithFiveEntries()
         defer { fixture.close() }
         let (_, other) = try await fixture.create("audit-2")
-        let json = try #require(try fixture.service.audit(id))
+        let json = try #require(try fixture.service.audit(id).json)
         let view = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(view["paymentOrderId"] as? String == id)
         let entries = try #require(view["entries"] as? [[String: Any]])
         #expect(entries.map { $0["outcome"] as? String } == ["applied", "duplicate", "conflict"])
         #expect(entries.map { $0["sequence"] as? Int } == [0, 1, 2])
         #expect(entries.allSatisfy { ($0["hash"] as? String)?.count == 64 })
-        #expect(try fixture.service.audit(other)?.contains(#""entries":[]"#) == true)
-        #expect(try fixture.service.audit("01a20a1d-1df5-7000-82b1-4b8a7559036f") == nil)  // dead-lettered, no such order
-        #expect(try fixture.service.audit("not-an-id") == nil)
+        #expect(try fixture.service.audit(other).json?.contains(#""entries":[]"#) == true)
+        #expect(try fixture.service.audit("01a20a1d-1df5-7000-82b1-4b8a7559036f") == .notFound)  // dead-lettered, no such order
+        #expect(try fixture.service.audit("not-an-id") == .notFound)
     }
 
     /// An order's trail is served in pages, so thousands of duplicate results cannot make one
@@ -79,7 +79,7 @@ struct AuditLogTests {
         let (fixture, id) = try await fixtureWithFiveEntries()
         defer { fixture.close() }
         func page(_ cursor: UInt64) throws -> (outcomes: [String], next: UInt64?) {
-            let json = try #require(try fixture.service.audit(id, cursor: cursor, limit: 2))
+            let json = try #require(try fixture.service.audit(id, cursor: cursor, limit: 2).json)
             let view = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
             let entries = try #require(view["entries"] as? [[String: Any]])
             return (entries.compactMap { $0["outcome"] as? String }, (view["nextCursor"] as? String).flatMap { UInt64($0) })

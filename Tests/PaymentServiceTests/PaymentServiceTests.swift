@@ -32,11 +32,11 @@ struct PaymentServiceTests {
             try? FileManager.default.removeItem(atPath: directory)
         }
 
-        func create(_ key: String, token: String = "tok_visa", amount: Int = 5000) async throws -> (PaymentService.Response, String) {
+        func create(_ key: String, token: String = "tok_visa", amount: Int = 5000) async throws -> (CreateOrderOutcome, String) {
             let body = #"{"merchantId":"m_1","amount":\#(amount),"currency":"EUR","paymentMethod":"\#(token)","psp":"stripe"}"#
             let response = try await service.createOrder(body: Array(body.utf8), idempotencyKey: key,
                                                          traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-            let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
+            let object = try response.order.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             return (response, object?["paymentOrderId"] as? String ?? "")
         }
 
@@ -55,7 +55,7 @@ struct PaymentServiceTests {
         }
 
         func order(_ id: String) throws -> [String: Any] {
-            let json = try #require(try service.order(id))
+            let json = try #require(try service.order(id).json)
             return try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         }
 
@@ -146,7 +146,7 @@ struct PaymentServiceTests {
         _ = try await fixture.service.processResults(partition: 0)
         #expect(try fixture.order(id)["status"] as? String == "FAILED")
         let (replayed, _) = try await fixture.create("key-1", token: "tok_chargeDeclined")
-        #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body)
+        #expect(replayed.isReplayed && replayed.order == created.order)
 
         let oddKey = IdempotencyRecord.tableKey(merchantId: "m_1", idempotencyKey: "odd-key")
         try await fixture.store.write { try $0.table(PaymentTables.idempotency).put(oddKey, Array(#"{"legacy":true}"#.utf8)) }
@@ -162,35 +162,60 @@ struct PaymentServiceTests {
     @Test func idempotencyKeysAreScopedPerMerchant() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
-        func create(merchant: String, amount: Int = 5000) async throws -> PaymentService.Response {
+        func create(merchant: String, amount: Int = 5000) async throws -> CreateOrderOutcome {
             let body = #"{"merchantId":"\#(merchant)","amount":\#(amount),"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
             return try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "shared-key", traceparent: nil)
         }
         let first = try await create(merchant: "m_a")
         let other = try await create(merchant: "m_b", amount: 7000)
-        #expect(first.status == 201 && other.status == 201 && !other.replayed && other.body != first.body)
+        #expect(first.isCreated && other.isCreated && other.order != first.order)
         let again = try await create(merchant: "m_a")
-        #expect(again.replayed && again.body == first.body)
-        #expect(try await create(merchant: "m_b").status == 422)
+        #expect(again.isReplayed && again.order == first.order)
+        #expect(try await create(merchant: "m_b") == .idempotencyKeyReused(key: "shared-key"))
         // A very long merchant id still makes a valid key (hashed, fixed size).
         let long = String(repeating: "\u{1F600}", count: 255)
-        #expect(try await create(merchant: long).status == 201)
+        #expect(try await create(merchant: long).isCreated)
         #expect(try fixture.records(PaymentTopics.paymentOrders).count == 3)
+    }
+
+    /// Each way a creation ends is its own outcome, read with no HTTP in between; only
+    /// `created` stores anything.
+    @Test func aCreationEndsInOneOutcome() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let request = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
+        func create(_ key: String?, _ body: String = request, merchant: String? = nil) async throws -> CreateOrderOutcome {
+            try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: key, traceparent: nil, merchant: merchant)
+        }
+        #expect(try await create("k", merchant: "m_2") == .merchantForbidden)
+        #expect(try await create(nil) == .invalid(PaymentRequestError(code: "idempotency_key_missing",
+                                                                      message: "the Idempotency-Key header is required (1 to 255 bytes)")))
+        #expect(try await create(String(repeating: "k", count: 256)).refusal?.message
+            == "the Idempotency-Key header is 256 bytes; at most 255 bytes (UTF-8) are accepted")
+        #expect(try await create("k", "{").refusal?.code == "invalid_json")
+        #expect(try fixture.records(PaymentTopics.paymentOrders).isEmpty)
+
+        let created = try await create("k", merchant: "m_1")
+        let order = try #require(created.order)
+        #expect(created == .created(order: order))
+        #expect(try await create("k") == .replayed(order: order))
+        #expect(try await create("k", request.replacingOccurrences(of: "5000", with: "5001")) == .idempotencyKeyReused(key: "k"))
+        #expect(try fixture.records(PaymentTopics.paymentOrders).count == 1)
     }
 
     /// Lengths are Characters, as the contract says, however many bytes they take.
     @Test func fieldLengthsCountCharacters() async throws {
         let fixture = try await Fixture()
         defer { fixture.close() }
-        func create(merchant: String, currency: String = "EUR") async throws -> PaymentService.Response {
+        func create(merchant: String, currency: String = "EUR") async throws -> CreateOrderOutcome {
             let body = #"{"merchantId":"\#(merchant)","amount":1,"currency":"\#(currency)","paymentMethod":"tok_visa","psp":"stripe"}"#
             return try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: UUID().uuidString, traceparent: nil)
         }
-        #expect(try await create(merchant: String(repeating: "é", count: 255)).status == 201)
-        #expect(try await create(merchant: String(repeating: "é", count: 256)).body.contains("invalid_merchantId"))
-        #expect(try await create(merchant: String(repeating: "m", count: 256)).body.contains("invalid_merchantId"))
+        #expect(try await create(merchant: String(repeating: "é", count: 255)).isCreated)
+        #expect(try await create(merchant: String(repeating: "é", count: 256)).refusal?.code == "invalid_merchantId")
+        #expect(try await create(merchant: String(repeating: "m", count: 256)).refusal?.code == "invalid_merchantId")
         for currency in ["ÉUR", "EU1", "EURO", "eur"] {
-            #expect(try await create(merchant: "m", currency: currency).body.contains("invalid_currency"))
+            #expect(try await create(merchant: "m", currency: currency).refusal?.code == "invalid_currency")
         }
     }
 
@@ -198,8 +223,8 @@ struct PaymentServiceTests {
         let fixture = try await Fixture()
         defer { fixture.close() }
         let (created, id) = try await fixture.create("key-1")
-        #expect(created.status == 201 && !created.replayed)
-        #expect(created.body.contains(#""status":"PENDING""#))
+        #expect(created.isCreated)
+        #expect(created.order?.contains(#""status":"PENDING""#) == true)
         #expect(PaymentOrderID(id) != nil)
         let events = try fixture.records(PaymentTopics.paymentOrders)
         #expect(events.count == 1)
@@ -210,16 +235,16 @@ struct PaymentServiceTests {
 
         // Replay: identical response, no second order or event.
         let (replayed, replayedId) = try await fixture.create("key-1")
-        #expect(replayed.replayed && replayed.status == 201 && replayed.body == created.body && replayedId == id)
+        #expect(replayed.isReplayed && replayed.order == created.order && replayedId == id)
         #expect(try fixture.records(PaymentTopics.paymentOrders).count == 1)
         // The same key with another body is refused.
         let (reused, _) = try await fixture.create("key-1", amount: 6000)
-        #expect(reused.status == 422 && reused.body.contains("idempotency_key_reused"))
+        #expect(reused == .idempotencyKeyReused(key: "key-1"))
         // Without an incoming traceparent a new trace starts, and the record carries it.
         let untraced = try await fixture.service.createOrder(
             body: Array(#"{"merchantId":"m_1","amount":1,"currency":"EUR","paymentMethod":"tok_visa","psp":"adyen"}"#.utf8),
             idempotencyKey: "key-2", traceparent: nil)
-        #expect(untraced.status == 201)
+        #expect(untraced.isCreated)
         let second = try #require(try fixture.records(PaymentTopics.paymentOrders).first { $0.offset == 0 && $0.keyString != id }
             ?? fixture.records(PaymentTopics.paymentOrders).first { $0.keyString != id })
         let header = try #require(second.headers.first { $0.key == "traceparent" }?.value)
@@ -242,11 +267,10 @@ struct PaymentServiceTests {
         let fixture = try await Fixture()
         defer { fixture.close() }
         let response = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "k", traceparent: nil)
-        #expect(response.status == 400)
-        #expect(response.body.contains(#""code":"\#(code)""#))
+        #expect(response.refusal?.code == code)
         #expect(try fixture.records(PaymentTopics.paymentOrders).isEmpty)
         let missingKey = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: nil, traceparent: nil)
-        #expect(missingKey.status == 400)
+        #expect(missingKey.refusal?.code == "idempotency_key_missing")
     }
 
     @Test func resultsTransitionOnceWithDuplicatesOutOfOrderAndConflicts() async throws {

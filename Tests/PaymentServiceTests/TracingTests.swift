@@ -26,6 +26,20 @@ final class SharedSpanCollector: SpanExporter {
 struct TracingTests {
     typealias Fixture = PaymentServiceTests.Fixture
 
+    /// A creation's producer span says whether it replayed; a refused creation has none.
+    @Test func aCreationsSpanSaysWhetherItReplayed() async throws {
+        let collector = SharedSpanCollector.shared
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let traceID = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let body = Array(#"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#.utf8)
+        for key in ["replay-1", "replay-1", nil] {
+            _ = try await fixture.service.createOrder(body: body, idempotencyKey: key, traceparent: "00-\(traceID)-b7ad6b7169203331-01")
+        }
+        let sends = collector.spans(ofTrace: traceID).filter { $0.name == "send payment-orders" }
+        #expect(sends.map { $0.attributes.get("paynode.idempotent_replay") } == [.bool(false), .bool(true)])
+    }
+
     @Test func oneTraceFromTheOrderToItsTerminalEventWithMessagingSpans() async throws {
         let collector = SharedSpanCollector.shared
         let fixture = try await Fixture()
@@ -34,7 +48,8 @@ struct TracingTests {
         let body = #"{"merchantId":"m_1","amount":5000,"currency":"EUR","paymentMethod":"tok_visa","psp":"stripe"}"#
         let created = try await fixture.service.createOrder(body: Array(body.utf8), idempotencyKey: "trace-1",
                                                             traceparent: "00-\(traceID)-b7ad6b7169203331-01")
-        let id = try #require(try JSONSerialization.jsonObject(with: Data(created.body.utf8)) as? [String: Any])["paymentOrderId"] as? String
+        let order = try #require(created.order)
+        let id = try #require(try JSONSerialization.jsonObject(with: Data(order.utf8)) as? [String: Any])["paymentOrderId"] as? String
         let orderId = try #require(id)
 
         // The order's record carries the producer span's context, child of the caller's span.

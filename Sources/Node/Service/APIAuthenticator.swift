@@ -4,13 +4,14 @@ import Hummingbird
 import LogStore
 import Logging
 import Metrics
+import PaymentHTTP
 import PaymentService
 import Synchronization
 
 /// The payment API's gate, asked on every request: the bearer key's record (read from the
 /// store, cached for `cacheSeconds` so the hot path costs an HMAC and a dictionary lookup),
-/// the per-key rate limit, then the route's scope. Refusals are the API's JSON errors and are
-/// counted by reason; logs name the key's prefix, never the key.
+/// the per-key rate limit, then the route's scope. Refusals are the API's errors (`APIError`)
+/// and are counted by reason; logs name the key's prefix, never the key.
 final class APIAuthenticator: Sendable {
     struct Settings: Sendable {
         var defaultLimit = RateLimiter.Limit(rate: 1000, burst: 2000)
@@ -51,7 +52,7 @@ final class APIAuthenticator: Sendable {
 
     enum Admission {
         case allowed(APIPrincipal)
-        case refused(Response)
+        case refused(APIError)
     }
 
     func admit(_ request: Request, needs scope: APIScope) -> Admission {
@@ -66,7 +67,7 @@ final class APIAuthenticator: Sendable {
             cached = try self.record(prefix: prefix)
         } catch {
             logger.error("reading an API key failed", metadata: ["prefix": "\(prefix)", "error": "\(error)"])
-            return .refused(PaymentAPI.error(503, "unavailable", "API keys cannot be read right now; retry"))
+            return .refused(.keysUnavailable)
         }
         let record = cached?.record
         let matches = cached.map { hasher.matches(key, storedHash: $0.hash) } ?? false
@@ -79,9 +80,7 @@ final class APIAuthenticator: Sendable {
                                       burst: principal.rateBurst ?? settings.defaultLimit.burst)
         let now = secondsSinceStart()
         if let retryAfter = limiter.withLock({ $0.take(prefix, limit: limit, now: now) }) {
-            var response = refuse(.rateLimited, prefix: prefix)
-            response.headers[.retryAfter] = String(retryAfter)
-            return .refused(response)
+            return .refused(refuse(.rateLimited, prefix: prefix, retryAfterSeconds: retryAfter))
         }
         if let failure = APIAccess.authorize(principal, needs: scope) {
             return .refused(refuse(failure, prefix: prefix, scope: scope))
@@ -95,33 +94,14 @@ final class APIAuthenticator: Sendable {
         logger.debug("API request refused", metadata: ["reason": "\(failure.rawValue)", "prefix": "\(prefix)"])
     }
 
-    private func refuse(_ failure: APIAuthFailure, prefix: String?, scope: APIScope? = nil) -> Response {
+    private func refuse(_ failure: APIAuthFailure, prefix: String?, scope: APIScope? = nil, retryAfterSeconds: Int = 0) -> APIError {
         failures[failure]?.increment()
         logger.debug("API request refused", metadata: ["reason": "\(failure.rawValue)", "prefix": "\(prefix ?? "-")"])
         switch failure {
-        case .missing, .malformed, .unknown, .revoked, .expired:
-            var response = PaymentAPI.error(401, "unauthenticated", Self.message(failure))
-            // RFC 6750 3: a request without credentials gets the bare challenge, a bad token
-            // says so.
-            response.headers[.wwwAuthenticate] = failure == .missing ? #"Bearer realm="paynode""#
-                : #"Bearer realm="paynode", error="invalid_token""#
-            return response
-        case .scope:
-            return PaymentAPI.error(403, "forbidden", "this API key lacks the \(scope?.rawValue ?? "needed") scope")
-        case .merchant:
-            return PaymentAPI.error(403, "forbidden", "this API key creates orders only for its own merchant")
-        case .rateLimited:
-            return PaymentAPI.error(429, "rate_limited", "this API key is over its request rate; retry after Retry-After seconds")
-        }
-    }
-
-    static func message(_ failure: APIAuthFailure) -> String {
-        switch failure {
-        case .missing: "an Authorization: Bearer pk_... header is required"
-        case .malformed: "the bearer token is not an API key (pk_ and 40 letters or digits)"
-        case .revoked: "this API key was revoked"
-        case .expired: "this API key has expired"
-        default: "unknown API key"
+        case .missing, .malformed, .unknown, .revoked, .expired: return .unauthenticated(failure)
+        case .scope: return .missingScope(scope)
+        case .merchant: return .merchantForbidden
+        case .rateLimited: return .rateLimited(retryAfterSeconds: retryAfterSeconds)
         }
     }
 
@@ -160,13 +140,13 @@ struct APIGate: Sendable {
     enum Admission {
         /// `merchant`: the only merchant the request may touch, nil for all.
         case allowed(merchant: String?, prefix: String?)
-        case refused(Response)
+        case refused(APIError)
     }
 
     func admit(_ request: Request, needs scope: APIScope) -> Admission {
         guard let authenticator else { return .allowed(merchant: nil, prefix: nil) }
         switch authenticator.admit(request, needs: scope) {
-        case .refused(let response): return .refused(response)
+        case .refused(let error): return .refused(error)
         case .allowed(let principal): return .allowed(merchant: principal.merchantScope, prefix: principal.prefix)
         }
     }

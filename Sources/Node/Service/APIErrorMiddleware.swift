@@ -1,7 +1,7 @@
 import Hummingbird
 import Logging
 import LogStore
-import PaymentService
+import PaymentHTTP
 
 /// What the payment API answers when a route throws instead of returning a response: a store
 /// that is full or overloaded (retriable) is 503 with `Retry-After` and the API's JSON error;
@@ -9,8 +9,6 @@ import PaymentService
 /// Hummingbird's own HTTP errors (a route not found, a bad request line) pass through.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
-    /// Seconds a client waits before retrying a write the store refused for now.
-    static var retryAfterSeconds: Int { 1 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -19,12 +17,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         } catch let error as LogStoreError where error.isRetriable {
             logger.warning("request refused for now", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            var response = PaymentAPI.error(503, "unavailable", "the store cannot take this write right now (\(error.code.rawValue)); retry")
-            response.headers[.retryAfter] = "\(Self.retryAfterSeconds)"
-            return response
+            return PaymentAPI.response(APIReply(.storeUnavailable(reason: error.code.rawValue)))
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return PaymentAPI.error(500, "internal", "the request failed inside the node; see its log")
+            return PaymentAPI.response(APIReply(.internalFailure))
         }
     }
 }

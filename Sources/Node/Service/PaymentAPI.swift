@@ -2,6 +2,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import NIOCore
+import PaymentHTTP
 import PaymentService
 import Payments
 import Tracing
@@ -28,85 +29,67 @@ enum PaymentAPI {
             let merchant: String?
             let prefix: String?
             switch gate.admit(request, needs: .ordersWrite) {
-            case .refused(let response): return response
+            case .refused(let error): return response(APIReply(error))
             case .allowed(let scope, let key): (merchant, prefix) = (scope, key)
             }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: maximumBodyBytes)
             } catch {
-                return json(413, #"{"error":{"code":"body_too_large","message":"the body exceeds \#(maximumBodyBytes) bytes"}}"#)
+                return response(APIReply(.bodyTooLarge(maximumBytes: maximumBodyBytes)))
             }
-            let result = try await service.createOrder(body: Array(body.readableBytesView),
-                                                       idempotencyKey: request.headers[idempotencyKey],
-                                                       traceparent: request.headers[traceparent], merchant: merchant)
-            if result.status == 403, let prefix { gate.authenticator?.count(.merchant, prefix: prefix) }
-            var response = json(result.status, result.body)
-            if result.replayed { response.headers[replayed] = "true" }
-            return response
+            let outcome = try await service.createOrder(body: Array(body.readableBytesView),
+                                                        idempotencyKey: request.headers[idempotencyKey],
+                                                        traceparent: request.headers[traceparent], merchant: merchant)
+            if case .merchantForbidden = outcome, let prefix { gate.authenticator?.count(.merchant, prefix: prefix) }
+            return response(APIReply(creation: outcome))
         }
         orders.get(":id") { request, context -> Response in
             let merchant: String?
             switch gate.admit(request, needs: .ordersRead) {
-            case .refused(let response): return response
+            case .refused(let error): return response(APIReply(error))
             case .allowed(let scope, _): merchant = scope
             }
             let id = context.parameters.get("id") ?? ""
-            var historyCursor = 0
-            if let text = request.uri.queryParameters["historyCursor"].map(String.init) {
-                guard let parsed = Int(text), parsed >= 0 else {
-                    return error(400, "invalid_history_cursor", "historyCursor must be a non-negative integer (historyNextCursor of the previous page)")
-                }
-                historyCursor = parsed
+            let historyCursor: Int
+            do throws(PaymentRequestError) {
+                historyCursor = try OrderPageCursor.history(request.uri.queryParameters["historyCursor"].map(String.init))
+            } catch {
+                return response(APIReply(.invalid(error)))
             }
-            guard let order = try service.order(id, historyCursor: historyCursor, historyLimit: historyEntries, merchant: merchant) else {
-                return notFound(id)
-            }
-            return json(200, order)
+            return response(APIReply(try service.order(id, historyCursor: historyCursor, historyLimit: historyEntries, merchant: merchant),
+                                     id: id))
         }
         orders.get(":id/audit") { request, context -> Response in
             let merchant: String?
             switch gate.admit(request, needs: .ordersRead) {
-            case .refused(let response): return response
+            case .refused(let error): return response(APIReply(error))
             case .allowed(let scope, _): merchant = scope
             }
             let id = context.parameters.get("id") ?? ""
-            var cursor: UInt64 = 0
-            if let text = request.uri.queryParameters["cursor"].map(String.init) {
-                guard let parsed = UInt64(text) else {
-                    return error(400, "invalid_cursor", "cursor must be a non-negative integer (nextCursor of the previous page)")
-                }
-                cursor = parsed
+            let cursor: UInt64
+            do throws(PaymentRequestError) {
+                cursor = try OrderPageCursor.audit(request.uri.queryParameters["cursor"].map(String.init))
+            } catch {
+                return response(APIReply(.invalid(error)))
             }
-            guard let audit = try service.audit(id, cursor: cursor, limit: historyEntries, merchant: merchant) else { return notFound(id) }
-            return json(200, audit)
+            return response(APIReply(try service.audit(id, cursor: cursor, limit: historyEntries, merchant: merchant), id: id))
         }
         orders.get { request, _ -> Response in
             let merchant: String?
             switch gate.admit(request, needs: .ordersRead) {
-            case .refused(let response): return response
+            case .refused(let error): return response(APIReply(error))
             case .allowed(let scope, _): merchant = scope
             }
-            let query = request.uri.queryParameters
-            var status: PaymentStatus?
-            if let text = query["status"].map(String.init) {
-                guard let parsed = PaymentStatus(rawValue: text) else {
-                    return json(400, #"{"error":{"code":"invalid_status","message":"status must be PENDING, SUCCESSFUL or FAILED"}}"#)
-                }
-                status = parsed
+            let parameters = request.uri.queryParameters
+            let query: OrderListQuery
+            do throws(PaymentRequestError) {
+                query = try OrderListQuery.parse(status: parameters["status"].map(String.init), limit: parameters["limit"].map(String.init),
+                                                 cursor: parameters["cursor"].map(String.init))
+            } catch {
+                return response(APIReply(.invalid(error)))
             }
-            var limit = 50
-            if let text = query["limit"].map(String.init) {
-                guard let parsed = Int(text), (1...500).contains(parsed) else {
-                    return json(400, #"{"error":{"code":"invalid_limit","message":"limit must be 1 to 500"}}"#)
-                }
-                limit = parsed
-            }
-            let cursor = query["cursor"].map(String.init)
-            if let cursor, PaymentOrderID(cursor) == nil {
-                return json(400, #"{"error":{"code":"invalid_cursor","message":"cursor must be a payment order id"}}"#)
-            }
-            return json(200, try service.listOrders(status: status, limit: limit, cursor: cursor, merchant: merchant))
+            return response(.ok(try service.listOrders(query, merchant: merchant)))
         }
     }
 
@@ -122,25 +105,13 @@ enum PaymentAPI {
 
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     static let traceparent = HTTPField.Name("traceparent")!
-    static let replayed = HTTPField.Name("Idempotent-Replayed")!
 
-    static func error(_ status: Int, _ code: String, _ message: String) -> Response {
-        json(status, PaymentService.errorBody(code: code, message: message))
-    }
-
-    /// The id comes from the path as the client sent it: JSON-escaped in the message (never
-    /// reflected raw, where a quote or control character would break the body) and cut to
-    /// what an id could be (a valid one is 36 characters).
-    static func notFound(_ id: String) -> Response {
-        let shown = id.unicodeScalars.count > maximumEchoedIdScalars
-            ? String(String.UnicodeScalarView(id.unicodeScalars.prefix(maximumEchoedIdScalars))) + "..." : id
-        return error(404, "not_found", "no payment order \(shown)")
-    }
-
-    static let maximumEchoedIdScalars = 64
-
-    static func json(_ status: Int, _ body: String) -> Response {
-        Response(status: .init(code: status), headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: body + "\n")))
+    /// The reply as the server sends it: JSON, the body ending with a newline, the reply's own
+    /// headers after Content-Type and Content-Length.
+    static func response(_ reply: APIReply) -> Response {
+        var response = Response(status: .init(code: reply.status), headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: reply.body + "\n")))
+        response.headers.append(contentsOf: reply.headers)
+        return response
     }
 }

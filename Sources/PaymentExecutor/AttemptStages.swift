@@ -1,0 +1,141 @@
+import Payments
+
+/// One order's attempt as a state machine, with no I/O: the executor's loop (`PaymentExecutor.pay`)
+/// asks for an action, performs it (a PSP call, a wait, a journal write) and reports what
+/// happened, which gives the next action. The stages it moves the attempt through
+/// (`calling`, `queued`, `settled`) are the ones the journal stores.
+///
+/// - `calling`: up to `maximumCalls` PSP calls, each transient failure followed by a jittered
+///   back-off that doubles up to the configured bound; a charge first, a retrieve once a result
+///   exists. The answer, or a `psp_unavailable` failure when every call failed, is the next result.
+/// - each result is queued (journaled with its outbox entry): a PENDING result leaves the attempt
+///   `queued`, a final one settles it in that same write.
+/// - `queued` with a PENDING result waits what the PSP asked (200 ms unless it said) and calls
+///   again; `queued` with a final result (journaled so by an earlier release) is settled and saved.
+struct AttemptStages: Sendable {
+    enum PSPOperation: String, Sendable {
+        case charge, retrieve
+    }
+
+    enum Action: Equatable, Sendable {
+        /// Call the PSP; `call` counts the calls of this round from 1.
+        case callPSP(PSPOperation, call: Int)
+        /// Wait a random time of at most this before `backedOff`, after a transient failure.
+        case backOff(upToMilliseconds: Int)
+        /// Journal the attempt with its results from `fromResult` on in the outbox, then `queued`.
+        case queue(fromResult: Int)
+        /// Wait this long for a PENDING payment before `waited`.
+        case waitForPending(milliseconds: Int)
+        /// Journal the settled attempt, then `saved`.
+        case save
+        /// Nothing is left to do for this order.
+        case finished
+    }
+
+    /// The wait after a PENDING result whose PSP gave no `retryAfter`.
+    static let defaultPendingWaitMilliseconds = 200
+
+    /// The attempt as the journal is to store it.
+    private(set) var attempt: Attempt
+    let maximumCalls: Int
+    let backoffMilliseconds: ClosedRange<Int>
+    /// The round of PSP calls in progress: the current call's number and the next back-off.
+    private var round: (call: Int, backoff: Int)?
+
+    typealias Attempt = PaymentExecutor.Attempt
+    typealias StoredResult = PaymentExecutor.StoredResult
+
+    init(_ attempt: Attempt, maximumCalls: Int, backoffMilliseconds: ClosedRange<Int>) {
+        self.attempt = attempt
+        self.maximumCalls = maximumCalls
+        self.backoffMilliseconds = backoffMilliseconds
+    }
+
+    /// The first action for the attempt as it was journaled (new, or resumed after a restart).
+    mutating func start() -> Action {
+        switch attempt.stage {
+        case .calling: return beginCalls()
+        case .queued: return afterQueued()
+        case .settled: return .finished
+        }
+    }
+
+    /// The PSP answered the current call.
+    mutating func answered(_ result: StoredResult) -> Action {
+        attempt.calls += 1
+        return queue(result)
+    }
+
+    /// The current call failed transiently (`reason`): back off, then call again or give up.
+    mutating func failed(reason: String) -> Action {
+        precondition(round != nil, "a PSP call failed outside a round of calls")
+        attempt.calls += 1
+        attempt.lastError = reason
+        return .backOff(upToMilliseconds: round?.backoff ?? backoffMilliseconds.lowerBound)
+    }
+
+    /// The back-off after a failed call is over. Out of calls, the attempt fails visibly
+    /// (`psp_unavailable` at `nowMilliseconds`) rather than stalling.
+    mutating func backedOff(nowMilliseconds: Int64) -> Action {
+        guard var current = round else { preconditionFailure("a back-off outside a round of calls") }
+        current.backoff = min(current.backoff * 2, backoffMilliseconds.upperBound)
+        guard current.call < maximumCalls else {
+            return queue(StoredResult(status: .failed, errorCode: "psp_unavailable",
+                                      errorMessage: "\(attempt.order.psp) did not answer after \(maximumCalls) calls: \(attempt.lastError ?? "")",
+                                      eventTime: nowMilliseconds))
+        }
+        current.call += 1
+        round = current
+        return .callPSP(operation, call: current.call)
+    }
+
+    /// The order names a PSP this executor does not have (or an id that is not an order id):
+    /// it fails at once, with no call.
+    mutating func unknownPSP(nowMilliseconds: Int64) -> Action {
+        queue(StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP \(attempt.order.psp)", eventTime: nowMilliseconds))
+    }
+
+    /// The results of the `queue` action are journaled.
+    mutating func queued() -> Action {
+        afterQueued()
+    }
+
+    /// The wait for a PENDING payment is over: retrieve its state.
+    mutating func waited() -> Action {
+        attempt.stage = .calling
+        return beginCalls()
+    }
+
+    /// The settled attempt of the `save` action is journaled.
+    func saved() -> Action {
+        .finished
+    }
+
+    private var operation: PSPOperation {
+        attempt.results.isEmpty ? .charge : .retrieve
+    }
+
+    private mutating func beginCalls() -> Action {
+        round = (call: 1, backoff: backoffMilliseconds.lowerBound)
+        return .callPSP(operation, call: 1)
+    }
+
+    /// The result joins the attempt, in the stage it is journaled in with its outbox entry.
+    private mutating func queue(_ result: StoredResult) -> Action {
+        round = nil
+        attempt.results.append(result)
+        // A final result settles the attempt in the same transaction: what is left for it is the
+        // outbox's delivery, which does not need the attempt (one journal write per order fewer).
+        attempt.stage = result.status == .pending ? .queued : .settled
+        return .queue(fromResult: attempt.results.count - 1)
+    }
+
+    private mutating func afterQueued() -> Action {
+        guard attempt.stage == .queued else { return .finished }
+        if let last = attempt.results.last, last.status == .pending {
+            return .waitForPending(milliseconds: Int(last.retryAfterMilliseconds ?? Int64(Self.defaultPendingWaitMilliseconds)))
+        }
+        attempt.stage = .settled
+        return .save
+    }
+}

@@ -1,0 +1,130 @@
+import Payments
+import Testing
+@testable import PaymentExecutor
+
+/// The executor's attempt stages, driven with no PSP, store or clock: each test reports what the
+/// I/O loop would have seen and checks the next action and the attempt the journal would store.
+@Suite("Executor attempt stages")
+struct AttemptStagesTests {
+    typealias Attempt = PaymentExecutor.Attempt
+    typealias StoredResult = PaymentExecutor.StoredResult
+
+    static let order = PaymentExecutor.OrderToPay(paymentOrderId: "01a20a5d-4cc7-7000-9aa9-8e630a69492b", amount: 5000, currency: "EUR",
+                                                  paymentMethod: "tok_visa", psp: "stripe")
+
+    static func stages(_ stage: Attempt.Stage = .calling, results: [StoredResult] = [], calls: Int = 3,
+                       backoff: ClosedRange<Int> = 50...300) -> AttemptStages {
+        var attempt = Attempt(order: order, stage: stage)
+        attempt.results = results
+        return AttemptStages(attempt, maximumCalls: calls, backoffMilliseconds: backoff)
+    }
+
+    static func result(_ status: PspStatus, retryAfter: Int64? = nil) -> StoredResult {
+        StoredResult(status: status, pspReference: "pi_1", errorCode: nil, errorMessage: nil, eventTime: 1_795_000_000_000,
+                     retryAfterMilliseconds: retryAfter)
+    }
+
+    @Test func aFinalAnswerSettlesTheAttemptWhenItIsQueued() {
+        var stages = Self.stages()
+        #expect(stages.start() == .callPSP(.charge, call: 1))
+        #expect(stages.answered(Self.result(.successful)) == .queue(fromResult: 0))
+        // Journaled settled with its outbox entry: no second journal write.
+        #expect(stages.attempt.stage == .settled && stages.attempt.calls == 1 && stages.attempt.results == [Self.result(.successful)])
+        #expect(stages.queued() == .finished)
+    }
+
+    @Test func aPendingAnswerWaitsAndRetrievesUntilFinal() {
+        var stages = Self.stages()
+        #expect(stages.start() == .callPSP(.charge, call: 1))
+        #expect(stages.answered(Self.result(.pending, retryAfter: 750)) == .queue(fromResult: 0))
+        #expect(stages.attempt.stage == .queued)
+        #expect(stages.queued() == .waitForPending(milliseconds: 750))
+        #expect(stages.waited() == .callPSP(.retrieve, call: 1))
+        #expect(stages.attempt.stage == .calling)
+        #expect(stages.answered(Self.result(.pending)) == .queue(fromResult: 1))
+        #expect(stages.queued() == .waitForPending(milliseconds: AttemptStages.defaultPendingWaitMilliseconds))
+        #expect(stages.waited() == .callPSP(.retrieve, call: 1))
+        #expect(stages.answered(Self.result(.failed)) == .queue(fromResult: 2))
+        #expect(stages.attempt.stage == .settled && stages.attempt.calls == 3)
+        #expect(stages.attempt.results.map(\.status) == [.pending, .pending, .failed])
+        #expect(stages.queued() == .finished)
+    }
+
+    @Test func transientFailuresBackOffDoublingUpToTheBound() {
+        var stages = Self.stages(calls: 5, backoff: 50...300)
+        #expect(stages.start() == .callPSP(.charge, call: 1))
+        var backoffs: [Int] = []
+        for call in 1...4 {
+            guard case .backOff(let upTo) = stages.failed(reason: "timeout \(call)") else {
+                Issue.record("a failure is followed by a back-off")
+                return
+            }
+            backoffs.append(upTo)
+            #expect(stages.backedOff(nowMilliseconds: 1) == .callPSP(.charge, call: call + 1))
+        }
+        #expect(backoffs == [50, 100, 200, 300])
+        #expect(stages.attempt.lastError == "timeout 4" && stages.attempt.calls == 4)
+        // An answer after failures ends the round; the next round starts from the lower bound.
+        #expect(stages.answered(Self.result(.pending)) == .queue(fromResult: 0))
+        _ = stages.queued()
+        #expect(stages.waited() == .callPSP(.retrieve, call: 1))
+        #expect(stages.failed(reason: "again") == .backOff(upToMilliseconds: 50))
+    }
+
+    @Test func outOfCallsTheAttemptFailsVisibly() {
+        var stages = Self.stages(calls: 2)
+        _ = stages.start()
+        #expect(stages.failed(reason: "connection refused") == .backOff(upToMilliseconds: 50))
+        #expect(stages.backedOff(nowMilliseconds: 7) == .callPSP(.charge, call: 2))
+        #expect(stages.failed(reason: "timed out") == .backOff(upToMilliseconds: 100))
+        #expect(stages.backedOff(nowMilliseconds: 9) == .queue(fromResult: 0))
+        #expect(stages.attempt.results == [StoredResult(status: .failed, errorCode: "psp_unavailable",
+                                                        errorMessage: "stripe did not answer after 2 calls: timed out", eventTime: 9)])
+        #expect(stages.attempt.stage == .settled && stages.attempt.calls == 2)
+        #expect(stages.queued() == .finished)
+    }
+
+    @Test func anUnknownPSPFailsWithoutACall() {
+        var stages = Self.stages()
+        #expect(stages.start() == .callPSP(.charge, call: 1))
+        #expect(stages.unknownPSP(nowMilliseconds: 5) == .queue(fromResult: 0))
+        #expect(stages.attempt.results == [StoredResult(status: .failed, errorCode: "invalid_psp", errorMessage: "no PSP stripe", eventTime: 5)])
+        #expect(stages.attempt.calls == 0 && stages.attempt.stage == .settled)
+    }
+
+    /// Attempts resumed after a restart go on from the stage the journal holds.
+    @Test func resumedAttemptsGoOnFromTheirJournaledStage() {
+        var calling = Self.stages(.calling, results: [Self.result(.pending)])
+        #expect(calling.start() == .callPSP(.retrieve, call: 1))
+        var waiting = Self.stages(.queued, results: [Self.result(.pending, retryAfter: 10)])
+        #expect(waiting.start() == .waitForPending(milliseconds: 10))
+        // Queued with a final result (journaled so by an earlier release): settled and saved.
+        var final = Self.stages(.queued, results: [Self.result(.successful)])
+        #expect(final.start() == .save)
+        #expect(final.attempt.stage == .settled)
+        #expect(final.saved() == .finished)
+        var empty = Self.stages(.queued)
+        #expect(empty.start() == .save)
+        var settled = Self.stages(.settled, results: [Self.result(.failed)])
+        #expect(settled.start() == .finished)
+    }
+
+    /// Writing an attempt over its journal entry keeps the published count the outbox sender
+    /// advanced, and quarantines an entry that does not decode instead of overwriting it unseen.
+    @Test func aJournalWriteKeepsThePublishedCountAndQuarantinesWhatItCannotRead() {
+        var attempt = Attempt(order: Self.order, stage: .queued)
+        attempt.results = [Self.result(.pending)]
+        #expect(ExecutorPoison.journalWrite(attempt, over: nil) == (attempt, nil))
+        var advanced = attempt
+        advanced.published = 1
+        let merged = ExecutorPoison.journalWrite(attempt, over: advanced.encoded())
+        #expect(merged.attempt.published == 1 && merged.quarantined == nil)
+        // Never moved back: a later count than the stored one stays.
+        var later = attempt
+        later.published = 2
+        #expect(ExecutorPoison.journalWrite(later, over: advanced.encoded()).attempt.published == 2)
+        let garbage: [UInt8] = [0xFF, 0x00, 0x13]
+        let unreadable = ExecutorPoison.journalWrite(attempt, over: garbage)
+        #expect(unreadable.attempt == attempt && unreadable.quarantined == garbage)
+    }
+}
