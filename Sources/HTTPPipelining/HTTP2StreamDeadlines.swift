@@ -5,8 +5,10 @@ import NIOHTTPTypes
 /// Last in an HTTP/2 connection's pipeline: tells `HTTPConnectionGuard` when streams open and
 /// close, which is what the guard's idle timeout follows on HTTP/2 (the counterpart of
 /// `HTTPDeadlinePartsHandler` on HTTP/1.1), and ends the connection where NIOHTTP2 leaves that
-/// to the pipeline: after a connection error (NIOHTTP2 has sent its GOAWAY), and once the client
-/// has closed its side and every open stream is answered.
+/// to the pipeline: after a connection error (NIOHTTP2 has sent its GOAWAY), and once every open
+/// stream is answered after the client closed its side or a graceful shutdown began (the
+/// connection manager's GOAWAY is out; a client that never acknowledges its PING must not hold
+/// the shutdown), at the latest `gracefulCloseTimeout` after the shutdown began.
 final class HTTP2StreamEventsHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -16,10 +18,13 @@ final class HTTP2StreamEventsHandler: ChannelInboundHandler, RemovableChannelHan
     /// The streams reported open: a close is reported only for those (NIOHTTP2 also closes
     /// streams it refused, which never opened here), so the count cannot drift.
     private var open: Set<HTTP2StreamID> = []
-    /// The client half-closed the connection: nothing more will arrive.
-    private var inputClosed = false
+    /// The client half-closed the connection, or a graceful shutdown began: no new streams.
+    private var closesWhenIdle = false
+    private let gracefulCloseTimeout: TimeAmount
 
-    init() {}
+    init(gracefulCloseTimeout: TimeAmount) {
+        self.gracefulCloseTimeout = gracefulCloseTimeout
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         guard let found = try? context.pipeline.syncOperations.handler(type: HTTPConnectionGuard.self),
@@ -43,11 +48,20 @@ final class HTTP2StreamEventsHandler: ChannelInboundHandler, RemovableChannelHan
         case let closed as StreamClosedEvent:
             if open.remove(closed.streamID) != nil {
                 if let connectionGuard, let guardContext { connectionGuard.streamClosed(guardContext) }
-                if inputClosed, open.isEmpty { context.close(promise: nil) }
+                if closesWhenIdle, open.isEmpty { context.close(promise: nil) }
             }
         case ChannelEvent.inputClosed:
-            inputClosed = true
+            closesWhenIdle = true
             if open.isEmpty { context.close(promise: nil) }
+        case is ChannelShouldQuiesceEvent:
+            closesWhenIdle = true
+            if open.isEmpty {
+                context.close(promise: nil)
+            } else {
+                context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: gracefulCloseTimeout) {
+                    context.close(promise: nil)
+                }
+            }
         default:
             break
         }

@@ -110,7 +110,7 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
                 return try Stream(wrappingChannelSynchronously: stream)
             }
         }
-        try channel.pipeline.syncOperations.addHandler(HTTP2StreamEventsHandler())
+        try channel.pipeline.syncOperations.addHandler(HTTP2StreamEventsHandler(gracefulCloseTimeout: configuration.gracefulCloseTimeout))
         return Value(streams: streams, channel: channel)
     }
 

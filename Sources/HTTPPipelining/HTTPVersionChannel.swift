@@ -83,6 +83,12 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
                 try channel.pipeline.syncOperations.addHandler(detector)
                 connection = detector.result
             }
+            let closer = CloseUntilNegotiated()
+            try channel.pipeline.syncOperations.addHandler(closer)
+            let bound = NIOLoopBound(closer, eventLoop: channel.eventLoop)
+            connection.whenSuccess { _ in
+                channel.pipeline.syncOperations.removeHandler(bound.value, promise: nil)
+            }
             return Value(connection: connection, channel: channel)
         }
     }
@@ -103,3 +109,30 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         }
     }
 }
+
+/// Behind the ALPN handler or the preface detector until the connection's HTTP version is known:
+/// a graceful shutdown or the client's end of input then closes the connection, which has asked
+/// for nothing yet. The HTTP codecs handle both once they are in place; before, the events would
+/// reach nobody, and the connection would hold its place (and the shutdown) until its timeout.
+final class CloseUntilNegotiated: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias InboundOut = NIOAny
+
+    init() {}
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent, ChannelEvent.inputClosed:
+            context.close(promise: nil)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension CloseUntilNegotiated: Sendable {}

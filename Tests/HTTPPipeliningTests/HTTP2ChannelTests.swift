@@ -9,6 +9,7 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP2
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import Testing
 @testable import HTTPPipelining
 
@@ -221,6 +222,40 @@ struct HTTP2ChannelTests {
                 let answer = try await send(streams, .get, "/hello")
                 #expect(answer.status == 200)
             }
+        }
+    }
+
+    @Test func aGracefulShutdownDoesNotWaitForConnectionsThatAskedForNothing() async throws {
+        let held = Mutex<[any Channel]>([])
+        let started = ContinuousClock.now
+        try await withServer(limits: HTTPConnectionLimits(idleTimeout: .seconds(60), requestTimeout: .seconds(60))) { port, _ in
+            for opening in ["", HTTP2PrefaceDetector<Int>.preface + "\0\0\0\u{4}\0\0\0\0\0", "PRI * HTTP/2"] {
+                // Silent, an HTTP/2 connection that never reads (nor acknowledges the GOAWAY's
+                // PING), and one still undecided.
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelOption(ChannelOptions.autoRead, value: false)
+                    .connect(host: "127.0.0.1", port: port).get()
+                if !opening.isEmpty { try await channel.writeAndFlush(ByteBuffer(string: opening)) }
+                held.withLock { $0.append(channel) }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        for channel in held.withLock({ $0 }) { try? await channel.close() }
+    }
+
+    @Test func aConnectionClosedBeforeItsFirstByteGivesItsPlaceBack() async throws {
+        try await withServer { port, connections in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .connect(host: "127.0.0.1", port: port).get()
+            for _ in 0..<100 where connections?.openConnections != 1 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(connections?.openConnections == 1)
+            // Only the client's output: the server sees the end of its input, not a close.
+            try await channel.close(mode: .output)
+            for _ in 0..<100 where connections?.openConnections != 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(connections?.openConnections == 0)
+            try? await channel.close()
         }
     }
 }
