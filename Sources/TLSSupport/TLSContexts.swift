@@ -33,9 +33,11 @@ extension ServerTLSFiles {
 extension ClientTLSFiles {
     /// Verifies the server's certificate against `caFile` (or the system's roots) and its name
     /// against the host connected to (an IP address is checked against the certificate's IP SANs).
-    public func makeContext() throws -> NIOSSLContext {
+    /// `applicationProtocols`: what ALPN asks for (`h2` for an HTTP/2 client); none leaves it out.
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = applicationProtocols
         configuration.certificateVerification = .fullVerification
         if let caFile {
             configuration.trustRoots = .certificates(try loadCertificates(caFile, role: "CA"))
