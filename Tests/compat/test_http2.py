@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import Broker, paynode
+from conftest import PAYNODE, Broker, paynode
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ORDER = {"merchantId": "m_h2", "amount": 1200, "currency": "EUR", "paymentMethod": "tok_visa", "psp": "stripe"}
@@ -133,3 +133,49 @@ def test_http2_off_serves_http1_only(data_dir):
         assert curl("--http1.1", f"{base}/healthz")[:2] == ("1.1", 200)
     finally:
         node.stop()
+
+
+def server_settings(port):
+    """The SETTINGS the server sends first on an h2c connection, as {identifier: value}."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(PREFACE + frame(4, 0, 0, b""))
+        received = b""
+        while len(received) < 9 or len(received) < 9 + int.from_bytes(received[:3], "big"):
+            chunk = connection.recv(65536)
+            assert chunk, "closed before the server's SETTINGS"
+            received += chunk
+    length, kind = int.from_bytes(received[:3], "big"), received[3]
+    assert kind == 4, received
+    payload = received[9:9 + length]
+    return {struct.unpack(">H", payload[i:i + 2])[0]: struct.unpack(">I", payload[i + 2:i + 6])[0]
+            for i in range(0, length, 6)}
+
+
+def test_the_stream_and_header_limits_are_advertised_and_enforced(data_dir):
+    node = Broker(data_dir, node="service", extra_args=["--http2-max-streams", "7",
+                                                        "--http2-max-header-list-bytes", "4096"]).start()
+    try:
+        settings = server_settings(node.http_port)
+        assert settings.get(3) == 7, settings     # SETTINGS_MAX_CONCURRENT_STREAMS
+        assert settings.get(6) == 4096, settings  # SETTINGS_MAX_HEADER_LIST_SIZE
+        base = f"http://127.0.0.1:{node.http_port}"
+        # The limit applies once the client has acknowledged the SETTINGS (before that, NIOHTTP2's
+        # 16 KiB): a second request on the connection, after the first answer, meets it.
+        url = f"{base}/healthz"
+        oversized = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code} ", url,
+                                    "--next", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
+                                    "-H", "X-Big: " + "y" * 8000, url], capture_output=True, text=True, timeout=30)
+        first, _, second = oversized.stdout.partition(" ")
+        assert first == "200" and second != "200", oversized
+        assert node.process.poll() is None
+        assert curl("--http2-prior-knowledge", f"{base}/healthz")[:2] == ("2", 200)
+    finally:
+        node.stop()
+
+
+def test_bad_http2_flags_are_refused(tmp_path):
+    for flags in (["--http2", "maybe"], ["--http2-max-streams", "0"], ["--http2-max-header-list-bytes", "10"]):
+        process = subprocess.run([PAYNODE, "service", "--data-dir", str(tmp_path / "data"), *flags],
+                                 capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert process.returncode != 0
+        assert flags[0] in process.stderr, process.stderr
