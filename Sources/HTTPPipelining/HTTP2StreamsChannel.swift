@@ -35,7 +35,7 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         /// A request body is read whole before its request starts, up to this many bytes.
         public var maximumBodyBytes: Int
         /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open at once on a
-        /// connection; NIOHTTP2 refuses more (RST_STREAM REFUSED_STREAM).
+        /// connection; NIOHTTP2 answers one more with GOAWAY (PROTOCOL_ERROR).
         public var maximumConcurrentStreams = HTTPConnectionLimits.defaultHTTP2MaximumConcurrentStreams
         /// SETTINGS_MAX_HEADER_LIST_SIZE: the decoded header list of one request, in bytes.
         public var maximumHeaderListBytes = HTTPConnectionLimits.defaultHTTP2MaximumHeaderListBytes

@@ -137,7 +137,7 @@ struct HTTPLimitOptions: ParsableArguments {
     @Option(name: .customLong("http2"), help: "Serve HTTP/2 on the HTTP listener as well as HTTP/1.1, on or off: h2 by ALPN with --http-tls, else h2c with prior knowledge (env: PAYNODE_HTTP2; default on).")
     var http2: String?
 
-    @Option(name: .customLong("http2-max-streams"), help: "HTTP/2 streams (requests) one connection may have open at once, SETTINGS_MAX_CONCURRENT_STREAMS; more are refused (env: PAYNODE_HTTP2_MAX_STREAMS; default 100).")
+    @Option(name: .customLong("http2-max-streams"), help: "HTTP/2 streams (requests) one connection may have open at once, SETTINGS_MAX_CONCURRENT_STREAMS; a client opening more loses the connection (env: PAYNODE_HTTP2_MAX_STREAMS; default 100).")
     var http2MaximumStreams: Int?
 
     @Option(name: .customLong("http2-max-header-list-bytes"), help: "HTTP/2: bytes of one request's decoded header list, SETTINGS_MAX_HEADER_LIST_SIZE (env: PAYNODE_HTTP2_MAX_HEADER_LIST_BYTES; default 16384).")

@@ -179,3 +179,49 @@ def test_bad_http2_flags_are_refused(tmp_path):
                                  capture_output=True, text=True, timeout=30, cwd=tmp_path)
         assert process.returncode != 0
         assert flags[0] in process.stderr, process.stderr
+
+
+class FrameReader:
+    """Frames from the server, as (type, flags, stream, payload), read across calls."""
+
+    def __init__(self, connection, timeout=10):
+        connection.settimeout(timeout)
+        self.connection, self.buffered = connection, b""
+
+    def until(self, condition):
+        frames = []
+        while True:
+            while len(self.buffered) >= 9 and len(self.buffered) >= 9 + int.from_bytes(self.buffered[:3], "big"):
+                length = int.from_bytes(self.buffered[:3], "big")
+                item = (self.buffered[3], self.buffered[4], struct.unpack(">I", self.buffered[5:9])[0] & 0x7fffffff,
+                        self.buffered[9:9 + length])
+                self.buffered = self.buffered[9 + length:]
+                frames.append(item)
+                if condition(item):
+                    return frames
+            chunk = self.connection.recv(65536)
+            assert chunk, f"closed; frames so far {frames}"
+            self.buffered += chunk
+
+
+def test_a_client_over_the_stream_limit_loses_its_connection_not_the_node(data_dir):
+    """Clients keep their streams within SETTINGS_MAX_CONCURRENT_STREAMS (curl and NIOHTTP2 queue
+    the rest); one that does not commits a protocol error, which NIOHTTP2 answers with GOAWAY."""
+    node = Broker(data_dir, node="service", extra_args=["--http2-max-streams", "2"]).start()
+    try:
+        # POST :path / :scheme http :authority test, END_HEADERS without END_STREAM: each stream
+        # stays open, waiting for a body.
+        headers = b"\x83\x84\x86\x01\x04test"
+        with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as connection:
+            frames = FrameReader(connection)
+            connection.sendall(PREFACE + frame(4, 0, 0, b""))
+            frames.until(lambda f: f[0] == 4 and not f[1] & 1)  # the server's SETTINGS
+            connection.sendall(frame(4, 1, 0, b""))              # acknowledged: they apply
+            frames.until(lambda f: f[0] == 4 and f[1] & 1)       # ours acknowledged
+            connection.sendall(b"".join(frame(1, 4, stream, headers) for stream in (1, 3, 5)))
+            goaway = frames.until(lambda f: f[0] == 7)[-1]
+            assert struct.unpack(">I", goaway[3][4:8])[0] == 1  # PROTOCOL_ERROR
+        assert node.process.poll() is None
+        assert curl("--http2-prior-knowledge", f"http://127.0.0.1:{node.http_port}/healthz")[:2] == ("2", 200)
+    finally:
+        node.stop()
