@@ -9,8 +9,8 @@ import NIOTLS
 /// the listener's `HTTPConnectionGuard` first, then which HTTP it speaks is found out, and it
 /// is served by `PipelinedHTTP1Channel` or `HTTP2StreamsChannel`.
 ///
-/// Behind TLS the choice is ALPN's (the TLS context must offer `HTTPVersionNegotiation.
-/// applicationProtocols`; a client that offers neither is HTTP/1.1). In plaintext it is the
+/// Behind TLS the choice is ALPN's (the TLS context must offer
+/// `HTTPVersionNegotiation.applicationProtocols`; a client that offers neither is HTTP/1.1). In plaintext it is the
 /// connection's first bytes: the HTTP/2 preface is h2c with prior knowledge, anything else
 /// HTTP/1.1. HTTP/1.1's `Upgrade: h2c` is not offered (RFC 9113 deprecates it).
 public enum HTTPVersionNegotiation {
