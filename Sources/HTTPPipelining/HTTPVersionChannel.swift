@@ -5,19 +5,21 @@ import NIOCore
 import NIOHTTP2
 import NIOTLS
 
-/// One HTTP listener serving HTTP/1.1 and HTTP/2 with the same router: each connection gets
-/// the listener's `HTTPConnectionGuard` first, then which HTTP it speaks is found out, and it
-/// is served by `PipelinedHTTP1Channel` or `HTTP2StreamsChannel`.
-///
-/// Behind TLS the choice is ALPN's (the TLS context must offer
-/// `HTTPVersionNegotiation.applicationProtocols`; a client that offers neither is HTTP/1.1). In plaintext it is the
-/// connection's first bytes: the HTTP/2 preface is h2c with prior knowledge, anything else
-/// HTTP/1.1. HTTP/1.1's `Upgrade: h2c` is not offered (RFC 9113 deprecates it).
+/// What a TLS listener serving `HTTPVersionChannel` offers by ALPN.
 public enum HTTPVersionNegotiation {
     /// The ALPN protocols of a TLS listener serving `HTTPVersionChannel`, preferred first.
     public static var applicationProtocols: [String] { NIOHTTP2SupportedALPNProtocols }
 }
 
+/// One HTTP listener serving HTTP/1.1 and HTTP/2 with the same router: each connection gets
+/// the listener's `HTTPConnectionGuard` first, then which HTTP it speaks is found out, and it
+/// is served by `PipelinedHTTP1Channel` or `HTTP2StreamsChannel`.
+///
+/// Behind TLS the choice is ALPN's (the TLS context must offer
+/// `HTTPVersionNegotiation.applicationProtocols`; a client that offers neither is HTTP/1.1).
+/// In plaintext it is the connection's first bytes: the HTTP/2 preface is h2c with prior
+/// knowledge, anything else HTTP/1.1. HTTP/1.1's `Upgrade: h2c` is not offered (RFC 9113
+/// deprecates it).
 public struct HTTPVersionChannel<Responder: HTTPResponder>: ServerChildChannel
 where Responder.Context: RequestContext, Responder.Context.Source == ApplicationRequestContextSource {
     /// How a connection's HTTP version is chosen.
