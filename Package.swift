@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         // TLS on the listeners and clients (BoringSSL), and X.509 for `paynode certs init`.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // HTTP/2 on the HTTP listeners (already resolved: hummingbird depends on it).
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         // DER/PEM types of the certificates (already resolved: swift-certificates depends on it).
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -239,8 +241,9 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // HTTP/1.1 for Hummingbird's router with pipelined requests served side by side where
-        // they commute, answers in order (docs/architecture.md).
+        // HTTP for Hummingbird's router: HTTP/1.1 with pipelined requests served side by side
+        // where they commute, answers in order; HTTP/2 (h2 by ALPN, h2c by prior knowledge)
+        // with each stream one request (docs/architecture.md).
         .target(
             name: "HTTPPipelining",
             dependencies: [
@@ -248,8 +251,11 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP2", package: "swift-nio-extras"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -334,6 +340,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "loadtest",
@@ -346,6 +353,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP2", package: "swift-nio-extras"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,13 +18,26 @@ public struct HTTPConnectionLimits: Sendable, Equatable {
     /// A request's head and body must have arrived within this long of its first byte (a
     /// client sending its headers or body slowly, slowloris, is closed then).
     public var requestTimeout: Duration
+    /// HTTP/2: streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    public var http2MaximumConcurrentStreams: Int
+    /// HTTP/2: the decoded header list of one request, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE).
+    public var http2MaximumHeaderListBytes: Int
+
+    /// RFC 9113's recommended floor for SETTINGS_MAX_CONCURRENT_STREAMS, and NIOHTTP2's default.
+    public static let defaultHTTP2MaximumConcurrentStreams = 100
+    /// NIOHTTP2's default: 16 KiB of headers is far beyond any request the nodes serve.
+    public static let defaultHTTP2MaximumHeaderListBytes = 16 << 10
 
     public init(maximumConnections: Int = 1024, maximumConnectionsPerAddress: Int = 256,
-                idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(10)) {
+                idleTimeout: Duration = .seconds(60), requestTimeout: Duration = .seconds(10),
+                http2MaximumConcurrentStreams: Int = Self.defaultHTTP2MaximumConcurrentStreams,
+                http2MaximumHeaderListBytes: Int = Self.defaultHTTP2MaximumHeaderListBytes) {
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
+        self.http2MaximumConcurrentStreams = http2MaximumConcurrentStreams
+        self.http2MaximumHeaderListBytes = http2MaximumHeaderListBytes
     }
 }
 
@@ -113,6 +126,11 @@ public final class RateLimitedCount: Sendable {
 /// its first byte; a connection with nothing being read and nothing awaiting an answer may stay
 /// idle for the idle timeout; while the node works on answers the client is not timed (its
 /// wait is not its fault).
+///
+/// An HTTP/2 connection (after `servesStreams`) carries its requests on streams, each timed by
+/// its own `HTTP2StreamRequestDeadline`: its bytes (frames of any stream, pings, settings) say
+/// nothing about one request, so only its open streams count here, and a connection without
+/// any is idle.
 struct ConnectionDeadlines: Sendable {
     let idleTimeout: UInt64
     let requestTimeout: UInt64
@@ -122,6 +140,8 @@ struct ConnectionDeadlines: Sendable {
     private(set) var unanswered = 0
     /// Since when nothing has been read or owed (the connection's start, or its last answer).
     private(set) var idleSince: UInt64
+    /// The connection speaks HTTP/2: `unanswered` counts its open streams.
+    private(set) var multiplexed = false
 
     init(idleTimeout: Duration, requestTimeout: Duration, now: UInt64) {
         self.idleTimeout = Self.nanoseconds(idleTimeout)
@@ -139,12 +159,31 @@ struct ConnectionDeadlines: Sendable {
 
     /// Bytes came in: a request begins unless one is already being read.
     mutating func bytesArrived(now: UInt64) {
-        if readingSince == nil { readingSince = now }
+        if readingSince == nil, !multiplexed { readingSince = now }
     }
 
     /// A request's head was decoded (its bytes may have come with the previous request's end).
     mutating func headRead(now: UInt64) {
-        if readingSince == nil { readingSince = now }
+        if readingSince == nil, !multiplexed { readingSince = now }
+    }
+
+    /// The connection turned out to be HTTP/2 (its preface, or ALPN after the TLS handshake):
+    /// what was being read was that, and it is idle until its first stream opens.
+    mutating func servesStreams(now: UInt64) {
+        multiplexed = true
+        readingSince = nil
+        unanswered = 0
+        idleSince = now
+    }
+
+    /// An HTTP/2 stream opened: the connection is not idle until every open stream closed.
+    mutating func streamOpened() {
+        unanswered += 1
+    }
+
+    /// An HTTP/2 stream closed (answered, or reset by either side).
+    mutating func streamClosed(now: UInt64) {
+        answerWritten(now: now)
     }
 
     /// A request was read whole.
@@ -277,6 +316,24 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func answerWritten(_ context: ChannelHandlerContext) {
         deadlines.answerWritten(now: Self.now())
+        schedule(context)
+    }
+
+    /// The connection speaks HTTP/2 from now on (see `ConnectionDeadlines`).
+    func servesStreams(_ context: ChannelHandlerContext) {
+        deadlines.servesStreams(now: Self.now())
+        // The deadline may have moved later (a TLS handshake's request timeout became the idle
+        // timeout): the timer finds that when it fires and looks again.
+        schedule(context)
+    }
+
+    func streamOpened(_ context: ChannelHandlerContext) {
+        deadlines.streamOpened()
+        schedule(context)
+    }
+
+    func streamClosed(_ context: ChannelHandlerContext) {
+        deadlines.streamClosed(now: Self.now())
         schedule(context)
     }
 

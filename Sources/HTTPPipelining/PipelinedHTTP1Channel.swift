@@ -43,16 +43,14 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         }
     }
 
-    let responder: Responder
     let overlapKey: OverlapKey
     let configuration: Configuration
     private let codecSetup: HTTP1Channel
-    private let dates = HTTPDateCache()
+    private let exchange: RouterExchange<Responder>
     /// The listener's open connections; nil without limits.
     public let connections: HTTPConnectionCounter?
 
     public init(responder: Responder, configuration: Configuration = .init(), overlapKey: @escaping OverlapKey = { _ in nil }) {
-        self.responder = responder
         self.overlapKey = overlapKey
         self.configuration = configuration
         var http1 = configuration.http1
@@ -63,20 +61,32 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
         // Only its channel setup is used; requests never reach this responder.
         codecSetup = HTTP1Channel(responder: { _, _, _ in }, configuration: http1)
         connections = configuration.limits.map(HTTPConnectionCounter.init(limits:))
+        exchange = RouterExchange(responder: responder, serverName: configuration.serverName,
+                                  maximumBodyBytes: configuration.maximumBodyBytes, dates: HTTPDateCache())
     }
 
     /// Runs on the connection's event loop (the server's child channel initializer): the guard
     /// goes first, before a byte is parsed, then Hummingbird's HTTP/1 codec.
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        if let connections {
-            do {
-                try channel.pipeline.syncOperations.addHandler(
-                    HTTPConnectionGuard(counter: connections, onRefusal: configuration.onRefusal), position: .first)
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
+        do {
+            try addConnectionGuard(to: channel)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
         }
-        return codecSetup.setup(channel: channel, logger: logger)
+        return setupCodec(channel: channel, logger: logger)
+    }
+
+    /// The guard, first in the pipeline (when the channel has limits): `HTTPVersionChannel`
+    /// puts it there before it knows which HTTP the connection speaks.
+    func addConnectionGuard(to channel: any Channel) throws {
+        guard let connections else { return }
+        try channel.pipeline.syncOperations.addHandler(
+            HTTPConnectionGuard(counter: connections, onRefusal: configuration.onRefusal), position: .first)
+    }
+
+    /// Hummingbird's HTTP/1 codec behind whatever the pipeline has.
+    func setupCodec(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        codecSetup.setup(channel: channel, logger: logger)
     }
 
     public func handle(value asyncChannel: Value, logger: Logger) async {
@@ -115,18 +125,16 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
             }
             var iterator = inbound.makeAsyncIterator()
             do {
-                while let request = try await readRequest(&iterator) {
+                while let request = try await exchange.readRequest(&iterator) {
                     let key = request.bodyTooLarge ? nil : overlapKey(request.head)
                     guard let sequence = await pipeline.admit(overlapKey: key) else { break }
                     if request.bodyTooLarge {
-                        let refusal = PreparedResponse.closing(.contentTooLarge, code: "body_too_large",
-                                                               message: "the request body exceeds \(configuration.maximumBodyBytes) bytes")
-                        pipeline.answer(sequence, overlapKey: key, with: refusal)
+                        pipeline.answer(sequence, overlapKey: key, with: exchange.bodyTooLarge(closesConnection: true))
                         break
                     }
                     let closes = request.head.headerFields[.connection].map { $0.lowercased().contains("close") } ?? false
                     group.addTask {
-                        let response = await respond(to: Request(head: request.head, body: RequestBody(buffer: request.body)),
+                        let response = await exchange.respond(to: Request(head: request.head, body: RequestBody(buffer: request.body)),
                                                      channel: channel, logger: logger, closes: closes)
                         pipeline.answer(sequence, overlapKey: key, with: response)
                     }
@@ -145,109 +153,5 @@ where Responder.Context: RequestContext, Responder.Context.Source == Application
             }
             pipeline.finishReading()
         }
-    }
-
-    private struct ReadRequest {
-        var head: HTTPRequest
-        var body: ByteBuffer
-        var bodyTooLarge: Bool
-    }
-
-    /// The next request with its whole body; nil at the end of the input (also when it ends
-    /// within a request, which then never started).
-    private func readRequest(_ iterator: inout NIOAsyncChannelInboundStream<HTTPRequestPart>.AsyncIterator) async throws -> ReadRequest? {
-        guard let first = try await iterator.next() else { return nil }
-        guard case .head(let head) = first else { throw HTTPParserError.invalidInternalState }
-        var request = ReadRequest(head: head, body: ByteBuffer(), bodyTooLarge: false)
-        while let part = try await iterator.next() {
-            switch part {
-            case .head:
-                throw HTTPParserError.invalidInternalState
-            case .body(var chunk):
-                if request.body.readableBytes + chunk.readableBytes > configuration.maximumBodyBytes {
-                    request.bodyTooLarge = true
-                } else if request.body.readableBytes == 0 {
-                    request.body = chunk
-                } else {
-                    request.body.writeBuffer(&chunk)
-                }
-            case .end:
-                return request
-            }
-        }
-        return nil
-    }
-
-    /// The router's answer, as `Application` gives it, with its body collected for one write.
-    private func respond(to request: Request, channel: any Channel, logger: Logger, closes: Bool) async -> PreparedResponse {
-        let context = Responder.Context(source: .init(channel: channel, logger: logger))
-        var response: Response
-        do {
-            response = try await responder.respond(to: request, context: context)
-        } catch {
-            logger.debug("unrecognised error", metadata: ["error.type": "\(error)"])
-            response = Response(status: .internalServerError)
-        }
-        response.headers[.date] = dates.current
-        if let serverName = configuration.serverName { response.headers[.server] = serverName }
-        let collected = CollectedBody()
-        do {
-            try await response.body.write(BodyCollector(collected: collected))
-        } catch {
-            logger.error("a response body failed while it was written; answering 500", metadata: ["error": "\(error)"])
-            return .closing(.internalServerError, code: "internal", message: "the response could not be produced")
-        }
-        var parts: [HTTPResponsePart] = [.head(response.head)]
-        if collected.buffer.readableBytes > 0 { parts.append(.body(collected.buffer)) }
-        parts.append(.end(collected.trailers))
-        return PreparedResponse(parts: parts, closesConnection: closes)
-    }
-}
-
-/// An answer ready for the wire.
-struct PreparedResponse: Sendable {
-    var parts: [HTTPResponsePart]
-    /// The connection closes after it.
-    var closesConnection: Bool
-
-    /// An error answered by the channel itself, after which the connection closes.
-    static func closing(_ status: HTTPResponse.Status, code: String, message: String) -> PreparedResponse {
-        // The message is ours (a parser error's case name at most): quotes and backslashes
-        // are all it could carry that JSON needs escaped.
-        var escaped = ""
-        for scalar in message.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" { escaped.unicodeScalars.append("\\") }
-            escaped.unicodeScalars.append(scalar)
-        }
-        var body = ByteBuffer()
-        body.writeString(#"{"error":{"code":"\#(code)","message":"\#(escaped)"}}"# + "\n")
-        let head = HTTPResponse(status: status, headerFields: [
-            .contentType: "application/json", .contentLength: "\(body.readableBytes)", .connection: "close",
-        ])
-        return PreparedResponse(parts: [.head(head), .body(body), .end(nil)], closesConnection: true)
-    }
-}
-
-/// A response body as written by the route, kept for one write with its head.
-final class CollectedBody: @unchecked Sendable {
-    // Written by one task (the request's), then read by the same task: no sharing.
-    var buffer = ByteBuffer()
-    var trailers: HTTPFields?
-}
-
-struct BodyCollector: ResponseBodyWriter {
-    let collected: CollectedBody
-
-    mutating func write(_ buffer: ByteBuffer) async throws {
-        if collected.buffer.readableBytes == 0 {
-            collected.buffer = buffer
-        } else {
-            var buffer = buffer
-            collected.buffer.writeBuffer(&buffer)
-        }
-    }
-
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-        collected.trailers = trailingHeaders
     }
 }

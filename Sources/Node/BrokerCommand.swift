@@ -30,7 +30,9 @@ struct BrokerCommand: AsyncParsableCommand {
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8090))
         let httpConnectionLimits = try httpLimits.resolve()
         var kafkaSettings = try kafka.resolve()
-        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS)
+        let servesHTTP2 = try httpLimits.servesHTTP2()
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS,
+                                          httpApplicationProtocols: NodeHTTP.applicationProtocols(http2: servesHTTP2))
         kafkaSettings.server.tls = tlsContexts.kafka
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
@@ -38,7 +40,7 @@ struct BrokerCommand: AsyncParsableCommand {
         let (coordinator, kafkaServer) = try kafkaSettings.makeServices(store: store, readiness: readiness)
         let logGauges = LogGauges(store: store, registry: registry)
         let httpServer = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: logGauges.refresh)
-            .server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+            .server(listen: http, limits: httpConnectionLimits, http2: servesHTTP2, tls: tlsContexts.http,
                     logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: coordinator),

@@ -33,7 +33,9 @@ struct ExecutorCommand: AsyncParsableCommand {
         let registry = bootstrapMetrics()
         let http = try ListenAddress.resolve(httpListen, environment: "PAYNODE_HTTP_LISTEN", default: ListenAddress(host: "127.0.0.1", port: 8081))
         let httpConnectionLimits = try httpLimits.resolve()
-        let tlsContexts = try tls.resolve(kafkaUsesTLS: false)
+        let servesHTTP2 = try httpLimits.servesHTTP2()
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: false,
+                                          httpApplicationProtocols: NodeHTTP.applicationProtocols(http2: servesHTTP2))
         let latency = try EnvironmentOption.integer(pspLatency, "PAYNODE_PSP_LATENCY_MS", default: 0)
         guard latency >= 0 else { throw ValidationError("--psp-latency-ms must not be negative") }
         let store = try data.openStore(logLevel: nil)
@@ -53,7 +55,7 @@ struct ExecutorCommand: AsyncParsableCommand {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
         }
-            .server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+            .server(listen: http, limits: httpConnectionLimits, http2: servesHTTP2, tls: tlsContexts.http,
                     logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: executor),

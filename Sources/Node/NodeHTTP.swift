@@ -61,10 +61,18 @@ struct NodeHTTP {
 
     static let maximumBodyBytes = 256 << 10
 
-    /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel`, with the
+    /// What the HTTP listeners' TLS context offers by ALPN: `h2` and `http/1.1` when they serve
+    /// HTTP/2, else nothing (as before HTTP/2).
+    static func applicationProtocols(http2: Bool) -> [String] {
+        http2 ? HTTPVersionNegotiation.applicationProtocols : []
+    }
+
+    /// The HTTP server: Hummingbird's router behind `PipelinedHTTP1Channel` and, with `http2`,
+    /// `HTTP2StreamsChannel` (h2 by ALPN with `tls`, else h2c with prior knowledge), with the
     /// listener's connection limits and timeouts.
-    /// `tls`: serve HTTPS with the certificate current when each connection is accepted.
-    func server(listen: ListenAddress, limits: HTTPConnectionLimits, tls: ReloadableTLSContext? = nil, logger: Logger,
+    /// `tls`: serve HTTPS with the certificate current when each connection is accepted (its
+    /// context offers `applicationProtocols(http2:)`).
+    func server(listen: ListenAddress, limits: HTTPConnectionLimits, http2: Bool, tls: ReloadableTLSContext? = nil, logger: Logger,
                 onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
         // Bodies are buffered whole, up to the depth per connection: bounded well above the
         // payment API's own 64 KiB (which answers 413 itself, keeping the connection).
@@ -87,18 +95,27 @@ struct NodeHTTP {
                 "maximumConnectionsPerAddress": "\(limits.maximumConnectionsPerAddress)",
             ])
         }
-        let channel = PipelinedHTTP1Channel(responder: router.buildResponder(), configuration: configuration,
-                                            overlapKey: overlapKey)
+        let responder = router.buildResponder()
+        let http1 = PipelinedHTTP1Channel(responder: responder, configuration: configuration, overlapKey: overlapKey)
+        guard http2 else { return Self.serve(http1, listen: listen, limits: limits, tls: tls, logger: logger, onRunning: onRunning) }
+        let streams = HTTP2StreamsChannel(responder: responder, configuration: .init(matching: configuration))
+        let versions = HTTPVersionChannel(http1: http1, http2: streams, negotiation: tls == nil ? .priorKnowledge : .alpn)
+        return Self.serve(versions, listen: listen, limits: limits, tls: tls, logger: logger, onRunning: onRunning)
+    }
+
+    private static func serve<Child: ServerChildChannel>(_ child: Child, listen: ListenAddress, limits: HTTPConnectionLimits,
+                                                         tls: ReloadableTLSContext?, logger: Logger,
+                                                         onRunning: @escaping @Sendable (Int) -> Void) -> any Service {
         // The channel writes the Server header; Hummingbird's server does nothing with a name.
         let address = ServerConfiguration(address: .hostname(listen.host, port: listen.port))
         let running: @Sendable (any Channel) async -> Void = { channel in onRunning(channel.localAddress?.port ?? listen.port) }
         if let tls {
             // A handshake gets as long as a request's arrival (--http-request-timeout).
-            return ReloadingTLSChannel(base: channel, context: tls, handshakeTimeout: TimeAmount(limits.requestTimeout))
+            return ReloadingTLSChannel(base: child, context: tls, handshakeTimeout: TimeAmount(limits.requestTimeout))
                 .server(configuration: address, onServerRunning: running, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
         }
-        return channel.server(configuration: address, onServerRunning: running,
-                              eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        return child.server(configuration: address, onServerRunning: running,
+                            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 }
 
@@ -114,8 +131,17 @@ struct HTTPLimitOptions: ParsableArguments {
     @Option(name: .customLong("http-idle-timeout"), help: "Seconds an HTTP connection may stay idle (no request being read or answered) before it is closed (env: PAYNODE_HTTP_IDLE_TIMEOUT; default 60).")
     var idleTimeout: Double?
 
-    @Option(name: .customLong("http-request-timeout"), help: "Seconds within which a request's headers and body must arrive, from its first byte; a slower client is disconnected (env: PAYNODE_HTTP_REQUEST_TIMEOUT; default 10).")
+    @Option(name: .customLong("http-request-timeout"), help: "Seconds within which a request's headers and body must arrive, from its first byte; a slower client is disconnected (on HTTP/2: the stream is reset) (env: PAYNODE_HTTP_REQUEST_TIMEOUT; default 10).")
     var requestTimeout: Double?
+
+    @Option(name: .customLong("http2"), help: "Serve HTTP/2 on the HTTP listener as well as HTTP/1.1, on or off: h2 by ALPN with --http-tls, else h2c with prior knowledge (env: PAYNODE_HTTP2; default on).")
+    var http2: String?
+
+    @Option(name: .customLong("http2-max-streams"), help: "HTTP/2 streams (requests) one connection may have open at once, SETTINGS_MAX_CONCURRENT_STREAMS; a client opening more loses the connection (env: PAYNODE_HTTP2_MAX_STREAMS; default 100).")
+    var http2MaximumStreams: Int?
+
+    @Option(name: .customLong("http2-max-header-list-bytes"), help: "HTTP/2: bytes of one request's decoded header list, SETTINGS_MAX_HEADER_LIST_SIZE (env: PAYNODE_HTTP2_MAX_HEADER_LIST_BYTES; default 16384).")
+    var http2MaximumHeaderListBytes: Int?
 
     func resolve() throws -> HTTPConnectionLimits {
         let defaults = HTTPConnectionLimits()
@@ -124,10 +150,31 @@ struct HTTPLimitOptions: ParsableArguments {
                                                        default: defaults.maximumConnectionsPerAddress)
         guard (1...1_000_000).contains(connections) else { throw ValidationError("--http-max-connections \(connections) must be 1 to 1000000") }
         guard (0...1_000_000).contains(perAddress) else { throw ValidationError("--http-max-connections-per-address \(perAddress) must be 0 to 1000000") }
+        let streams = try EnvironmentOption.integer(http2MaximumStreams, "PAYNODE_HTTP2_MAX_STREAMS",
+                                                    default: defaults.http2MaximumConcurrentStreams)
+        let headerListBytes = try EnvironmentOption.integer(http2MaximumHeaderListBytes, "PAYNODE_HTTP2_MAX_HEADER_LIST_BYTES",
+                                                            default: defaults.http2MaximumHeaderListBytes)
+        // Each open stream may hold a whole body (256 KiB): the stream limit bounds a
+        // connection's memory as the pipeline depth does on HTTP/1.1.
+        guard (1...1000).contains(streams) else { throw ValidationError("--http2-max-streams \(streams) must be 1 to 1000") }
+        guard (1024...(1 << 20)).contains(headerListBytes) else {
+            throw ValidationError("--http2-max-header-list-bytes \(headerListBytes) must be 1024 to 1048576")
+        }
         return HTTPConnectionLimits(
             maximumConnections: connections, maximumConnectionsPerAddress: perAddress,
             idleTimeout: try Self.seconds(idleTimeout, "PAYNODE_HTTP_IDLE_TIMEOUT", flag: "--http-idle-timeout", default: 60),
-            requestTimeout: try Self.seconds(requestTimeout, "PAYNODE_HTTP_REQUEST_TIMEOUT", flag: "--http-request-timeout", default: 10))
+            requestTimeout: try Self.seconds(requestTimeout, "PAYNODE_HTTP_REQUEST_TIMEOUT", flag: "--http-request-timeout", default: 10),
+            http2MaximumConcurrentStreams: streams, http2MaximumHeaderListBytes: headerListBytes)
+    }
+
+    /// Whether the HTTP listener serves HTTP/2 too (`--http2 on|off`, else PAYNODE_HTTP2).
+    func servesHTTP2() throws -> Bool {
+        guard let http2 else { return try EnvironmentOption.bool(nil, "PAYNODE_HTTP2", default: true) }
+        switch http2.lowercased() {
+        case "on": return true
+        case "off": return false
+        default: throw ValidationError("--http2 \(http2) must be on or off")
+        }
     }
 
     /// A timeout in seconds (fractions allowed), 0.1 s to one day.

@@ -53,7 +53,9 @@ struct ServiceCommand: AsyncParsableCommand {
         let authSettings = try auth.settings()
         let ops = try auth.opsAddress()
         var kafkaSettings = try kafka.resolve(autoCreateByDefault: false)
-        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS)
+        let servesHTTP2 = try httpLimits.servesHTTP2()
+        let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS,
+                                          httpApplicationProtocols: NodeHTTP.applicationProtocols(http2: servesHTTP2))
         kafkaSettings.server.tls = tlsContexts.kafka
         let executorText = EnvironmentOption.string(executorPrincipal, "PAYNODE_EXECUTOR_PRINCIPAL") ?? "User:executor"
         guard let executor = KafkaPrincipal(parsing: executorText) else {
@@ -104,11 +106,11 @@ struct ServiceCommand: AsyncParsableCommand {
         let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
         PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
-        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, tls: tlsContexts.http,
+        let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, http2: servesHTTP2, tls: tlsContexts.http,
                                          logger: Logger(label: "paynode.http")) { port in
             readiness.bound("http", port: port)
         }
-        let opsServer = opsHTTP.server(listen: ops, limits: httpConnectionLimits, logger: Logger(label: "paynode.ops")) { port in
+        let opsServer = opsHTTP.server(listen: ops, limits: httpConnectionLimits, http2: servesHTTP2, logger: Logger(label: "paynode.ops")) { port in
             readiness.bound("ops", port: port)
         }
         let consumer = PspResultUpdateConsumer(service: service, partitions: resultPartitions, logger: Logger(label: "paynode.consumer"))

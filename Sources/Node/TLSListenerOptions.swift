@@ -21,20 +21,24 @@ struct TLSListenerOptions: ParsableArguments {
     @Flag(name: .customLong("http-tls"), help: "Serve the HTTP listener over TLS (HTTPS) with --tls-cert-file (env: PAYNODE_HTTP_TLS=true).")
     var httpTLS = false
 
-    /// The listeners' TLS contexts: one, shared, so that a reload swaps both.
+    /// The listeners' TLS contexts, reloaded together: one, shared, unless the HTTP listener
+    /// offers protocols by ALPN (HTTP/2), which the Kafka listener must not.
     struct Resolved {
         var kafka: ReloadableTLSContext?
         var http: ReloadableTLSContext?
 
         /// Reloads on SIGHUP, when any listener serves TLS.
         func reloadService(logger: Logger) -> TLSReloadService? {
-            (kafka ?? http).map { TLSReloadService(context: $0, logger: logger) }
+            var contexts = [kafka, http].compactMap { $0 }
+            if contexts.count == 2, contexts[0] === contexts[1] { contexts.removeLast() }
+            return contexts.isEmpty ? nil : TLSReloadService(contexts: contexts, logger: logger)
         }
     }
 
-    /// `kafkaUsesTLS`: the node's Kafka listener (if it has one) uses SSL or SASL_SSL. The
+    /// `kafkaUsesTLS`: the node's Kafka listener (if it has one) uses SSL or SASL_SSL;
+    /// `httpApplicationProtocols`: what the HTTP listener offers by ALPN (none: no ALPN). The
     /// files are loaded now, so a node with a bad certificate does not start.
-    func resolve(kafkaUsesTLS: Bool) throws -> Resolved {
+    func resolve(kafkaUsesTLS: Bool, httpApplicationProtocols: [String] = []) throws -> Resolved {
         let http = try httpTLS || EnvironmentOption.bool(nil, "PAYNODE_HTTP_TLS", default: false)
         let needed = kafkaUsesTLS || http
         let files: ServerTLSFiles?
@@ -51,12 +55,14 @@ struct TLSListenerOptions: ParsableArguments {
             throw ValidationError(error.message)
         }
         guard let files else { return Resolved() }
-        let context: ReloadableTLSContext
         do {
-            context = try ReloadableTLSContext(files: files)
+            let kafkaContext = kafkaUsesTLS ? try ReloadableTLSContext(files: files) : nil
+            guard http else { return Resolved(kafka: kafkaContext) }
+            if let kafkaContext, httpApplicationProtocols.isEmpty { return Resolved(kafka: kafkaContext, http: kafkaContext) }
+            return Resolved(kafka: kafkaContext,
+                            http: try ReloadableTLSContext(files: files, applicationProtocols: httpApplicationProtocols))
         } catch {
             throw ValidationError("\(error)")
         }
-        return Resolved(kafka: kafkaUsesTLS ? context : nil, http: http ? context : nil)
     }
 }

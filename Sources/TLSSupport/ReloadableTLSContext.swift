@@ -7,12 +7,15 @@ import Synchronization
 /// that fails (a missing file, a key that does not match) keeps the old context and says why.
 public final class ReloadableTLSContext: Sendable {
     public let files: ServerTLSFiles
+    /// What ALPN offers (see `ServerTLSFiles.makeContext`), kept across reloads.
+    public let applicationProtocols: [String]
     private let context: Mutex<NIOSSLContext>
 
     /// Loads the files now: a listener must not start with a certificate it cannot serve.
-    public init(files: ServerTLSFiles) throws {
+    public init(files: ServerTLSFiles, applicationProtocols: [String] = []) throws {
         self.files = files
-        self.context = Mutex(try files.makeContext())
+        self.applicationProtocols = applicationProtocols
+        self.context = Mutex(try files.makeContext(applicationProtocols: applicationProtocols))
     }
 
     public var current: NIOSSLContext { context.withLock { $0 } }
@@ -21,7 +24,7 @@ public final class ReloadableTLSContext: Sendable {
     @discardableResult
     public func reload(logger: Logger) -> Bool {
         do {
-            let fresh = try files.makeContext()
+            let fresh = try files.makeContext(applicationProtocols: applicationProtocols)
             context.withLock { $0 = fresh }
             logger.info("reloaded the TLS certificate", metadata: ["certificate": "\(files.certificateChainFile)"])
             return true

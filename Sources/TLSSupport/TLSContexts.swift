@@ -3,12 +3,15 @@ import NIOSSL
 /// NIOSSL contexts from PEM files. TLS 1.2 is the floor everywhere: older versions have known
 /// breaks and no client paynode speaks needs them.
 extension ServerTLSFiles {
-    public func makeContext() throws -> NIOSSLContext {
+    /// `applicationProtocols`: what ALPN offers, preferred first (the HTTP listener's `h2` and
+    /// `http/1.1`); none leaves ALPN out.
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         let chain = try loadCertificates(certificateChainFile, role: "certificate chain")
         let key = try loadPrivateKey(privateKeyFile)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                      privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = applicationProtocols
         if let clientCAFile {
             configuration.trustRoots = .certificates(try loadCertificates(clientCAFile, role: "client CA"))
             switch clientAuthentication {
@@ -30,9 +33,11 @@ extension ServerTLSFiles {
 extension ClientTLSFiles {
     /// Verifies the server's certificate against `caFile` (or the system's roots) and its name
     /// against the host connected to (an IP address is checked against the certificate's IP SANs).
-    public func makeContext() throws -> NIOSSLContext {
+    /// `applicationProtocols`: what ALPN asks for (`h2` for an HTTP/2 client); none leaves it out.
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = applicationProtocols
         configuration.certificateVerification = .fullVerification
         if let caFile {
             configuration.trustRoots = .certificates(try loadCertificates(caFile, role: "CA"))

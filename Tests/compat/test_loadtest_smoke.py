@@ -160,3 +160,17 @@ def test_a_sasl_ssl_cluster_authenticates_every_client_in_both_modes(tmp_path):
             password_file = directory / "run" / "credentials" / f"{user}.password"
             assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
             assert password_file.read_text().strip() not in service_log
+
+
+def test_http2_client_mode_over_h2c_and_h2(tmp_path):
+    """`--http2`: orders over h2c with prior knowledge, and over h2 by ALPN with `--tls`; every
+    order accepted once and completed, the checker passes."""
+    for name, extra in [("h2c", []), ("h2", ["--tls"])]:
+        rate, duration = 40, 3
+        process, result = run_loadtest(tmp_path / name, "--http2", "--rate", str(rate), "--duration", str(duration),
+                                       "--connections", "2", "--concurrency", "16", *extra)
+        output = process.stdout + process.stderr
+        assert process.returncode == 0, output[-4000:]
+        assert result is not None and result["passed"], output[-4000:]
+        assert result["ordersAccepted"] == rate * duration and result["ordersFailed"] == 0
+        assert result["completed"] == result["ordersAccepted"]

@@ -31,6 +31,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     @Option(help: "Payment-method token mix, e.g. tok_visa=70,tok_pending=10,tok_chargeDeclined=20.") var tokens: TokenMix = .everyToken
     @Option(help: "Concurrent HTTP requests.") var concurrency = 64
     @Option(help: "Keep-alive HTTP connections (requests are pipelined on them).") var connections = 8
+    @Flag(name: .customLong("http2"), help: "The payment API over HTTP/2: h2c with prior knowledge, or h2 by ALPN with --tls; --connections connections carry --concurrency requests in flight in all, a stream each (every order through a task of its own, also at full speed; not with --max-outstanding).") var http2 = false
     @Option(name: .customLong("max-outstanding"), help: "Full flow as fast as possible: at most this many orders sent whose terminal event has not been seen (0 = no bound). The rate then settles where the whole pipeline completes orders, with a bounded backlog, instead of where the API accepts them.") var maxOutstanding = 0
     @Option(name: .customLong("idempotency-keys"), help: "sequential (<run>-<index>) or random (a hash first, as UUIDv4 keys).") var idempotencyKeys: IdempotencyKeys.Scheme = .sequential
     @Option(name: .customLong("producer-concurrency"), help: "PSP results in flight at once (pipeline mode at a fixed --rate; at full speed results go as pre-encoded batches, one in flight per partition).") var producerConcurrency = 2000
@@ -76,6 +77,7 @@ struct LoadtestCommand: AsyncParsableCommand {
     func validate() throws {
         guard rate >= 0, duration > 0 else { throw ValidationError("--rate must be >= 0 and --duration > 0") }
         guard concurrency >= 1, connections >= 1, producerConcurrency >= 1 else { throw ValidationError("concurrency and connections must be >= 1") }
+        guard !http2 || maxOutstanding == 0 else { throw ValidationError("--max-outstanding is not supported with --http2") }
         guard maxOutstanding >= 0 else { throw ValidationError("--max-outstanding must be >= 0") }
         if (targetHTTP == nil) != (targetKafka == nil) { throw ValidationError("--target-http and --target-kafka go together") }
         if targetHTTP != nil, kill != nil || diskFullInterval != nil || usesProxy || mode == .recovery {

@@ -82,10 +82,11 @@ struct ClusterSecurity: Sendable {
         return arguments
     }
 
-    /// What loadtest's HTTP and Kafka clients trust, when the cluster serves TLS.
-    func clientTLS() throws -> NIOSSLContext? {
+    /// What loadtest's HTTP and Kafka clients trust, when the cluster serves TLS
+    /// (`applicationProtocols`: ALPN, `h2` for the HTTP/2 client).
+    func clientTLS(applicationProtocols: [String] = []) throws -> NIOSSLContext? {
         guard let caFile else { return nil }
-        return try ClientTLSFiles(caFile: caFile).makeContext()
+        return try ClientTLSFiles(caFile: caFile).makeContext(applicationProtocols: applicationProtocols)
     }
 
     /// A Kafka connection of loadtest's own to the listener, authenticated as `user` with SASL.

@@ -137,13 +137,16 @@ final class PipelinedResponseHandler: ChannelDuplexHandler {
     }
 }
 
-/// A small pool of keep-alive HTTP/1.1 connections to one server, pipelined. A connection that
+/// A small pool of keep-alive HTTP/1.1 connections to one server, pipelined, or with `http2`
+/// of HTTP/2 connections with a stream per request (`HTTP2Connection`). A connection that
 /// fails is replaced on next use, so callers only retry their request (the node may have been
 /// SIGKILLed and restarted on the same port).
 final class HTTPClient: Sendable {
     let host: String
     private let port: Mutex<Int>
     private let connections: [ConnectionSlot]
+    /// HTTP/2 instead of HTTP/1.1: these slots instead of `connections`.
+    private let http2Connections: [HTTP2ConnectionSlot]?
     private let nextConnection = Atomic<Int>(0)
     private let group: any EventLoopGroup
     /// `Bearer pk_...` on every request (`APIKeyHeader`).
@@ -151,12 +154,14 @@ final class HTTPClient: Sendable {
     /// HTTPS, verified against the context's CA, when set.
     private let tls: NIOSSLContext?
 
-    init(host: String, port: Int, connections: Int, tls: NIOSSLContext? = nil,
+    /// `http2`: with `tls`, the context must offer `h2` by ALPN.
+    init(host: String, port: Int, connections: Int, tls: NIOSSLContext? = nil, http2: Bool = false,
          group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.host = host
         self.tls = tls
         self.port = Mutex(port)
         self.connections = (0..<max(1, connections)).map { _ in ConnectionSlot() }
+        self.http2Connections = http2 ? (0..<max(1, connections)).map { _ in HTTP2ConnectionSlot() } : nil
         self.group = group
         self.authorization = APIKeyHeader.value
     }
@@ -164,13 +169,12 @@ final class HTTPClient: Sendable {
     /// Points the pool at another port (a node restarted on a new one); open connections close.
     func retarget(port newPort: Int) {
         port.withLock { $0 = newPort }
-        for slot in connections { slot.replace(with: nil) }
+        shutdown()
     }
 
     func request(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
                  headers extraHeaders: [(String, String)] = [], timeout: TimeAmount = .seconds(30)) async throws -> HTTPResponse {
         let index = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
-        let channel = try await channel(at: index)
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: host)
         if let authorization { headers.add(name: "Authorization", value: authorization) }
@@ -180,6 +184,19 @@ final class HTTPClient: Sendable {
         }
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        if let http2Connections {
+            let connection = try await http2Connection(http2Connections[index])
+            let promise = connection.channel.eventLoop.makePromise(of: HTTPResponse.self)
+            let request = PendingHTTPRequest(head: head, body: body.map { ByteBuffer(bytes: $0) }, promise: promise,
+                                             deadline: .now() + timeout)
+            do {
+                try await connection.send(request)
+            } catch {
+                promise.fail(error)
+            }
+            return try await promise.futureResult.get()
+        }
+        let channel = try await channel(at: index)
         let promise = channel.eventLoop.makePromise(of: HTTPResponse.self)
         channel.writeAndFlush(PendingHTTPRequest(head: head, body: body.map { ByteBuffer(bytes: $0) }, promise: promise,
                                                  deadline: .now() + timeout))
@@ -212,8 +229,18 @@ final class HTTPClient: Sendable {
         return kept
     }
 
+    /// The slot's HTTP/2 connection, connected again when it failed.
+    private func http2Connection(_ slot: HTTP2ConnectionSlot) async throws -> HTTP2Connection {
+        if let open = slot.current, open.channel.isActive { return open }
+        let fresh = try await HTTP2Connection.connect(host: host, port: port.withLock { $0 }, tls: tls, group: group)
+        let kept = slot.keepActive(or: fresh)
+        if kept.channel !== fresh.channel { fresh.channel.close(promise: nil) }
+        return kept
+    }
+
     func shutdown() {
         for slot in connections { slot.replace(with: nil) }
+        for slot in http2Connections ?? [] { slot.close() }
     }
 }
 

@@ -27,13 +27,18 @@ struct LoadtestRun {
         // A cluster of our own: its listener's certificates and SCRAM users, made before it starts.
         let security: ClusterSecurity?
         let tls: NIOSSLContext?
+        // The payment API's client: the same trust, and `h2` by ALPN with --http2.
+        let httpTLS: NIOSSLContext?
+        let httpApplicationProtocols = options.http2 ? ["h2"] : []
         if options.targetHTTP == nil {
             security = try ClusterSecurity.prepare(try options.clusterListener(), root: root, binary: try options.paynodeBinary(),
                                                    caFile: options.tlsCAFile)
             tls = try security?.clientTLS()
+            httpTLS = try security?.clientTLS(applicationProtocols: httpApplicationProtocols)
         } else {
             security = nil
             tls = usesTLS ? try ClientTLSFiles(caFile: options.tlsCAFile).makeContext() : nil
+            httpTLS = usesTLS ? try ClientTLSFiles(caFile: options.tlsCAFile).makeContext(applicationProtocols: httpApplicationProtocols) : nil
         }
         if let targetHTTP = options.targetHTTP, let targetKafka = options.targetKafka {
             guard let http = KafkaBrokerAddress(targetHTTP), let kafka = KafkaBrokerAddress(targetKafka) else {
@@ -92,7 +97,7 @@ struct LoadtestRun {
         if options.mode == .recovery, let cluster {
             return try await RecoveryBenchmark(options: options, cluster: cluster, kafka: kafka, output: output).run()
         }
-        let api = HTTPClient(host: httpHost, port: httpPort, connections: options.connections, tls: tls)
+        let api = HTTPClient(host: httpHost, port: httpPort, connections: options.connections, tls: httpTLS, http2: options.http2)
         defer { api.shutdown() }
 
         let reader = TopicReader(client: kafka)
@@ -135,7 +140,9 @@ struct LoadtestRun {
         if options.mode == .pipeline {
             let count = options.orders ?? (rate.map { Int($0 * options.duration) } ?? 20_000)
             log("pipeline mode: creating \(count) orders first (no executor runs)")
-            await fastOrderDriver.run(schedule: LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count))
+            let creation = LoadSchedule(ratePerSecond: nil, start: clock.now(), end: .max, maximumOperations: count)
+            // HTTP/2's orders go through OrderDriver, a task per request (streams, not a pipeline).
+            if options.http2 { await orderDriver.run(schedule: creation) } else { await fastOrderDriver.run(schedule: creation) }
             log("created \(ledger.acceptedCount) orders in \(String(format: "%.1f", Double(clock.now()) / 1e6)) s; producing their PSP results")
             ledger.sent.store(0, ordering: .relaxed)
             let client = KafkaClient(configuration: KafkaClientConfiguration(bootstrapServers: [kafkaAddress], connection: resultConnection,
@@ -172,7 +179,7 @@ struct LoadtestRun {
         } else if let resultDriver {
             let created = ledger.snapshot().orders.sorted { $0.index < $1.index }
             await resultDriver.run(orders: created, schedule: schedule)
-        } else if rate == nil {
+        } else if rate == nil, !options.http2 {
             var driver = fastOrderDriver
             driver.maximumOutstanding = options.maxOutstanding > 0 ? options.maxOutstanding : nil
             await driver.run(schedule: schedule)
