@@ -29,7 +29,7 @@ trap cleanup EXIT
 
 wait_ready() {  # wait_ready LOGFILE NODE -> the ready line
     for _ in $(seq 600); do
-        if line=$(grep -m1 "^paynode $2 ready" "$1"); then echo "$line"; return; fi
+        if line=$(grep -s -m1 "^paynode $2 ready" "$1"); then echo "$line"; return; fi
         sleep 0.1
     done
     echo "paynode $2 did not become ready:" >&2; cat "$1" >&2; exit 1
