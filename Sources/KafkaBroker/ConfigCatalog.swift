@@ -7,8 +7,8 @@ import Protocol
 /// not implement (segments, compaction, replication beyond one) is either absent or shown with
 /// the one value paynode behaves as, read-only.
 ///
-/// Every entry is read-only until AlterConfigs / IncrementalAlterConfigs land: a topic's
-/// retention is fixed at creation (CreateTopics configs or `paynode topics create`).
+/// A topic's `retention.ms` and `retention.bytes` change at run time (IncrementalAlterConfigs,
+/// `apply`); everything else is read-only: the node's settings are its flags.
 struct ConfigCatalog {
     typealias Entry = DescribeConfigsResponse.Entry
     typealias Source = DescribeConfigsResponse.ConfigSource
@@ -24,23 +24,34 @@ struct ConfigCatalog {
         var autoCreateTopics: Bool
         var maximumBatchBytes: Int
         var maximumFetchBytes: Int
+        /// The store's retention for topics without their own (-1: none), `--retention-*`.
+        var defaultRetentionMilliseconds: Int64 = -1
+        var defaultRetentionBytes: Int64 = -1
     }
+
+    /// The topic configs that may be altered.
+    static let alterableTopicConfigs: Set<String> = ["retention.ms", "retention.bytes", "cleanup.policy"]
 
     let node: NodeSettings
 
-    /// The topic-level configs, in Kafka's names.
+    /// The topic-level configs, in Kafka's names. A retention the topic does not set is the
+    /// store's default (a node flag) when it has one, else none (-1).
     func topicEntries(_ topic: TopicDescription) -> [Entry] {
-        let retentionMs = topic.configuration.retentionMilliseconds
-        let retentionBytes = topic.configuration.retentionBytes
+        func retention(_ name: String, _ own: Int64, _ brokerName: String, _ nodeDefault: Int64, _ documentation: String) -> Entry {
+            let inherited: (String, String, Source) = nodeDefault >= 0
+                ? (brokerName, String(nodeDefault), .staticBrokerConfig) : (brokerName, "-1", .defaultConfig)
+            if own >= 0 {
+                return entry(name, String(own), .dynamicTopicConfig, .long, documentation, inherits: inherited, readOnly: false)
+            }
+            return entry(name, inherited.1, inherited.2, .long, documentation, inherits: inherited, readOnly: false)
+        }
         return [
             entry("cleanup.policy", "delete", .defaultConfig, .list,
-                  "How old data goes: paynode deletes by retention (compaction is not implemented)."),
-            entry("retention.ms", String(retentionMs), retentionMs == -1 ? .defaultConfig : .dynamicTopicConfig, .long,
-                  "Batches older than this many milliseconds are removed; -1 keeps them forever (paynode's default).",
-                  inherits: ("log.retention.ms", "-1", .defaultConfig)),
-            entry("retention.bytes", String(retentionBytes), retentionBytes == -1 ? .defaultConfig : .dynamicTopicConfig, .long,
-                  "A partition's oldest batches are removed once it holds more than this many bytes; -1 for no limit.",
-                  inherits: ("log.retention.bytes", "-1", .defaultConfig)),
+                  "How old data goes: paynode deletes by retention (compaction is not implemented).", readOnly: false),
+            retention("retention.ms", topic.configuration.retentionMilliseconds, "log.retention.ms", node.defaultRetentionMilliseconds,
+                      "Batches older than this many milliseconds are removed; -1 keeps them forever (paynode's default)."),
+            retention("retention.bytes", topic.configuration.retentionBytes, "log.retention.bytes", node.defaultRetentionBytes,
+                      "A partition's oldest batches are removed once it holds more than this many bytes; -1 for no limit."),
             entry("max.message.bytes", String(node.maximumBatchBytes), .staticBrokerConfig, .int,
                   "The largest record batch the node accepts (the store's maximum batch size).",
                   inherits: ("message.max.bytes", String(node.maximumBatchBytes), .staticBrokerConfig)),
@@ -63,9 +74,61 @@ struct ConfigCatalog {
             entry("fetch.max.bytes", String(node.maximumFetchBytes), .staticBrokerConfig, .int,
                   "The most bytes one Fetch answer carries."),
             entry("default.replication.factor", "1", .defaultConfig, .int, "paynode keeps one replica."),
-            entry("log.retention.ms", "-1", .defaultConfig, .long, "Retention of a topic created without retention.ms: forever."),
-            entry("log.retention.bytes", "-1", .defaultConfig, .long, "Size limit of a topic created without retention.bytes: none."),
+            entry("log.retention.ms", String(node.defaultRetentionMilliseconds),
+                  node.defaultRetentionMilliseconds >= 0 ? .staticBrokerConfig : .defaultConfig, .long,
+                  "Retention of a topic without its own retention.ms (-1: forever)."),
+            entry("log.retention.bytes", String(node.defaultRetentionBytes),
+                  node.defaultRetentionBytes >= 0 ? .staticBrokerConfig : .defaultConfig, .long,
+                  "Size limit of a topic without its own retention.bytes (-1: none)."),
         ]
+    }
+
+    /// Why an alteration was refused: the whole resource is left as it was, as in Kafka.
+    struct Refusal: Error, Equatable {
+        var code: KafkaErrorCode
+        var message: String
+    }
+
+    /// `configuration` with IncrementalAlterConfigs' operations applied in order (SET, DELETE back
+    /// to the default; APPEND and SUBTRACT only exist for list configs), or why not.
+    static func apply(_ configs: [IncrementalAlterConfigsRequest.AlterableConfig],
+                      to configuration: TopicConfiguration) -> Result<TopicConfiguration, Refusal> {
+        typealias Operation = IncrementalAlterConfigsRequest.Operation
+        var altered = configuration
+        var seen = Set<String>()
+        for config in configs {
+            guard seen.insert(config.name).inserted else {
+                return .failure(Refusal(code: .invalidRequest, message: "config \(config.name) is named more than once"))
+            }
+            guard let operation = Operation(rawValue: config.configOperation) else {
+                return .failure(Refusal(code: .invalidRequest, message: "unknown config operation \(config.configOperation) for \(config.name)"))
+            }
+            switch config.name {
+            case "retention.ms", "retention.bytes":
+                var value: Int64 = -1
+                switch operation {
+                case .set:
+                    guard let text = config.value, let parsed = Int64(text), parsed >= -1 else {
+                        return .failure(Refusal(code: .invalidConfig, message: "\(config.name) must be an integer of at least -1, not \(config.value ?? "null")"))
+                    }
+                    value = parsed
+                case .delete:
+                    value = -1
+                case .append, .subtract:
+                    return .failure(Refusal(code: .invalidConfig, message: "\(config.name) is not a list: only SET and DELETE apply"))
+                }
+                if config.name == "retention.ms" { altered.retentionMilliseconds = value } else { altered.retentionBytes = value }
+            case "cleanup.policy":
+                // Only what paynode does may be asked for: deletion by retention.
+                if operation == .delete || (operation != .subtract && config.value == "delete") { continue }
+                return .failure(Refusal(code: .invalidConfig, message: "cleanup.policy \(config.value ?? "null") is not supported: paynode deletes by retention and does not compact"))
+            case "max.message.bytes", "min.insync.replicas", "compression.type", "message.timestamp.type":
+                return .failure(Refusal(code: .invalidConfig, message: "\(config.name) cannot change at run time on paynode"))
+            default:
+                return .failure(Refusal(code: .invalidConfig, message: "unknown topic config \(config.name)"))
+            }
+        }
+        return .success(altered)
     }
 
     /// `entries` filtered to `keys` (nil: all; an unknown key is left out, as Kafka does), with
@@ -87,7 +150,7 @@ struct ConfigCatalog {
     /// Synonyms as Kafka lists them: a value set on the topic first, then the broker-level
     /// config it would otherwise come from; a value not set on the topic has that one only.
     private func entry(_ name: String, _ value: String, _ source: Source, _ type: ConfigType, _ documentation: String,
-                       inherits: (name: String, value: String, source: Source)? = nil) -> Entry {
+                       inherits: (name: String, value: String, source: Source)? = nil, readOnly: Bool = true) -> Entry {
         typealias Synonym = DescribeConfigsResponse.Synonym
         let own = Synonym(name: name, value: value, source: source.rawValue)
         var synonyms = [own]
@@ -95,7 +158,7 @@ struct ConfigCatalog {
             let inherited = Synonym(name: inherits.name, value: inherits.value, source: inherits.source.rawValue)
             synonyms = source == .dynamicTopicConfig ? [own, inherited] : [inherited]
         }
-        return Entry(name: name, value: value, readOnly: true, configSource: source.rawValue, isSensitive: false,
+        return Entry(name: name, value: value, readOnly: readOnly, configSource: source.rawValue, isSensitive: false,
                      synonyms: synonyms, configType: type.rawValue, documentation: documentation)
     }
 }

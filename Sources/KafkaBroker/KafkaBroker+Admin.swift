@@ -196,14 +196,83 @@ extension KafkaBroker {
 /// transaction rolls back.
 private struct ValidatedOnly: Error {}
 
-/// DescribeConfigs.
+/// DescribeConfigs and IncrementalAlterConfigs.
 extension KafkaBroker {
+    func configCatalog() -> ConfigCatalog {
+        let configuration = self.configuration
+        return ConfigCatalog(node: .init(nodeId: configuration.nodeId, defaultPartitions: configuration.defaultPartitions,
+                                         autoCreateTopics: configuration.autoCreateTopics,
+                                         maximumBatchBytes: store.configuration.maximumBatchBytes,
+                                         maximumFetchBytes: configuration.maximumFetchBytes,
+                                         defaultRetentionMilliseconds: store.configuration.defaultRetentionMilliseconds,
+                                         defaultRetentionBytes: store.configuration.defaultRetentionBytes))
+    }
+
+    /// Each topic resource is altered in its own transaction, all of its operations or none;
+    /// `validateOnly` checks and leaves the store as it was. The node's own configs are its
+    /// flags and do not change at run time.
+    func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest, session: KafkaSession) async -> IncrementalAlterConfigsResponse {
+        typealias Answer = IncrementalAlterConfigsResponse.ResourceResponse
+        let limit = configuration.requestLimits.maximumTopicsPerRequest
+        var counts: [String: Int] = [:]
+        for resource in request.resources { counts["\(resource.resourceType)/\(resource.resourceName)", default: 0] += 1 }
+        var answers: [Answer] = []
+        for (index, resource) in request.resources.enumerated() {
+            func answer(_ code: KafkaErrorCode, _ message: String? = nil) {
+                answers.append(Answer(errorCode: code.rawValue, errorMessage: message, resourceType: resource.resourceType,
+                                      resourceName: resource.resourceName))
+            }
+            guard index < limit else {
+                answer(.invalidRequest, "more than \(limit) resources in one request")
+                continue
+            }
+            // Kafka refuses a resource named twice in one request rather than pick an order.
+            guard counts["\(resource.resourceType)/\(resource.resourceName)", default: 0] == 1 else {
+                answer(.invalidRequest, "resource \(resource.resourceName) is named more than once in the request")
+                continue
+            }
+            switch resource.resourceType {
+            case ConfigCatalog.topicResource:
+                guard authorized(session, .alterConfigs, .topic(resource.resourceName)) else {
+                    answer(.topicAuthorizationFailed, "\(session.principal) may not alter the configs of topic \(resource.resourceName)")
+                    continue
+                }
+                do {
+                    let refusal: ConfigCatalog.Refusal? = try await store.write { transaction in
+                        guard let topic = try transaction.describe(topic: resource.resourceName) else {
+                            return ConfigCatalog.Refusal(code: .unknownTopicOrPartition, message: "topic \(resource.resourceName) does not exist")
+                        }
+                        switch ConfigCatalog.apply(resource.configs, to: topic.configuration) {
+                        case .failure(let refusal):
+                            return refusal
+                        case .success(let altered):
+                            if !request.validateOnly, altered != topic.configuration {
+                                try transaction.alterTopicConfiguration(resource.resourceName, altered)
+                            }
+                            return nil
+                        }
+                    }
+                    if let refusal { answer(refusal.code, refusal.message) } else { answer(.none) }
+                } catch {
+                    answer(kafkaErrorCode(for: error), "\(error)")
+                }
+            case ConfigCatalog.brokerResource:
+                guard authorized(session, .alterConfigs, .cluster) else {
+                    answer(.clusterAuthorizationFailed, "\(session.principal) may not alter the node's configs")
+                    continue
+                }
+                answer(.invalidConfig, "the node's configs are its command-line flags; change them and restart the node")
+            default:
+                answer(.invalidRequest, "configs of resource type \(resource.resourceType) are not served (topics: 2, brokers: 4)")
+            }
+        }
+        countRequest(.incrementalAlterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
+        return IncrementalAlterConfigsResponse(responses: answers)
+    }
+
     func describeConfigs(_ request: DescribeConfigsRequest, version: Int16, session: KafkaSession) -> DescribeConfigsResponse {
         let configuration = self.configuration
-        let catalog = ConfigCatalog(node: .init(nodeId: configuration.nodeId, defaultPartitions: configuration.defaultPartitions,
-                                                autoCreateTopics: configuration.autoCreateTopics,
-                                                maximumBatchBytes: store.configuration.maximumBatchBytes,
-                                                maximumFetchBytes: configuration.maximumFetchBytes))
+        let catalog = configCatalog()
         // Each resource answered once, and no more of them than a Metadata request may name.
         var seen = Set<String>()
         var resources = request.resources.filter { seen.insert("\($0.resourceType)/\($0.resourceName)").inserted }

@@ -41,7 +41,7 @@ package final class KafkaBroker: Sendable {
     static let implementedAPIs: [KafkaAPIKey] = [
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
-        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs,
+        .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs, .incrementalAlterConfigs,
         .saslHandshake, .saslAuthenticate,
     ]
 
@@ -250,6 +250,8 @@ package final class KafkaBroker: Sendable {
             return respond(await deleteAcls(try DeleteAclsRequest.decode(from: &body, version: version), session: session))
         case .describeConfigs:
             return respond(describeConfigs(try DescribeConfigsRequest.decode(from: &body, version: version), version: version, session: session))
+        case .incrementalAlterConfigs:
+            return respond(await incrementalAlterConfigs(try IncrementalAlterConfigsRequest.decode(from: &body, version: version), session: session))
         case .saslHandshake:
             let request = try SaslHandshakeRequest.decode(from: &body, version: version)
             return saslHandshake(request, header: header, session: &session, logger: logger)

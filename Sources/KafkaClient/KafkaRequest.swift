@@ -15,6 +15,7 @@ extension ApiVersionsRequest: KafkaRequest { public typealias Response = ApiVers
 extension MetadataRequest: KafkaRequest { public typealias Response = MetadataResponse }
 extension CreateTopicsRequest: KafkaRequest { public typealias Response = CreateTopicsResponse }
 extension DescribeConfigsRequest: KafkaRequest { public typealias Response = DescribeConfigsResponse }
+extension IncrementalAlterConfigsRequest: KafkaRequest { public typealias Response = IncrementalAlterConfigsResponse }
 extension ListOffsetsRequest: KafkaRequest { public typealias Response = ListOffsetsResponse }
 extension FetchRequest: KafkaRequest { public typealias Response = FetchResponse }
 extension OffsetCommitRequest: KafkaRequest { public typealias Response = OffsetCommitResponse }

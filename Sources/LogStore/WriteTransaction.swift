@@ -92,6 +92,16 @@ public final class WriteTransaction: StoreTransaction {
         return try describeTopic(name, record)
     }
 
+    /// Replaces a topic's configuration (retention); the next retention sweep applies it.
+    /// Returns the topic as it now is, or nil when it does not exist.
+    @discardableResult
+    public func alterTopicConfiguration(_ name: String, _ configuration: TopicConfiguration) throws(LogStoreError) -> TopicDescription? {
+        guard var record = try topicRecord(name) else { return nil }
+        record.configuration = configuration
+        try recordingWrite { try lmdb.put(core.topics, key: Array(name.utf8), value: record.encoded()) }
+        return try describeTopic(name, record)
+    }
+
     /// Deletes a topic, its batches and the groups' offsets for it. The partitions' log
     /// databases are emptied rather than dropped, so concurrent readers' handles stay valid;
     /// a topic created again with the name reuses them.

@@ -58,6 +58,7 @@ enum FuzzTarget: String, CaseIterable {
         case .listOffsets: _ = try? ListOffsetsRequest.decode(from: &body, version: version)
         case .createTopics: _ = try? CreateTopicsRequest.decode(from: &body, version: version)
         case .describeConfigs: _ = try? DescribeConfigsRequest.decode(from: &body, version: version)
+        case .incrementalAlterConfigs: _ = try? IncrementalAlterConfigsRequest.decode(from: &body, version: version)
         case .initProducerId: _ = try? InitProducerIdRequest.decode(from: &body, version: version)
         case .findCoordinator: _ = try? FindCoordinatorRequest.decode(from: &body, version: version)
         case .offsetCommit: _ = try? OffsetCommitRequest.decode(from: &body, version: version)

@@ -1,4 +1,4 @@
-import KafkaBroker
+@testable import KafkaBroker
 import KafkaClient
 import LogStore
 import PaynodeTestSupport
@@ -36,7 +36,8 @@ struct DescribeConfigsTests {
             #expect(orders["retention.ms"]?.documentation?.isEmpty == false)
             #expect(orders["cleanup.policy"]?.value == "delete")
             #expect(orders["max.message.bytes"]?.value == String(broker.store.configuration.maximumBatchBytes))
-            #expect(orders.values.allSatisfy { $0.readOnly && !$0.isSensitive })
+            #expect(orders.values.allSatisfy { !$0.isSensitive })
+            #expect(orders.values.filter { !$0.readOnly }.map(\.name).sorted() == ["cleanup.policy", "retention.bytes", "retention.ms"])
             let plain = Self.entries(response.results[1])
             #expect(plain["retention.ms"]?.value == "-1")
             #expect(plain["retention.ms"]?.configSource == DescribeConfigsResponse.ConfigSource.defaultConfig.rawValue)
@@ -89,5 +90,86 @@ struct DescribeConfigsTests {
             #expect(response.results.allSatisfy { $0.errorCode == 0 || $0.errorMessage != nil })
             await connection.close()
         }
+    }
+}
+
+/// IncrementalAlterConfigs: a topic's retention changes at run time, all of a resource's
+/// operations or none, and DescribeConfigs shows the result.
+struct IncrementalAlterConfigsTests {
+    typealias Config = IncrementalAlterConfigsRequest.AlterableConfig
+
+    @Test func setAndDeleteChangeTheStoredRetention() async throws {
+        try await InProcessBroker.run(prepare: DescribeConfigsTests.prepare) { broker in
+            let connection = try await broker.connect()
+            let set = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "plain", configs: [
+                    Config(name: "retention.ms", configOperation: 0, value: "86400000"),
+                    Config(name: "cleanup.policy", configOperation: 0, value: "delete"),
+                ]),
+                .init(resourceType: 2, resourceName: "orders", configs: [Config(name: "retention.ms", configOperation: 1, value: nil)]),
+            ]))
+            #expect(set.responses.map(\.errorCode) == [0, 0])
+            #expect(try broker.store.describe(topic: "plain")?.configuration.retentionMilliseconds == 86_400_000)
+            #expect(try broker.store.describe(topic: "orders")?.configuration.retentionMilliseconds == -1)
+            let described = try await connection.request(DescribeConfigsRequest(resources: [.init(resourceType: 2, resourceName: "plain")]))
+            let entry = described.results[0].configs.first { $0.name == "retention.ms" }
+            #expect(entry?.value == "86400000" && entry?.configSource == DescribeConfigsResponse.ConfigSource.dynamicTopicConfig.rawValue)
+            await connection.close()
+        }
+    }
+
+    @Test func aRefusedOperationLeavesTheWholeResourceAndValidateOnlyLeavesEverything() async throws {
+        try await InProcessBroker.run(prepare: DescribeConfigsTests.prepare) { broker in
+            let connection = try await broker.connect()
+            let refused = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "orders", configs: [
+                    Config(name: "retention.bytes", configOperation: 0, value: "1048576"),
+                    Config(name: "cleanup.policy", configOperation: 0, value: "compact"),
+                ]),
+                .init(resourceType: 2, resourceName: "plain", configs: [Config(name: "retention.ms", configOperation: 0, value: "soon")]),
+                .init(resourceType: 2, resourceName: "plain2", configs: [Config(name: "retention.ms", configOperation: 2, value: "1")]),
+                .init(resourceType: 2, resourceName: "missing", configs: [Config(name: "retention.ms", configOperation: 0, value: "1")]),
+                .init(resourceType: 2, resourceName: "ledger", configs: [Config(name: "retention.ms", configOperation: 0, value: "1")]),
+                .init(resourceType: 4, resourceName: "0", configs: [Config(name: "num.partitions", configOperation: 0, value: "9")]),
+                .init(resourceType: 2, resourceName: "orders-x", configs: [Config(name: "no.such", configOperation: 0, value: "1")]),
+                .init(resourceType: 2, resourceName: "orders-y", configs: [Config(name: "retention.ms", configOperation: 9, value: "1")]),
+            ]))
+            let invalidConfig = KafkaErrorCode.invalidConfig.rawValue
+            #expect(refused.responses.map(\.errorCode) == [
+                invalidConfig, invalidConfig, KafkaErrorCode.unknownTopicOrPartition.rawValue, KafkaErrorCode.unknownTopicOrPartition.rawValue,
+                KafkaErrorCode.topicAuthorizationFailed.rawValue, invalidConfig, KafkaErrorCode.unknownTopicOrPartition.rawValue,
+                KafkaErrorCode.unknownTopicOrPartition.rawValue,
+            ])
+            #expect(refused.responses.allSatisfy { $0.errorMessage != nil })
+            // The SET beside the refused cleanup.policy was not applied.
+            #expect(try broker.store.describe(topic: "orders")?.configuration == TopicConfiguration(retentionMilliseconds: 60_000))
+            let validated = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "orders", configs: [Config(name: "retention.ms", configOperation: 0, value: "5")]),
+            ], validateOnly: true))
+            #expect(validated.responses.map(\.errorCode) == [0])
+            #expect(try broker.store.describe(topic: "orders")?.configuration.retentionMilliseconds == 60_000)
+            let twice = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "orders", configs: []), .init(resourceType: 2, resourceName: "orders", configs: []),
+            ]))
+            #expect(twice.responses.map(\.errorCode) == [KafkaErrorCode.invalidRequest.rawValue, KafkaErrorCode.invalidRequest.rawValue])
+            await connection.close()
+        }
+    }
+
+    /// The pure rules, without a broker.
+    @Test func operationsApplyInOrderOrNotAtAll() {
+        let start = TopicConfiguration(retentionMilliseconds: 10, retentionBytes: 20)
+        func refusal(_ configs: [Config]) -> KafkaErrorCode? {
+            if case .failure(let refusal) = ConfigCatalog.apply(configs, to: start) { return refusal.code }
+            return nil
+        }
+        let applied = try? ConfigCatalog.apply([Config(name: "retention.bytes", configOperation: 0, value: "-1"),
+                                                Config(name: "retention.ms", configOperation: 1, value: nil)], to: start).get()
+        #expect(applied == TopicConfiguration())
+        #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: "-2")]) == .invalidConfig)
+        #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: nil)]) == .invalidConfig)
+        #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: "1"),
+                         Config(name: "retention.ms", configOperation: 1, value: nil)]) == .invalidRequest)
+        #expect(refusal([Config(name: "cleanup.policy", configOperation: 0, value: "delete")]) == nil)
     }
 }

@@ -1,8 +1,8 @@
-"""DescribeConfigs (issue 21) with unmodified clients against `paynode broker`: confluent-kafka's
+"""DescribeConfigs and IncrementalAlterConfigs (issue 21) with unmodified clients against `paynode broker`: confluent-kafka's
 AdminClient (librdkafka, which sends v1-v4 as the broker allows) and kafka-python's admin
 client read a topic's configs as created, the broker's own, and an unknown topic's error."""
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource, NewTopic
 from kafka.admin import ConfigResource as KConfigResource, ConfigResourceType, KafkaAdminClient
 
 
@@ -24,7 +24,7 @@ def test_confluent_admin_describes_topic_and_broker_configs(broker):
     assert described["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     assert described["retention.bytes"].value == "1048576"
     assert described["cleanup.policy"].value == "delete"
-    assert all(entry.is_read_only for entry in described.values())
+    assert {name for name, entry in described.items() if not entry.is_read_only} == {"cleanup.policy", "retention.ms", "retention.bytes"}
     defaults = configs["defaults"]
     assert defaults["retention.ms"].value == "-1"
     assert defaults["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
@@ -58,3 +58,30 @@ def test_kafka_python_admin_describes_topic_configs(broker):
         assert by_name["kp-described"]["cleanup.policy"]["value"] == "delete"
     finally:
         client.close()
+
+
+def test_confluent_admin_alters_retention_incrementally(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    create(admin, "altered", {"retention.bytes": "1048576"})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "altered", incremental_configs=[
+        ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("retention.bytes", None, incremental_operation=AlterConfigOpType.DELETE),
+    ])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "altered")]).values()
+    configs = future.result(timeout=30)
+    assert configs["retention.ms"].value == "7200000"
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+    assert configs["retention.bytes"].value == "-1"
+    # Compaction is not implemented: asking for it is refused and changes nothing.
+    refused = ConfigResource(ConfigResource.Type.TOPIC, "altered", incremental_configs=[
+        ConfigEntry("retention.ms", "1", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET),
+    ])
+    with pytest.raises(Exception) as raised:
+        for future in admin.incremental_alter_configs([refused]).values():
+            future.result(timeout=30)
+    assert "compact" in str(raised.value)
+    (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "altered")]).values()
+    assert future.result(timeout=30)["retention.ms"].value == "7200000"

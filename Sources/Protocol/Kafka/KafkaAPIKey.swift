@@ -23,6 +23,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case createAcls = 30
     case deleteAcls = 31
     case describeConfigs = 32
+    case incrementalAlterConfigs = 44
     case saslAuthenticate = 36
 
     public var supportedVersions: ClosedRange<Int16> {
@@ -46,6 +47,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
         case .describeConfigs: 1...4
+        case .incrementalAlterConfigs: 0...1
         case .saslAuthenticate: 0...2
         }
     }
@@ -74,6 +76,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .initProducerId: 2
         case .describeAcls, .createAcls, .deleteAcls: 2
         case .describeConfigs: 4
+        case .incrementalAlterConfigs: 1
         case .saslAuthenticate: 2
         }
     }
@@ -106,6 +109,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
         case .describeConfigs: "DescribeConfigs"
+        case .incrementalAlterConfigs: "IncrementalAlterConfigs"
         case .saslAuthenticate: "SaslAuthenticate"
         }
     }
@@ -147,6 +151,7 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case topicAlreadyExists = 36
     case invalidPartitions = 37
     case invalidReplicationFactor = 38
+    case invalidConfig = 40
     case invalidRequest = 42
     case unsupportedForMessageFormat = 43
     case policyViolation = 44

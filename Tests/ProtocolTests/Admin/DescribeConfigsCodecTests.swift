@@ -81,3 +81,52 @@ import Testing
         #expect(throws: KafkaCodecError.self) { try DescribeConfigsRequest.decode(from: &unsupported, version: 0) }
     }
 }
+
+/// IncrementalAlterConfigs v0 and v1 (flexible) against kafka-python 3.0.12, byte for byte:
+///   R[v](resources=[R.AlterConfigsResource(resource_type=2, resource_name="orders", configs=[
+///        AlterableConfig(name="retention.ms", config_operation=0, value="60000"),
+///        AlterableConfig(name="retention.bytes", config_operation=1, value=None)])], validate_only=True)
+@Suite struct IncrementalAlterConfigsCodecTests {
+    static let requests: [(Int16, String)] = [
+        (0, "000000010200066f726465727300000002000c726574656e74696f6e2e6d730000053630303030000f726574656e74696f6e2e627974657301ffff01"),
+        (1, "0202076f7264657273030d726574656e74696f6e2e6d73000636303030300010726574656e74696f6e2e6279746573010000000100"),
+    ]
+    static let responses: [(Int16, String)] = [
+        (0, "00000000000000020000ffff0200066f72646572730028000362616404000130"),
+        (1, "000000000300000002076f7264657273000028046261640402300000"),
+    ]
+
+    let request = IncrementalAlterConfigsRequest(resources: [
+        .init(resourceType: 2, resourceName: "orders", configs: [
+            .init(name: "retention.ms", configOperation: 0, value: "60000"), .init(name: "retention.bytes", configOperation: 1, value: nil),
+        ]),
+    ], validateOnly: true)
+    let response = IncrementalAlterConfigsResponse(responses: [
+        .init(resourceType: 2, resourceName: "orders"), .init(errorCode: 40, errorMessage: "bad", resourceType: 4, resourceName: "0"),
+    ])
+
+    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
+        var buffer = ByteBuffer()
+        encode(&buffer)
+        return buffer.readableBytesView.map { String(format2: $0) }.joined()
+    }
+
+    @Test(arguments: requests)
+    func requestMatchesKafka(_ version: Int16, _ expected: String) throws {
+        #expect(hex { request.encode(into: &$0, version: version) } == expected)
+        var bytes = buffer(hex: expected)
+        #expect(try IncrementalAlterConfigsRequest.decode(from: &bytes, version: version) == request)
+        #expect(bytes.readableBytes == 0)
+        for cut in stride(from: 0, to: expected.count - 2, by: 2) {
+            var truncated = buffer(hex: String(expected.prefix(cut)))
+            #expect(throws: KafkaCodecError.self) { try IncrementalAlterConfigsRequest.decode(from: &truncated, version: version) }
+        }
+    }
+
+    @Test(arguments: responses)
+    func responseMatchesKafka(_ version: Int16, _ expected: String) throws {
+        #expect(hex { response.encode(into: &$0, version: version) } == expected)
+        var bytes = buffer(hex: expected)
+        #expect(try IncrementalAlterConfigsResponse.decode(from: &bytes, version: version) == response)
+    }
+}
