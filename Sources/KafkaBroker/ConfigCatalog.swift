@@ -131,6 +131,25 @@ struct ConfigCatalog {
         return .success(altered)
     }
 
+    /// AlterConfigs' whole-set replacement: the alterable configs become exactly those named
+    /// (each a SET), every other one goes back to its default. A read-only config named with the
+    /// value `current` already shows is accepted unchanged, since tools send back what
+    /// DescribeConfigs listed with one value edited; with another value it is refused.
+    static func replace(_ configs: [AlterConfigsRequest.Config], current: [Entry]) -> Result<TopicConfiguration, Refusal> {
+        var seen = Set<String>()
+        var sets: [IncrementalAlterConfigsRequest.AlterableConfig] = []
+        for config in configs {
+            guard seen.insert(config.name).inserted else {
+                return .failure(Refusal(code: .invalidRequest, message: "config \(config.name) is named more than once"))
+            }
+            let unchangedReadOnly = !alterableTopicConfigs.contains(config.name)
+                && current.contains { $0.name == config.name && $0.value == config.value }
+            if unchangedReadOnly { continue }
+            sets.append(.init(name: config.name, configOperation: IncrementalAlterConfigsRequest.Operation.set.rawValue, value: config.value))
+        }
+        return apply(sets, to: TopicConfiguration())
+    }
+
     /// `entries` filtered to `keys` (nil: all; an unknown key is left out, as Kafka does), with
     /// synonyms and documentation only when asked (and only for the versions that carry them).
     static func select(_ entries: [Entry], keys: [String]?, synonyms: Bool, documentation: Bool) -> [Entry] {

@@ -122,6 +122,9 @@ package final class GroupCoordinator: Service {
             do {
                 let bytes = Array(try JSONEncoder().encode(snapshot))
                 try await store.write { transaction in
+                    // Written in queue order; a group deleted (or changed again) since this
+                    // snapshot was queued has nothing or a newer one to write.
+                    guard self.state.withLock({ $0.persisted[groupId] == snapshot }) else { return }
                     try transaction.table(Self.tableName).put(Array(groupId.utf8), bytes)
                 }
             } catch {
@@ -262,13 +265,7 @@ package final class GroupCoordinator: Service {
                     return true
                 }
                 guard removed else { continue }
-                state.withLock { state in
-                    if let group = state.groups[groupId], Self.hasMembers(group) { return }
-                    state.groups[groupId] = nil
-                    state.persisted[groupId] = nil
-                    state.emptySince[groupId] = nil
-                    state.knownGroups.remove(groupId)
-                }
+                forget(groupId)
                 deleted.append(groupId)
             } catch {
                 logger.error("cannot expire group", metadata: ["group": "\(groupId)", "error": "\(error)"])
@@ -288,6 +285,84 @@ package final class GroupCoordinator: Service {
 
     private func groupHasMembers(_ groupId: String) -> Bool {
         state.withLock { state in state.groups[groupId].map(Self.hasMembers) ?? false }
+    }
+
+    /// Drops a deleted group from memory, unless a member joined since the store let it go
+    /// (it then lives on as a new group without offsets).
+    private func forget(_ groupId: String) {
+        state.withLock { state in
+            if let group = state.groups[groupId], Self.hasMembers(group) { return }
+            state.groups[groupId] = nil
+            state.persisted[groupId] = nil
+            state.emptySince[groupId] = nil
+            state.knownGroups.remove(groupId)
+        }
+    }
+
+    // MARK: Deletion (DeleteGroups, OffsetDelete)
+
+    /// What `GroupDeletion` decides on, as the coordinator sees the group now; `stored` says
+    /// whether the store holds offsets or membership for it.
+    private func deletionFacts(_ groupId: String, stored: Bool) -> GroupDeletion.Facts {
+        state.withLock { state in
+            let group = state.groups[groupId]
+            let hasMembers = group.map(Self.hasMembers) ?? false
+            var subscribed: Set<String>? = []
+            if let group, hasMembers {
+                let chosen = group.protocolName
+                subscribed = GroupDeletion.subscribedTopics(group.members.values.map { member in
+                    member.protocols.first { $0.name == chosen }?.metadata ?? ByteBuffer()
+                })
+            }
+            return GroupDeletion.Facts(groupId: groupId, hasMembers: hasMembers, protocolType: group?.protocolType,
+                                       subscribedTopics: subscribed, exists: stored || group != nil,
+                                       isProtected: limits.protectedGroups.contains(groupId))
+        }
+    }
+
+    private func isStored(_ groupId: String, in transaction: WriteTransaction) throws -> Bool {
+        try !transaction.committedOffsets(group: groupId).isEmpty
+            || transaction.table(Self.tableName).get(Array(groupId.utf8)) != nil
+    }
+
+    /// DeleteGroups for one group: its committed offsets and persisted membership go in one
+    /// write transaction that decides with what the store holds at that moment, serialised with
+    /// commits. Throws only for storage failures.
+    func deleteGroup(_ groupId: String) async throws -> KafkaErrorCode {
+        guard !groupId.isEmpty else { return .invalidGroupId }
+        let code = try await store.write { transaction -> KafkaErrorCode in
+            let verdict = GroupDeletion.deleteGroup(self.deletionFacts(groupId, stored: try self.isStored(groupId, in: transaction)))
+            guard verdict == .none else { return verdict }
+            try transaction.deleteCommittedOffsets(group: groupId)
+            _ = try transaction.table(Self.tableName).delete(Array(groupId.utf8))
+            return .none
+        }
+        if code == .none {
+            forget(groupId)
+            logger.info("deleted consumer group", metadata: ["group": "\(groupId)"])
+        }
+        return code
+    }
+
+    /// OffsetDelete: the committed offsets of `partitions` go, except those of topics a live
+    /// member subscribes to. Returns the verdict applied.
+    func deleteOffsets(groupId: String, partitions: [TopicPartition]) async throws -> GroupDeletion.OffsetVerdict {
+        guard !groupId.isEmpty else { return .refuse(.invalidGroupId) }
+        let topics = Set(partitions.map(\.topic))
+        let verdict = try await store.write { transaction -> GroupDeletion.OffsetVerdict in
+            let facts = self.deletionFacts(groupId, stored: try self.isStored(groupId, in: transaction))
+            let verdict = GroupDeletion.deleteOffsets(facts, topics: topics)
+            guard case .delete(let keep) = verdict else { return verdict }
+            for partition in partitions where !keep.contains(partition.topic) {
+                try transaction.deleteCommittedOffset(group: groupId, topic: partition.topic, partition: partition.partition)
+            }
+            return verdict
+        }
+        if case .delete(let keep) = verdict {
+            logger.info("deleted committed offsets", metadata: ["group": "\(groupId)", "partitions": "\(partitions.count)",
+                                                              "kept topics": "\(keep.sorted())"])
+        }
+        return verdict
     }
 
     // MARK: Requests

@@ -196,7 +196,7 @@ extension KafkaBroker {
 /// transaction rolls back.
 private struct ValidatedOnly: Error {}
 
-/// DescribeConfigs and IncrementalAlterConfigs.
+/// DescribeConfigs, IncrementalAlterConfigs and AlterConfigs.
 extension KafkaBroker {
     func configCatalog() -> ConfigCatalog {
         let configuration = self.configuration
@@ -208,46 +208,74 @@ extension KafkaBroker {
                                          defaultRetentionBytes: store.configuration.defaultRetentionBytes))
     }
 
-    /// Each topic resource is altered in its own transaction, all of its operations or none;
-    /// `validateOnly` checks and leaves the store as it was. The node's own configs are its
-    /// flags and do not change at run time.
+    /// IncrementalAlterConfigs: each operation applied to what the topic has.
     func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest, session: KafkaSession) async -> IncrementalAlterConfigsResponse {
+        let resources = request.resources
+        let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
+                                         session: session) { index, topic, _ in
+            ConfigCatalog.apply(resources[index].configs, to: topic.configuration)
+        }
+        countRequest(.incrementalAlterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
+        return IncrementalAlterConfigsResponse(responses: answers)
+    }
+
+    /// AlterConfigs, the legacy form: the named configs replace the topic's whole set.
+    func alterConfigs(_ request: AlterConfigsRequest, session: KafkaSession) async -> AlterConfigsResponse {
+        let resources = request.resources
+        let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
+                                         session: session) { index, topic, catalog in
+            ConfigCatalog.replace(resources[index].configs, current: catalog.topicEntries(topic))
+        }
+        countRequest(.alterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
+        return AlterConfigsResponse(responses: answers)
+    }
+
+    /// Both alter APIs: each topic resource is altered in its own transaction, all of its
+    /// operations or none; `validateOnly` checks and leaves the store as it was. The node's own
+    /// configs are its flags and do not change at run time. `alteration` gets the resource's
+    /// index in the request and the topic as stored inside the transaction.
+    private func alterConfigs(
+        of resources: [(type: Int8, name: String)], validateOnly: Bool, session: KafkaSession,
+        alteration: @escaping @Sendable (Int, TopicDescription, ConfigCatalog) -> Result<TopicConfiguration, ConfigCatalog.Refusal>
+    ) async -> [IncrementalAlterConfigsResponse.ResourceResponse] {
         typealias Answer = IncrementalAlterConfigsResponse.ResourceResponse
         let limit = configuration.requestLimits.maximumTopicsPerRequest
+        let catalog = configCatalog()
         var counts: [String: Int] = [:]
-        for resource in request.resources { counts["\(resource.resourceType)/\(resource.resourceName)", default: 0] += 1 }
+        for resource in resources { counts["\(resource.type)/\(resource.name)", default: 0] += 1 }
         var answers: [Answer] = []
-        for (index, resource) in request.resources.enumerated() {
+        for (index, resource) in resources.enumerated() {
             func answer(_ code: KafkaErrorCode, _ message: String? = nil) {
-                answers.append(Answer(errorCode: code.rawValue, errorMessage: message, resourceType: resource.resourceType,
-                                      resourceName: resource.resourceName))
+                answers.append(Answer(errorCode: code.rawValue, errorMessage: message, resourceType: resource.type,
+                                      resourceName: resource.name))
             }
             guard index < limit else {
                 answer(.invalidRequest, "more than \(limit) resources in one request")
                 continue
             }
             // Kafka refuses a resource named twice in one request rather than pick an order.
-            guard counts["\(resource.resourceType)/\(resource.resourceName)", default: 0] == 1 else {
-                answer(.invalidRequest, "resource \(resource.resourceName) is named more than once in the request")
+            guard counts["\(resource.type)/\(resource.name)", default: 0] == 1 else {
+                answer(.invalidRequest, "resource \(resource.name) is named more than once in the request")
                 continue
             }
-            switch resource.resourceType {
+            switch resource.type {
             case ConfigCatalog.topicResource:
-                guard authorized(session, .alterConfigs, .topic(resource.resourceName)) else {
-                    answer(.topicAuthorizationFailed, "\(session.principal) may not alter the configs of topic \(resource.resourceName)")
+                guard authorized(session, .alterConfigs, .topic(resource.name)) else {
+                    answer(.topicAuthorizationFailed, "\(session.principal) may not alter the configs of topic \(resource.name)")
                     continue
                 }
+                let name = resource.name
                 do {
                     let refusal: ConfigCatalog.Refusal? = try await store.write { transaction in
-                        guard let topic = try transaction.describe(topic: resource.resourceName) else {
-                            return ConfigCatalog.Refusal(code: .unknownTopicOrPartition, message: "topic \(resource.resourceName) does not exist")
+                        guard let topic = try transaction.describe(topic: name) else {
+                            return ConfigCatalog.Refusal(code: .unknownTopicOrPartition, message: "topic \(name) does not exist")
                         }
-                        switch ConfigCatalog.apply(resource.configs, to: topic.configuration) {
+                        switch alteration(index, topic, catalog) {
                         case .failure(let refusal):
                             return refusal
                         case .success(let altered):
-                            if !request.validateOnly, altered != topic.configuration {
-                                try transaction.alterTopicConfiguration(resource.resourceName, altered)
+                            if !validateOnly, altered != topic.configuration {
+                                try transaction.alterTopicConfiguration(name, altered)
                             }
                             return nil
                         }
@@ -263,11 +291,10 @@ extension KafkaBroker {
                 }
                 answer(.invalidConfig, "the node's configs are its command-line flags; change them and restart the node")
             default:
-                answer(.invalidRequest, "configs of resource type \(resource.resourceType) are not served (topics: 2, brokers: 4)")
+                answer(.invalidRequest, "configs of resource type \(resource.type) are not served (topics: 2, brokers: 4)")
             }
         }
-        countRequest(.incrementalAlterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
-        return IncrementalAlterConfigsResponse(responses: answers)
+        return answers
     }
 
     func describeConfigs(_ request: DescribeConfigsRequest, version: Int16, session: KafkaSession) -> DescribeConfigsResponse {

@@ -42,6 +42,7 @@ package final class KafkaBroker: Sendable {
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
         .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs, .incrementalAlterConfigs,
+        .alterConfigs, .deleteGroups, .offsetDelete,
         .saslHandshake, .saslAuthenticate,
     ]
 
@@ -252,6 +253,12 @@ package final class KafkaBroker: Sendable {
             return respond(describeConfigs(try DescribeConfigsRequest.decode(from: &body, version: version), version: version, session: session))
         case .incrementalAlterConfigs:
             return respond(await incrementalAlterConfigs(try IncrementalAlterConfigsRequest.decode(from: &body, version: version), session: session))
+        case .alterConfigs:
+            return respond(await alterConfigs(try AlterConfigsRequest.decode(from: &body, version: version), session: session))
+        case .deleteGroups:
+            return respond(await deleteGroups(try DeleteGroupsRequest.decode(from: &body, version: version), session: session))
+        case .offsetDelete:
+            return respond(await offsetDelete(try OffsetDeleteRequest.decode(from: &body, version: version), session: session))
         case .saslHandshake:
             let request = try SaslHandshakeRequest.decode(from: &body, version: version)
             return saslHandshake(request, header: header, session: &session, logger: logger)

@@ -266,6 +266,13 @@ public final class WriteTransaction: StoreTransaction {
         }
     }
 
+    /// Removes one committed offset; false when the group had none for the partition.
+    @discardableResult
+    public func deleteCommittedOffset(group: String, topic: String, partition: Int32) throws(LogStoreError) -> Bool {
+        let key = StoreKeys.groupOffset(group: group, topic: topic, partition: partition)
+        return try recordingWrite { try lmdb.delete(core.groupOffsets, key: key) }
+    }
+
     private func deleteGroupOffsets(topic: String) throws(LogStoreError) {
         for group in try groupNames() {
             try deleteCommittedOffsets(group: group, topic: topic)

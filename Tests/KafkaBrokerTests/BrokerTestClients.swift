@@ -7,6 +7,7 @@ import Protocol
 extension JoinGroupRequest: KafkaRequest { public typealias Response = JoinGroupResponse }
 extension SyncGroupRequest: KafkaRequest { public typealias Response = SyncGroupResponse }
 extension HeartbeatRequest: KafkaRequest { public typealias Response = HeartbeatResponse }
+extension LeaveGroupRequest: KafkaRequest { public typealias Response = LeaveGroupResponse }
 
 extension InProcessBroker {
     /// A client of this broker that gives up quickly: a test fails in seconds, not minutes.

@@ -23,7 +23,10 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case createAcls = 30
     case deleteAcls = 31
     case describeConfigs = 32
+    case alterConfigs = 33
+    case deleteGroups = 42
     case incrementalAlterConfigs = 44
+    case offsetDelete = 47
     case saslAuthenticate = 36
 
     public var supportedVersions: ClosedRange<Int16> {
@@ -47,14 +50,17 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
         case .describeConfigs: 1...4
+        case .alterConfigs: 0...2
+        case .deleteGroups: 0...2
         case .incrementalAlterConfigs: 0...1
+        case .offsetDelete: 0...0
         case .saslAuthenticate: 0...2
         }
     }
 
     /// The first version that uses KIP-482's flexible encoding (request header v2, response
     /// header v1, compact types, tagged fields), from each message's `flexibleVersions` in
-    /// Apache Kafka's definitions; nil for SaslHandshake, which never became flexible.
+    /// Apache Kafka's definitions; nil for SaslHandshake and OffsetDelete, which never became flexible.
     public var firstFlexibleVersion: Int16? {
         switch self {
         case .produce: 9
@@ -76,7 +82,10 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .initProducerId: 2
         case .describeAcls, .createAcls, .deleteAcls: 2
         case .describeConfigs: 4
+        case .alterConfigs: 2
+        case .deleteGroups: 2
         case .incrementalAlterConfigs: 1
+        case .offsetDelete: nil
         case .saslAuthenticate: 2
         }
     }
@@ -109,7 +118,10 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
         case .describeConfigs: "DescribeConfigs"
+        case .alterConfigs: "AlterConfigs"
+        case .deleteGroups: "DeleteGroups"
         case .incrementalAlterConfigs: "IncrementalAlterConfigs"
+        case .offsetDelete: "OffsetDelete"
         case .saslAuthenticate: "SaslAuthenticate"
         }
     }
@@ -163,9 +175,11 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case kafkaStorageError = 56
     case saslAuthenticationFailed = 58
     case unknownProducerId = 59
+    case nonEmptyGroup = 68
     case groupIdNotFound = 69
     case unsupportedCompressionType = 76
     case memberIdRequired = 79
     case groupMaxSizeReached = 81
+    case groupSubscribedToTopic = 86
     case invalidRecord = 87
 }

@@ -111,7 +111,11 @@ public struct IncrementalAlterConfigsResponse: KafkaResponseBody, Hashable {
 
     public static func decode(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> Self {
         try KafkaGroupWire.check(version, .incrementalAlterConfigs)
-        let flexible = KafkaAPIKey.incrementalAlterConfigs.isFlexible(version)
+        return try decode(from: &buffer, flexible: KafkaAPIKey.incrementalAlterConfigs.isFlexible(version))
+    }
+
+    /// Shared with AlterConfigs, whose response has the same fields.
+    static func decode(from buffer: inout ByteBuffer, flexible: Bool) throws(KafkaCodecError) -> Self {
         let throttle: Int32 = try buffer.readKafkaInteger("throttle_time_ms")
         let responses = try buffer.readKafkaArray("responses", flexible: flexible, minimumElementSize: 6) { (b: inout ByteBuffer) throws(KafkaCodecError) -> ResourceResponse in
             let response = ResourceResponse(errorCode: try b.readKafkaInteger("responses.error_code"),
@@ -126,7 +130,10 @@ public struct IncrementalAlterConfigsResponse: KafkaResponseBody, Hashable {
     }
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) {
-        let flexible = KafkaAPIKey.incrementalAlterConfigs.isFlexible(version)
+        encode(into: &buffer, flexible: KafkaAPIKey.incrementalAlterConfigs.isFlexible(version))
+    }
+
+    func encode(into buffer: inout ByteBuffer, flexible: Bool) {
         buffer.writeKafkaInteger(throttleTimeMs)
         buffer.writeKafkaArray(responses, flexible: flexible) { b, response in
             b.writeKafkaInteger(response.errorCode)
