@@ -97,7 +97,7 @@ public struct OffsetCommitResponse: KafkaResponseBody, Hashable {
         public var partitionIndex: Int32
         public var errorCode: Int16
 
-        public init(partitionIndex: Int32, errorCode: Int16) {
+        public init(partitionIndex: Int32, errorCode: Int16 = 0) {
             self.partitionIndex = partitionIndex
             self.errorCode = errorCode
         }
@@ -125,18 +125,22 @@ public struct OffsetCommitResponse: KafkaResponseBody, Hashable {
     public static func decode(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> Self {
         try KafkaGroupWire.check(version, .offsetCommit)
         let throttleTimeMs: Int32 = try version >= 3 ? buffer.readKafkaInteger("throttle_time_ms") : 0
-        let topics = try buffer.readKafkaArray("topics", minimumElementSize: 6) { (b: inout ByteBuffer) throws(KafkaCodecError) -> Topic in
+        return OffsetCommitResponse(throttleTimeMs: throttleTimeMs, topics: try readTopics(&buffer))
+    }
+
+    /// The per-partition error codes, laid out alike in OffsetCommit's and OffsetDelete's
+    /// (non-flexible) responses.
+    static func readTopics(_ buffer: inout ByteBuffer) throws(KafkaCodecError) -> [Topic] {
+        try buffer.readKafkaArray("topics", minimumElementSize: 6) { (b: inout ByteBuffer) throws(KafkaCodecError) -> Topic in
             Topic(name: try b.readKafkaString("topics.name"),
                   partitions: try b.readKafkaArray("topics.partitions", minimumElementSize: 6) { (p: inout ByteBuffer) throws(KafkaCodecError) -> Partition in
                       Partition(partitionIndex: try p.readKafkaInteger("partitions.partition_index"),
                                 errorCode: try p.readKafkaInteger("partitions.error_code"))
                   })
         }
-        return OffsetCommitResponse(throttleTimeMs: throttleTimeMs, topics: topics)
     }
 
-    public func encode(into buffer: inout ByteBuffer, version: Int16) {
-        if version >= 3 { buffer.writeKafkaInteger(throttleTimeMs) }
+    static func writeTopics(_ topics: [Topic], into buffer: inout ByteBuffer) {
         buffer.writeKafkaArray(topics) { b, topic in
             b.writeKafkaString(topic.name)
             b.writeKafkaArray(topic.partitions) { p, partition in
@@ -144,5 +148,10 @@ public struct OffsetCommitResponse: KafkaResponseBody, Hashable {
                 p.writeKafkaInteger(partition.errorCode)
             }
         }
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        if version >= 3 { buffer.writeKafkaInteger(throttleTimeMs) }
+        Self.writeTopics(topics, into: &buffer)
     }
 }

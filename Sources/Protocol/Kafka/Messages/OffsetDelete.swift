@@ -46,26 +46,10 @@ public struct OffsetDeleteRequest: KafkaRequestBody, Hashable {
     }
 }
 
+/// Its topics are laid out as OffsetCommit's response's: partitions with an error code each.
 public struct OffsetDeleteResponse: KafkaResponseBody, Hashable {
-    public struct Partition: Sendable, Hashable {
-        public var partitionIndex: Int32
-        public var errorCode: Int16
-
-        public init(partitionIndex: Int32, errorCode: Int16 = 0) {
-            self.partitionIndex = partitionIndex
-            self.errorCode = errorCode
-        }
-    }
-
-    public struct Topic: Sendable, Hashable {
-        public var name: String
-        public var partitions: [Partition]
-
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-    }
+    public typealias Partition = OffsetCommitResponse.Partition
+    public typealias Topic = OffsetCommitResponse.Topic
 
     public var errorCode: Int16
     public var throttleTimeMs: Int32
@@ -81,26 +65,12 @@ public struct OffsetDeleteResponse: KafkaResponseBody, Hashable {
         try KafkaGroupWire.check(version, .offsetDelete)
         let errorCode: Int16 = try buffer.readKafkaInteger("error_code")
         let throttle: Int32 = try buffer.readKafkaInteger("throttle_time_ms")
-        let topics = try buffer.readKafkaArray("topics", minimumElementSize: 6) { (b: inout ByteBuffer) throws(KafkaCodecError) -> Topic in
-            let name = try b.readKafkaString("topics.name")
-            let partitions = try b.readKafkaArray("topics.partitions", minimumElementSize: 6) { (p: inout ByteBuffer) throws(KafkaCodecError) -> Partition in
-                Partition(partitionIndex: try p.readKafkaInteger("partitions.partition_index"),
-                          errorCode: try p.readKafkaInteger("partitions.error_code"))
-            }
-            return Topic(name: name, partitions: partitions)
-        }
-        return OffsetDeleteResponse(errorCode: errorCode, throttleTimeMs: throttle, topics: topics)
+        return OffsetDeleteResponse(errorCode: errorCode, throttleTimeMs: throttle, topics: try OffsetCommitResponse.readTopics(&buffer))
     }
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) {
         buffer.writeKafkaInteger(errorCode)
         buffer.writeKafkaInteger(throttleTimeMs)
-        buffer.writeKafkaArray(topics) { b, topic in
-            b.writeKafkaString(topic.name)
-            b.writeKafkaArray(topic.partitions) { p, partition in
-                p.writeKafkaInteger(partition.partitionIndex)
-                p.writeKafkaInteger(partition.errorCode)
-            }
-        }
+        OffsetCommitResponse.writeTopics(topics, into: &buffer)
     }
 }
