@@ -192,9 +192,9 @@ extension KafkaBroker {
     }
 }
 
-/// Ends a validate-only CreateTopics transaction: thrown after every check passed, so the
-/// transaction rolls back.
-private struct ValidatedOnly: Error {}
+/// Ends a validate-only CreateTopics or CreatePartitions transaction: thrown after every check
+/// passed, so the transaction rolls back.
+struct ValidatedOnly: Error {}
 
 /// DescribeConfigs, IncrementalAlterConfigs and AlterConfigs.
 extension KafkaBroker {

@@ -20,6 +20,9 @@ package final class KafkaBroker: Sendable {
         package var requestLimits = KafkaRequestLimits()
         /// The most a Fetch response carries, whatever the request asks (Kafka's fetch.max.bytes).
         package var maximumFetchBytes: Int = 50 << 20
+        /// Topics the node itself owns (the payment topics in `service`): DeleteTopics,
+        /// CreatePartitions and DeleteRecords on them answer POLICY_VIOLATION, whatever the ACLs.
+        package var protectedTopics: Set<String> = []
 
         package init(advertisedHost: String, advertisedPort: Int, defaultPartitions: Int, autoCreateTopics: Bool) {
             self.advertisedHost = advertisedHost
@@ -42,7 +45,7 @@ package final class KafkaBroker: Sendable {
         .produce, .fetch, .listOffsets, .metadata, .offsetCommit, .offsetFetch, .findCoordinator,
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
         .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs, .incrementalAlterConfigs,
-        .alterConfigs, .deleteGroups, .offsetDelete,
+        .alterConfigs, .deleteGroups, .offsetDelete, .deleteTopics, .createPartitions, .deleteRecords,
         .saslHandshake, .saslAuthenticate,
     ]
 
@@ -259,6 +262,12 @@ package final class KafkaBroker: Sendable {
             return respond(await deleteGroups(try DeleteGroupsRequest.decode(from: &body, version: version), session: session))
         case .offsetDelete:
             return respond(await offsetDelete(try OffsetDeleteRequest.decode(from: &body, version: version), session: session))
+        case .deleteTopics:
+            return respond(await deleteTopics(try DeleteTopicsRequest.decode(from: &body, version: version), session: session))
+        case .createPartitions:
+            return respond(await createPartitions(try CreatePartitionsRequest.decode(from: &body, version: version), session: session))
+        case .deleteRecords:
+            return respond(await deleteRecords(try DeleteRecordsRequest.decode(from: &body, version: version), session: session))
         case .saslHandshake:
             let request = try SaslHandshakeRequest.decode(from: &body, version: version)
             return saslHandshake(request, header: header, session: &session, logger: logger)

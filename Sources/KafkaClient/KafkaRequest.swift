@@ -19,6 +19,9 @@ extension IncrementalAlterConfigsRequest: KafkaRequest { public typealias Respon
 extension AlterConfigsRequest: KafkaRequest { public typealias Response = AlterConfigsResponse }
 extension DeleteGroupsRequest: KafkaRequest { public typealias Response = DeleteGroupsResponse }
 extension OffsetDeleteRequest: KafkaRequest { public typealias Response = OffsetDeleteResponse }
+extension DeleteTopicsRequest: KafkaRequest { public typealias Response = DeleteTopicsResponse }
+extension CreatePartitionsRequest: KafkaRequest { public typealias Response = CreatePartitionsResponse }
+extension DeleteRecordsRequest: KafkaRequest { public typealias Response = DeleteRecordsResponse }
 extension ListOffsetsRequest: KafkaRequest { public typealias Response = ListOffsetsResponse }
 extension FetchRequest: KafkaRequest { public typealias Response = FetchResponse }
 extension OffsetCommitRequest: KafkaRequest { public typealias Response = OffsetCommitResponse }

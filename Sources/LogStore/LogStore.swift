@@ -115,7 +115,15 @@ public final class LogStore: Sendable {
                 return names
             }
             for name in names where name.hasPrefix("log:") || name.hasPrefix("app:") {
-                opened[name] = try open(name)
+                let dbi = try open(name)
+                // A deleted topic's logs were only emptied (readers may still hold their
+                // handles); nothing else runs yet, so they are dropped for good here and stop
+                // counting against maximumPartitions and maximumDatabases.
+                if name.hasPrefix("log:"), try !isLiveLog(name, transaction: transaction, topics: core.topics) {
+                    try lmdbCheck(mdb_drop(transaction.pointer, dbi, 1), "drop")
+                    continue
+                }
+                opened[name] = dbi
             }
             try lmdbCheck(mdb_txn_commit(pointer), "txn_commit")
             pointer = nil
@@ -127,6 +135,16 @@ public final class LogStore: Sendable {
             if let error = error as? LMDBError { throw LogStoreError(error, context: "opening tables") }
             throw LogStoreError(.storageFailure, "opening tables: \(error)")
         }
+    }
+
+    /// Whether the partition log `name` ("log:<topic>:<partition>") belongs to an existing
+    /// topic's partition. An unreadable topic record keeps its logs (verify reports it).
+    private static func isLiveLog(_ name: String, transaction: LMDBTransaction, topics: MDB_dbi) throws -> Bool {
+        let body = name.dropFirst(4)
+        guard let colon = body.lastIndex(of: ":"), let partition = Int32(body[body.index(after: colon)...]) else { return true }
+        guard let bytes = try transaction.get(topics, key: Array(body[..<colon].utf8)) else { return false }
+        guard let record = try? TopicRecord(decoding: bytes) else { return true }
+        return partition >= 0 && partition < record.partitionCount
     }
 
     deinit {

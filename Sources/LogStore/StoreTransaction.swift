@@ -159,7 +159,10 @@ extension StoreTransaction {
                         try verifyStoredBatch(bytes, topic: topic, partition: partition, baseOffset: baseOffset)
                         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
                         buffer.writeBytes(bytes)
-                        if let match = try RecordBatch.decodeRecords(buffer).first(where: { $0.timestamp >= timestamp }) {
+                        // A batch straddling the log start (DeleteRecords) holds records below it: never answered.
+                        if let match = try RecordBatch.decodeRecords(buffer).first(where: {
+                            $0.timestamp >= timestamp && $0.offset >= state.logStartOffset
+                        }) {
                             return (match.offset, match.timestamp)
                         }
                     }

@@ -67,20 +67,7 @@ public final class WriteTransaction: StoreTransaction {
         if try topicRecord(name) != nil {
             throw LogStoreError(.topicAlreadyExists, "topic \(name) already exists")
         }
-        // Two budgets: partitions may use maximumPartitions logs (the rest of the named
-        // databases stays reserved for application tables), and nothing may pass maximumDatabases.
-        let openedLogs = openedHandles.keys.count { DatabaseHandles.isPartitionLog($0) }
-        let availablePartitions = limits.maximumPartitions - handles.partitionLogCount - openedLogs
-        let availableDatabases = limits.maximumDatabases - CoreDatabases.count - handles.count - openedHandles.count
-        let missing = (0..<partitions).filter { database(named: StoreKeys.logDatabaseName(topic: name, partition: Int32($0))) == nil }.count
-        guard missing <= availablePartitions else {
-            throw LogStoreError(.tooManyPartitions,
-                "topic \(name) needs \(missing) more partition logs but only \(max(availablePartitions, 0)) of maximumPartitions=\(limits.maximumPartitions) are left (maximumDatabases=\(limits.maximumDatabases), reservedTableDatabases keeps the rest for application tables)")
-        }
-        guard missing <= availableDatabases else {
-            throw LogStoreError(.tooManyPartitions,
-                "topic \(name) needs \(missing) more partition logs but only \(max(availableDatabases, 0)) of maximumDatabases=\(limits.maximumDatabases) are left")
-        }
+        try checkPartitionBudget(topic: name, partitions: 0..<Int32(partitions))
         let topicID = try nextCounter(StoreKeys.nextTopicID, initial: 1)
         let record = TopicRecord(topicID: topicID, partitionCount: Int32(partitions),
                                  createdAtMilliseconds: nowMilliseconds, configuration: configuration)
@@ -90,6 +77,91 @@ public final class WriteTransaction: StoreTransaction {
             _ = try logDatabase(topic: name, partition: partition)
         }
         return try describeTopic(name, record)
+    }
+
+    /// Two budgets for new partition logs: partitions may use maximumPartitions logs (the rest of
+    /// the named databases stays reserved for application tables), and nothing may pass
+    /// maximumDatabases. Logs left by a deleted topic of the same name are reused, not counted.
+    private func checkPartitionBudget(topic name: String, partitions: Range<Int32>) throws(LogStoreError) {
+        let openedLogs = openedHandles.keys.count { DatabaseHandles.isPartitionLog($0) }
+        let availablePartitions = limits.maximumPartitions - handles.partitionLogCount - openedLogs
+        let availableDatabases = limits.maximumDatabases - CoreDatabases.count - handles.count - openedHandles.count
+        let missing = partitions.filter { database(named: StoreKeys.logDatabaseName(topic: name, partition: $0)) == nil }.count
+        guard missing <= availablePartitions else {
+            throw LogStoreError(.tooManyPartitions,
+                "topic \(name) needs \(missing) more partition logs but only \(max(availablePartitions, 0)) of maximumPartitions=\(limits.maximumPartitions) are left (maximumDatabases=\(limits.maximumDatabases), reservedTableDatabases keeps the rest for application tables)")
+        }
+        guard missing <= availableDatabases else {
+            throw LogStoreError(.tooManyPartitions,
+                "topic \(name) needs \(missing) more partition logs but only \(max(availableDatabases, 0)) of maximumDatabases=\(limits.maximumDatabases) are left")
+        }
+    }
+
+    /// Grows a topic to `count` partitions (Kafka's CreatePartitions: partitions are only ever
+    /// added). The new partitions start empty at offset 0. Returns the topic as it now is.
+    /// Throws `.unknownTopicOrPartition`, or `.invalidPartitions` when `count` is not larger.
+    @discardableResult
+    public func addPartitions(topic name: String, count: Int) throws(LogStoreError) -> TopicDescription {
+        var record = try requireTopic(name)
+        let current = Int(record.partitionCount)
+        guard count > current else {
+            throw LogStoreError(.invalidPartitions,
+                "topic \(name) has \(current) partitions; the new count \(count) must be larger (partitions cannot be removed)")
+        }
+        guard count <= 100_000 else {
+            throw LogStoreError(.invalidPartitions, "topic \(name): partition count \(count) must be at most 100000")
+        }
+        let added = Int32(current)..<Int32(count)
+        try checkPartitionBudget(topic: name, partitions: added)
+        record.partitionCount = Int32(count)
+        try recordingWrite { try lmdb.put(core.topics, key: Array(name.utf8), value: record.encoded()) }
+        for partition in added {
+            try putPartitionState(PartitionState(), topicID: record.topicID, partition: partition)
+            let log = try logDatabase(topic: name, partition: partition)
+            // A log reused from a deleted topic of this name was emptied when it was deleted;
+            // emptying it again is free and keeps a new partition from ever showing old batches.
+            try recordingWrite { try lmdbCheck(mdb_drop(lmdb.pointer, log, 0), "drop") }
+        }
+        return try describeTopic(name, record)
+    }
+
+    /// Moves the partition's log start offset up to `offset` (Kafka's DeleteRecords; -1 means the
+    /// high watermark): whole batches that end before it are removed, a batch that straddles it
+    /// stays (its earlier records are below the log start and no longer served). Never moves
+    /// the log start back, so an offset already below it changes nothing. Returns the new log
+    /// start offset. Throws `.offsetOutOfRange` for an offset past the high watermark.
+    @discardableResult
+    public func deleteRecords(topic: String, partition: Int32, before offset: Int64) throws(LogStoreError) -> Int64 {
+        let record = try requirePartition(topic, partition)
+        var state = try partitionState(topicID: record.topicID, partition: partition)
+        let target = offset == -1 ? state.nextOffset : offset
+        guard target >= 0, target <= state.nextOffset else {
+            throw LogStoreError(.offsetOutOfRange,
+                "cannot delete records of \(topic)-\(partition) before offset \(offset): its high watermark is \(state.nextOffset)")
+        }
+        guard target > state.logStartOffset else { return state.logStartOffset }
+        if let dbi = database(named: StoreKeys.logDatabaseName(topic: topic, partition: partition)) {
+            try recordingWrite {
+                try lmdb.withCursor(dbi) { cursor in
+                    var entry = try cursor.first()
+                    while let current = entry {
+                        guard current.value.count >= RecordBatchHeader.size, let baseOffset = Int64(bigEndianBytes: current.key),
+                              let lastOffsetDelta = Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) else {
+                            throw LogStoreError(.corruptBatch, "\(topic)-\(partition): a stored batch is malformed; run `paynode store verify`")
+                        }
+                        guard baseOffset + Int64(lastOffsetDelta) < target else { break }
+                        state.sizeBytes -= Int64(current.value.count)
+                        state.batchCount -= 1
+                        try cursor.deleteCurrent()
+                        entry = try cursor.first()
+                    }
+                }
+            }
+        }
+        state.logStartOffset = target
+        try putPartitionState(state, topicID: record.topicID, partition: partition)
+        try recordingWrite { try TimeIndex.prune(lmdb, core.timeIndex, topicID: record.topicID, partition: partition, logStartOffset: target) }
+        return target
     }
 
     /// Replaces a topic's configuration (retention); the next retention sweep applies it.

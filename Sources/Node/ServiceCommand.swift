@@ -57,6 +57,8 @@ struct ServiceCommand: AsyncParsableCommand {
         let tlsContexts = try tls.resolve(kafkaUsesTLS: kafkaSettings.server.securityProtocol.usesTLS,
                                           httpApplicationProtocols: NodeHTTP.applicationProtocols(http2: servesHTTP2))
         kafkaSettings.server.tls = tlsContexts.kafka
+        // The pipeline's topics are its system of record: never deleted, grown or truncated by a client.
+        kafkaSettings.broker.protectedTopics = Set(PaymentTopics.all)
         let executorText = EnvironmentOption.string(executorPrincipal, "PAYNODE_EXECUTOR_PRINCIPAL") ?? "User:executor"
         guard let executor = KafkaPrincipal(parsing: executorText) else {
             throw ValidationError("--executor-principal \"\(executorText)\" is not a principal (Type:name, e.g. User:executor)")

@@ -1,6 +1,7 @@
 import NIOCore
 import PaynodeTestSupport
 import Protocol
+import Testing
 
 func buffer(_ bytes: [UInt8]) -> ByteBuffer {
     ByteBuffer(bytes: bytes)
@@ -59,6 +60,28 @@ let sampleRecords: [Record] = [
     Record(timestamp: 1_699_999_999_000, key: [], value: nil, headers: [RecordHeader(key: "ключ", value: [])]),
     Record(timestamp: 1_700_000_000_100, key: Array(repeating: 0xAB, count: 300), value: Array(repeating: 7, count: 1000)),
 ]
+
+/// What `encode` writes, as lowercase hex (golden-bytes tests).
+func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
+    var buffer = ByteBuffer()
+    encode(&buffer)
+    return buffer.readableBytesView.map { String(format2: $0) }.joined()
+}
+
+/// Encodes as Kafka does (`expected` is another implementation's bytes), decodes back to the
+/// same value with nothing left over, and every truncation is an error rather than a trap.
+func roundTrip<Body: Equatable>(_ value: Body, _ expected: String, version: Int16,
+                                encode: (Body, inout ByteBuffer) -> Void,
+                                decode: (inout ByteBuffer) throws -> Body) throws {
+    #expect(hex { encode(value, &$0) } == expected)
+    var bytes = buffer(hex: expected)
+    #expect(try decode(&bytes) == value)
+    #expect(bytes.readableBytes == 0)
+    for cut in stride(from: 0, to: expected.count - 2, by: 2) {
+        var truncated = buffer(hex: String(expected.prefix(cut)))
+        #expect(throws: (any Error).self) { try decode(&truncated) }
+    }
+}
 
 extension String {
     /// A byte as two lowercase hex digits (golden-bytes tests).

@@ -18,12 +18,15 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case saslHandshake = 17
     case apiVersions = 18
     case createTopics = 19
+    case deleteTopics = 20
+    case deleteRecords = 21
     case initProducerId = 22
     case describeAcls = 29
     case createAcls = 30
     case deleteAcls = 31
     case describeConfigs = 32
     case alterConfigs = 33
+    case createPartitions = 37
     case deleteGroups = 42
     case incrementalAlterConfigs = 44
     case offsetDelete = 47
@@ -47,10 +50,13 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .saslHandshake: 0...1
         case .apiVersions: 0...2
         case .createTopics: 0...4
+        case .deleteTopics: 0...6
+        case .deleteRecords: 0...2
         case .initProducerId: 0...1
         case .describeAcls, .createAcls, .deleteAcls: 0...1
         case .describeConfigs: 1...4
         case .alterConfigs: 0...2
+        case .createPartitions: 0...3
         case .deleteGroups: 0...2
         case .incrementalAlterConfigs: 0...1
         case .offsetDelete: 0...0
@@ -79,10 +85,13 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .saslHandshake: nil
         case .apiVersions: 3
         case .createTopics: 5
+        case .deleteTopics: 4
+        case .deleteRecords: 2
         case .initProducerId: 2
         case .describeAcls, .createAcls, .deleteAcls: 2
         case .describeConfigs: 4
         case .alterConfigs: 2
+        case .createPartitions: 2
         case .deleteGroups: 2
         case .incrementalAlterConfigs: 1
         case .offsetDelete: nil
@@ -113,12 +122,15 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .saslHandshake: "SaslHandshake"
         case .apiVersions: "ApiVersions"
         case .createTopics: "CreateTopics"
+        case .deleteTopics: "DeleteTopics"
+        case .deleteRecords: "DeleteRecords"
         case .initProducerId: "InitProducerId"
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
         case .describeConfigs: "DescribeConfigs"
         case .alterConfigs: "AlterConfigs"
+        case .createPartitions: "CreatePartitions"
         case .deleteGroups: "DeleteGroups"
         case .incrementalAlterConfigs: "IncrementalAlterConfigs"
         case .offsetDelete: "OffsetDelete"
@@ -163,6 +175,7 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case topicAlreadyExists = 36
     case invalidPartitions = 37
     case invalidReplicationFactor = 38
+    case invalidReplicaAssignment = 39
     case invalidConfig = 40
     case invalidRequest = 42
     case unsupportedForMessageFormat = 43
@@ -182,4 +195,5 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case groupMaxSizeReached = 81
     case groupSubscribedToTopic = 86
     case invalidRecord = 87
+    case unknownTopicId = 100
 }

@@ -10,12 +10,6 @@ import Testing
 ///        configuration_keys=["retention.ms", "cleanup.policy"]), ...(4, "0", None)],
 ///        include_synonyms=True, include_documentation=v >= 3).encode(version=v).hex()
 @Suite struct DescribeConfigsCodecTests {
-    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
-        var buffer = ByteBuffer()
-        encode(&buffer)
-        return buffer.readableBytesView.map { String(format2: $0) }.joined()
-    }
-
     static let requests: [(Int16, String)] = [
         (1, "000000020200066f726465727300000002000c726574656e74696f6e2e6d73000e636c65616e75702e706f6c69637904000130ffffffff01"),
         (3, "000000020200066f726465727300000002000c726574656e74696f6e2e6d73000e636c65616e75702e706f6c69637904000130ffffffff0101"),
@@ -104,12 +98,6 @@ import Testing
     let response = IncrementalAlterConfigsResponse(responses: [
         .init(resourceType: 2, resourceName: "orders"), .init(errorCode: 40, errorMessage: "bad", resourceType: 4, resourceName: "0"),
     ])
-
-    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
-        var buffer = ByteBuffer()
-        encode(&buffer)
-        return buffer.readableBytesView.map { String(format2: $0) }.joined()
-    }
 
     @Test(arguments: requests)
     func requestMatchesKafka(_ version: Int16, _ expected: String) throws {

@@ -12,27 +12,6 @@ import Testing
 ///        ("retention.bytes", None)])], validate_only=True)
 ///   AlterConfigsResponse[v](throttle_time_ms=0, responses=[(0, None, 2, "orders"), (40, "bad", 4, "0")])
 @Suite struct GroupAdminCodecTests {
-    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
-        var buffer = ByteBuffer()
-        encode(&buffer)
-        return buffer.readableBytesView.map { String(format2: $0) }.joined()
-    }
-
-    /// Encodes as Kafka does, decodes back to the same value with nothing left over, and every
-    /// truncation is an error rather than a trap.
-    private func roundTrip<Body: Equatable>(_ value: Body, _ expected: String, version: Int16,
-                                            encode: (Body, inout ByteBuffer) -> Void,
-                                            decode: (inout ByteBuffer) throws -> Body) throws {
-        #expect(hex { encode(value, &$0) } == expected)
-        var bytes = buffer(hex: expected)
-        #expect(try decode(&bytes) == value)
-        #expect(bytes.readableBytes == 0)
-        for cut in stride(from: 0, to: expected.count - 2, by: 2) {
-            var truncated = buffer(hex: String(expected.prefix(cut)))
-            #expect(throws: (any Error).self) { try decode(&truncated) }
-        }
-    }
-
     static let deleteGroupsRequests: [(Int16, String)] = [
         (0, "00000002000a6f72646572732d61707000026732"),
         (1, "00000002000a6f72646572732d61707000026732"),

@@ -5,12 +5,6 @@ import Testing
 /// SaslHandshake and SaslAuthenticate bodies against kafka-python 3.0.12's encoding of Kafka's
 /// message definitions (SaslHandshakeRequest.json etc.), byte for byte.
 @Suite struct SaslCodecTests {
-    private func hex(_ encode: (inout ByteBuffer) -> Void) -> String {
-        var buffer = ByteBuffer()
-        encode(&buffer)
-        return buffer.readableBytesView.map { String(format2: $0) }.joined()
-    }
-
     @Test(arguments: [Int16(0), 1])
     func handshakeMatchesKafka(_ version: Int16) throws {
         let request = SaslHandshakeRequest(mechanism: "SCRAM-SHA-512")
