@@ -30,7 +30,7 @@ struct ConfigCatalog {
     }
 
     /// The topic configs that may be altered.
-    static let alterableTopicConfigs: Set<String> = ["retention.ms", "retention.bytes", "cleanup.policy"]
+    static let alterableTopicConfigs: Set<String> = ["retention.ms", "retention.bytes", "cleanup.policy", "max.message.bytes"]
 
     let node: NodeSettings
 
@@ -52,13 +52,21 @@ struct ConfigCatalog {
                       "Batches older than this many milliseconds are removed; -1 keeps them forever (paynode's default)."),
             retention("retention.bytes", topic.configuration.retentionBytes, "log.retention.bytes", node.defaultRetentionBytes,
                       "A partition's oldest batches are removed once it holds more than this many bytes; -1 for no limit."),
-            entry("max.message.bytes", String(node.maximumBatchBytes), .staticBrokerConfig, .int,
-                  "The largest record batch the node accepts (the store's maximum batch size).",
-                  inherits: ("message.max.bytes", String(node.maximumBatchBytes), .staticBrokerConfig)),
+            maximumMessageBytes(topic.configuration.maximumMessageBytes),
             entry("min.insync.replicas", "1", .defaultConfig, .int, "paynode keeps one replica: an acknowledged write is on this node's disk."),
             entry("compression.type", "producer", .defaultConfig, .string, "Batches are stored as the producer compressed them."),
             entry("message.timestamp.type", "CreateTime", .defaultConfig, .string, "Record timestamps are the producer's."),
         ]
+    }
+
+    /// The topic's own limit when it sets one, else the node's (the store's maximum batch size).
+    private func maximumMessageBytes(_ own: Int64) -> Entry {
+        let inherited = ("message.max.bytes", String(node.maximumBatchBytes), Source.staticBrokerConfig)
+        let documentation = "The largest record batch a producer may append to this topic; at most the node's message.max.bytes (the store's maximum batch size)."
+        if own >= 0 {
+            return entry("max.message.bytes", String(own), .dynamicTopicConfig, .int, documentation, inherits: inherited, readOnly: false)
+        }
+        return entry("max.message.bytes", inherited.1, inherited.2, .int, documentation, inherits: inherited, readOnly: false)
     }
 
     /// The node's own configs (resource name: its node id, or empty for the defaults).
@@ -91,8 +99,9 @@ struct ConfigCatalog {
 
     /// `configuration` with IncrementalAlterConfigs' operations applied in order (SET, DELETE back
     /// to the default; APPEND and SUBTRACT only exist for list configs), or why not.
+    /// `maximumBatchBytes` bounds `max.message.bytes` (Kafka's message.max.bytes).
     static func apply(_ configs: [IncrementalAlterConfigsRequest.AlterableConfig],
-                      to configuration: TopicConfiguration) -> Result<TopicConfiguration, Refusal> {
+                      to configuration: TopicConfiguration, maximumBatchBytes: Int) -> Result<TopicConfiguration, Refusal> {
         typealias Operation = IncrementalAlterConfigsRequest.Operation
         var altered = configuration
         var seen = Set<String>()
@@ -118,11 +127,23 @@ struct ConfigCatalog {
                     return .failure(Refusal(code: .invalidConfig, message: "\(config.name) is not a list: only SET and DELETE apply"))
                 }
                 if config.name == "retention.ms" { altered.retentionMilliseconds = value } else { altered.retentionBytes = value }
+            case "max.message.bytes":
+                switch operation {
+                case .set:
+                    switch parseMaximumMessageBytes(config.value, maximumBatchBytes: maximumBatchBytes) {
+                    case .success(let value): altered.maximumMessageBytes = value
+                    case .failure(let refusal): return .failure(refusal)
+                    }
+                case .delete:
+                    altered.maximumMessageBytes = -1
+                case .append, .subtract:
+                    return .failure(Refusal(code: .invalidConfig, message: "max.message.bytes is not a list: only SET and DELETE apply"))
+                }
             case "cleanup.policy":
                 // Only what paynode does may be asked for: deletion by retention.
                 if operation == .delete || (operation != .subtract && config.value == "delete") { continue }
                 return .failure(Refusal(code: .invalidConfig, message: "cleanup.policy \(config.value ?? "null") is not supported: paynode deletes by retention and does not compact"))
-            case "max.message.bytes", "min.insync.replicas", "compression.type", "message.timestamp.type":
+            case "min.insync.replicas", "compression.type", "message.timestamp.type":
                 return .failure(Refusal(code: .invalidConfig, message: "\(config.name) cannot change at run time on paynode"))
             default:
                 return .failure(Refusal(code: .invalidConfig, message: "unknown topic config \(config.name)"))
@@ -135,7 +156,7 @@ struct ConfigCatalog {
     /// (each a SET), every other one goes back to its default. A read-only config named with the
     /// value `current` already shows is accepted unchanged, since tools send back what
     /// DescribeConfigs listed with one value edited; with another value it is refused.
-    static func replace(_ configs: [AlterConfigsRequest.Config], current: [Entry]) -> Result<TopicConfiguration, Refusal> {
+    static func replace(_ configs: [AlterConfigsRequest.Config], current: [Entry], maximumBatchBytes: Int) -> Result<TopicConfiguration, Refusal> {
         var seen = Set<String>()
         var sets: [IncrementalAlterConfigsRequest.AlterableConfig] = []
         for config in configs {
@@ -147,7 +168,16 @@ struct ConfigCatalog {
             if unchangedReadOnly { continue }
             sets.append(.init(name: config.name, configOperation: IncrementalAlterConfigsRequest.Operation.set.rawValue, value: config.value))
         }
-        return apply(sets, to: TopicConfiguration())
+        return apply(sets, to: TopicConfiguration(), maximumBatchBytes: maximumBatchBytes)
+    }
+
+    /// A `max.message.bytes` value: an integer from 0 to the node's maximum batch size.
+    static func parseMaximumMessageBytes(_ text: String?, maximumBatchBytes: Int) -> Result<Int64, Refusal> {
+        guard let text, let value = Int64(text), value >= 0, value <= Int64(maximumBatchBytes) else {
+            return .failure(Refusal(code: .invalidConfig,
+                                    message: "max.message.bytes must be an integer from 0 to the node's message.max.bytes \(maximumBatchBytes), not \(text ?? "null")"))
+        }
+        return .success(value)
     }
 
     /// `entries` filtered to `keys` (nil: all; an unknown key is left out, as Kafka does), with

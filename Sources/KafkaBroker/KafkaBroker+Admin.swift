@@ -114,6 +114,11 @@ extension KafkaBroker {
                 case "retention.bytes":
                     guard let value = entry.value.flatMap(Int64.init) else { configError = "retention.bytes must be an integer"; break }
                     topicConfiguration.retentionBytes = value
+                case "max.message.bytes":
+                    switch ConfigCatalog.parseMaximumMessageBytes(entry.value, maximumBatchBytes: store.configuration.maximumBatchBytes) {
+                    case .success(let value): topicConfiguration.maximumMessageBytes = value
+                    case .failure(let refusal): configError = refusal.message
+                    }
                 default:
                     // Other Kafka topic configs (cleanup.policy, ...) have no meaning here; accept them.
                     continue
@@ -212,8 +217,8 @@ extension KafkaBroker {
     func incrementalAlterConfigs(_ request: IncrementalAlterConfigsRequest, session: KafkaSession) async -> IncrementalAlterConfigsResponse {
         let resources = request.resources
         let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
-                                         session: session) { index, topic, _ in
-            ConfigCatalog.apply(resources[index].configs, to: topic.configuration)
+                                         session: session) { index, topic, catalog in
+            ConfigCatalog.apply(resources[index].configs, to: topic.configuration, maximumBatchBytes: catalog.node.maximumBatchBytes)
         }
         countRequest(.incrementalAlterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
         return IncrementalAlterConfigsResponse(responses: answers)
@@ -224,7 +229,7 @@ extension KafkaBroker {
         let resources = request.resources
         let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
                                          session: session) { index, topic, catalog in
-            ConfigCatalog.replace(resources[index].configs, current: catalog.topicEntries(topic))
+            ConfigCatalog.replace(resources[index].configs, current: catalog.topicEntries(topic), maximumBatchBytes: catalog.node.maximumBatchBytes)
         }
         countRequest(.alterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
         return AlterConfigsResponse(responses: answers)

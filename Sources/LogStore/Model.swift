@@ -16,10 +16,14 @@ public struct TopicPartition: Sendable, Hashable, CustomStringConvertible {
 public struct TopicConfiguration: Sendable, Hashable {
     public var retentionMilliseconds: Int64
     public var retentionBytes: Int64
+    /// The largest batch a Kafka producer may append to the topic (Kafka's `max.message.bytes`);
+    /// -1: the store's `maximumBatchBytes`, which also bounds any value set here.
+    public var maximumMessageBytes: Int64
 
-    public init(retentionMilliseconds: Int64 = -1, retentionBytes: Int64 = -1) {
+    public init(retentionMilliseconds: Int64 = -1, retentionBytes: Int64 = -1, maximumMessageBytes: Int64 = -1) {
         self.retentionMilliseconds = retentionMilliseconds
         self.retentionBytes = retentionBytes
+        self.maximumMessageBytes = maximumMessageBytes
     }
 }
 

@@ -225,6 +225,13 @@ public final class WriteTransaction: StoreTransaction {
 
     func appendValidatedBatch(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> ProduceOutcome {
         let record = try requirePartition(topic, partition)
+        // The topic's max.message.bytes binds what producers send; the node's own appends are
+        // bounded by maximumBatchBytes alone, so a low setting cannot stall the node itself.
+        let topicLimit = record.configuration.maximumMessageBytes
+        if topicLimit >= 0, batch.readableBytes > topicLimit {
+            throw LogStoreError(.recordTooLarge,
+                "batch of \(batch.readableBytes) bytes for \(topic)-\(partition) is larger than the topic's max.message.bytes \(topicLimit)")
+        }
         guard header.hasProducerId else {
             return .appended(try store(batch: batch, header: header, topic: topic, partition: partition, record: record))
         }

@@ -37,7 +37,7 @@ struct DescribeConfigsTests {
             #expect(orders["cleanup.policy"]?.value == "delete")
             #expect(orders["max.message.bytes"]?.value == String(broker.store.configuration.maximumBatchBytes))
             #expect(orders.values.allSatisfy { !$0.isSensitive })
-            #expect(orders.values.filter { !$0.readOnly }.map(\.name).sorted() == ["cleanup.policy", "retention.bytes", "retention.ms"])
+            #expect(orders.values.filter { !$0.readOnly }.map(\.name).sorted() == ["cleanup.policy", "max.message.bytes", "retention.bytes", "retention.ms"])
             let plain = Self.entries(response.results[1])
             #expect(plain["retention.ms"]?.value == "-1")
             #expect(plain["retention.ms"]?.configSource == DescribeConfigsResponse.ConfigSource.defaultConfig.rawValue)
@@ -160,16 +160,64 @@ struct IncrementalAlterConfigsTests {
     @Test func operationsApplyInOrderOrNotAtAll() {
         let start = TopicConfiguration(retentionMilliseconds: 10, retentionBytes: 20)
         func refusal(_ configs: [Config]) -> KafkaErrorCode? {
-            if case .failure(let refusal) = ConfigCatalog.apply(configs, to: start) { return refusal.code }
+            if case .failure(let refusal) = ConfigCatalog.apply(configs, to: start, maximumBatchBytes: 1000) { return refusal.code }
             return nil
         }
         let applied = try? ConfigCatalog.apply([Config(name: "retention.bytes", configOperation: 0, value: "-1"),
-                                                Config(name: "retention.ms", configOperation: 1, value: nil)], to: start).get()
+                                                Config(name: "retention.ms", configOperation: 1, value: nil)], to: start, maximumBatchBytes: 1000).get()
         #expect(applied == TopicConfiguration())
         #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: "-2")]) == .invalidConfig)
         #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: nil)]) == .invalidConfig)
         #expect(refusal([Config(name: "retention.ms", configOperation: 0, value: "1"),
                          Config(name: "retention.ms", configOperation: 1, value: nil)]) == .invalidRequest)
         #expect(refusal([Config(name: "cleanup.policy", configOperation: 0, value: "delete")]) == nil)
+        // max.message.bytes: 0 up to the node's maximum batch size.
+        #expect(refusal([Config(name: "max.message.bytes", configOperation: 0, value: "1000")]) == nil)
+        #expect(refusal([Config(name: "max.message.bytes", configOperation: 0, value: "1001")]) == .invalidConfig)
+        #expect(refusal([Config(name: "max.message.bytes", configOperation: 0, value: "-1")]) == .invalidConfig)
+        #expect(refusal([Config(name: "max.message.bytes", configOperation: 2, value: "1")]) == .invalidConfig)
+        let limited = try? ConfigCatalog.apply([Config(name: "max.message.bytes", configOperation: 0, value: "512")], to: start,
+                                               maximumBatchBytes: 1000).get()
+        #expect(limited?.maximumMessageBytes == 512)
+        let restored = try? ConfigCatalog.apply([Config(name: "max.message.bytes", configOperation: 1, value: nil)], to: limited ?? start,
+                                                maximumBatchBytes: 1000).get()
+        #expect(restored?.maximumMessageBytes == -1)
+    }
+
+    /// A topic's max.message.bytes binds producers at once and is shown as the topic's own;
+    /// DELETE gives the node's limit back.
+    @Test func maxMessageBytesChangesAtRunTime() async throws {
+        try await InProcessBroker.run(prepare: DescribeConfigsTests.prepare) { broker in
+            let connection = try await broker.connect()
+            func produce(_ size: Int) async throws -> Int16? {
+                let batch = try RecordBatch.encode(records: [Record(timestamp: 1_700_000_000_000, key: nil, value: [UInt8](repeating: 7, count: size))])
+                let response = try await connection.request(ProduceRequest(acks: -1, timeoutMs: 5000, topicData: [
+                    .init(name: "plain", partitionData: [.init(index: 0, records: batch)]),
+                ]))
+                return response.responses.first?.partitionResponses.first?.errorCode
+            }
+            let set = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "plain", configs: [Config(name: "max.message.bytes", configOperation: 0, value: "1024")]),
+            ]))
+            #expect(set.responses.map(\.errorCode) == [0])
+            #expect(try await produce(100) == 0)
+            #expect(try await produce(2000) == KafkaErrorCode.messageTooLarge.rawValue)
+            let described = try await connection.request(DescribeConfigsRequest(resources: [.init(resourceType: 2, resourceName: "plain")]))
+            let entry = described.results[0].configs.first { $0.name == "max.message.bytes" }
+            #expect(entry?.value == "1024" && entry?.configSource == DescribeConfigsResponse.ConfigSource.dynamicTopicConfig.rawValue)
+            #expect(entry?.readOnly == false)
+            let tooBig = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "plain", configs: [
+                    Config(name: "max.message.bytes", configOperation: 0, value: String(broker.store.configuration.maximumBatchBytes + 1)),
+                ]),
+            ]))
+            #expect(tooBig.responses.map(\.errorCode) == [KafkaErrorCode.invalidConfig.rawValue])
+            let deleted = try await connection.request(IncrementalAlterConfigsRequest(resources: [
+                .init(resourceType: 2, resourceName: "plain", configs: [Config(name: "max.message.bytes", configOperation: 1, value: nil)]),
+            ]))
+            #expect(deleted.responses.map(\.errorCode) == [0])
+            #expect(try await produce(2000) == 0)
+            await connection.close()
+        }
     }
 }

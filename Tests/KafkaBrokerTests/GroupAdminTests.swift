@@ -147,11 +147,12 @@ struct AlterConfigsTests {
                                                                           .init(name: "max.message.bytes", value: maximum)]),
             ]))
             #expect(replaced.responses.map(\.errorCode) == [0])
-            #expect(try broker.store.describe(topic: "orders")?.configuration == TopicConfiguration(retentionMilliseconds: -1, retentionBytes: 1_048_576))
+            #expect(try broker.store.describe(topic: "orders")?.configuration == TopicConfiguration(
+                retentionMilliseconds: -1, retentionBytes: 1_048_576, maximumMessageBytes: Int64(broker.store.configuration.maximumBatchBytes)))
 
             let refused = try await connection.request(AlterConfigsRequest(resources: [
                 .init(resourceType: 2, resourceName: "orders", configs: [.init(name: "retention.ms", value: "5"),
-                                                                          .init(name: "max.message.bytes", value: "1")]),
+                                                                          .init(name: "min.insync.replicas", value: "2")]),
                 .init(resourceType: 2, resourceName: "plain", configs: [.init(name: "retention.ms", value: "-7")]),
                 .init(resourceType: 2, resourceName: "missing", configs: []),
                 .init(resourceType: 4, resourceName: "0", configs: [.init(name: "num.partitions", value: "9")]),

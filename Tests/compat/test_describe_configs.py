@@ -24,13 +24,40 @@ def test_confluent_admin_describes_topic_and_broker_configs(broker):
     assert described["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     assert described["retention.bytes"].value == "1048576"
     assert described["cleanup.policy"].value == "delete"
-    assert {name for name, entry in described.items() if not entry.is_read_only} == {"cleanup.policy", "retention.ms", "retention.bytes"}
+    assert {name for name, entry in described.items() if not entry.is_read_only} == {"cleanup.policy", "retention.ms", "retention.bytes",
+                                                                                  "max.message.bytes"}
     defaults = configs["defaults"]
     assert defaults["retention.ms"].value == "-1"
     assert defaults["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
     node = configs["0"]
     assert node["broker.id"].value == "0"
     assert int(node["message.max.bytes"].value) == int(described["max.message.bytes"].value) > 0
+
+
+def test_a_topics_max_message_bytes_binds_producers_at_once(broker):
+    """Created with max.message.bytes, raised at run time with IncrementalAlterConfigs: the
+    producer's batch is refused (MSG_SIZE_TOO_LARGE) and then accepted."""
+    from confluent_kafka import KafkaError, Producer
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    create(admin, "limited", {"max.message.bytes": "2000"})
+    (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "limited")]).values()
+    assert future.result(timeout=30)["max.message.bytes"].value == "2000"
+
+    def produce(size):
+        errors = []
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "compression.type": "none"})
+        producer.produce("limited", value=b"x" * size, partition=0, on_delivery=lambda error, _: errors.append(error))
+        producer.flush(30)
+        return errors[0]
+
+    assert produce(100) is None
+    refused = produce(5000)
+    assert refused is not None and refused.code() == KafkaError.MSG_SIZE_TOO_LARGE, refused
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "limited", incremental_configs=[
+        ConfigEntry("max.message.bytes", "100000", incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    assert produce(5000) is None
 
 
 def test_confluent_admin_gets_an_error_for_an_unknown_topic(broker):

@@ -10,13 +10,14 @@ struct TopicRecord: Equatable {
     var configuration: TopicConfiguration
 
     func encoded() -> [UInt8] {
-        var writer = StoredRecordWriter(capacity: 40)
+        var writer = StoredRecordWriter(capacity: 48)
         writer.write(Self.version)
         writer.write(topicID)
         writer.write(partitionCount)
         writer.write(createdAtMilliseconds)
         writer.write(configuration.retentionMilliseconds)
         writer.write(configuration.retentionBytes)
+        writer.write(configuration.maximumMessageBytes)
         return writer.bytes
     }
 
@@ -33,7 +34,8 @@ struct TopicRecord: Equatable {
         topicID = try reader.read()
         partitionCount = try reader.read()
         createdAtMilliseconds = try reader.read()
-        configuration = TopicConfiguration(retentionMilliseconds: try reader.read(), retentionBytes: try reader.read())
+        configuration = TopicConfiguration(retentionMilliseconds: try reader.read(), retentionBytes: try reader.read(),
+                                           maximumMessageBytes: try reader.read())
     }
 }
 
