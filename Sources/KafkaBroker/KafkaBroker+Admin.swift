@@ -44,7 +44,7 @@ extension KafkaBroker {
             }
             let partitions = (description?.partitions ?? []).map { partition in
                 MetadataResponse.MetadataResponsePartition(
-                    errorCode: 0, partitionIndex: partition.partition, leaderId: configuration.nodeId, leaderEpoch: 0,
+                    errorCode: 0, partitionIndex: partition.partition, leaderId: configuration.nodeId, leaderEpoch: Self.leaderEpoch,
                     replicaNodes: [configuration.nodeId], isrNodes: [configuration.nodeId], offlineReplicas: [])
             }
             topics.append(.init(errorCode: error.rawValue, name: name, partitions: partitions))

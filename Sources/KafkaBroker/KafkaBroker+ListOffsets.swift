@@ -20,15 +20,15 @@ extension KafkaBroker {
                         switch partition.timestamp {
                         case Self.earliestTimestamp:
                             return .init(partitionIndex: partition.partitionIndex, errorCode: 0, timestamp: -1,
-                                         offset: offsets.logStartOffset, leaderEpoch: 0)
+                                         offset: offsets.logStartOffset, leaderEpoch: Self.leaderEpoch)
                         case Self.latestTimestamp:
                             return .init(partitionIndex: partition.partitionIndex, errorCode: 0, timestamp: -1,
-                                         offset: offsets.highWatermark, leaderEpoch: 0)
+                                         offset: offsets.highWatermark, leaderEpoch: Self.leaderEpoch)
                         default:
                             let found = try transaction.offset(topic: topic.name, partition: partition.partitionIndex,
                                                                forTimestamp: partition.timestamp)
                             return .init(partitionIndex: partition.partitionIndex, errorCode: 0, timestamp: found?.timestamp ?? -1,
-                                         offset: found?.offset ?? -1, leaderEpoch: found == nil ? -1 : 0)
+                                         offset: found?.offset ?? -1, leaderEpoch: found == nil ? -1 : Self.leaderEpoch)
                         }
                     }
                 } catch {

@@ -46,6 +46,7 @@ package final class KafkaBroker: Sendable {
         .joinGroup, .heartbeat, .leaveGroup, .syncGroup, .describeGroups, .listGroups,
         .apiVersions, .createTopics, .initProducerId, .describeAcls, .createAcls, .deleteAcls, .describeConfigs, .incrementalAlterConfigs,
         .alterConfigs, .deleteGroups, .offsetDelete, .deleteTopics, .createPartitions, .deleteRecords,
+        .offsetForLeaderEpoch, .describeLogDirs,
         .saslHandshake, .saslAuthenticate,
     ]
 
@@ -268,6 +269,10 @@ package final class KafkaBroker: Sendable {
             return respond(await createPartitions(try CreatePartitionsRequest.decode(from: &body, version: version), session: session))
         case .deleteRecords:
             return respond(await deleteRecords(try DeleteRecordsRequest.decode(from: &body, version: version), session: session))
+        case .offsetForLeaderEpoch:
+            return respond(offsetForLeaderEpoch(try OffsetForLeaderEpochRequest.decode(from: &body, version: version), session: session))
+        case .describeLogDirs:
+            return respond(describeLogDirs(try DescribeLogDirsRequest.decode(from: &body, version: version), session: session))
         case .saslHandshake:
             let request = try SaslHandshakeRequest.decode(from: &body, version: version)
             return saslHandshake(request, header: header, session: &session, logger: logger)

@@ -242,6 +242,12 @@ public final class LogStore: Sendable {
         (handles.partitionLogCount, configuration.maximumPartitions)
     }
 
+    /// The data directory's filesystem: its size and what is free for this process, or nil when
+    /// it cannot be measured.
+    public var diskSpace: (totalBytes: Int, availableBytes: Int)? {
+        DiskSpace.measure(directory: configuration.dataDirectory).map { ($0.totalBytes, $0.availableBytes) }
+    }
+
     public func topics() throws -> [String] { try read { try $0.topics() } }
 
     public func describe(topic: String) throws -> TopicDescription? { try read { try $0.describe(topic: topic) } }

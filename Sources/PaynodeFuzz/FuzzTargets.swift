@@ -65,6 +65,8 @@ enum FuzzTarget: String, CaseIterable {
         case .deleteTopics: _ = try? DeleteTopicsRequest.decode(from: &body, version: version)
         case .createPartitions: _ = try? CreatePartitionsRequest.decode(from: &body, version: version)
         case .deleteRecords: _ = try? DeleteRecordsRequest.decode(from: &body, version: version)
+        case .offsetForLeaderEpoch: _ = try? OffsetForLeaderEpochRequest.decode(from: &body, version: version)
+        case .describeLogDirs: _ = try? DescribeLogDirsRequest.decode(from: &body, version: version)
         case .initProducerId: _ = try? InitProducerIdRequest.decode(from: &body, version: version)
         case .findCoordinator: _ = try? FindCoordinatorRequest.decode(from: &body, version: version)
         case .offsetCommit: _ = try? OffsetCommitRequest.decode(from: &body, version: version)

@@ -159,3 +159,23 @@ def test_the_service_refuses_to_delete_grow_or_purge_payment_topics(data_dir):
         assert {"psp-result-updates", "payment-orders", "payment-events"} <= topic_names(admin)
     finally:
         node.stop()
+
+
+def test_kafka_python_describes_the_log_dir(broker):
+    """DescribeLogDirs: the data directory with each partition's bytes (kafka-python's
+    describe_log_dirs). OffsetForLeaderEpoch has no client-side trigger on a broker whose
+    leader epoch never changes; its codec and answers are tested in Swift."""
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    create(admin, "logdir-topic", partitions=2)
+    produce(broker, "logdir-topic", 4)
+    client = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=30000)
+    try:
+        (node,) = client.describe_log_dirs()
+        (directory,) = node["log_dirs"]
+        assert directory["error_code"] == 0 and directory["log_dir"] == broker.data_dir, directory
+        assert 0 < directory["usable_bytes"] <= directory["total_bytes"], directory
+        (topic,) = [topic for topic in directory["topics"] if topic["name"] == "logdir-topic"]
+        sizes = {partition["partition_index"]: partition["partition_size"] for partition in topic["partitions"]}
+        assert sizes[0] > 0 and sizes[1] == 0, sizes
+    finally:
+        client.close()

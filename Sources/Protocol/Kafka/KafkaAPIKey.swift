@@ -21,11 +21,13 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
     case deleteTopics = 20
     case deleteRecords = 21
     case initProducerId = 22
+    case offsetForLeaderEpoch = 23
     case describeAcls = 29
     case createAcls = 30
     case deleteAcls = 31
     case describeConfigs = 32
     case alterConfigs = 33
+    case describeLogDirs = 35
     case createPartitions = 37
     case deleteGroups = 42
     case incrementalAlterConfigs = 44
@@ -53,6 +55,8 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .deleteTopics: 0...6
         case .deleteRecords: 0...2
         case .initProducerId: 0...1
+        case .offsetForLeaderEpoch: 0...4
+        case .describeLogDirs: 0...5
         case .describeAcls, .createAcls, .deleteAcls: 0...1
         case .describeConfigs: 1...4
         case .alterConfigs: 0...2
@@ -88,6 +92,8 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .deleteTopics: 4
         case .deleteRecords: 2
         case .initProducerId: 2
+        case .offsetForLeaderEpoch: 4
+        case .describeLogDirs: 2
         case .describeAcls, .createAcls, .deleteAcls: 2
         case .describeConfigs: 4
         case .alterConfigs: 2
@@ -125,6 +131,8 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .deleteTopics: "DeleteTopics"
         case .deleteRecords: "DeleteRecords"
         case .initProducerId: "InitProducerId"
+        case .offsetForLeaderEpoch: "OffsetForLeaderEpoch"
+        case .describeLogDirs: "DescribeLogDirs"
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
@@ -194,6 +202,7 @@ public enum KafkaErrorCode: Int16, Sendable, Hashable {
     case memberIdRequired = 79
     case groupMaxSizeReached = 81
     case groupSubscribedToTopic = 86
+    case unknownLeaderEpoch = 75
     case invalidRecord = 87
     case unknownTopicId = 100
 }
