@@ -209,6 +209,37 @@ public final class WriteTransaction: StoreTransaction {
         return try store(batch: batch, header: header, topic: topic, partition: partition, record: record)
     }
 
+    /// Appends `records` as one batch of the node's own idempotent producer `producer` (from
+    /// `allocateProducerId`): the batch carries its id and epoch and the partition's next
+    /// sequence for it, taken from the producer state in this transaction, as a Kafka
+    /// producer's batch would. So the log tells who wrote the records (`ProducerOwners`) and the
+    /// idempotent-producer rules cover them like any other producer's.
+    @discardableResult
+    public func append(topic: String, partition: Int32, records: [Record], producer: ProducerIdentity) throws(LogStoreError) -> AppendResult {
+        let record = try requirePartition(topic, partition)
+        let producerKey = StoreKeys.producer(producerId: producer.producerId, topicID: record.topicID, partition: partition)
+        let state = try loadProducerState(producerKey)
+        var sequence: Int32 = 0
+        if let state, state.epoch == producer.epoch, let last = state.batches.last {
+            sequence = last.lastSequence == Int32.max ? 0 : last.lastSequence + 1
+        }
+        let batch: ByteBuffer
+        do {
+            batch = try RecordBatch.encode(records: records, producerId: producer.producerId, producerEpoch: producer.epoch,
+                                           baseSequence: sequence)
+        } catch {
+            throw LogStoreError(.invalidRecord, "records for \(topic)-\(partition): \(error)")
+        }
+        switch try appendBatch(topic: topic, partition: partition, batch: batch) {
+        case .appended(let result):
+            return result
+        case .duplicate:
+            // The sequence was read in this very transaction: a duplicate means the producer
+            // state and the log disagree.
+            throw LogStoreError(.storageFailure, "producer \(producer.producerId) on \(topic)-\(partition): sequence \(sequence) was already used")
+        }
+    }
+
     /// Appends a batch encoded by `LogStore.append` on the caller's thread.
     func appendEncoded(topic: String, partition: Int32, batch: ByteBuffer, header: RecordBatchHeader) throws(LogStoreError) -> AppendResult {
         let record = try requirePartition(topic, partition)

@@ -22,6 +22,7 @@ struct ServiceCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
     @OptionGroup var auth: APIAuthOptions
+    @OptionGroup var webhooks: WebhookOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (payment API, metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8080).")
     var httpListen: ListenAddress?
@@ -73,7 +74,10 @@ struct ServiceCommand: AsyncParsableCommand {
         }
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
-        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: [executor.description])
+        let webhookSettings = try webhooks.resolve()
+        // Results from verified webhooks are published as the node's own Webhook:<psp> producers.
+        let resultProducers = [executor.description] + (webhookSettings.isEnabled ? WebhookResultPublisher.principals : [])
+        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: Set(resultProducers))
         try await service.ensureTopics(partitions: partitions)
         try await service.ensureTables()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions
@@ -107,6 +111,10 @@ struct ServiceCommand: AsyncParsableCommand {
         })
         let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
         PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)
+        if webhookSettings.isEnabled {
+            WebhookRoutes.register(on: nodeHTTP.router, settings: webhookSettings, publisher: try await WebhookResultPublisher.prepare(store: store),
+                                   logger: Logger(label: "paynode.webhooks"))
+        }
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
         let httpServer = nodeHTTP.server(listen: http, limits: httpConnectionLimits, http2: servesHTTP2, tls: tlsContexts.http,
                                          logger: Logger(label: "paynode.http")) { port in

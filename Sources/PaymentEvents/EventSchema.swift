@@ -32,7 +32,22 @@ public enum EventSchema {
 /// A top-level message of the shared event schema: what a record's value may hold.
 public protocol PaynodeEvent: SwiftProtobuf.Message {}
 
-extension Paynode_Events_V1_PspResultUpdateEvent: PaynodeEvent {}
+extension Paynode_Events_V1_PspResultUpdateEvent: PaynodeEvent {
+    /// A result with each optional field set only when present (an absent field and an empty
+    /// one differ on the wire: `hasPspReference`).
+    public init(paymentOrderId: String, status: Paynode_Events_V1_PspStatus, pspReference: String?, eventTimeMilliseconds: Int64,
+                errorCode: String?, errorMessage: String?, psp: String, pspEventId: String? = nil) {
+        self.init()
+        paymentOrderID = paymentOrderId
+        pspStatus = status
+        if let pspReference { self.pspReference = pspReference }
+        if let errorCode { self.errorCode = errorCode }
+        if let errorMessage { self.errorMessage = errorMessage }
+        eventTimeUnixMs = eventTimeMilliseconds
+        self.psp = psp
+        if let pspEventId { pspEventID = pspEventId }
+    }
+}
 extension Paynode_Events_V1_PaymentOrderCreated: PaynodeEvent {}
 extension Paynode_Events_V1_PaymentSucceeded: PaynodeEvent {}
 extension Paynode_Events_V1_PaymentFailed: PaynodeEvent {}

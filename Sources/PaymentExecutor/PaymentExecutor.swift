@@ -436,18 +436,14 @@ public final class PaymentExecutor: Sendable {
     /// result's time, so the record is the same whenever it is built).
     static func outboxRecord(_ attempt: Attempt, index: Int, traceContext: TraceContext? = nil) throws -> OutboxRecord {
         let result = attempt.results[index]
-        var event = Paynode_Events_V1_PspResultUpdateEvent()
-        event.paymentOrderID = attempt.order.paymentOrderId
-        event.pspStatus = switch result.status {
+        let status: Paynode_Events_V1_PspStatus = switch result.status {
         case .successful: .successful
         case .failed: .failed
         case .pending: .pending
         }
-        if let reference = result.pspReference { event.pspReference = reference }
-        if let code = result.errorCode { event.errorCode = code }
-        if let message = result.errorMessage { event.errorMessage = message }
-        event.eventTimeUnixMs = result.eventTime
-        event.psp = attempt.order.psp
+        let event = Paynode_Events_V1_PspResultUpdateEvent(
+            paymentOrderId: attempt.order.paymentOrderId, status: status, pspReference: result.pspReference,
+            eventTimeMilliseconds: result.eventTime, errorCode: result.errorCode, errorMessage: result.errorMessage, psp: attempt.order.psp)
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
         // The producer span's context when there is one, else the order's own.

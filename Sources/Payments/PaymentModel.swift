@@ -37,8 +37,11 @@ public struct PspResult: Sendable, Hashable {
         self.pspEventID = pspEventID
     }
 
-    /// What makes two deliveries "the same result": everything the PSP said, not when it was
-    /// delivered. FNV-1a over a canonical encoding, so it is stable across processes.
+    /// What makes two deliveries "the same result": everything the PSP said, not when or how it
+    /// was delivered. The PSP event id names a delivery, not what it says: the executor's own
+    /// result and the PSP's webhook for one payment report the same outcome under different
+    /// ids, and must read as a duplicate, not a conflict. FNV-1a over a canonical encoding, so
+    /// it is stable across processes.
     public var contentHash: UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ text: String?) {
@@ -54,7 +57,6 @@ public struct PspResult: Sendable, Hashable {
         mix(errorCode)
         mix(errorMessage)
         mix(psp)
-        mix(pspEventID)
         // 0 means "not seen" in the stored order record.
         return hash == 0 ? 1 : hash
     }

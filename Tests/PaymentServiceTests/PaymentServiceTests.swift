@@ -15,7 +15,8 @@ struct PaymentServiceTests {
         let store: LogStore
         let service: PaymentService
 
-        init() async throws {
+        /// `resultProducers`: the principals whose results the consumer applies (nil: any).
+        init(resultProducers: Set<String>? = nil) async throws {
             directory = NSTemporaryDirectory() + "paynode-payments-\(UUID().uuidString.prefix(8))"
             var configuration = LogStoreConfiguration(dataDirectory: directory)
             configuration.initialMapSize = 16 << 20
@@ -23,7 +24,7 @@ struct PaymentServiceTests {
             var logger = Logger(label: "test")
             logger.logLevel = .warning
             store = try LogStore(configuration: configuration, logger: logger)
-            service = PaymentService(store: store)
+            service = PaymentService(store: store, resultProducers: resultProducers)
             try await service.ensureTopics(partitions: 3)
         }
 
