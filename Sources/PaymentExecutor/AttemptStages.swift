@@ -6,8 +6,11 @@ import Payments
 /// (`calling`, `queued`, `settled`) are the ones the journal stores.
 ///
 /// - `calling`: up to `maximumCalls` PSP calls, each transient failure followed by a jittered
-///   back-off that doubles up to the configured bound; a charge first, a retrieve once a result
-///   exists. The answer, or a `psp_unavailable` failure when every call failed, is the next result.
+///   back-off that doubles up to the configured bound (at least what the PSP asked with
+///   Retry-After); a charge first, a retrieve once a result exists. The answer is the next
+///   result. When every call failed: a `psp_unavailable` failure if the PSP never named the
+///   charge (it cannot have moved money), else a PENDING result (`psp_unreachable`) asked again
+///   after `unreachableWaitMilliseconds`: a charge the PSP knows is never guessed failed.
 /// - each result is queued (journaled with its outbox entry): a PENDING result leaves the attempt
 ///   `queued`, a final one settles it in that same write.
 /// - `queued` with a PENDING result waits what the PSP asked (200 ms unless it said) and calls
@@ -20,8 +23,9 @@ struct AttemptStages: Sendable {
     enum Action: Equatable, Sendable {
         /// Call the PSP; `call` counts the calls of this round from 1.
         case callPSP(PSPOperation, call: Int)
-        /// Wait a random time of at most this before `backedOff`, after a transient failure.
-        case backOff(upToMilliseconds: Int)
+        /// Wait a random time from `atLeastMilliseconds` to `upToMilliseconds` before `backedOff`,
+        /// after a transient failure.
+        case backOff(upToMilliseconds: Int, atLeastMilliseconds: Int)
         /// Journal the attempt with its results from `fromResult` on in the outbox, then `queued`.
         case queue(fromResult: Int)
         /// Wait this long for a PENDING payment before `waited`.
@@ -34,6 +38,8 @@ struct AttemptStages: Sendable {
 
     /// The wait after a PENDING result whose PSP gave no `retryAfter`.
     static let defaultPendingWaitMilliseconds = 200
+    /// How long a charge the PSP named but stopped answering about waits before it is asked again.
+    static let unreachableWaitMilliseconds: Int64 = 60_000
 
     /// The attempt as the journal is to store it.
     private(set) var attempt: Attempt
@@ -66,12 +72,22 @@ struct AttemptStages: Sendable {
         return queue(result)
     }
 
-    /// The current call failed transiently (`reason`): back off, then call again or give up.
-    mutating func failed(reason: String) -> Action {
+    /// The current call failed transiently (`reason`): back off (at least `retryAfterMilliseconds`
+    /// when the PSP asked for it), then call again or give up.
+    mutating func failed(reason: String, retryAfterMilliseconds: Int64? = nil) -> Action {
         precondition(round != nil, "a PSP call failed outside a round of calls")
         attempt.calls += 1
         attempt.lastError = reason
-        return .backOff(upToMilliseconds: round?.backoff ?? backoffMilliseconds.lowerBound)
+        let backoff = round?.backoff ?? backoffMilliseconds.lowerBound
+        // Bounded: a PSP cannot park an order for longer than a minute per call.
+        let atLeast = Int(min(max(retryAfterMilliseconds ?? 0, 0), 60_000))
+        return .backOff(upToMilliseconds: max(backoff, atLeast), atLeastMilliseconds: atLeast)
+    }
+
+    /// The PSP named the charge (`PspReferenceJournal`) during the current call; the journal
+    /// already holds it.
+    mutating func referenceRecorded(_ reference: String) {
+        attempt.pspReference = reference
     }
 
     /// The back-off after a failed call is over. Out of calls, the attempt fails visibly
@@ -80,9 +96,12 @@ struct AttemptStages: Sendable {
         guard var current = round else { preconditionFailure("a back-off outside a round of calls") }
         current.backoff = min(current.backoff * 2, backoffMilliseconds.upperBound)
         guard current.call < maximumCalls else {
-            return queue(StoredResult(status: .failed, errorCode: "psp_unavailable",
-                                      errorMessage: "\(attempt.order.psp) did not answer after \(maximumCalls) calls: \(attempt.lastError ?? "")",
-                                      eventTime: nowMilliseconds))
+            let message = "\(attempt.order.psp) did not answer after \(maximumCalls) calls: \(attempt.lastError ?? "")"
+            if let reference = knownReference {
+                return queue(StoredResult(status: .pending, pspReference: reference, errorCode: "psp_unreachable", errorMessage: message,
+                                          eventTime: nowMilliseconds, retryAfterMilliseconds: Self.unreachableWaitMilliseconds))
+            }
+            return queue(StoredResult(status: .failed, errorCode: "psp_unavailable", errorMessage: message, eventTime: nowMilliseconds))
         }
         current.call += 1
         round = current
@@ -113,6 +132,11 @@ struct AttemptStages: Sendable {
 
     private var operation: PSPOperation {
         attempt.results.isEmpty ? .charge : .retrieve
+    }
+
+    /// The PSP's name for the charge: journaled before it moved money, or from a result.
+    var knownReference: String? {
+        attempt.pspReference ?? attempt.results.last(where: { $0.pspReference != nil })?.pspReference
     }
 
     private mutating func beginCalls() -> Action {

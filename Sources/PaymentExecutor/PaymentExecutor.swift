@@ -7,6 +7,7 @@ import PaymentEvents
 import Payments
 import Protocol
 import Telemetry
+import Synchronization
 import Tracing
 import W3CTraceContext
 
@@ -48,6 +49,9 @@ public final class PaymentExecutor: Sendable {
         var published = 0
         var lastError: String?
         var traceparent: String?
+        /// The PSP's name for the charge as soon as the PSP gave it, before it moved money
+        /// (`PspReferenceJournal`); nil until then and for PSPs that name a charge only in its answer.
+        var pspReference: String?
     }
 
     struct OrderToPay: Equatable, Sendable {
@@ -399,12 +403,26 @@ public final class PaymentExecutor: Sendable {
             span.end()
             metrics.callSeconds.record(duration: ContinuousClock.now - started)
         }
+        // A reference the PSP gives before it moves money is journaled at once (and then known to
+        // the stages, whether or not the call goes on to answer).
+        let recorded = RecordedReference()
+        let snapshot = stages.attempt
+        let store = self.store
+        let journal = PspReferenceJournal(known: stages.knownReference) { reference in
+            var named = snapshot
+            named.pspReference = reference
+            let journaled = named
+            let key = Array(journaled.order.paymentOrderId.utf8)
+            try await store.write { try Self.put(journaled, key: key, in: $0, mergingPublished: true) }
+            recorded.set(reference)
+        }
         do {
             let answer = switch operation {
-            case .retrieve: try await psp.retrieve(paymentOrderID: id, paymentMethod: order.paymentMethod)
+            case .retrieve: try await psp.retrieve(paymentOrderID: id, paymentMethod: order.paymentMethod, pspReference: stages.knownReference)
             case .charge: try await psp.charge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency,
-                                               paymentMethod: order.paymentMethod)
+                                               paymentMethod: order.paymentMethod, journal: journal)
             }
+            if let reference = recorded.value { stages.referenceRecorded(reference) }
             metrics.calls[answer.status]?.increment()
             if span.isRecording {
                 span.attributes["paynode.psp_status"] = answer.status.rawValue
@@ -421,10 +439,12 @@ public final class PaymentExecutor: Sendable {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error, message: error.description))
             lines.logger.warning("PSP call failed; retrying", metadata: lines.metadata(["psp": "\(psp.name)", "error": "\(error)", "call": "\(call)"]))
-            guard case .backOff(let upTo) = stages.failed(reason: error.description) else {
+            if let reference = recorded.value { stages.referenceRecorded(reference) }
+            guard case .backOff(let upTo, let atLeast) = stages.failed(reason: error.description,
+                                                                     retryAfterMilliseconds: error.retryAfterMilliseconds) else {
                 preconditionFailure("a failed PSP call is followed by a back-off")
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...upTo)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: atLeast...max(atLeast, upTo))))
             let next = stages.backedOff(nowMilliseconds: currentMilliseconds())
             // Out of calls: a visible terminal outcome, not a silent stall.
             if case .queue = next { metrics.retriesExhausted.increment() }
@@ -512,3 +532,13 @@ struct PSPCallMetrics: Sendable {
 }
 
 func currentMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+/// The reference a PSP adapter journaled during one call, handed from the journal's closure
+/// back to the attempt's stages.
+private final class RecordedReference: Sendable {
+    private let stored = Mutex<String?>(nil)
+
+    var value: String? { stored.withLock { $0 } }
+
+    func set(_ reference: String) { stored.withLock { $0 = reference } }
+}

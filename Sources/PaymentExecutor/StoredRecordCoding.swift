@@ -130,6 +130,7 @@ extension PaymentExecutor.Attempt {
         writer.writeInteger(Int64(published))
         writer.writeStoredOptionalString(lastError)
         writer.writeStoredOptionalString(traceparent)
+        writer.writeStoredOptionalString(pspReference)
         return writer.storedBytes
     }
 
@@ -158,6 +159,7 @@ extension PaymentExecutor.Attempt {
             attempt.published = Int(try reader.readStoredInteger(Int64.self))
             attempt.lastError = try reader.readStoredOptionalString()
             attempt.traceparent = try reader.readStoredOptionalString()
+            attempt.pspReference = try reader.readStoredOptionalString()
             return attempt
         }
     }

@@ -19,14 +19,17 @@ public struct PspCallResult: Sendable, Hashable {
     }
 }
 
-/// A PSP that could not answer this time (network error, timeout, 5xx): retry with back-off.
+/// A PSP that could not answer this time (network error, timeout, 5xx, 429): retry with back-off.
 public struct PspTransientError: Error, Sendable, Hashable, CustomStringConvertible {
     public var psp: String
     public var message: String
+    /// The least the PSP asked to wait before the next call (`Retry-After`), if it said.
+    public var retryAfterMilliseconds: Int64?
 
-    public init(psp: String, message: String) {
+    public init(psp: String, message: String, retryAfterMilliseconds: Int64? = nil) {
         self.psp = psp
         self.message = message
+        self.retryAfterMilliseconds = retryAfterMilliseconds
     }
 
     public var description: String { "\(psp): \(message)" }
@@ -37,10 +40,48 @@ public struct PspTransientError: Error, Sendable, Hashable, CustomStringConverti
 /// with the first outcome.
 public protocol PaymentServiceProvider: Sendable {
     var name: String { get }
-    func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult
+    /// Charges the order. An adapter whose PSP names the charge before it moves money (Stripe
+    /// creates a PaymentIntent, then confirms it) records that name in `journal` first, and a
+    /// repeated call finds it there: a retry after the PSP forgot its idempotency key (Stripe
+    /// prunes them after 24 h) continues that charge instead of making a second.
+    func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String,
+                journal: PspReferenceJournal) async throws -> PspCallResult
     /// The current state of an earlier charge (used to follow PENDING results up). The charge's
-    /// payment method comes along so an adapter can look the charge up however its PSP needs.
-    func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult
+    /// payment method and the PSP's reference for it (when known) come along so an adapter can
+    /// look the charge up however its PSP needs.
+    func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String, pspReference: String?) async throws -> PspCallResult
+}
+
+extension PaymentServiceProvider {
+    public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult {
+        try await charge(paymentOrderID: paymentOrderID, amountMinor: amountMinor, currency: currency, paymentMethod: paymentMethod,
+                         journal: .none)
+    }
+
+    public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult {
+        try await retrieve(paymentOrderID: paymentOrderID, paymentMethod: paymentMethod, pspReference: nil)
+    }
+}
+
+/// Where a charge's PSP reference is written down (the executor's journal) before the PSP is
+/// asked to move money, and what an earlier call of the same attempt wrote there.
+public struct PspReferenceJournal: Sendable {
+    /// The reference an earlier call of this attempt recorded, if any.
+    public let known: String?
+    private let write: @Sendable (String) async throws -> Void
+
+    public init(known: String?, write: @escaping @Sendable (String) async throws -> Void) {
+        self.known = known
+        self.write = write
+    }
+
+    /// Durably records `reference`; returns once it is journaled.
+    public func record(_ reference: String) async throws {
+        try await write(reference)
+    }
+
+    /// Nothing known, nothing kept: for callers without a journal (tests, the simulators).
+    public static let none = PspReferenceJournal(known: nil) { _ in }
 }
 
 /// The simulated PSPs' behaviour by payment-method token (shared notes, contract.md), as a pure
@@ -124,7 +165,8 @@ public final class SimulatedPSP: PaymentServiceProvider {
     /// Orders remembered now (for tests and the memory bound).
     public var rememberedOrders: Int { memory.withLock { $0.charges.count } }
 
-    public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult {
+    public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String,
+                       journal: PspReferenceJournal) async throws -> PspCallResult {
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         let now = ContinuousClock.now
@@ -154,7 +196,7 @@ public final class SimulatedPSP: PaymentServiceProvider {
         }
     }
 
-    public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult {
+    public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String, pspReference: String?) async throws -> PspCallResult {
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         let now = ContinuousClock.now

@@ -55,7 +55,7 @@ struct AttemptStagesTests {
         #expect(stages.start() == .callPSP(.charge, call: 1))
         var backoffs: [Int] = []
         for call in 1...4 {
-            guard case .backOff(let upTo) = stages.failed(reason: "timeout \(call)") else {
+            guard case .backOff(let upTo, _) = stages.failed(reason: "timeout \(call)") else {
                 Issue.record("a failure is followed by a back-off")
                 return
             }
@@ -68,20 +68,48 @@ struct AttemptStagesTests {
         #expect(stages.answered(Self.result(.pending)) == .queue(fromResult: 0))
         _ = stages.queued()
         #expect(stages.waited() == .callPSP(.retrieve, call: 1))
-        #expect(stages.failed(reason: "again") == .backOff(upToMilliseconds: 50))
+        #expect(stages.failed(reason: "again") == .backOff(upToMilliseconds: 50, atLeastMilliseconds: 0))
     }
 
     @Test func outOfCallsTheAttemptFailsVisibly() {
         var stages = Self.stages(calls: 2)
         _ = stages.start()
-        #expect(stages.failed(reason: "connection refused") == .backOff(upToMilliseconds: 50))
+        #expect(stages.failed(reason: "connection refused") == .backOff(upToMilliseconds: 50, atLeastMilliseconds: 0))
         #expect(stages.backedOff(nowMilliseconds: 7) == .callPSP(.charge, call: 2))
-        #expect(stages.failed(reason: "timed out") == .backOff(upToMilliseconds: 100))
+        #expect(stages.failed(reason: "timed out") == .backOff(upToMilliseconds: 100, atLeastMilliseconds: 0))
         #expect(stages.backedOff(nowMilliseconds: 9) == .queue(fromResult: 0))
         #expect(stages.attempt.results == [StoredResult(status: .failed, errorCode: "psp_unavailable",
                                                         errorMessage: "stripe did not answer after 2 calls: timed out", eventTime: 9)])
         #expect(stages.attempt.stage == .settled && stages.attempt.calls == 2)
         #expect(stages.queued() == .finished)
+    }
+
+    /// A PSP's Retry-After is a floor for the back-off, bounded to a minute.
+    @Test func retryAfterIsTheLeastWait() {
+        var stages = Self.stages(calls: 3, backoff: 50...300)
+        _ = stages.start()
+        #expect(stages.failed(reason: "429", retryAfterMilliseconds: 2000) == .backOff(upToMilliseconds: 2000, atLeastMilliseconds: 2000))
+        _ = stages.backedOff(nowMilliseconds: 1)
+        #expect(stages.failed(reason: "429", retryAfterMilliseconds: 10) == .backOff(upToMilliseconds: 100, atLeastMilliseconds: 10))
+        _ = stages.backedOff(nowMilliseconds: 1)
+        #expect(stages.failed(reason: "429", retryAfterMilliseconds: 3_600_000) == .backOff(upToMilliseconds: 60_000, atLeastMilliseconds: 60_000))
+    }
+
+    /// Out of calls after the PSP named the charge (it may have moved money): never FAILED,
+    /// a PENDING result asked about again a minute later, with the reference.
+    @Test func outOfCallsWithAJournaledReferenceStaysPending() {
+        var stages = Self.stages(calls: 1)
+        _ = stages.start()
+        stages.referenceRecorded("pi_journaled")
+        #expect(stages.attempt.pspReference == "pi_journaled" && stages.knownReference == "pi_journaled")
+        _ = stages.failed(reason: "503")
+        #expect(stages.backedOff(nowMilliseconds: 9) == .queue(fromResult: 0))
+        #expect(stages.attempt.results == [StoredResult(status: .pending, pspReference: "pi_journaled", errorCode: "psp_unreachable",
+                                                        errorMessage: "stripe did not answer after 1 calls: 503", eventTime: 9,
+                                                        retryAfterMilliseconds: AttemptStages.unreachableWaitMilliseconds)])
+        #expect(stages.attempt.stage == .queued)
+        #expect(stages.queued() == .waitForPending(milliseconds: Int(AttemptStages.unreachableWaitMilliseconds)))
+        #expect(stages.waited() == .callPSP(.retrieve, call: 1))
     }
 
     @Test func anUnknownPSPFailsWithoutACall() {
