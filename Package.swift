@@ -43,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         // DER/PEM types of the certificates (already resolved: swift-certificates depends on it).
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The PSP adapters' HTTPS client (Stripe, Adyen).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System libraries, found by pkg-config (Debian: liblmdb-dev, zlib1g-dev, libjemalloc-dev).
@@ -149,6 +151,24 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // PaymentOrderExecutor: consumes orders over Kafka, calls PSPs, publishes results.
+        // Real PSPs behind `PaymentServiceProvider`: Stripe PaymentIntents and Adyen Checkout over
+        // HTTPS; their request building and answer reading are pure (`StripeAPI`, `AdyenAPI`).
+        .target(
+            name: "PSPAdapters",
+            dependencies: [
+                "Payments",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PSPAdaptersTests",
+            dependencies: ["PSPAdapters", "Payments"],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "PaymentExecutor",
             dependencies: ["PaymentEvents", 
@@ -310,6 +330,8 @@ let package = Package(
                 "PaymentHTTP",
                 "PaymentExecutor",
                 "Payments",
+                "PSPAdapters",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "Telemetry",
                 "TLSSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -39,10 +39,11 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 if [[ "$mode" == "test" ]]; then
-    # cryptography: test_tls.py issues expired and rotated certificates with it.
-    if ! python3 -c "import confluent_kafka, kafka, pytest, cryptography" >/dev/null 2>&1; then
-        echo "installing Python test clients: confluent-kafka kafka-python pytest cryptography"
-        python_packages=(confluent-kafka kafka-python pytest cryptography)
+    # cryptography: test_tls.py issues expired and rotated certificates with it. localstripe: a
+    # stateful Stripe fake the Stripe adapter is tested against (test_psp_adapters.py).
+    if ! python3 -c "import confluent_kafka, kafka, pytest, cryptography, localstripe" >/dev/null 2>&1; then
+        echo "installing Python test clients: confluent-kafka kafka-python pytest cryptography localstripe"
+        python_packages=(confluent-kafka kafka-python pytest cryptography localstripe==1.15.10)
         python3 -m pip install --quiet --disable-pip-version-check "${python_packages[@]}" 2>/dev/null \
             || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${python_packages[@]}"
     fi

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Prometheus
 import Foundation
 import KafkaClient
@@ -20,6 +21,7 @@ struct ExecutorCommand: AsyncParsableCommand {
     @OptionGroup var tls: TLSListenerOptions
     @OptionGroup var logging: LoggingOptions
     @OptionGroup var httpLimits: HTTPLimitOptions
+    @OptionGroup var psp: PSPOptions
 
     @Option(name: .customLong("http-listen"), help: "HTTP (metrics, health) listener HOST:PORT (env: PAYNODE_HTTP_LISTEN; default 127.0.0.1:8081).")
     var httpListen: ListenAddress?
@@ -38,14 +40,24 @@ struct ExecutorCommand: AsyncParsableCommand {
                                           httpApplicationProtocols: NodeHTTP.applicationProtocols(http2: servesHTTP2))
         let latency = try EnvironmentOption.integer(pspLatency, "PAYNODE_PSP_LATENCY_MS", default: 0)
         guard latency >= 0 else { throw ValidationError("--psp-latency-ms must not be negative") }
+        // One HTTPS client for the real PSPs, made only when one is configured.
+        var pspClient: HTTPClient?
+        let providers = try psp.providers(simulatedLatencyMilliseconds: latency) {
+            if let pspClient { return pspClient }
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            pspClient = client
+            return client
+        }
+        for provider in providers where !(provider is SimulatedPSP) {
+            logger.info("charging through the real PSP", metadata: ["psp": "\(provider.name)"])
+        }
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
         let paymentExecutor = PaymentExecutor(
             store: store, client: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             producerClient: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
-            psps: [SimulatedPSP(name: "stripe", latencyMilliseconds: latency), SimulatedPSP(name: "adyen", latencyMilliseconds: latency)],
-            logger: logger)
+            psps: providers, logger: logger)
         let executor = ExecutorService(executor: paymentExecutor)
         let logGauges = LogGauges(store: store, registry: registry)
         let outboxGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
@@ -63,7 +75,13 @@ struct ExecutorCommand: AsyncParsableCommand {
         ]
         if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await pspClient?.shutdown()
+            throw error
+        }
+        try? await pspClient?.shutdown()
     }
 }
 

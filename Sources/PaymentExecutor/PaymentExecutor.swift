@@ -417,10 +417,10 @@ public final class PaymentExecutor: Sendable {
             recorded.set(reference)
         }
         do {
+            let charge = PspCharge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency, paymentMethod: order.paymentMethod)
             let answer = switch operation {
-            case .retrieve: try await psp.retrieve(paymentOrderID: id, paymentMethod: order.paymentMethod, pspReference: stages.knownReference)
-            case .charge: try await psp.charge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency,
-                                               paymentMethod: order.paymentMethod, journal: journal)
+            case .retrieve: try await psp.retrieve(charge, pspReference: stages.knownReference)
+            case .charge: try await psp.charge(charge, journal: journal)
             }
             if let reference = recorded.value { stages.referenceRecorded(reference) }
             metrics.calls[answer.status]?.increment()

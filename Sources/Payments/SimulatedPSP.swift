@@ -44,22 +44,37 @@ public protocol PaymentServiceProvider: Sendable {
     /// creates a PaymentIntent, then confirms it) records that name in `journal` first, and a
     /// repeated call finds it there: a retry after the PSP forgot its idempotency key (Stripe
     /// prunes them after 24 h) continues that charge instead of making a second.
-    func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String,
-                journal: PspReferenceJournal) async throws -> PspCallResult
-    /// The current state of an earlier charge (used to follow PENDING results up). The charge's
-    /// payment method and the PSP's reference for it (when known) come along so an adapter can
-    /// look the charge up however its PSP needs.
-    func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String, pspReference: String?) async throws -> PspCallResult
+    func charge(_ charge: PspCharge, journal: PspReferenceJournal) async throws -> PspCallResult
+    /// The current state of an earlier charge (used to follow PENDING results up). The whole
+    /// charge and the PSP's reference for it (when known) come along so an adapter can look it
+    /// up however its PSP needs (Adyen, with no status query, replays the idempotent create).
+    func retrieve(_ charge: PspCharge, pspReference: String?) async throws -> PspCallResult
+}
+
+/// What is charged: the order, its amount in minor units of `currency`, and the PSP token.
+public struct PspCharge: Sendable, Hashable {
+    public var paymentOrderID: PaymentOrderID
+    public var amountMinor: Int64
+    public var currency: String
+    public var paymentMethod: String
+
+    public init(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) {
+        self.paymentOrderID = paymentOrderID
+        self.amountMinor = amountMinor
+        self.currency = currency
+        self.paymentMethod = paymentMethod
+    }
 }
 
 extension PaymentServiceProvider {
     public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String) async throws -> PspCallResult {
-        try await charge(paymentOrderID: paymentOrderID, amountMinor: amountMinor, currency: currency, paymentMethod: paymentMethod,
+        try await charge(PspCharge(paymentOrderID: paymentOrderID, amountMinor: amountMinor, currency: currency, paymentMethod: paymentMethod),
                          journal: .none)
     }
 
     public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String) async throws -> PspCallResult {
-        try await retrieve(paymentOrderID: paymentOrderID, paymentMethod: paymentMethod, pspReference: nil)
+        try await retrieve(PspCharge(paymentOrderID: paymentOrderID, amountMinor: 0, currency: "", paymentMethod: paymentMethod),
+                           pspReference: nil)
     }
 }
 
@@ -165,8 +180,9 @@ public final class SimulatedPSP: PaymentServiceProvider {
     /// Orders remembered now (for tests and the memory bound).
     public var rememberedOrders: Int { memory.withLock { $0.charges.count } }
 
-    public func charge(paymentOrderID: PaymentOrderID, amountMinor: Int64, currency: String, paymentMethod: String,
-                       journal: PspReferenceJournal) async throws -> PspCallResult {
+    public func charge(_ charge: PspCharge, journal: PspReferenceJournal) async throws -> PspCallResult {
+        let paymentOrderID = charge.paymentOrderID
+        let paymentMethod = charge.paymentMethod
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         let now = ContinuousClock.now
@@ -196,7 +212,9 @@ public final class SimulatedPSP: PaymentServiceProvider {
         }
     }
 
-    public func retrieve(paymentOrderID: PaymentOrderID, paymentMethod: String, pspReference: String?) async throws -> PspCallResult {
+    public func retrieve(_ charge: PspCharge, pspReference: String?) async throws -> PspCallResult {
+        let paymentOrderID = charge.paymentOrderID
+        let paymentMethod = charge.paymentMethod
         if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
         let reference = SimulatedPSPBehavior.reference(psp: name, paymentOrderID: paymentOrderID)
         let now = ContinuousClock.now

@@ -1,0 +1,78 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import PSPAdapters
+import Payments
+
+/// The executor's PSP flags: each PSP is the simulator (the default, as `make run` uses it)
+/// unless its API base URL is given, then the real adapter over HTTPS. Credentials come from a
+/// file or the environment, never from a flag value, and are never logged.
+struct PSPOptions: ParsableArguments {
+    @Option(name: .customLong("stripe-api-url"), help: "Stripe's API base URL; given, orders with psp stripe are charged through Stripe PaymentIntents (e.g. https://api.stripe.com with a test-mode key) instead of the simulator (env: PAYNODE_STRIPE_API_URL).")
+    var stripeURL: String?
+
+    @Option(name: .customLong("stripe-api-key-file"), help: "File holding the Stripe secret key (sk_test_... or sk_live_...) (env: PAYNODE_STRIPE_API_KEY, the key itself).")
+    var stripeKeyFile: String?
+
+    @Option(name: .customLong("adyen-api-url"), help: "Adyen Checkout's base URL; given, orders with psp adyen are charged through /v71/payments (e.g. https://checkout-test.adyen.com) instead of the simulator (env: PAYNODE_ADYEN_API_URL).")
+    var adyenURL: String?
+
+    @Option(name: .customLong("adyen-api-key-file"), help: "File holding the Adyen API key (X-API-Key) (env: PAYNODE_ADYEN_API_KEY, the key itself).")
+    var adyenKeyFile: String?
+
+    @Option(name: .customLong("adyen-merchant-account"), help: "The Adyen merchant account payments are made for (env: PAYNODE_ADYEN_MERCHANT_ACCOUNT).")
+    var adyenMerchantAccount: String?
+
+    @Option(name: .customLong("psp-timeout-seconds"), help: "How long one call to a real PSP may take before it is retried (env: PAYNODE_PSP_TIMEOUT_SECONDS; default 30).")
+    var timeoutSeconds: Int?
+
+    /// The adapters: a real one per PSP whose URL is given, else the simulator.
+    /// `client` makes (or hands back) the HTTPS client; it is called only for a real PSP.
+    func providers(simulatedLatencyMilliseconds latency: Int, client: () -> HTTPClient) throws -> [any PaymentServiceProvider] {
+        let timeout = try EnvironmentOption.integer(timeoutSeconds, "PAYNODE_PSP_TIMEOUT_SECONDS", default: 30)
+        guard (1...600).contains(timeout) else { throw ValidationError("--psp-timeout-seconds \(timeout) must be 1 to 600") }
+        var providers: [any PaymentServiceProvider] = []
+        if let url = EnvironmentOption.string(stripeURL, "PAYNODE_STRIPE_API_URL") {
+            let key = try Self.secret(file: stripeKeyFile, flag: "--stripe-api-key-file", variable: "PAYNODE_STRIPE_API_KEY")
+            do {
+                providers.append(try StripePSP(configuration: .init(baseURL: url, secretKey: key, timeout: .seconds(timeout)), client: client()))
+            } catch {
+                throw ValidationError("--stripe-api-url: \(error)")
+            }
+        } else {
+            providers.append(SimulatedPSP(name: "stripe", latencyMilliseconds: latency))
+        }
+        if let url = EnvironmentOption.string(adyenURL, "PAYNODE_ADYEN_API_URL") {
+            let key = try Self.secret(file: adyenKeyFile, flag: "--adyen-api-key-file", variable: "PAYNODE_ADYEN_API_KEY")
+            guard let account = EnvironmentOption.string(adyenMerchantAccount, "PAYNODE_ADYEN_MERCHANT_ACCOUNT") else {
+                throw ValidationError("--adyen-api-url needs --adyen-merchant-account (or PAYNODE_ADYEN_MERCHANT_ACCOUNT)")
+            }
+            do {
+                providers.append(try AdyenPSP(configuration: .init(baseURL: url, apiKey: key, merchantAccount: account, timeout: .seconds(timeout)),
+                                              client: client()))
+            } catch {
+                throw ValidationError("--adyen-api-url: \(error)")
+            }
+        } else {
+            providers.append(SimulatedPSP(name: "adyen", latencyMilliseconds: latency))
+        }
+        return providers
+    }
+
+    /// The first line of `file`, else the variable; a missing credential names where to put it.
+    static func secret(file: String?, flag: String, variable: String) throws -> String {
+        if let file {
+            guard let text = FileManager.default.contents(atPath: file).map({ String(decoding: $0, as: UTF8.self) }) else {
+                throw ValidationError("\(flag) \(file) cannot be read")
+            }
+            guard let line = text.split(whereSeparator: \.isNewline).first?.trimmingCharacters(in: .whitespaces), !line.isEmpty else {
+                throw ValidationError("\(flag) \(file) holds no key")
+            }
+            return line
+        }
+        guard let value = ProcessInfo.processInfo.environment[variable]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+            throw ValidationError("give \(flag) or \(variable)")
+        }
+        return value
+    }
+}
