@@ -51,21 +51,27 @@ struct ExecutorCommand: AsyncParsableCommand {
         for provider in providers where !(provider is SimulatedPSP) {
             logger.info("charging through the real PSP", metadata: ["psp": "\(provider.name)"])
         }
+        var configuration = PaymentExecutor.Configuration()
+        try psp.applySchedule(to: &configuration)
         let store = try data.openStore(logLevel: nil)
         defer { store.close() }
         let readiness = Readiness(node: "executor", listeners: ["http"], logger: logger)
         let paymentExecutor = PaymentExecutor(
             store: store, client: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
             producerClient: try bootstrap.client(reconnectAttempts: .max, logger: Logger(label: "paynode.kafka-client")),
-            psps: providers, logger: logger)
+            psps: providers, configuration: configuration, logger: logger)
         let executor = ExecutorService(executor: paymentExecutor)
         let logGauges = LogGauges(store: store, registry: registry)
         let outboxGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
             metricName: "paynode_executor_outbox_entries", unitName: "",
             helpText: "Outbox batches of PSP results waiting for the broker's acknowledgement."))
+        let parkedGauge = registry.makeGauge(descriptor: MetricNameDescriptor(
+            metricName: "paynode_executor_parked_payments", unitName: "",
+            helpText: "PENDING payments waiting for their next follow-up with the PSP."))
         let httpServer = NodeHTTP(readiness: readiness, registry: registry) {
             try logGauges.refresh()
             outboxGauge.set(Double(try paymentExecutor.outboxEntries()))
+            parkedGauge.set(Double(paymentExecutor.parkedPayments))
         }
             .server(listen: http, limits: httpConnectionLimits, http2: servesHTTP2, tls: tlsContexts.http,
                     logger: Logger(label: "paynode.http")) { port in readiness.bound("http", port: port) }

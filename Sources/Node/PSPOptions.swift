@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import PSPAdapters
+import PaymentExecutor
 import Payments
 
 /// The executor's PSP flags: each PSP is the simulator (the default, as `make run` uses it)
@@ -23,10 +24,42 @@ struct PSPOptions: ParsableArguments {
     @Option(name: .customLong("adyen-merchant-account"), help: "The Adyen merchant account payments are made for (env: PAYNODE_ADYEN_MERCHANT_ACCOUNT).")
     var adyenMerchantAccount: String?
 
+    @Option(name: .customLong("pending-prompt-seconds"), help: "A PENDING payment younger than this is asked about again at the PSP's own pace (env: PAYNODE_PENDING_PROMPT_SECONDS; default 60).")
+    var pendingPromptSeconds: Int?
+
+    @Option(name: .customLong("reconcile-first-seconds"), help: "After that, the first reconciliation wait; each next one doubles (env: PAYNODE_RECONCILE_FIRST_SECONDS; default 60).")
+    var reconcileFirstSeconds: Int?
+
+    @Option(name: .customLong("reconcile-max-seconds"), help: "The longest reconciliation wait (env: PAYNODE_RECONCILE_MAX_SECONDS; default 3600).")
+    var reconcileMaxSeconds: Int?
+
+    @Option(name: .customLong("reconcile-give-up-seconds"), help: "Pending this long, reconciliation gives up: the order stays PENDING, flagged needs_attention for a person (env: PAYNODE_RECONCILE_GIVE_UP_SECONDS; default 259200, 72 h).")
+    var reconcileGiveUpSeconds: Int?
+
     @Option(name: .customLong("psp-timeout-seconds"), help: "How long one call to a real PSP may take before it is retried (env: PAYNODE_PSP_TIMEOUT_SECONDS; default 30).")
     var timeoutSeconds: Int?
 
     /// The adapters: a real one per PSP whose URL is given, else the simulator.
+    /// The PENDING follow-up schedule in `configuration`.
+    func applySchedule(to configuration: inout PaymentExecutor.Configuration) throws {
+        func seconds(_ flag: Int?, _ name: String, _ variable: String, default fallback: Int64, range: ClosedRange<Int>) throws -> Int64 {
+            let value = try EnvironmentOption.integer(flag, variable, default: Int(fallback / 1000))
+            guard range.contains(value) else { throw ValidationError("--\(name) \(value) must be \(range.lowerBound) to \(range.upperBound)") }
+            return Int64(value) * 1000
+        }
+        configuration.followUpPromptMilliseconds = try seconds(pendingPromptSeconds, "pending-prompt-seconds", "PAYNODE_PENDING_PROMPT_SECONDS",
+                                                               default: configuration.followUpPromptMilliseconds, range: 0...86_400)
+        configuration.followUpFirstMilliseconds = try seconds(reconcileFirstSeconds, "reconcile-first-seconds", "PAYNODE_RECONCILE_FIRST_SECONDS",
+                                                              default: configuration.followUpFirstMilliseconds, range: 1...86_400)
+        configuration.followUpMaximumMilliseconds = try seconds(reconcileMaxSeconds, "reconcile-max-seconds", "PAYNODE_RECONCILE_MAX_SECONDS",
+                                                                default: configuration.followUpMaximumMilliseconds, range: 1...604_800)
+        configuration.followUpGiveUpMilliseconds = try seconds(reconcileGiveUpSeconds, "reconcile-give-up-seconds", "PAYNODE_RECONCILE_GIVE_UP_SECONDS",
+                                                               default: configuration.followUpGiveUpMilliseconds, range: 1...31_536_000)
+        guard configuration.followUpFirstMilliseconds <= configuration.followUpMaximumMilliseconds else {
+            throw ValidationError("--reconcile-first-seconds must not be above --reconcile-max-seconds")
+        }
+    }
+
     /// `client` makes (or hands back) the HTTPS client; it is called only for a real PSP.
     func providers(simulatedLatencyMilliseconds latency: Int, client: () -> HTTPClient) throws -> [any PaymentServiceProvider] {
         let timeout = try EnvironmentOption.integer(timeoutSeconds, "PAYNODE_PSP_TIMEOUT_SECONDS", default: 30)

@@ -8,13 +8,17 @@ import Payments
 /// - `calling`: up to `maximumCalls` PSP calls, each transient failure followed by a jittered
 ///   back-off that doubles up to the configured bound (at least what the PSP asked with
 ///   Retry-After); a charge first, a retrieve once a result exists. The answer is the next
-///   result. When every call failed: a `psp_unavailable` failure if the PSP never named the
-///   charge (it cannot have moved money), else a PENDING result (`psp_unreachable`) asked again
-///   after `unreachableWaitMilliseconds`: a charge the PSP knows is never guessed failed.
+///   result. When every call failed: a `psp_unreachable` failure if the PSP never named the
+///   charge (it cannot have moved money), else a PENDING result (`psp_unconfirmed`) followed up
+///   like any PENDING one: a charge the PSP knows is never guessed failed.
 /// - each result is queued (journaled with its outbox entry): a PENDING result leaves the attempt
 ///   `queued`, a final one settles it in that same write.
-/// - `queued` with a PENDING result waits what the PSP asked (200 ms unless it said) and calls
-///   again; `queued` with a final result (journaled so by an earlier release) is settled and saved.
+/// - `queued` with a PENDING result is followed up on `FollowUpSchedule`: at the PSP's pace
+///   (its retry-after, 200 ms unless it said) while young, then reconciled on a growing
+///   schedule (first after 60 s, doubling to an hour), and given up after 72 h pending: a last
+///   PENDING result `needs_attention` flags it for a person and the attempt settles. Nothing is
+///   ever guessed SUCCESSFUL; a webhook can still settle the order at the service.
+///   `queued` with a final result (journaled so by an earlier release) is settled and saved.
 struct AttemptStages: Sendable {
     enum PSPOperation: String, Sendable {
         case charge, retrieve
@@ -38,30 +42,32 @@ struct AttemptStages: Sendable {
 
     /// The wait after a PENDING result whose PSP gave no `retryAfter`.
     static let defaultPendingWaitMilliseconds = 200
-    /// How long a charge the PSP named but stopped answering about waits before it is asked again.
-    static let unreachableWaitMilliseconds: Int64 = 60_000
+    /// The error code of the last PENDING result of a payment reconciliation gave up on.
+    static let needsAttentionCode = "needs_attention"
 
     /// The attempt as the journal is to store it.
     private(set) var attempt: Attempt
     let maximumCalls: Int
     let backoffMilliseconds: ClosedRange<Int>
+    let followUps: FollowUpSchedule
     /// The round of PSP calls in progress: the current call's number and the next back-off.
     private var round: (call: Int, backoff: Int)?
 
     typealias Attempt = PaymentExecutor.Attempt
     typealias StoredResult = PaymentExecutor.StoredResult
 
-    init(_ attempt: Attempt, maximumCalls: Int, backoffMilliseconds: ClosedRange<Int>) {
+    init(_ attempt: Attempt, maximumCalls: Int, backoffMilliseconds: ClosedRange<Int>, followUps: FollowUpSchedule = FollowUpSchedule()) {
         self.attempt = attempt
         self.maximumCalls = maximumCalls
         self.backoffMilliseconds = backoffMilliseconds
+        self.followUps = followUps
     }
 
     /// The first action for the attempt as it was journaled (new, or resumed after a restart).
-    mutating func start() -> Action {
+    mutating func start(nowMilliseconds: Int64) -> Action {
         switch attempt.stage {
         case .calling: return beginCalls()
-        case .queued: return afterQueued()
+        case .queued: return afterQueued(nowMilliseconds: nowMilliseconds)
         case .settled: return .finished
         }
     }
@@ -98,10 +104,10 @@ struct AttemptStages: Sendable {
         guard current.call < maximumCalls else {
             let message = "\(attempt.order.psp) did not answer after \(maximumCalls) calls: \(attempt.lastError ?? "")"
             if let reference = knownReference {
-                return queue(StoredResult(status: .pending, pspReference: reference, errorCode: "psp_unreachable", errorMessage: message,
-                                          eventTime: nowMilliseconds, retryAfterMilliseconds: Self.unreachableWaitMilliseconds))
+                return queue(StoredResult(status: .pending, pspReference: reference, errorCode: "psp_unconfirmed", errorMessage: message,
+                                          eventTime: nowMilliseconds, retryAfterMilliseconds: followUps.firstMilliseconds))
             }
-            return queue(StoredResult(status: .failed, errorCode: "psp_unavailable", errorMessage: message, eventTime: nowMilliseconds))
+            return queue(StoredResult(status: .failed, errorCode: "psp_unreachable", errorMessage: message, eventTime: nowMilliseconds))
         }
         current.call += 1
         round = current
@@ -115,8 +121,8 @@ struct AttemptStages: Sendable {
     }
 
     /// The results of the `queue` action are journaled.
-    mutating func queued() -> Action {
-        afterQueued()
+    mutating func queued(nowMilliseconds: Int64) -> Action {
+        afterQueued(nowMilliseconds: nowMilliseconds)
     }
 
     /// The wait for a PENDING payment is over: retrieve its state.
@@ -147,6 +153,7 @@ struct AttemptStages: Sendable {
     /// The result joins the attempt, in the stage it is journaled in with its outbox entry.
     private mutating func queue(_ result: StoredResult) -> Action {
         round = nil
+        if result.status == .pending, attempt.pendingSince == nil { attempt.pendingSince = result.eventTime }
         attempt.results.append(result)
         // A final result settles the attempt in the same transaction: what is left for it is the
         // outbox's delivery, which does not need the attempt (one journal write per order fewer).
@@ -154,12 +161,49 @@ struct AttemptStages: Sendable {
         return .queue(fromResult: attempt.results.count - 1)
     }
 
-    private mutating func afterQueued() -> Action {
+    private mutating func afterQueued(nowMilliseconds: Int64) -> Action {
         guard attempt.stage == .queued else { return .finished }
-        if let last = attempt.results.last, last.status == .pending {
-            return .waitForPending(milliseconds: Int(last.retryAfterMilliseconds ?? Int64(Self.defaultPendingWaitMilliseconds)))
+        guard let last = attempt.results.last, last.status == .pending else {
+            attempt.stage = .settled
+            return .save
         }
-        attempt.stage = .settled
-        return .save
+        let since = attempt.pendingSince ?? last.eventTime
+        let age = nowMilliseconds &- since
+        if age >= followUps.giveUpMilliseconds {
+            // Reconciliation gives up visibly: the last result flags the order, the attempt ends.
+            attempt.results.append(StoredResult(
+                status: .pending, pspReference: knownReference, errorCode: Self.needsAttentionCode,
+                errorMessage: "\(attempt.order.psp) has not settled this payment after \(age / 3_600_000) h pending and \(attempt.followUps) follow-ups; check it with the PSP",
+                eventTime: nowMilliseconds))
+            attempt.stage = .settled
+            return .queue(fromResult: attempt.results.count - 1)
+        }
+        let hint = Int64(last.retryAfterMilliseconds ?? Int64(Self.defaultPendingWaitMilliseconds))
+        if age < followUps.promptMilliseconds {
+            return .waitForPending(milliseconds: Int(min(hint, followUps.maximumMilliseconds)))
+        }
+        let wait = followUps.wait(afterFollowUps: attempt.followUps)
+        attempt.followUps += 1
+        return .waitForPending(milliseconds: Int(max(wait, min(hint, followUps.maximumMilliseconds))))
+    }
+}
+
+/// How a PENDING payment is followed up: at the PSP's pace while it is young, then on a growing
+/// schedule (Kill Bill's janitor and Hyperswitch's PSync work the same way, psp-edge.md section
+/// 3), and given up, flagged for a person, when it has been pending too long.
+struct FollowUpSchedule: Sendable, Hashable {
+    /// While pending for less than this, asked again after the PSP's own retry-after.
+    var promptMilliseconds: Int64 = 60_000
+    /// The first reconciliation wait; each one after doubles, up to `maximumMilliseconds`.
+    var firstMilliseconds: Int64 = 60_000
+    var maximumMilliseconds: Int64 = 3_600_000
+    /// Pending this long (since the first PENDING result): reconciliation gives up.
+    var giveUpMilliseconds: Int64 = 72 * 3_600_000
+
+    /// The wait before reconciliation follow-up number `done` + 1.
+    func wait(afterFollowUps done: Int) -> Int64 {
+        var wait = firstMilliseconds
+        for _ in 0..<min(done, 62) where wait < maximumMilliseconds { wait = wait &* 2 }
+        return min(max(wait, 1), maximumMilliseconds)
     }
 }

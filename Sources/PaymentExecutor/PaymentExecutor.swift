@@ -26,6 +26,14 @@ public final class PaymentExecutor: Sendable {
         public var maximumConcurrentPayments = 256
         public var pspRetries = 8
         public var pspBackoffMilliseconds: ClosedRange<Int> = 50...2000
+        /// PENDING payments: the PSP's pace while young, then reconciliation (see `AttemptStages`).
+        public var followUpPromptMilliseconds: Int64 = 60_000
+        public var followUpFirstMilliseconds: Int64 = 60_000
+        public var followUpMaximumMilliseconds: Int64 = 3_600_000
+        public var followUpGiveUpMilliseconds: Int64 = 72 * 3_600_000
+        /// A PENDING wait longer than this gives up its payment slot: the attempt is parked and
+        /// resumed when due, so slow settlements cannot starve new payments.
+        public var parkAfterMilliseconds = 5_000
         /// The bound of a dead letter's value and key (`DeadLetter`).
         public var deadLetterLimit = DeadLetter.defaultLimit
         public init() {}
@@ -52,6 +60,10 @@ public final class PaymentExecutor: Sendable {
         /// The PSP's name for the charge as soon as the PSP gave it, before it moved money
         /// (`PspReferenceJournal`); nil until then and for PSPs that name a charge only in its answer.
         var pspReference: String?
+        /// When the first PENDING result came (ms since the epoch): the follow-up schedule runs from it.
+        var pendingSince: Int64?
+        /// Reconciliation follow-ups done (past `FollowUpSchedule.promptMilliseconds`).
+        var followUps: Int = 0
     }
 
     struct OrderToPay: Equatable, Sendable {
@@ -72,6 +84,7 @@ public final class PaymentExecutor: Sendable {
     }
 
     let store: LogStore
+    let parked = ParkedPayments()
     let client: KafkaClient
     let producerClient: KafkaClient
     let psps: [String: any PaymentServiceProvider]
@@ -106,6 +119,9 @@ public final class PaymentExecutor: Sendable {
     public func outboxEntries() throws -> Int {
         try store.read { try $0.table(OutboxStore.entries)?.count() ?? 0 }
     }
+
+    /// PENDING payments parked until their next follow-up.
+    public var parkedPayments: Int { parked.count }
 
     /// Runs until cancelled: the producer identity and recovery first, then the outbox sender
     /// and the consume loop side by side.
@@ -176,15 +192,24 @@ public final class PaymentExecutor: Sendable {
                 group.addTask { await self.pay(attempt, router: router) }
                 running += 1
             }
+            func launchDueFollowUps() async throws {
+                for attempt in parked.due(nowMilliseconds: currentMilliseconds()) {
+                    while running >= configuration.maximumConcurrentPayments { try await group.next(); running -= 1 }
+                    group.addTask { await self.pay(attempt, router: router, afterWait: true) }
+                    running += 1
+                }
+            }
             var positions = try await startingPositions()
             var retries = ConsumerRetries(consumer: "executor")
             // Partitions waiting out a failure (their own: the others go on), until when.
             var pausedUntil: [KafkaTopicPartition: ContinuousClock.Instant] = [:]
             while !Task.isCancelled {
+                try await launchDueFollowUps()
                 let now = ContinuousClock.now
                 let active = positions.filter { (pausedUntil[$0.key] ?? now) <= now }
                 guard !active.isEmpty else {
-                    try await Task.sleep(until: pausedUntil.values.min() ?? now + .milliseconds(100))
+                    // Not past the next follow-up either: parked payments are not kept waiting.
+                    try await Task.sleep(until: min(pausedUntil.values.min() ?? now + .milliseconds(100), now + .milliseconds(500)))
                     continue
                 }
                 let fetched: [KafkaTopicPartition: Result<KafkaFetchResult, KafkaClientError>]
@@ -301,8 +326,14 @@ public final class PaymentExecutor: Sendable {
     /// PENDING follow-ups. What to do next is `AttemptStages`' decision; this performs it.
     /// Publication is the outbox sender's job; results of one order share a partition and the
     /// outbox keeps their order.
-    func pay(_ start: Attempt, router: ResultRouter) async {
-        var stages = AttemptStages(start, maximumCalls: configuration.pspRetries, backoffMilliseconds: configuration.pspBackoffMilliseconds)
+    /// `afterWait`: a parked PENDING payment whose follow-up is due (it calls the PSP at once).
+    func pay(_ start: Attempt, router: ResultRouter, afterWait: Bool = false) async {
+        let schedule = FollowUpSchedule(promptMilliseconds: configuration.followUpPromptMilliseconds,
+                                        firstMilliseconds: configuration.followUpFirstMilliseconds,
+                                        maximumMilliseconds: configuration.followUpMaximumMilliseconds,
+                                        giveUpMilliseconds: configuration.followUpGiveUpMilliseconds)
+        var stages = AttemptStages(start, maximumCalls: configuration.pspRetries, backoffMilliseconds: configuration.pspBackoffMilliseconds,
+                                   followUps: schedule)
         let order = start.order
         // The consumer span of the order continues the service's trace and spans the PSP calls
         // and the hand-off of each result to the outbox.
@@ -322,7 +353,7 @@ public final class PaymentExecutor: Sendable {
         let lines = OrderLogLines(logger: logger, paymentOrderId: order.paymentOrderId,
                                   traceContext: context.traceContext ?? parent.traceContext)
         do {
-            var action = stages.start()
+            var action = afterWait ? stages.waited() : stages.start(nowMilliseconds: currentMilliseconds())
             while true {
                 switch action {
                 case .callPSP(let operation, let call):
@@ -331,8 +362,18 @@ public final class PaymentExecutor: Sendable {
                     preconditionFailure("callPSP backs off itself, inside the failed call's span")
                 case .queue(let first):
                     try await queue(stages.attempt, from: first, router: router, context: context)
-                    action = stages.queued()
+                    if stages.attempt.results.last?.errorCode == AttemptStages.needsAttentionCode {
+                        pspMetrics[order.psp]?.followUpsGivenUp.increment()
+                        lines.logger.warning("reconciliation gave up: the PSP has not settled this payment; it stays PENDING for a person",
+                                             metadata: lines.metadata(["psp": "\(order.psp)", "pspReference": "\(stages.knownReference ?? "-")"]))
+                    }
+                    action = stages.queued(nowMilliseconds: currentMilliseconds())
                 case .waitForPending(let milliseconds):
+                    if milliseconds > configuration.parkAfterMilliseconds {
+                        // The journal holds the attempt as queued; the slot goes to other payments.
+                        parked.park(stages.attempt, dueAtMilliseconds: currentMilliseconds() + Int64(milliseconds))
+                        return
+                    }
                     try await Task.sleep(for: .milliseconds(milliseconds))
                     action = stages.waited()
                 case .save:
@@ -520,6 +561,7 @@ struct PSPCallMetrics: Sendable {
     let calls: [PspStatus: Counter]
     let transientErrors: Counter
     let retriesExhausted: Counter
+    let followUpsGivenUp: Counter
 
     init(psp: String) {
         callSeconds = Timer(label: "paynode_psp_call_seconds", dimensions: [("psp", psp)], preferredDisplayUnit: .seconds)
@@ -528,6 +570,7 @@ struct PSPCallMetrics: Sendable {
         })
         transientErrors = Counter(label: "paynode_psp_calls_total", dimensions: [("psp", psp), ("outcome", "transient_error")])
         retriesExhausted = Counter(label: "paynode_psp_retries_exhausted_total", dimensions: [("psp", psp)])
+        followUpsGivenUp = Counter(label: "paynode_psp_followups_given_up_total", dimensions: [("psp", psp)])
     }
 }
 
@@ -541,4 +584,27 @@ private final class RecordedReference: Sendable {
     var value: String? { stored.withLock { $0 } }
 
     func set(_ reference: String) { stored.withLock { $0 = reference } }
+}
+
+/// PENDING payments between follow-ups, outside any payment slot: the consume loop resumes the
+/// due ones. In memory only: a restart resumes every unfinished attempt from the journal, which
+/// works out its next wait again.
+final class ParkedPayments: Sendable {
+    private let entries = Mutex<[(due: Int64, attempt: PaymentExecutor.Attempt)]>([])
+
+    var count: Int { entries.withLock { $0.count } }
+
+    func park(_ attempt: PaymentExecutor.Attempt, dueAtMilliseconds: Int64) {
+        entries.withLock { $0.append((dueAtMilliseconds, attempt)) }
+    }
+
+    /// The attempts due by `now`, removed, earliest first.
+    func due(nowMilliseconds now: Int64) -> [PaymentExecutor.Attempt] {
+        entries.withLock { entries in
+            guard entries.contains(where: { $0.due <= now }) else { return [] }
+            let due = entries.filter { $0.due <= now }.sorted { $0.due < $1.due }.map(\.attempt)
+            entries.removeAll { $0.due <= now }
+            return due
+        }
+    }
 }

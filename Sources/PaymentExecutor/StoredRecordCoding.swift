@@ -131,6 +131,8 @@ extension PaymentExecutor.Attempt {
         writer.writeStoredOptionalString(lastError)
         writer.writeStoredOptionalString(traceparent)
         writer.writeStoredOptionalString(pspReference)
+        writer.writeStoredOptionalInteger(pendingSince)
+        writer.writeInteger(Int64(followUps))
         return writer.storedBytes
     }
 
@@ -160,6 +162,12 @@ extension PaymentExecutor.Attempt {
             attempt.lastError = try reader.readStoredOptionalString()
             attempt.traceparent = try reader.readStoredOptionalString()
             attempt.pspReference = try reader.readStoredOptionalString()
+            attempt.pendingSince = try reader.readStoredOptionalInteger()
+            let followUps = try reader.readStoredInteger(Int64.self)
+            guard (0...1_000_000).contains(followUps) else {
+                throw StoredRecordFormat.DecodingError(description: "attempt follow-up count \(followUps) is out of range")
+            }
+            attempt.followUps = Int(followUps)
             return attempt
         }
     }

@@ -34,6 +34,7 @@ class Executor:
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.process.stdout.readline()
         assert "paynode executor ready" in line, line
+        self.ready_line = line
         return self
 
     def kill(self):

@@ -294,3 +294,47 @@ def test_stripe_and_adyen_behaviour_localstripe_lacks(data_dir):
         service.stop()
         stripe.shutdown()
         adyen.shutdown()
+
+
+def test_reconciliation_follows_up_on_a_growing_schedule_and_gives_up_visibly(data_dir):
+    """A payment Stripe leaves processing is asked about at growing intervals and, past the
+    give-up age, flagged needs_attention while it stays PENDING (never guessed SUCCESSFUL); a
+    PSP that never answered the create makes the order FAILED psp_unreachable (nothing was
+    charged). Short schedule flags so the test takes seconds."""
+    stripe = serve(FakeStripe)
+    closed = free_port()
+    base = os.path.dirname(data_dir)
+    service = start_service(data_dir)
+    schedule = ["--pending-prompt-seconds", "0", "--reconcile-first-seconds", "1", "--reconcile-max-seconds", "2",
+                "--reconcile-give-up-seconds", "7"]
+    executor = Executor(data_dir + "-executor", service.bootstrap, [
+        "--stripe-api-url", f"http://127.0.0.1:{stripe.server_address[1]}", "--stripe-api-key-file", write(base + "/sk", "sk_test_fake"),
+        "--adyen-api-url", f"http://127.0.0.1:{closed}", "--adyen-api-key-file", write(base + "/ak", "adyen_key_fake"),
+        "--adyen-merchant-account", "PaynodeShop", "--psp-timeout-seconds", "2", *schedule]).start()
+    try:
+        api = Api(service.http_port)
+        stuck = create(api, "stuck", "pm_fake_pending")
+        unreachable = create(api, "unreachable", "adyen_authorised", psp="adyen")
+        failed = final(api, unreachable, timeout=90)
+        assert failed["status"] == "FAILED" and failed["history"][-1]["errorCode"] == "psp_unreachable"
+
+        def flagged():
+            history = api.call("GET", f"/v1/payment-orders/{stuck}")[2]["history"]
+            return history if history and history[-1].get("errorCode") == "needs_attention" else None
+        history = wait_for(flagged, 60, "reconciliation to give up")
+        order = api.call("GET", f"/v1/payment-orders/{stuck}")[2]
+        assert order["status"] == "PENDING"
+        assert all(entry["pspStatus"] == "PENDING" for entry in history)
+        # Follow-ups 1 s, 2 s, 2 s, ...: a handful of reads, not one every 2 s of a busy loop.
+        reads = len([entry for entry in history if entry.get("errorCode") != "needs_attention"])
+        assert 3 <= reads <= 8, history
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{executor_http_port(executor)}/metrics", timeout=10).read().decode()
+        assert 'paynode_psp_followups_given_up_total{psp="stripe"} 1' in metrics, metrics
+    finally:
+        executor.stop()
+        service.stop()
+        stripe.shutdown()
+
+
+def executor_http_port(executor):
+    return int(executor.ready_line.split("http=")[1].split()[0])
