@@ -75,6 +75,16 @@ public enum ProcessPaymentRules {
                 return ProcessingDecision(outcome: .duplicate, state: state, emitted: nil,
                                           reason: "the same \(result.status.rawValue) result was processed before")
             }
+            // PENDING says only "not settled yet": a PENDING of other content (a follow-up that
+            // reconciliation flags, a PSP that stopped answering) contradicts nothing.
+            if result.status == .pending {
+                next.resultCount &+= 1
+                next.updatedAtMilliseconds = nowMilliseconds
+                return state.status == .pending
+                    ? ProcessingDecision(outcome: .recorded, state: next, emitted: nil, reason: "the PSP still reports the payment as pending")
+                    : ProcessingDecision(outcome: .stale, state: next, emitted: nil,
+                                         reason: "a PENDING result arrived after the order became \(state.status.rawValue)")
+            }
             next.resultCount &+= 1
             next.updatedAtMilliseconds = nowMilliseconds
             return ProcessingDecision(outcome: .conflict, state: next, emitted: nil,

@@ -88,4 +88,15 @@ struct ProcessPaymentRulesTests {
         let (_, second, _) = run([result(.successful, reference: "pi_1"), result(.successful, reference: "pi_2")])
         #expect(second == [.applied, .conflict])
     }
+
+    /// PENDING contradicts nothing: another PENDING (a reconciliation follow-up flagged
+    /// needs_attention, a PSP that stopped answering) is recorded on a PENDING order and stale on
+    /// a terminal one, never a conflict.
+    @Test func pendingOfOtherContentIsRecordedOrStaleNotAConflict() {
+        let (state, outcomes, emitted) = run([result(.pending), result(.pending, error: "needs_attention"), result(.successful),
+                                              result(.pending, error: "psp_unconfirmed")])
+        #expect(state.status == .successful)
+        #expect(outcomes == [.recorded, .recorded, .applied, .stale])
+        #expect(emitted.compactMap { $0 } == [.successful])
+    }
 }
