@@ -8,6 +8,8 @@ public struct OrderListQuery: Sendable, Hashable {
     public var limit: Int
     /// The last order of the previous page; nil for the first page.
     public var cursor: PaymentOrderID?
+    /// Only PENDING orders reconciliation gave up on (`needs_attention`).
+    public var needsAttention = false
 
     public static let defaultLimit = 50
     public static let allowedLimits = 1...500
@@ -20,13 +22,23 @@ public struct OrderListQuery: Sendable, Hashable {
 
     /// The query from its parameters as the client sent them (nil: absent), checked in this
     /// order: status, limit, cursor.
-    public static func parse(status: String?, limit: String?, cursor: String?) throws(PaymentRequestError) -> OrderListQuery {
+    public static func parse(status: String?, limit: String?, cursor: String?, needsAttention: String? = nil) throws(PaymentRequestError) -> OrderListQuery {
         var query = OrderListQuery()
+        if let needsAttention {
+            switch needsAttention {
+            case "true": query.needsAttention = true
+            case "false": break
+            default: throw PaymentRequestError(code: "invalid_needs_attention", message: "needsAttention must be true or false")
+            }
+        }
         if let status {
             guard let parsed = PaymentStatus(rawValue: status) else {
                 throw PaymentRequestError(code: "invalid_status", message: "status must be PENDING, SUCCESSFUL or FAILED")
             }
             query.status = parsed
+            if query.needsAttention, parsed != .pending {
+                throw PaymentRequestError(code: "invalid_status", message: "orders that need attention are PENDING; drop status or ask for PENDING")
+            }
         }
         if let limit {
             guard let parsed = Int(limit), allowedLimits.contains(parsed) else {

@@ -281,7 +281,14 @@ public final class PaymentService: Sendable {
                 lastId = detail.paymentOrderId
                 return true
             }
-            if let status {
+            if query.needsAttention {
+                try AttentionIndex.forEachReverse(before: end, in: transaction) { key in
+                    // Flags stay when an order settles later: only PENDING ones are shown.
+                    guard let stateBytes = try orders.get(key), let state = PaymentOrderState(decoding: stateBytes),
+                          state.status == .pending else { return true }
+                    return try visit(key, state)
+                }
+            } else if let status {
                 try OrderStatusIndex.forEachReverse(status, before: end, in: transaction) { key in
                     // The index is written with the state; a mismatch would be a bug, and the
                     // order is then left out rather than shown under the wrong status.

@@ -230,6 +230,9 @@ enum PspResultBatch {
                 plan.statusChanges[decision.state.status, default: 0] += 1
             }
             current[id] = (decision.state, write)
+            if result.status == .pending, decision.state.status == .pending, result.errorCode == AttentionIndex.code {
+                plan.needingAttention.append(id.bytes)
+            }
             // Every result seen is in the audit trail, which is also the order's history:
             // duplicates included; the applied entry carries the terminal fields (reference,
             // error) the order view shows.
@@ -355,6 +358,8 @@ struct PspResultPlan: Sendable {
     /// One list of records per partition (`payment-events`, dead letters), in first-use order.
     var outgoing: [(TopicPartition, [Record])] = []
     var statusChanges: [PaymentStatus: Int64] = [:]
+    /// Orders a `needs_attention` result flags (`AttentionIndex`).
+    var needingAttention: [[UInt8]] = []
     var summary = PaymentService.BatchSummary(nextOffset: 0)
 
     init(eventPartitions: Int, deadLetterPartitions: Int) {
@@ -385,6 +390,10 @@ struct PspResultPlan: Sendable {
         for write in stateWrites {
             try orders.put(write.key, write.value)
             try OrderStatusIndex.move(write.key, from: write.previousStatus, to: write.status, index: statusIndex)
+        }
+        if !needingAttention.isEmpty {
+            let attention = try transaction.table(AttentionIndex.table)
+            for key in needingAttention { try attention.put(key, []) }
         }
         var audit = try AuditLog.Writer(in: transaction)
         for draft in self.audit {

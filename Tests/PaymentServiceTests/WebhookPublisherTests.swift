@@ -126,3 +126,48 @@ extension PaymentServiceTests.Fixture {
         return try store.read { try AuditLog.entries(of: orderId, in: $0).entries.map(\.entry.producer) }
     }
 }
+
+/// Orders reconciliation gave up on are listed by `needsAttention=true`, PENDING ones only.
+@Suite("Orders that need attention")
+struct AttentionTests {
+    @Test func aNeedsAttentionResultFlagsTheOrderUntilItSettles() async throws {
+        let fixture = try await PaymentServiceTests.Fixture()
+        defer { fixture.close() }
+        let (_, stuck) = try await fixture.create("attention-1", token: "tok_pending")
+        let (_, settled) = try await fixture.create("attention-2", token: "tok_pending")
+        let (_, other) = try await fixture.create("attention-3", token: "tok_pending")
+        for order in [stuck, settled] {
+            try await fixture.publish(order, .pending)
+            try await fixture.publishResult(order, .pending, error: AttentionIndex.code)
+        }
+        try await fixture.publish(other, .pending)
+        try await fixture.consumeAll()
+        func listed() throws -> [String] {
+            let json = try fixture.service.listOrders(OrderListQuery.parse(status: nil, limit: nil, cursor: nil, needsAttention: "true"))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            return (object["orders"] as? [[String: Any]] ?? []).compactMap { $0["paymentOrderId"] as? String }
+        }
+        #expect(try listed() == [settled, stuck])  // newest first
+        // No conflict for the flagging PENDING: recorded.
+        let outcomes = try #require(try fixture.order(stuck)["history"] as? [[String: Any]]).compactMap { $0["outcome"] as? String }
+        #expect(outcomes == ["recorded", "recorded"])
+        // A later webhook settles one: it leaves the listing.
+        try await fixture.publish(settled, .successful)
+        try await fixture.consumeAll()
+        #expect(try listed() == [stuck])
+        #expect(throws: PaymentRequestError.self) { try OrderListQuery.parse(status: "FAILED", limit: nil, cursor: nil, needsAttention: "true") }
+        #expect(throws: PaymentRequestError.self) { try OrderListQuery.parse(status: nil, limit: nil, cursor: nil, needsAttention: "yes") }
+    }
+}
+
+extension PaymentServiceTests.Fixture {
+    /// A result with an error code, produced like `publish` (partition 0, no producer id).
+    func publishResult(_ orderId: String, _ status: Paynode_Events_V1_PspStatus, error: String) async throws {
+        let event = Paynode_Events_V1_PspResultUpdateEvent(paymentOrderId: orderId, status: status, pspReference: "pi_1",
+                                                           eventTimeMilliseconds: 1_700_000_000_001, errorCode: error, errorMessage: nil,
+                                                           psp: "stripe")
+        let encoded = try EventEnvelope.encode(event)
+        try await store.append(topic: PaymentTopics.pspResultUpdates, partition: 0,
+                               records: [Record(timestamp: -1, key: Array(orderId.utf8), value: encoded.value, headers: encoded.headers)])
+    }
+}

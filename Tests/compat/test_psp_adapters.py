@@ -324,6 +324,9 @@ def test_reconciliation_follows_up_on_a_growing_schedule_and_gives_up_visibly(da
         history = wait_for(flagged, 60, "reconciliation to give up")
         order = api.call("GET", f"/v1/payment-orders/{stuck}")[2]
         assert order["status"] == "PENDING"
+        flagged_orders = api.call("GET", "/v1/payment-orders?needsAttention=true")[2]["orders"]
+        assert [listed["paymentOrderId"] for listed in flagged_orders] == [stuck]
+        assert [entry["outcome"] for entry in history].count("conflict") == 0
         assert all(entry["pspStatus"] == "PENDING" for entry in history)
         # Follow-ups 1 s, 2 s, 2 s, ...: a handful of reads, not one every 2 s of a busy loop.
         reads = len([entry for entry in history if entry.get("errorCode") != "needs_attention"])

@@ -85,7 +85,8 @@ enum PaymentAPI {
             let query: OrderListQuery
             do throws(PaymentRequestError) {
                 query = try OrderListQuery.parse(status: parameters["status"].map(String.init), limit: parameters["limit"].map(String.init),
-                                                 cursor: parameters["cursor"].map(String.init))
+                                                 cursor: parameters["cursor"].map(String.init),
+                                                 needsAttention: parameters["needsAttention"].map(String.init))
             } catch {
                 return response(APIReply(.invalid(error)))
             }
