@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import LogStore
 import Logging
@@ -6,6 +7,7 @@ import PaymentHTTP
 import PaymentService
 import Payments
 import Protocol
+import PSPAdapters
 import ServiceLifecycle
 
 /// `paynode service`: PaymentService with its embedded log, served over the Kafka protocol, the
@@ -111,8 +113,22 @@ struct ServiceCommand: AsyncParsableCommand {
         })
         let opsHTTP = NodeHTTP(readiness: readiness, registry: registry, beforeScrape: refreshGauges)
         PaymentAPI.register(on: nodeHTTP.router, service: service, gate: gate, historyEntries: historyEntries)
+        var pspClient: HTTPClient?
         if webhookSettings.isEnabled {
-            WebhookRoutes.register(on: nodeHTTP.router, settings: webhookSettings, publisher: try await WebhookResultPublisher.prepare(store: store),
+            let publisher = try await WebhookResultPublisher.prepare(store: store)
+            var statusQuery: WebhookStatusQuery?
+            if let stripe = webhookSettings.stripeStatusQuery {
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                pspClient = client
+                do {
+                    statusQuery = WebhookStatusQuery(stripe: try StripePSP(configuration: .init(baseURL: stripe.url, secretKey: stripe.key), client: client),
+                                                     publisher: publisher, logger: Logger(label: "paynode.webhooks"))
+                } catch {
+                    try? await client.shutdown()
+                    throw ValidationError("--stripe-api-url: \(error)")
+                }
+            }
+            WebhookRoutes.register(on: nodeHTTP.router, settings: webhookSettings, publisher: publisher, statusQuery: statusQuery,
                                    logger: Logger(label: "paynode.webhooks"))
         }
         nodeHTTP.overlapKey = PaymentAPI.overlapKey
@@ -133,7 +149,13 @@ struct ServiceCommand: AsyncParsableCommand {
         ]
         if let reload = tlsContexts.reloadService(logger: Logger(label: "paynode.tls")) { services.append(.init(service: reload)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await pspClient?.shutdown()
+            throw error
+        }
+        try? await pspClient?.shutdown()
         logger.info("stopped")
     }
 }

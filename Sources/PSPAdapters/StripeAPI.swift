@@ -20,6 +20,19 @@ public enum StripeAPI {
     public static let processingRetryMilliseconds: Int64 = 2000
 
     public static func createPath() -> String { "/v1/payment_intents" }
+
+    /// The PaymentIntent id an (unverified) event body names, if it looks like one: only a
+    /// hint of what to ask Stripe about, never trusted for anything else.
+    public static func intentHint(inEventBody body: some Collection<UInt8>) -> String? {
+        guard let event = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any],
+              let object = (event["data"] as? [String: Any])?["object"] as? [String: Any],
+              let id = object["id"] as? String, id.hasPrefix("pi_"), id.utf8.count <= 255,
+              id.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                  || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else {
+            return nil
+        }
+        return id
+    }
     public static func confirmPath(_ intent: String) -> String { "/v1/payment_intents/\(pathComponent(intent))/confirm" }
     public static func retrievePath(_ intent: String) -> String { "/v1/payment_intents/\(pathComponent(intent))" }
     public static func confirmIdempotencyKey(_ order: PaymentOrderID) -> String { "\(order):confirm" }
@@ -62,22 +75,26 @@ public enum StripeAPI {
         public var errorCode: String?
         public var errorMessage: String?
         public var cancellationReason: String?
+        /// `metadata.payment_order_id`: the order the intent was created for.
+        public var paymentOrderId: String?
 
         public init(id: String, status: String, declineCode: String? = nil, errorCode: String? = nil, errorMessage: String? = nil,
-                    cancellationReason: String? = nil) {
+                    cancellationReason: String? = nil, paymentOrderId: String? = nil) {
             self.id = id
             self.status = status
             self.declineCode = declineCode
             self.errorCode = errorCode
             self.errorMessage = errorMessage
             self.cancellationReason = cancellationReason
+            self.paymentOrderId = paymentOrderId
         }
 
         init?(_ object: [String: Any]) {
             guard let id = object["id"] as? String, id.hasPrefix("pi_"), let status = object["status"] as? String else { return nil }
             let error = object["last_payment_error"] as? [String: Any]
             self.init(id: id, status: status, declineCode: error?["decline_code"] as? String, errorCode: error?["code"] as? String,
-                      errorMessage: error?["message"] as? String, cancellationReason: object["cancellation_reason"] as? String)
+                      errorMessage: error?["message"] as? String, cancellationReason: object["cancellation_reason"] as? String,
+                      paymentOrderId: (object["metadata"] as? [String: Any])?[StripeAPI.orderMetadataKey] as? String)
         }
     }
 

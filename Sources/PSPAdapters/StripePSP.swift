@@ -72,6 +72,18 @@ public struct StripePSP: PaymentServiceProvider {
         }
     }
 
+    /// The intent as Stripe has it now (authenticated with the secret key, so its content is
+    /// Stripe's, whoever named the id).
+    public func intent(_ id: String) async throws -> StripeAPI.Intent {
+        switch try await call(.GET, StripeAPI.retrievePath(id), idempotencyKey: nil, form: nil) {
+        case .intent(let intent): return intent
+        case .transient(let message, let retryAfter):
+            throw PspTransientError(psp: name, message: "retrieve \(id): \(message)", retryAfterMilliseconds: retryAfter)
+        case .result, .readState, .refused:
+            throw PspTransientError(psp: name, message: "retrieve \(id): no such PaymentIntent")
+        }
+    }
+
     private func confirm(_ intent: String, order: PaymentOrderID) async throws -> PspCallResult {
         switch try await call(.POST, StripeAPI.confirmPath(intent), idempotencyKey: StripeAPI.confirmIdempotencyKey(order), form: "") {
         case .intent(let confirmed):

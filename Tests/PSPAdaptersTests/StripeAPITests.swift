@@ -78,6 +78,17 @@ import Testing
         }
     }
 
+    /// Only a plausible PaymentIntent id is taken from an unverified body, as a hint.
+    @Test func anUnverifiedBodyYieldsOnlyAnIntentIdHint() {
+        func hint(_ body: String) -> String? { StripeAPI.intentHint(inEventBody: Array(body.utf8)) }
+        #expect(hint(#"{"data":{"object":{"id":"pi_3Nabc","status":"succeeded"}}}"#) == "pi_3Nabc")
+        #expect(hint(#"{"data":{"object":{"id":"ch_1"}}}"#) == nil)
+        #expect(hint(#"{"data":{"object":{"id":"pi_../../v1/refunds"}}}"#) == nil)
+        #expect(hint(#"{"data":{"object":{"id":"pi_\#(String(repeating: "a", count: 300))"}}}"#) == nil)
+        #expect(hint("not json") == nil)
+        #expect(hint("{}") == nil)
+    }
+
     @Test func retryAfterIsBoundedSeconds() {
         #expect(StripeAPI.retryAfterMilliseconds("1.5") == 1500)
         #expect(StripeAPI.retryAfterMilliseconds(" 0 ") == 0)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from conftest import Broker
 from test_payment_service import Api, read_all, wait_for
 from test_pipeline_e2e import Executor
 from test_webhooks import ADYEN_KEY, STRIPE_SECRETS, adyen_item, post, start as start_service, stripe_signature
@@ -131,6 +132,7 @@ class FakeStripe(BaseHTTPRequestHandler):
 
     def do_GET(self):
         state = self.server.state
+        state["gets"] = state.get("gets", 0) + 1
         intent = state["intents"].get(self.path.rsplit("/", 1)[-1])
         if intent is None:
             return self.answer(404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "No such intent"}})
@@ -341,3 +343,38 @@ def test_reconciliation_follows_up_on_a_growing_schedule_and_gives_up_visibly(da
 
 def executor_http_port(executor):
     return int(executor.ready_line.split("http=")[1].split()[0])
+
+
+def test_an_unverifiable_stripe_webhook_makes_the_service_ask_stripe_not_trust_it(data_dir):
+    """Its body is never applied; the PaymentIntent it names is looked up with Stripe (our key
+    authenticates the answer) and Stripe's answer is the result, for the order Stripe's own
+    metadata names. A flood of forged webhooks for one intent asks Stripe once."""
+    stripe = serve(FakeStripe)
+    key = write(os.path.dirname(data_dir) + "/sk", "sk_test_fake")
+    secrets = write(os.path.dirname(data_dir) + "/stripe-secrets", STRIPE_SECRETS[0])
+    service = Broker(data_dir, node="service", extra_args=[
+        "--stripe-webhook-secrets-file", secrets, "--stripe-api-url", f"http://127.0.0.1:{stripe.server_address[1]}",
+        "--stripe-api-key-file", key]).start()
+    try:
+        api = Api(service.http_port)
+        paid = create(api, "sq-paid", "tok_pending")
+        victim = create(api, "sq-victim", "tok_pending")
+        stripe.state["intents"]["pi_fakeseeded"] = {"id": "pi_fakeseeded", "object": "payment_intent", "status": "succeeded",
+                                                    "payment_method": "pm_fake_visa", "metadata": {"payment_order_id": paid}}
+        # Forged: claims the intent belongs to the victim and failed; signed with a wrong secret.
+        forged = json.dumps({"id": "evt_forged", "type": "payment_intent.payment_failed", "created": int(time.time()),
+                             "data": {"object": {"id": "pi_fakeseeded", "object": "payment_intent", "status": "requires_payment_method",
+                                                 "metadata": {"payment_order_id": victim}}}}).encode()
+        for _ in range(5):
+            code, _ = post(service.http_port, "/v1/webhooks/stripe", forged, {"Stripe-Signature": stripe_signature(forged, "whsec_forger")})
+            assert code == 400
+        order = final(api, paid, timeout=30)
+        assert order["status"] == "SUCCESSFUL" and order["pspReference"] == "pi_fakeseeded"
+        trail = api.call("GET", f"/v1/payment-orders/{paid}/audit")[2]["entries"]
+        assert [entry.get("producer") for entry in trail] == ["Webhook:stripe"]
+        time.sleep(1)
+        assert api.call("GET", f"/v1/payment-orders/{victim}")[2]["status"] == "PENDING"
+        assert stripe.state["gets"] == 1
+    finally:
+        service.stop()
+        stripe.shutdown()

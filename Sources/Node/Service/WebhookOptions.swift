@@ -14,6 +14,12 @@ struct WebhookOptions: ParsableArguments {
     @Option(name: .customLong("adyen-hmac-keys-file"), help: "File with the Adyen webhook HMAC keys (hex, as the Customer Area shows them), one per line, current first. Enables POST /v1/webhooks/adyen (env: PAYNODE_ADYEN_HMAC_KEYS, comma-separated, instead of a file).")
     var adyenKeysFile: String?
 
+    @Option(name: .customLong("stripe-api-url"), help: "Stripe's API base URL; given (with --stripe-api-key-file), an unverifiable Stripe webhook makes the service ask Stripe about the PaymentIntent it names and publish Stripe's answer (env: PAYNODE_STRIPE_API_URL).")
+    var stripeURL: String?
+
+    @Option(name: .customLong("stripe-api-key-file"), help: "File holding the Stripe secret key for those status queries (env: PAYNODE_STRIPE_API_KEY, the key itself).")
+    var stripeKeyFile: String?
+
     @Option(name: .customLong("webhook-max-body-bytes"), help: "Largest webhook body taken (env: PAYNODE_WEBHOOK_MAX_BODY_BYTES; default 1048576).")
     var maximumBodyBytes: Int?
 
@@ -36,6 +42,12 @@ struct WebhookOptions: ParsableArguments {
             } catch {
                 throw ValidationError("\(adyenKeysFile.map { "--adyen-hmac-keys-file \($0)" } ?? "PAYNODE_ADYEN_HMAC_KEYS"): \(error)")
             }
+        }
+        if let url = EnvironmentOption.string(stripeURL, "PAYNODE_STRIPE_API_URL") {
+            guard settings.stripe != nil else {
+                throw ValidationError("--stripe-api-url on the service is for status queries of unverifiable Stripe webhooks: give --stripe-webhook-secrets-file too")
+            }
+            settings.stripeStatusQuery = (url, try PSPOptions.secret(file: stripeKeyFile, flag: "--stripe-api-key-file", variable: "PAYNODE_STRIPE_API_KEY"))
         }
         return settings
     }

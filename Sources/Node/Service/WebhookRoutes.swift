@@ -21,6 +21,8 @@ enum WebhookRoutes {
         var stripe: StripeWebhookVerifier?
         var adyen: AdyenWebhookVerifier?
         var maximumBodyBytes = 1 << 20
+        /// Stripe's API URL and secret key for status queries (`WebhookStatusQuery`), if configured.
+        var stripeStatusQuery: (url: String, key: String)?
 
         var isEnabled: Bool { stripe != nil || adyen != nil }
     }
@@ -38,8 +40,10 @@ enum WebhookRoutes {
         case failed
     }
 
+    /// `statusQuery`: asks Stripe about the intent an unverifiable Stripe webhook names.
     static func register(on router: Router<BasicRequestContext>, settings: Settings, publisher: WebhookResultPublisher,
-                         logger: Logger, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                         statusQuery: WebhookStatusQuery? = nil, logger: Logger,
+                         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         let warnings = RateLimitedLogger(logger: logger)
         let group = router.group(RouterPath("/v1/webhooks"))
         group.add(middleware: APIErrorMiddleware(logger: logger))
@@ -56,6 +60,7 @@ enum WebhookRoutes {
                     count("stripe", .invalidSignature)
                     warnings.warning(key: "webhook-stripe-signature", "refused a Stripe webhook: its signature does not verify",
                                      metadata: ["reason": "\(error)"])
+                    statusQuery?.consider(unverifiedBody: body)
                     return refusal("invalid_signature", "Stripe-Signature does not verify: \(error)")
                 }
                 return try await handle(StripeWebhookEvent.interpret(body, nowMilliseconds: now), psp: "stripe",
