@@ -137,9 +137,10 @@ package final class KafkaBroker: Sendable {
         }
         switch api {
         case .apiVersions:
-            _ = try ApiVersionsRequest.decode(from: &body, version: version)
-            countRequest(api, error: .none)
-            return respond(ApiVersionsResponse(errorCode: 0, apiKeys: Self.advertisedVersions, throttleTimeMs: 0))
+            let request = try ApiVersionsRequest.decode(from: &body, version: version)
+            let code: KafkaErrorCode = request.hasValidClientSoftware ? .none : .invalidRequest
+            countRequest(api, error: code)
+            return respond(ApiVersionsResponse(errorCode: code.rawValue, apiKeys: Self.advertisedVersions, throttleTimeMs: 0))
         case .metadata:
             let request = try MetadataRequest.decode(from: &body, version: version)
             let response = await metadata(request, version: version, session: session)

@@ -88,7 +88,7 @@ public final class KafkaConnection: Sendable {
             while true {
                 let frame = try await exchange(channel: channel, api: .apiVersions, version: version, correlationId: correlationId,
                                                clientId: configuration.clientId, timeout: configuration.requestTimeout,
-                                               expectsResponse: true) { ApiVersionsRequest().encode(into: &$0, version: version) }
+                                               expectsResponse: true) { Self.apiVersionsRequest.encode(into: &$0, version: version) }
                 correlationId += 1
                 let response = try decode(ApiVersionsResponse.self, of: .apiVersions, from: frame ?? ByteBuffer(), version: version, broker: broker)
                 if let retry = KafkaAPIVersions.apiVersionsRetryVersion(after: response, tried: version) {
@@ -179,6 +179,10 @@ public final class KafkaConnection: Sendable {
         }
         return response
     }
+
+    /// v3+ names the client; Kafka refuses a name or version that is empty or not of its
+    /// pattern (letters, digits, '.', '-').
+    static let apiVersionsRequest = ApiVersionsRequest(clientSoftwareName: "paynode-kafka-client", clientSoftwareVersion: "1.0")
 
     /// Closes the connection; waiting requests fail with `.connectionClosed`.
     public func close() async {

@@ -50,7 +50,7 @@ public enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible 
         case .describeGroups: 0...4
         case .listGroups: 0...2
         case .saslHandshake: 0...1
-        case .apiVersions: 0...2
+        case .apiVersions: 0...4
         case .createTopics: 0...4
         case .deleteTopics: 0...6
         case .deleteRecords: 0...2

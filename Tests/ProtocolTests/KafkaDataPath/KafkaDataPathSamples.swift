@@ -161,7 +161,9 @@ struct DataPathCase: Sendable, CustomStringConvertible {
     }
 
     static let all: [DataPathCase] = [
-        .request("ApiVersionsRequest", KafkaDataPathGolden.apiVersionsRequest) { _ in ApiVersionsRequest() },
+        .request("ApiVersionsRequest", KafkaDataPathGolden.apiVersionsRequest) { v in
+            v >= 3 ? ApiVersionsRequest(clientSoftwareName: "kafka-python", clientSoftwareVersion: "3.0.12") : ApiVersionsRequest()
+        },
         .response("ApiVersionsResponse", .apiVersions, KafkaDataPathGolden.apiVersionsResponse, KafkaDataPathSamples.apiVersionsResponse),
         .request("MetadataRequest", KafkaDataPathGolden.metadataRequest, KafkaDataPathSamples.metadataRequest),
         .request("MetadataRequest(all topics)", KafkaDataPathGolden.metadataRequestAllTopics, KafkaDataPathSamples.metadataRequestAllTopics),

@@ -90,7 +90,7 @@ import Testing
             #expect(entry.minVersion...entry.maxVersion == api.supportedVersions)
         }
         #expect(response.apiKeys.map(\.apiKey) == response.apiKeys.map(\.apiKey).sorted())
-        for version in Int16(0)...2 { #expect(try Self.roundTrip(response, version) == response) }
+        for version in Int16(0)...4 { #expect(try Self.roundTrip(response, version) == response) }
     }
 
     @Test func unsupportedVersionFallbackIsTheV0Layout() throws {
@@ -110,7 +110,7 @@ import Testing
             expected.writeInteger(key.maxVersion)
         }
         #expect(out == expected)
-        #expect(keys.contains(.init(apiKey: 18, minVersion: 0, maxVersion: 2)))
+        #expect(keys.contains(.init(apiKey: 18, minVersion: 0, maxVersion: 4)))
 
         var v0 = out
         let decoded = try ApiVersionsResponse.decode(from: &v0, version: 0)
@@ -118,7 +118,7 @@ import Testing
         #expect(decoded.apiKeys == keys)
         #expect(v0.readableBytes == 0)
         // A client that asked with v1/v2 parses the v0-layout fallback too, like Kafka's own client.
-        for version in Int16(1)...2 {
+        for version in Int16(1)...4 {
             var copy = out
             #expect(try ApiVersionsResponse.decode(from: &copy, version: version) == decoded)
             #expect(copy.readableBytes == 0)
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func unsupportedVersionsAreRejected() throws {
-        let outside: [(KafkaAPIKey, Int16)] = [(.apiVersions, 3), (.metadata, 9), (.produce, 2), (.produce, 9),
+        let outside: [(KafkaAPIKey, Int16)] = [(.apiVersions, 5), (.metadata, 9), (.produce, 2), (.produce, 9),
                                                (.fetch, 3), (.fetch, 12), (.listOffsets, 0), (.listOffsets, 6), (.metadata, -1)]
         for (api, version) in outside {
             var bytes = ByteBuffer(repeating: 0, count: 64)

@@ -1,18 +1,51 @@
 import NIOCore
 
-/// ApiVersions (key 18), versions 0-2. The request body is empty in these versions
-/// (ClientSoftwareName/Version arrive with the flexible v3).
+/// ApiVersions (key 18), versions 0-4. The request body is empty up to v2; the flexible v3+
+/// names the client software (what librdkafka and the Java client send first). Layout per
+/// Apache Kafka's `ApiVersionsRequest.json` / `ApiVersionsResponse.json`.
 public struct ApiVersionsRequest: KafkaRequestBody, Hashable {
     public static var apiKey: KafkaAPIKey { .apiVersions }
 
-    public init() {}
+    /// v3+.
+    public var clientSoftwareName: String?
+    public var clientSoftwareVersion: String?
+
+    public init(clientSoftwareName: String? = nil, clientSoftwareVersion: String? = nil) {
+        self.clientSoftwareName = clientSoftwareName
+        self.clientSoftwareVersion = clientSoftwareVersion
+    }
 
     public static func decode(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> ApiVersionsRequest {
         try apiKey.requireDataPathVersion(version)
-        return ApiVersionsRequest()
+        guard version >= 3 else { return ApiVersionsRequest() }
+        let name = try buffer.readKafkaCompactString("client_software_name")
+        let softwareVersion = try buffer.readKafkaCompactString("client_software_version")
+        try buffer.skipKafkaTaggedFields("tagged fields")
+        return ApiVersionsRequest(clientSoftwareName: name, clientSoftwareVersion: softwareVersion)
     }
 
-    public func encode(into buffer: inout ByteBuffer, version: Int16) {}
+    /// Kafka's rule for v3+ (`ApiVersionsRequest.isValid`): name and version match
+    /// `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?`; else the answer is INVALID_REQUEST.
+    public var hasValidClientSoftware: Bool {
+        func valid(_ text: String?) -> Bool {
+            guard let text else { return true }
+            let bytes = Array(text.utf8)
+            func alphanumeric(_ byte: UInt8) -> Bool {
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            }
+            guard let first = bytes.first, let last = bytes.last, alphanumeric(first), alphanumeric(last) else { return false }
+            return bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+        }
+        return valid(clientSoftwareName) && valid(clientSoftwareVersion)
+    }
+
+    public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        guard version >= 3 else { return }
+        buffer.writeKafkaCompactString(clientSoftwareName ?? "")
+        buffer.writeKafkaCompactString(clientSoftwareVersion ?? "")
+        buffer.writeKafkaEmptyTaggedFields()
+    }
 }
 
 /// ApiVersions response: errorCode, apiKeys[apiKey, minVersion, maxVersion], then
@@ -29,16 +62,19 @@ public struct ApiVersionsResponse: KafkaResponseBody, Hashable {
             self.maxVersion = maxVersion
         }
 
-        static func decode(from buffer: inout ByteBuffer) throws(KafkaCodecError) -> ApiVersion {
-            ApiVersion(apiKey: try buffer.readKafkaInteger("api_key"),
-                       minVersion: try buffer.readKafkaInteger("min_version"),
-                       maxVersion: try buffer.readKafkaInteger("max_version"))
+        static func decode(from buffer: inout ByteBuffer, flexible: Bool) throws(KafkaCodecError) -> ApiVersion {
+            let entry = ApiVersion(apiKey: try buffer.readKafkaInteger("api_key"),
+                                   minVersion: try buffer.readKafkaInteger("min_version"),
+                                   maxVersion: try buffer.readKafkaInteger("max_version"))
+            try buffer.skipKafkaTaggedFields("api_keys tagged fields", flexible: flexible)
+            return entry
         }
 
-        func encode(into buffer: inout ByteBuffer) {
+        func encode(into buffer: inout ByteBuffer, flexible: Bool) {
             buffer.writeKafkaInteger(apiKey)
             buffer.writeKafkaInteger(minVersion)
             buffer.writeKafkaInteger(maxVersion)
+            buffer.writeKafkaEmptyTaggedFields(flexible: flexible)
         }
     }
 
@@ -78,33 +114,36 @@ public struct ApiVersionsResponse: KafkaResponseBody, Hashable {
 
     public static func decode(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> ApiVersionsResponse {
         try KafkaAPIKey.apiVersions.requireDataPathVersion(version)
-        let start = buffer
-        do {
-            return try decodeLayout(from: &buffer, version: version)
-        } catch {
-            // A broker that does not speak the requested version answers in the v0 layout
-            // with UNSUPPORTED_VERSION; Kafka's own client re-parses such a response as v0.
-            guard version > 0 else { throw error }
-            var retry = start
-            guard let fallback = try? decodeLayout(from: &retry, version: 0),
-                  fallback.errorCode == KafkaErrorCode.unsupportedVersion.rawValue else { throw error }
-            buffer = retry
-            return fallback
+        // A broker that does not speak the requested version answers in the v0 layout with
+        // UNSUPPORTED_VERSION; Kafka's own client re-parses such a response as v0. The error
+        // code leads every layout, so it tells which one to read.
+        if version > 0, buffer.getInteger(at: buffer.readerIndex, as: Int16.self) == KafkaErrorCode.unsupportedVersion.rawValue {
+            var fallback = buffer
+            if let parsed = try? decodeLayout(from: &fallback, version: 0), fallback.readableBytes == 0 {
+                buffer = fallback
+                return parsed
+            }
         }
+        return try decodeLayout(from: &buffer, version: version)
     }
 
     private static func decodeLayout(from buffer: inout ByteBuffer, version: Int16) throws(KafkaCodecError) -> ApiVersionsResponse {
+        let flexible = KafkaAPIKey.apiVersions.isFlexible(version)
         let errorCode: Int16 = try buffer.readKafkaInteger("error_code")
-        let apiKeys = try buffer.readKafkaArray("api_keys", minimumElementSize: 6) { (b: inout ByteBuffer) throws(KafkaCodecError) in
-            try ApiVersion.decode(from: &b)
+        let apiKeys = try buffer.readKafkaArray("api_keys", flexible: flexible, minimumElementSize: flexible ? 7 : 6) { (b: inout ByteBuffer) throws(KafkaCodecError) in
+            try ApiVersion.decode(from: &b, flexible: flexible)
         }
-        let throttleTimeMs: Int32 = version >= 1 ? try buffer.readKafkaInteger("throttle_time_ms") : 0
+        let throttleTimeMs: Int32 = try version >= 1 ? buffer.readKafkaInteger("throttle_time_ms") : 0
+        // v3+ may carry features (tags 0-3) paynode has none of; they are skipped.
+        try buffer.skipKafkaTaggedFields("tagged fields", flexible: flexible)
         return ApiVersionsResponse(errorCode: errorCode, apiKeys: apiKeys, throttleTimeMs: throttleTimeMs)
     }
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) {
+        let flexible = KafkaAPIKey.apiVersions.isFlexible(version)
         buffer.writeKafkaInteger(errorCode)
-        buffer.writeKafkaArray(apiKeys) { b, key in key.encode(into: &b) }
+        buffer.writeKafkaArray(apiKeys, flexible: flexible) { b, key in key.encode(into: &b, flexible: flexible) }
         if version >= 1 { buffer.writeKafkaInteger(throttleTimeMs) }
+        buffer.writeKafkaEmptyTaggedFields(flexible: flexible)
     }
 }

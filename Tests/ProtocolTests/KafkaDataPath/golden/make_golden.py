@@ -47,6 +47,8 @@ def bits(value):
 
 
 def api_versions_request(v):
+    if v >= 3:
+        return ApiVersionsRequest[v](client_software_name="kafka-python", client_software_version="3.0.12")
     return ApiVersionsRequest[v]()
 
 
@@ -180,8 +182,8 @@ def list_offsets_response(v):
 
 
 CASES = [
-    ("apiVersionsRequest", range(0, 3), api_versions_request),
-    ("apiVersionsResponse", range(0, 3), api_versions_response),
+    ("apiVersionsRequest", range(0, 5), api_versions_request),
+    ("apiVersionsResponse", range(0, 5), api_versions_response),
     ("metadataRequest", range(0, 9), metadata_request),
     ("metadataRequestAllTopics", range(0, 9), metadata_request_all),
     ("metadataResponse", range(0, 9), metadata_response),
