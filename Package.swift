@@ -329,6 +329,7 @@ let package = Package(
                 "PaymentService",
                 "PaymentHTTP",
                 "PaymentExecutor",
+                "PaymentEvents",
                 "Payments",
                 "PSPAdapters",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

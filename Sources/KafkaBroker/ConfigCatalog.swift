@@ -27,10 +27,15 @@ struct ConfigCatalog {
         /// The store's retention for topics without their own (-1: none), `--retention-*`.
         var defaultRetentionMilliseconds: Int64 = -1
         var defaultRetentionBytes: Int64 = -1
+        /// The messages `paynode.value.schema` may name.
+        var knownSchemas: Set<String> = []
     }
 
+    /// paynode's own topic config: the Protocol Buffers message every record's value must be.
+    static let valueSchemaConfig = "paynode.value.schema"
+
     /// The topic configs that may be altered.
-    static let alterableTopicConfigs: Set<String> = ["retention.ms", "retention.bytes", "cleanup.policy", "max.message.bytes"]
+    static let alterableTopicConfigs: Set<String> = ["retention.ms", "retention.bytes", "cleanup.policy", "max.message.bytes", valueSchemaConfig]
 
     let node: NodeSettings
 
@@ -53,6 +58,10 @@ struct ConfigCatalog {
             retention("retention.bytes", topic.configuration.retentionBytes, "log.retention.bytes", node.defaultRetentionBytes,
                       "A partition's oldest batches are removed once it holds more than this many bytes; -1 for no limit."),
             maximumMessageBytes(topic.configuration.maximumMessageBytes),
+            entry(Self.valueSchemaConfig, topic.configuration.valueSchema ?? "",
+                  topic.configuration.valueSchema == nil ? .defaultConfig : .dynamicTopicConfig, .string,
+                  "The Protocol Buffers message every record's value must be (a full name such as paynode.events.v1.PspResultUpdateEvent); empty: any value. Refused records get INVALID_RECORD naming the field.",
+                  readOnly: false),
             entry("min.insync.replicas", "1", .defaultConfig, .int, "paynode keeps one replica: an acknowledged write is on this node's disk."),
             entry("compression.type", "producer", .defaultConfig, .string, "Batches are stored as the producer compressed them."),
             entry("message.timestamp.type", "CreateTime", .defaultConfig, .string, "Record timestamps are the producer's."),
@@ -101,7 +110,8 @@ struct ConfigCatalog {
     /// to the default; APPEND and SUBTRACT only exist for list configs), or why not.
     /// `maximumBatchBytes` bounds `max.message.bytes` (Kafka's message.max.bytes).
     static func apply(_ configs: [IncrementalAlterConfigsRequest.AlterableConfig],
-                      to configuration: TopicConfiguration, maximumBatchBytes: Int) -> Result<TopicConfiguration, Refusal> {
+                      to configuration: TopicConfiguration, maximumBatchBytes: Int,
+                      knownSchemas: Set<String> = []) -> Result<TopicConfiguration, Refusal> {
         typealias Operation = IncrementalAlterConfigsRequest.Operation
         var altered = configuration
         var seen = Set<String>()
@@ -139,6 +149,18 @@ struct ConfigCatalog {
                 case .append, .subtract:
                     return .failure(Refusal(code: .invalidConfig, message: "max.message.bytes is not a list: only SET and DELETE apply"))
                 }
+            case valueSchemaConfig:
+                switch operation {
+                case .set:
+                    switch parseValueSchema(config.value, known: knownSchemas) {
+                    case .success(let schema): altered.valueSchema = schema
+                    case .failure(let refusal): return .failure(refusal)
+                    }
+                case .delete:
+                    altered.valueSchema = nil
+                case .append, .subtract:
+                    return .failure(Refusal(code: .invalidConfig, message: "\(valueSchemaConfig) is not a list: only SET and DELETE apply"))
+                }
             case "cleanup.policy":
                 // Only what paynode does may be asked for: deletion by retention.
                 if operation == .delete || (operation != .subtract && config.value == "delete") { continue }
@@ -156,7 +178,8 @@ struct ConfigCatalog {
     /// (each a SET), every other one goes back to its default. A read-only config named with the
     /// value `current` already shows is accepted unchanged, since tools send back what
     /// DescribeConfigs listed with one value edited; with another value it is refused.
-    static func replace(_ configs: [AlterConfigsRequest.Config], current: [Entry], maximumBatchBytes: Int) -> Result<TopicConfiguration, Refusal> {
+    static func replace(_ configs: [AlterConfigsRequest.Config], current: [Entry], maximumBatchBytes: Int,
+                        knownSchemas: Set<String> = []) -> Result<TopicConfiguration, Refusal> {
         var seen = Set<String>()
         var sets: [IncrementalAlterConfigsRequest.AlterableConfig] = []
         for config in configs {
@@ -168,7 +191,17 @@ struct ConfigCatalog {
             if unchangedReadOnly { continue }
             sets.append(.init(name: config.name, configOperation: IncrementalAlterConfigsRequest.Operation.set.rawValue, value: config.value))
         }
-        return apply(sets, to: TopicConfiguration(), maximumBatchBytes: maximumBatchBytes)
+        return apply(sets, to: TopicConfiguration(), maximumBatchBytes: maximumBatchBytes, knownSchemas: knownSchemas)
+    }
+
+    /// A `paynode.value.schema` value: a message this node knows; empty means none.
+    static func parseValueSchema(_ text: String?, known: Set<String>) -> Result<String?, Refusal> {
+        guard let text, !text.isEmpty else { return .success(nil) }
+        guard known.contains(text) else {
+            return .failure(Refusal(code: .invalidConfig,
+                                    message: "\(valueSchemaConfig) \(text) is not a message this node knows (\(known.sorted().joined(separator: ", ")))"))
+        }
+        return .success(text)
     }
 
     /// A `max.message.bytes` value: an integer from 0 to the node's maximum batch size.

@@ -119,6 +119,11 @@ extension KafkaBroker {
                     case .success(let value): topicConfiguration.maximumMessageBytes = value
                     case .failure(let refusal): configError = refusal.message
                     }
+                case ConfigCatalog.valueSchemaConfig:
+                    switch ConfigCatalog.parseValueSchema(entry.value, known: Set(configuration.valueSchemas.keys)) {
+                    case .success(let schema): topicConfiguration.valueSchema = schema
+                    case .failure(let refusal): configError = refusal.message
+                    }
                 default:
                     // Other Kafka topic configs (cleanup.policy, ...) have no meaning here; accept them.
                     continue
@@ -210,7 +215,8 @@ extension KafkaBroker {
                                          maximumBatchBytes: store.configuration.maximumBatchBytes,
                                          maximumFetchBytes: configuration.maximumFetchBytes,
                                          defaultRetentionMilliseconds: store.configuration.defaultRetentionMilliseconds,
-                                         defaultRetentionBytes: store.configuration.defaultRetentionBytes))
+                                         defaultRetentionBytes: store.configuration.defaultRetentionBytes,
+                                         knownSchemas: Set(configuration.valueSchemas.keys)))
     }
 
     /// IncrementalAlterConfigs: each operation applied to what the topic has.
@@ -218,7 +224,8 @@ extension KafkaBroker {
         let resources = request.resources
         let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
                                          session: session) { index, topic, catalog in
-            ConfigCatalog.apply(resources[index].configs, to: topic.configuration, maximumBatchBytes: catalog.node.maximumBatchBytes)
+            ConfigCatalog.apply(resources[index].configs, to: topic.configuration, maximumBatchBytes: catalog.node.maximumBatchBytes,
+                                knownSchemas: catalog.node.knownSchemas)
         }
         countRequest(.incrementalAlterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
         return IncrementalAlterConfigsResponse(responses: answers)
@@ -229,7 +236,8 @@ extension KafkaBroker {
         let resources = request.resources
         let answers = await alterConfigs(of: resources.map { ($0.resourceType, $0.resourceName) }, validateOnly: request.validateOnly,
                                          session: session) { index, topic, catalog in
-            ConfigCatalog.replace(resources[index].configs, current: catalog.topicEntries(topic), maximumBatchBytes: catalog.node.maximumBatchBytes)
+            ConfigCatalog.replace(resources[index].configs, current: catalog.topicEntries(topic), maximumBatchBytes: catalog.node.maximumBatchBytes,
+                                  knownSchemas: catalog.node.knownSchemas)
         }
         countRequest(.alterConfigs, error: answers.allSatisfy { $0.errorCode == 0 } ? .none : .invalidConfig)
         return AlterConfigsResponse(responses: answers)

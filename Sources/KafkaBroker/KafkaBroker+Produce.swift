@@ -78,6 +78,9 @@ extension KafkaBroker {
         } catch {
             return failure(.corruptMessage, error.message)
         }
+        if let refusal = refuseBySchema(batch, topic: topic) {
+            return failure(.invalidRecord, refusal.message, recordIndex: refusal.index)
+        }
         do {
             let outcome = try await store.appendBatch(topic: topic, partition: data.index, batch: batch)
             if case .duplicate(let original) = outcome {
@@ -91,6 +94,29 @@ extension KafkaBroker {
         } catch {
             return failure(.unknownServerError, "\(error)")
         }
+    }
+
+    /// Why a record of `batch` is not the message the topic's `paynode.value.schema` names, with
+    /// the record's index; nil when the topic names none or every record is one. Checked here,
+    /// on the request's task, not on the store's single writer.
+    private func refuseBySchema(_ batch: ByteBuffer, topic: String) -> (message: String, index: Int?)? {
+        guard let schema = (try? store.read { try $0.configuration(ofTopic: topic) })??.valueSchema else { return nil }
+        guard let check = configuration.valueSchemas[schema] else {
+            return ("topic \(topic) requires \(schema), which this node does not know", nil)
+        }
+        let records: [Record]
+        do {
+            records = try RecordBatch.decodeRecords(batch)
+        } catch {
+            // The store's own validation names what is wrong with the batch.
+            return nil
+        }
+        for (index, record) in records.enumerated() {
+            if let problem = check(record.value) {
+                return ("record \(index) of the batch for \(topic): \(problem)", index)
+            }
+        }
+        return nil
     }
 
     /// Why a batch carrying `producerId` may not come from `principal` (the id was issued to

@@ -23,6 +23,9 @@ package final class KafkaBroker: Sendable {
         /// Topics the node itself owns (the payment topics in `service`): DeleteTopics,
         /// CreatePartitions and DeleteRecords on them answer POLICY_VIOLATION, whatever the ACLs.
         package var protectedTopics: Set<String> = []
+        /// The value schemas a topic may require (`paynode.value.schema`), by message name: each
+        /// says why a record's value is not that message, or nil.
+        package var valueSchemas: [String: @Sendable ([UInt8]?) -> String?] = [:]
 
         package init(advertisedHost: String, advertisedPort: Int, defaultPartitions: Int, autoCreateTopics: Bool) {
             self.advertisedHost = advertisedHost

@@ -19,11 +19,15 @@ public struct TopicConfiguration: Sendable, Hashable {
     /// The largest batch a Kafka producer may append to the topic (Kafka's `max.message.bytes`);
     /// -1: the store's `maximumBatchBytes`, which also bounds any value set here.
     public var maximumMessageBytes: Int64
+    /// The Protocol Buffers message every record's value must be (`paynode.value.schema`, a
+    /// full message name); nil: any value. Checked by the broker at produce.
+    public var valueSchema: String?
 
-    public init(retentionMilliseconds: Int64 = -1, retentionBytes: Int64 = -1, maximumMessageBytes: Int64 = -1) {
+    public init(retentionMilliseconds: Int64 = -1, retentionBytes: Int64 = -1, maximumMessageBytes: Int64 = -1, valueSchema: String? = nil) {
         self.retentionMilliseconds = retentionMilliseconds
         self.retentionBytes = retentionBytes
         self.maximumMessageBytes = maximumMessageBytes
+        self.valueSchema = valueSchema
     }
 }
 

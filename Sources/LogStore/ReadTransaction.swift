@@ -29,6 +29,11 @@ public struct ReadTransaction: StoreTransaction {
         try fetchBatches(topic: topic, partition: partition, offset: offset, maxBytes: maxBytes)
     }
 
+    /// A topic's configuration, or nil if it does not exist (one lookup, unlike `describe`).
+    public func configuration(ofTopic topic: String) throws(LogStoreError) -> TopicConfiguration? {
+        try topicRecord(topic)?.configuration
+    }
+
     /// The first offset whose record timestamp is >= `timestamp`, with that timestamp.
     public func offset(topic: String, partition: Int32, forTimestamp timestamp: Int64) throws(LogStoreError) -> (offset: Int64, timestamp: Int64)? {
         try findOffset(topic: topic, partition: partition, timestamp: timestamp)

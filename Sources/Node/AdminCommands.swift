@@ -110,6 +110,7 @@ struct TopicsCommand: AsyncParsableCommand {
         @Option(help: "Number of partitions (default: the broker's).") var partitions: Int32?
         @Option(name: .customLong("retention-ms"), help: "Delete batches older than this (-1: keep).") var retentionMilliseconds: Int64?
         @Option(name: .customLong("retention-bytes"), help: "Keep about this many bytes per partition (-1: no limit).") var retentionBytes: Int64?
+        @Option(name: .customLong("schema"), help: "Require every record's value to be this Protocol Buffers message, e.g. paynode.events.v1.PspResultUpdateEvent (topic config paynode.value.schema); others are refused at produce with INVALID_RECORD.") var schema: String?
 
         func validate() throws {
             if let partitions, partitions < 1 { throw ValidationError("--partitions must be at least 1") }
@@ -119,6 +120,7 @@ struct TopicsCommand: AsyncParsableCommand {
             var configs: [String: String] = [:]
             if let retentionMilliseconds { configs["retention.ms"] = "\(retentionMilliseconds)" }
             if let retentionBytes { configs["retention.bytes"] = "\(retentionBytes)" }
+            if let schema { configs["paynode.value.schema"] = schema }
             let topic = self.topic
             let count = try await withAdminClient(bootstrap) { client in
                 try await client.createTopic(topic, partitions: partitions ?? -1, configs: configs)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PaymentEvents
 import Foundation
 import KafkaBroker
 import LogStore
@@ -222,6 +223,8 @@ struct KafkaListenerOptions: ParsableArguments {
                                                autoCreateTopics: autoCreate)
         broker.requestLimits = requestLimits
         broker.maximumFetchBytes = fetchBytes
+        // A topic may require its values to be one of paynode's event messages (paynode.value.schema).
+        broker.valueSchemas = ValueSchemas.checks
         return KafkaBrokerSettings(
             server: server,
             broker: broker,

@@ -37,7 +37,7 @@ struct DescribeConfigsTests {
             #expect(orders["cleanup.policy"]?.value == "delete")
             #expect(orders["max.message.bytes"]?.value == String(broker.store.configuration.maximumBatchBytes))
             #expect(orders.values.allSatisfy { !$0.isSensitive })
-            #expect(orders.values.filter { !$0.readOnly }.map(\.name).sorted() == ["cleanup.policy", "max.message.bytes", "retention.bytes", "retention.ms"])
+            #expect(orders.values.filter { !$0.readOnly }.map(\.name).sorted() == ["cleanup.policy", "max.message.bytes", "paynode.value.schema", "retention.bytes", "retention.ms"])
             let plain = Self.entries(response.results[1])
             #expect(plain["retention.ms"]?.value == "-1")
             #expect(plain["retention.ms"]?.configSource == DescribeConfigsResponse.ConfigSource.defaultConfig.rawValue)

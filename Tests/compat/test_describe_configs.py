@@ -25,7 +25,7 @@ def test_confluent_admin_describes_topic_and_broker_configs(broker):
     assert described["retention.bytes"].value == "1048576"
     assert described["cleanup.policy"].value == "delete"
     assert {name for name, entry in described.items() if not entry.is_read_only} == {"cleanup.policy", "retention.ms", "retention.bytes",
-                                                                                  "max.message.bytes"}
+                                                                                  "max.message.bytes", "paynode.value.schema"}
     defaults = configs["defaults"]
     assert defaults["retention.ms"].value == "-1"
     assert defaults["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
@@ -112,3 +112,34 @@ def test_confluent_admin_alters_retention_incrementally(broker):
     assert "compact" in str(raised.value)
     (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "altered")]).values()
     assert future.result(timeout=30)["retention.ms"].value == "7200000"
+
+
+def test_a_topic_schema_refuses_records_that_are_not_the_message(broker):
+    """`paynode topics create --schema`: a PspResultUpdateEvent value is stored; garbage, and an
+    event missing a required field, are refused at produce with INVALID_RECORD naming what is
+    wrong; DescribeConfigs shows the schema as the topic's own."""
+    from confluent_kafka import KafkaError, Producer
+    from conftest import paynode
+    from test_payment_service import psp_result
+    paynode("topics", "create", "results", "--partitions", "1", "--schema", "paynode.events.v1.PspResultUpdateEvent",
+            "--bootstrap-servers", broker.bootstrap)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    (future,) = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "results")]).values()
+    entry = future.result(timeout=30)["paynode.value.schema"]
+    assert entry.value == "paynode.events.v1.PspResultUpdateEvent" and entry.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+    def produce(value):
+        outcome = []
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "retries": 0})
+        producer.produce("results", value=value, partition=0, on_delivery=lambda error, _: outcome.append(error))
+        producer.flush(30)
+        return outcome[0]
+
+    assert produce(psp_result("01a20a1d-1df5-7000-82b1-4b8a7559036f", "SUCCESSFUL")) is None
+    garbage = produce(b"\xff\xff\xff")
+    assert garbage is not None and garbage.code() == KafkaError.INVALID_RECORD, garbage
+    no_psp = psp_result("01a20a1d-1df5-7000-82b1-4b8a7559036f", "SUCCESSFUL")[:-8]  # the trailing psp field cut off
+    refused = produce(no_psp)
+    assert refused is not None and refused.code() == KafkaError.INVALID_RECORD, refused
+    with pytest.raises(AssertionError):
+        paynode("topics", "create", "bad-schema", "--schema", "no.Such", "--bootstrap-servers", broker.bootstrap)

@@ -18,6 +18,7 @@ struct TopicRecord: Equatable {
         writer.write(configuration.retentionMilliseconds)
         writer.write(configuration.retentionBytes)
         writer.write(configuration.maximumMessageBytes)
+        writer.writeOptionalString(configuration.valueSchema)
         return writer.bytes
     }
 
@@ -35,7 +36,7 @@ struct TopicRecord: Equatable {
         partitionCount = try reader.read()
         createdAtMilliseconds = try reader.read()
         configuration = TopicConfiguration(retentionMilliseconds: try reader.read(), retentionBytes: try reader.read(),
-                                           maximumMessageBytes: try reader.read())
+                                           maximumMessageBytes: try reader.read(), valueSchema: try reader.readOptionalString())
     }
 }
 
