@@ -99,7 +99,7 @@ let package = Package(
         // and OpenTelemetry messaging spans for Kafka records.
         .executableTarget(
             name: "PaynodeFuzz",
-            dependencies: ["PaymentEvents", "Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["PaymentEvents", "Payments", "Protocol", "PaymentService", "PaymentExecutor", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSwift
         ),
         .target(

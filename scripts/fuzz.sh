@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-15}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(kafka-request kafka-frames record-batch event order-json stored-records); fi
+if ((${#targets[@]} == 0)); then targets=(kafka-request kafka-frames record-batch event order-json stored-records webhook); fi
 
 swift build --product paynode-fuzz --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library 2>&1 | grep -E "error|Compiling PaynodeFuzz|Build" || true

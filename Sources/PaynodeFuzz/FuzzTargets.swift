@@ -2,6 +2,7 @@ import NIOCore
 @testable import PaymentExecutor
 @testable import PaymentService
 import PaymentEvents
+import Payments
 import Protocol
 
 /// The decoders that read untrusted bytes, each as a fuzz target: a target must never trap,
@@ -21,6 +22,10 @@ enum FuzzTarget: String, CaseIterable {
     /// Records read back from the store: idempotency records, executor attempts, outbox entries
     /// and producer state (an older release, a flipped byte or a bug may have written them).
     case storedRecords = "stored-records"
+    /// A PSP webhook as it arrives: a Stripe event body (and the same bytes as a
+    /// `Stripe-Signature` header), an Adyen notification, and a value checked against a topic's
+    /// `paynode.value.schema`.
+    case webhook = "webhook"
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -30,6 +35,7 @@ enum FuzzTarget: String, CaseIterable {
         case .event: Self.event(bytes)
         case .orderJSON: _ = try? CreateOrderRequest.parse([UInt8](bytes))
         case .storedRecords: Self.storedRecords(bytes)
+        case .webhook: Self.webhook(bytes)
         }
     }
 
@@ -148,6 +154,18 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PaymentOrderCreated.self, value: value)
         // The same bytes as a batch's records too: an event is always read out of one.
         decodeBatches(buffer(bytes))
+    }
+
+    private static func webhook(_ bytes: UnsafeRawBufferPointer) {
+        let body = [UInt8](bytes)
+        _ = StripeWebhookEvent.interpret(body, nowMilliseconds: 1_800_000_000_000)
+        if case .success(let items) = AdyenNotification.parse(body) {
+            _ = AdyenNotification.interpret(items, nowMilliseconds: 1_800_000_000_000)
+            _ = items.map(\.item.signingString)
+        }
+        let verifier = StripeWebhookVerifier(secrets: ["whsec_fuzz"])
+        _ = try? verifier.verify(header: String(decoding: body.prefix(512), as: UTF8.self), payload: body, nowSeconds: 1_800_000_000)
+        for check in ValueSchemas.checks.values { _ = check(body) }
     }
 
     private static func storedRecords(_ bytes: UnsafeRawBufferPointer) {

@@ -100,3 +100,7 @@ write("order-json", "nested", b'{"merchantId":"m_1","amount":1,"currency":"EUR",
 write("stored-records", "idempotency-sized", bytes(range(57)))
 write("stored-records", "json-attempt", b'{"paymentOrderId":"po","attempts":1}')
 write("stored-records", "binary", b"\x01" + bytes(range(64)))
+write("webhook", "adyen-authorisation", b'{"live":"false","notificationItems":[{"NotificationRequestItem":{"additionalData":{"hmacSignature":"ipnxGCaUZ4l8TUW75a71/ghd2Fe5ffvX0pV4TLTntIc="},"amount":{"currency":"EUR","value":1000},"eventCode":"AUTHORISATION","eventDate":"2026-12-01T10:00:00+01:00","merchantAccountCode":"merchantAccount","merchantReference":"reference","originalReference":"originalReference","pspReference":"pspReference","success":"true"}}]}')
+write("webhook", "stripe-failed", b'{"id":"evt_2","type":"payment_intent.payment_failed","created":1700000000,"data":{"object":{"id":"pi_2","last_payment_error":{"code":"card_declined","decline_code":"insufficient_funds","message":"no"}}}}')
+write("webhook", "stripe-signature", b't=1700000000,v1=22d8dc182f5c588077683bd378368e29765bfe5df2560112b4f28fef120f0e31,v0=abc')
+write("webhook", "stripe-succeeded", b'{"id":"evt_1","type":"payment_intent.succeeded","created":1700000000,"data":{"object":{"id":"pi_1","status":"succeeded","metadata":{"payment_order_id":"01a20a1d-1df5-7000-82b1-4b8a7559036f"}}}}')
