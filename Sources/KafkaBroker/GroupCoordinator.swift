@@ -321,7 +321,7 @@ package final class GroupCoordinator: Service {
     }
 
     private func isStored(_ groupId: String, in transaction: WriteTransaction) throws -> Bool {
-        try !transaction.committedOffsets(group: groupId).isEmpty
+        try transaction.hasCommittedOffsets(group: groupId)
             || transaction.table(Self.tableName).get(Array(groupId.utf8)) != nil
     }
 

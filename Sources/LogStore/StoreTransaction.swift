@@ -201,6 +201,20 @@ extension StoreTransaction {
         }
     }
 
+    /// Whether `group` has any committed offset: one cursor seek, nothing decoded.
+    func groupHasCommittedOffsets(_ group: String) throws(LogStoreError) -> Bool {
+        let prefix = StoreKeys.groupPrefix(group)
+        do {
+            return try lmdb.withCursor(core.groupOffsets) { cursor in
+                try cursor.seek(atLeast: prefix).map { $0.key.starts(with: prefix) } ?? false
+            }
+        } catch let error as LMDBError {
+            throw LogStoreError(error, context: "reading offsets of group \(group)")
+        } catch {
+            throw LogStoreError(.storageFailure, "reading offsets of group \(group): \(error)")
+        }
+    }
+
     func loadCommittedOffsets(group: String) throws(LogStoreError) -> [TopicPartition: CommittedOffset] {
         let prefix = StoreKeys.groupPrefix(group)
         do {

@@ -364,6 +364,12 @@ public final class WriteTransaction: StoreTransaction {
         try loadCommittedOffset(group: group, topic: topic, partition: partition)
     }
 
+    /// Whether the group has a committed offset at all (a cursor seek; `committedOffsets`
+    /// reads and decodes them all).
+    public func hasCommittedOffsets(group: String) throws(LogStoreError) -> Bool {
+        try groupHasCommittedOffsets(group)
+    }
+
     public func committedOffsets(group: String) throws(LogStoreError) -> [TopicPartition: CommittedOffset] {
         try loadCommittedOffsets(group: group)
     }

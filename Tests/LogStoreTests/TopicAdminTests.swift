@@ -197,3 +197,20 @@ struct TopicAdminTests {
         #expect(partition.logStartOffset >= 3)
     }
 }
+
+@Suite("Committed offsets")
+struct CommittedOffsetPresenceTests {
+    @Test func aGroupHasOffsetsWithoutReadingThem() async throws {
+        let directory = TemporaryDirectory(); defer { directory.cleanup() }
+        let store = try openStore(directory.path)
+        defer { store.close() }
+        try await store.createTopic("t", partitions: 1)
+        try await store.commitOffset(group: "ab", topic: "t", partition: 0, offset: 0)
+        #expect(try store.read { try $0.hasCommittedOffsets(group: "ab") })
+        // Neighbours in key order are other groups, not this one.
+        #expect(try !store.read { try $0.hasCommittedOffsets(group: "a") })
+        #expect(try !store.read { try $0.hasCommittedOffsets(group: "abc") })
+        #expect(try !store.read { try $0.hasCommittedOffsets(group: "b") })
+        #expect(try await store.write { try $0.hasCommittedOffsets(group: "ab") })
+    }
+}
