@@ -44,10 +44,13 @@ struct WebhookOptions: ParsableArguments {
             }
         }
         if let url = EnvironmentOption.string(stripeURL, "PAYNODE_STRIPE_API_URL") {
-            guard settings.stripe != nil else {
+            if settings.stripe != nil {
+                settings.stripeStatusQuery = (url, try PSPOptions.secret(file: stripeKeyFile, flag: "--stripe-api-key-file", variable: "PAYNODE_STRIPE_API_KEY"))
+            } else if stripeURL != nil {
                 throw ValidationError("--stripe-api-url on the service is for status queries of unverifiable Stripe webhooks: give --stripe-webhook-secrets-file too")
             }
-            settings.stripeStatusQuery = (url, try PSPOptions.secret(file: stripeKeyFile, flag: "--stripe-api-key-file", variable: "PAYNODE_STRIPE_API_KEY"))
+            // From the environment alone (shared with the executor, e.g. under `paynode dev`):
+            // without webhook secrets there is nothing to query for.
         }
         return settings
     }
