@@ -36,6 +36,9 @@ struct PSPOptions: ParsableArguments {
     @Option(name: .customLong("reconcile-give-up-seconds"), help: "Pending this long, reconciliation gives up: the order stays PENDING, flagged needs_attention for a person (env: PAYNODE_RECONCILE_GIVE_UP_SECONDS; default 259200, 72 h).")
     var reconcileGiveUpSeconds: Int?
 
+    @Option(name: .customLong("max-parked-payments"), help: "PENDING payments kept waiting for their next follow-up outside a payment slot; past it they wait in their slot (env: PAYNODE_MAX_PARKED_PAYMENTS; default 100000).")
+    var maximumParkedPayments: Int?
+
     @Option(name: .customLong("psp-timeout-seconds"), help: "How long one call to a real PSP may take before it is retried (env: PAYNODE_PSP_TIMEOUT_SECONDS; default 30).")
     var timeoutSeconds: Int?
 
@@ -55,6 +58,11 @@ struct PSPOptions: ParsableArguments {
                                                                 default: configuration.followUpMaximumMilliseconds, range: 1...604_800)
         configuration.followUpGiveUpMilliseconds = try seconds(reconcileGiveUpSeconds, "reconcile-give-up-seconds", "PAYNODE_RECONCILE_GIVE_UP_SECONDS",
                                                                default: configuration.followUpGiveUpMilliseconds, range: 1...31_536_000)
+        configuration.maximumParkedPayments = try EnvironmentOption.integer(maximumParkedPayments, "PAYNODE_MAX_PARKED_PAYMENTS",
+                                                                            default: configuration.maximumParkedPayments)
+        guard (0...10_000_000).contains(configuration.maximumParkedPayments) else {
+            throw ValidationError("--max-parked-payments \(configuration.maximumParkedPayments) must be 0 to 10000000")
+        }
         guard configuration.followUpFirstMilliseconds <= configuration.followUpMaximumMilliseconds else {
             throw ValidationError("--reconcile-first-seconds must not be above --reconcile-max-seconds")
         }

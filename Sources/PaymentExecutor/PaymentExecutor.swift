@@ -34,6 +34,9 @@ public final class PaymentExecutor: Sendable {
         /// A PENDING wait longer than this gives up its payment slot: the attempt is parked and
         /// resumed when due, so slow settlements cannot starve new payments.
         public var parkAfterMilliseconds = 5_000
+        /// At most this many parked payments (memory); past it a payment waits in its slot,
+        /// which slows new payments down rather than growing without bound.
+        public var maximumParkedPayments = 100_000
         /// The bound of a dead letter's value and key (`DeadLetter`).
         public var deadLetterLimit = DeadLetter.defaultLimit
         public init() {}
@@ -369,9 +372,10 @@ public final class PaymentExecutor: Sendable {
                     }
                     action = stages.queued(nowMilliseconds: currentMilliseconds())
                 case .waitForPending(let milliseconds):
-                    if milliseconds > configuration.parkAfterMilliseconds {
+                    if milliseconds > configuration.parkAfterMilliseconds,
+                       parked.park(stages.attempt, dueAtMilliseconds: currentMilliseconds() + Int64(milliseconds),
+                                   limit: configuration.maximumParkedPayments) {
                         // The journal holds the attempt as queued; the slot goes to other payments.
-                        parked.park(stages.attempt, dueAtMilliseconds: currentMilliseconds() + Int64(milliseconds))
                         return
                     }
                     try await Task.sleep(for: .milliseconds(milliseconds))
@@ -594,8 +598,13 @@ final class ParkedPayments: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    func park(_ attempt: PaymentExecutor.Attempt, dueAtMilliseconds: Int64) {
-        entries.withLock { $0.append((dueAtMilliseconds, attempt)) }
+    /// Parks `attempt` unless `limit` are parked already; whether it was.
+    func park(_ attempt: PaymentExecutor.Attempt, dueAtMilliseconds: Int64, limit: Int) -> Bool {
+        entries.withLock { entries in
+            guard entries.count < limit else { return false }
+            entries.append((dueAtMilliseconds, attempt))
+            return true
+        }
     }
 
     /// The attempts due by `now`, removed, earliest first.

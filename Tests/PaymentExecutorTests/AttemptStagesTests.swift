@@ -199,3 +199,20 @@ struct AttemptStagesTests {
 extension PaymentExecutor.Attempt {
     static func decodeForTests(_ bytes: [UInt8]) -> Self? { try? decode(bytes) }
 }
+
+@Suite struct ParkedPaymentsTests {
+    @Test func dueAttemptsComeBackEarliestFirstAndTheParkIsBounded() {
+        let parked = ParkedPayments()
+        func attempt(_ id: String) -> PaymentExecutor.Attempt {
+            PaymentExecutor.Attempt(order: .init(paymentOrderId: id, amount: 1, currency: "EUR", paymentMethod: "tok", psp: "stripe"), stage: .queued)
+        }
+        #expect(parked.park(attempt("late"), dueAtMilliseconds: 300, limit: 3))
+        #expect(parked.park(attempt("early"), dueAtMilliseconds: 100, limit: 3))
+        #expect(parked.park(attempt("middle"), dueAtMilliseconds: 200, limit: 3))
+        #expect(!parked.park(attempt("over"), dueAtMilliseconds: 50, limit: 3))
+        #expect(parked.due(nowMilliseconds: 99).isEmpty)
+        #expect(parked.due(nowMilliseconds: 250).map(\.order.paymentOrderId) == ["early", "middle"])
+        #expect(parked.count == 1)
+        #expect(parked.due(nowMilliseconds: 1000).map(\.order.paymentOrderId) == ["late"])
+    }
+}
