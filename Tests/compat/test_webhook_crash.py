@@ -1,5 +1,6 @@
 """Webhooks and the executor's own results for the same payments, while the service and the
-executor are SIGKILLed and restarted (issue 19's crash test): every webhook the service
+executor are SIGKILLed and restarted, reconciliation follow-ups parked in between (issue 19's
+crash test): every webhook the service
 acknowledged is in the order's audit trail afterwards (acknowledged only once durable), every
 order made exactly one transition and one terminal event, and the two channels never read as
 a conflict."""
@@ -26,7 +27,11 @@ def simulated_reference(order_id):
 def test_webhooks_and_executor_results_survive_kills_and_apply_once(data_dir):
     rng = random.Random(20261204)
     service = start_service(data_dir)
-    executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    # Every PENDING payment is reconciled after 6 s, longer than the executor keeps it in a
+    # payment slot: the kills land while payments are parked, and a restart resumes them from
+    # the journal.
+    executor = Executor(data_dir + "-executor", service.bootstrap,
+                        ["--pending-prompt-seconds", "0", "--reconcile-first-seconds", "6"]).start()
     api = Api(service.http_port)
     orders = []
     acknowledged = set()
@@ -101,8 +106,16 @@ def test_webhooks_and_executor_results_survive_kills_and_apply_once(data_dir):
 
         def audit(order_id):
             return api.call("GET", f"/v1/payment-orders/{order_id}/audit")[2]["entries"]
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            trails = dict(zip(orders, pool.map(audit, orders)))
+
+        def executor_settled_all():
+            # The executor's own SUCCESSFUL comes from the parked follow-up (6 s after PENDING),
+            # resumed from its journal wherever a kill interrupted it.
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                trails = dict(zip(orders, pool.map(audit, orders)))
+            settled = all(any(entry.get("producer") != "Webhook:stripe" and entry.get("pspStatus") == "SUCCESSFUL" for entry in trail)
+                          for trail in trails.values())
+            return trails if settled else None
+        trails = wait_for(executor_settled_all, 120, "the executor's follow-ups to settle every order")
         problems = []
         for order_id, entries in trails.items():
             outcomes = [entry["outcome"] for entry in entries]
