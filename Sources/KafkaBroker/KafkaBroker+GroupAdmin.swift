@@ -28,8 +28,7 @@ extension KafkaBroker {
                 answer(kafkaErrorCode(for: error))
             }
         }
-        let firstError = results.first { $0.errorCode != 0 }.flatMap { KafkaErrorCode(rawValue: $0.errorCode) }
-        countRequest(.deleteGroups, error: firstError ?? .none)
+        countRequest(.deleteGroups, error: firstError(results.map(\.errorCode)))
         return DeleteGroupsResponse(results: results)
     }
 

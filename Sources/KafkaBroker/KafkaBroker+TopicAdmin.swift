@@ -210,7 +210,8 @@ extension KafkaBroker {
         return "topic \(topic) belongs to this node's payment pipeline and cannot be \(action) through Kafka; retention (retention.ms, retention.bytes) governs its size"
     }
 
-    private func firstError(_ codes: [Int16]) -> KafkaErrorCode {
+    /// The first non-zero code of a per-resource answer, for the request counter.
+    func firstError(_ codes: [Int16]) -> KafkaErrorCode {
         codes.first { $0 != 0 }.flatMap { KafkaErrorCode(rawValue: $0) } ?? .none
     }
 }

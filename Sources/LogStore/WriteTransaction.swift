@@ -145,8 +145,8 @@ public final class WriteTransaction: StoreTransaction {
                 try lmdb.withCursor(dbi) { cursor in
                     var entry = try cursor.first()
                     while let current = entry {
-                        guard current.value.count >= RecordBatchHeader.size, let baseOffset = Int64(bigEndianBytes: current.key),
-                              let lastOffsetDelta = Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) else {
+                        guard let baseOffset = Int64(bigEndianBytes: current.key),
+                              let lastOffsetDelta = Self.storedLastOffsetDelta(current.value) else {
                             throw LogStoreError(.corruptBatch, "\(topic)-\(partition): a stored batch is malformed; run `paynode store verify`")
                         }
                         guard baseOffset + Int64(lastOffsetDelta) < target else { break }
@@ -469,8 +469,7 @@ public final class WriteTransaction: StoreTransaction {
             return
         }
         let base = Int64(bigEndianBytes: last.key) ?? -1
-        let delta = last.value.count >= RecordBatchHeader.size
-            ? Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: last.value[23..<27])) ?? -1) : -1
+        let delta = Self.storedLastOffsetDelta(last.value).map(Int64.init) ?? -1
         guard base >= 0, delta >= 0, base + delta + 1 == nextOffset else {
             throw LogStoreError(.storageFailure,
                 "\(topic)-\(partition): the last batch (offset \(base), lastOffsetDelta \(delta)) does not end at the partition state's next offset \(nextOffset): partition state and log disagree")
@@ -493,6 +492,13 @@ public final class WriteTransaction: StoreTransaction {
         }
         try recordingWrite { try lmdb.put(core.meta, key: key, value: (current + 1).bigEndianBytes) }
         return current
+    }
+
+    /// A stored batch's lastOffsetDelta (header bytes 23..<27), or nil when the value is too
+    /// short for a header (a damaged store).
+    static func storedLastOffsetDelta(_ batch: UnsafeRawBufferPointer) -> Int32? {
+        guard batch.count >= RecordBatchHeader.size else { return nil }
+        return Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: batch[23..<27]))
     }
 
     /// Runs one mutation, counting it and turning LMDB failures into `LogStoreError`s. A failure
@@ -534,8 +540,7 @@ public final class WriteTransaction: StoreTransaction {
                     let expiredBySize = retentionBytes >= 0 && state.sizeBytes - size >= retentionBytes
                     guard expiredByTime || expiredBySize else { break }
                     // A value too short for a header (a damaged store) must not trap the retention task.
-                    let lastOffsetDelta = current.value.count >= RecordBatchHeader.size
-                        ? Int64(Int32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: current.value[23..<27])) ?? 0) : 0
+                    let lastOffsetDelta = Self.storedLastOffsetDelta(current.value).map(Int64.init) ?? 0
                     let baseOffset = Int64(bigEndianBytes: current.key) ?? 0
                     try cursor.deleteCurrent()
                     state.sizeBytes -= size

@@ -100,20 +100,12 @@ struct PSPOptions: ParsableArguments {
         return providers
     }
 
-    /// The first line of `file`, else the variable; a missing credential names where to put it.
+    /// The first secret of `file`, else the variable (`WebhookOptions.secrets`); a missing
+    /// credential names where to put it.
     static func secret(file: String?, flag: String, variable: String) throws -> String {
-        if let file {
-            guard let text = FileManager.default.contents(atPath: file).map({ String(decoding: $0, as: UTF8.self) }) else {
-                throw ValidationError("\(flag) \(file) cannot be read")
-            }
-            guard let line = text.split(whereSeparator: \.isNewline).first?.trimmingCharacters(in: .whitespaces), !line.isEmpty else {
-                throw ValidationError("\(flag) \(file) holds no key")
-            }
-            return line
-        }
-        guard let value = ProcessInfo.processInfo.environment[variable]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else {
+        guard let first = try WebhookOptions.secrets(file: file, flag: flag, variable: variable).first else {
             throw ValidationError("give \(flag) or \(variable)")
         }
-        return value
+        return first
     }
 }

@@ -59,6 +59,13 @@ def decode_result(value):
     return order, status, reference, event_time
 
 
+def kill_and_restart(node, rng):
+    """SIGKILL `node` (a Broker or an Executor) and start it again after a short random pause."""
+    node.kill()
+    time.sleep(rng.uniform(0.05, 0.3))
+    node.start()
+
+
 def secure_cluster(data_dir):
     """SASL_SSL on the Kafka listener: the executor authenticates as User:executor (the default
     executor principal) with SCRAM-SHA-512 over TLS, the checker as a super user."""
@@ -127,14 +134,7 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir, secu
         while not done.is_set() or sum(kills.values()) < 6:
             time.sleep(rng.uniform(0.3, 1.2))
             victim = "service" if kills["service"] <= kills["executor"] else "executor"
-            if victim == "service":
-                service.kill()
-                time.sleep(rng.uniform(0.05, 0.3))
-                service.start()
-            else:
-                executor.kill()
-                time.sleep(rng.uniform(0.05, 0.3))
-                executor.start()
+            kill_and_restart(service if victim == "service" else executor, rng)
             kills[victim] += 1
         loader.join(timeout=300)
         assert not failures, failures

@@ -13,6 +13,7 @@ import time
 import urllib.error
 
 from test_payment_service import Api, read_all, wait_for
+from test_pipeline_crash import kill_and_restart
 from test_pipeline_e2e import Executor, no_pending
 from test_webhooks import STRIPE_SECRETS, post, start as start_service, stripe_signature
 
@@ -90,14 +91,7 @@ def test_webhooks_and_executor_results_survive_kills_and_apply_once(data_dir):
         while not done.is_set() or kills["service"] < 3:
             time.sleep(rng.uniform(0.4, 1.2))
             victim = "service" if kills["service"] <= kills["executor"] + 1 else "executor"
-            if victim == "service":
-                service.kill()
-                time.sleep(rng.uniform(0.05, 0.3))
-                service.start()
-            else:
-                executor.kill()
-                time.sleep(rng.uniform(0.05, 0.3))
-                executor.start()
+            kill_and_restart(service if victim == "service" else executor, rng)
             kills[victim] += 1
         loader.join(timeout=300)
         assert not failures, failures

@@ -94,8 +94,7 @@ enum WebhookRoutes {
                     }
                 }
                 // Adyen wants this exact body within 10 s, else it retries.
-                var accepted = Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "[accepted]")))
-                accepted.headers[.contentLength] = "10"
+                let accepted = Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "[accepted]")))
                 return try await handle(AdyenNotification.interpret(items, nowMilliseconds: clock()), psp: "adyen",
                                         acknowledgement: accepted, publisher: publisher, logger: logger)
             }
