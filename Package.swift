@@ -142,7 +142,7 @@ let package = Package(
         // routes answer for the service's outcomes and the gate's refusals.
         .target(
             name: "PaymentHTTP",
-            dependencies: ["PaymentService", .product(name: "HTTPTypes", package: "swift-http-types")],
+            dependencies: ["PaymentService", "Payments", .product(name: "HTTPTypes", package: "swift-http-types")],
             swiftSettings: strictSwift
         ),
         .testTarget(

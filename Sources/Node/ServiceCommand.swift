@@ -32,6 +32,9 @@ struct ServiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("order-history-entries"), help: "Most result-history entries one GET /v1/payment-orders/{id} shows; the rest by ?historyCursor= (env: PAYNODE_ORDER_HISTORY_ENTRIES; default 100).")
     var orderHistoryEntries: Int?
 
+    @Option(name: .customLong("max-refunds-per-order"), help: "Most refunds one order may have (env: PAYNODE_MAX_REFUNDS_PER_ORDER; default 100).")
+    var maxRefundsPerOrder: Int?
+
     @Option(name: .customLong("topic-partitions"), help: "Partitions of the pipeline's topics when first created (env: PAYNODE_TOPIC_PARTITIONS; default 3).")
     var topicPartitions: Int?
 
@@ -51,6 +54,11 @@ struct ServiceCommand: AsyncParsableCommand {
         let historyEntries = try EnvironmentOption.integer(orderHistoryEntries, "PAYNODE_ORDER_HISTORY_ENTRIES",
                                                            default: PaymentService.defaultHistoryPageEntries)
         guard (1...100_000).contains(historyEntries) else { throw ValidationError("--order-history-entries \(historyEntries) must be 1 to 100000") }
+        let refundsPerOrder = try EnvironmentOption.integer(maxRefundsPerOrder, "PAYNODE_MAX_REFUNDS_PER_ORDER",
+                                                            default: PaymentService.defaultMaximumRefundsPerOrder)
+        guard (1...RefundID.maximumNumber).contains(refundsPerOrder) else {
+            throw ValidationError("--max-refunds-per-order \(refundsPerOrder) must be 1 to \(RefundID.maximumNumber)")
+        }
         let httpConnectionLimits = try httpLimits.resolve()
         let authRequired = try auth.authenticationRequired()
         let authSettings = try auth.settings()
@@ -79,7 +87,8 @@ struct ServiceCommand: AsyncParsableCommand {
         let webhookSettings = try webhooks.resolve()
         // Results from verified webhooks are published as the node's own Webhook:<psp> producers.
         let resultProducers = [executor.description] + (webhookSettings.isEnabled ? WebhookResultPublisher.principals : [])
-        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: Set(resultProducers))
+        let service = PaymentService(store: store, logger: Logger(label: "paynode.payments"), resultProducers: Set(resultProducers),
+                                     maximumRefundsPerOrder: refundsPerOrder)
         try await service.ensureTopics(partitions: partitions)
         try await service.ensureTables()
         let resultPartitions = try store.describe(topic: PaymentTopics.pspResultUpdates)?.partitionCount ?? partitions

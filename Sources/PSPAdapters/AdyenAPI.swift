@@ -27,6 +27,43 @@ public enum AdyenAPI {
         return (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])).map(Array.init) ?? []
     }
 
+    /// `/payments/{paymentPspReference}/refunds`: asynchronous at Adyen, answered `received`;
+    /// the outcome comes as a REFUND webhook (success true/false) whose `originalReference` is
+    /// the payment's pspReference and `merchantReference` the refund id sent as `reference`.
+    public static func refundPath(paymentPspReference: String) -> String {
+        let escaped = paymentPspReference.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? paymentPspReference
+        return "/v71/payments/\(escaped)/refunds"
+    }
+
+    public static func refundBody(_ refund: PspRefund, merchantAccount: String) -> [UInt8] {
+        let body: [String: Any] = [
+            "merchantAccount": merchantAccount,
+            "reference": refund.refundID.description,
+            "amount": ["value": refund.amountMinor, "currency": refund.currency.uppercased()],
+        ]
+        return (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])).map(Array.init) ?? []
+    }
+
+    /// A refund request's answer: 201 `received` is PENDING under the refund's pspReference
+    /// (the webhook settles it); the errors read as for `/payments`.
+    public static func refundAnswer(status: Int, body: [UInt8], retryAfter: String?) -> Answer {
+        guard (200..<300).contains(status) else { return answer(status: status, body: body, retryAfter: retryAfter) }
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        guard let object, let state = object["status"] as? String else {
+            return .transient(message: "HTTP \(status) without a refund status", retryAfterMilliseconds: nil)
+        }
+        let reference = object["pspReference"] as? String
+        guard state == "received" else {
+            return .result(PspCallResult(status: .failed, pspReference: reference, errorCode: "adyen_\(state)",
+                                         errorMessage: "Adyen answered the refund \(state)"))
+        }
+        return .result(PspCallResult(status: .pending, pspReference: reference, retryAfterMilliseconds: refundPendingRetryMilliseconds))
+    }
+
+    /// What a received refund waits before the request is replayed (its answer stays `received`;
+    /// the REFUND webhook is what settles it).
+    public static let refundPendingRetryMilliseconds: Int64 = 60_000
+
     public enum Answer: Sendable, Hashable {
         case result(PspCallResult)
         case transient(message: String, retryAfterMilliseconds: Int64?)

@@ -53,6 +53,26 @@ public struct AdyenPSP: PaymentServiceProvider {
         }
     }
 
+    /// The refund request (Idempotency-Key = the refund id); Adyen answers `received` and the
+    /// REFUND webhook brings the outcome.
+    public func refund(_ refund: PspRefund, journal: PspReferenceJournal) async throws -> PspCallResult {
+        guard let payment = refund.paymentPspReference else { return PspRefund.noPaymentReference }
+        let response = try await http.send(.POST, AdyenAPI.refundPath(paymentPspReference: payment), headers: [
+            ("X-API-Key", apiKey), ("Idempotency-Key", refund.refundID.description), ("Content-Type", "application/json"),
+        ], body: AdyenAPI.refundBody(refund, merchantAccount: merchantAccount))
+        switch AdyenAPI.refundAnswer(status: response.status, body: response.body, retryAfter: response.headers.first(name: "Retry-After")) {
+        case .result(let result):
+            return result
+        case .transient(let message, let retryAfter):
+            throw PspTransientError(psp: name, message: "refund \(refund.refundID): \(message)", retryAfterMilliseconds: retryAfter)
+        }
+    }
+
+    /// No status query here either: the idempotent request replayed (it answers `received` again).
+    public func retrieveRefund(_ refund: PspRefund, pspReference: String?) async throws -> PspCallResult {
+        try await self.refund(refund, journal: .none)
+    }
+
     /// Adyen has no status query: the idempotent create replayed answers the payment's outcome.
     public func retrieve(_ charge: PspCharge, pspReference: String?) async throws -> PspCallResult {
         try await self.charge(charge, journal: .none)

@@ -175,6 +175,90 @@ public enum StripeAPI {
         }
     }
 
+    // MARK: Refunds (docs.stripe.com/api/refunds, psp-edge.md section 5)
+
+    public static let refundMetadataKey = "refund_id"
+    /// What a pending refund waits before it is read again; Stripe settles most within minutes,
+    /// some (bank transfers) in days, which the reconciliation schedule takes over.
+    public static let refundPendingRetryMilliseconds: Int64 = 30_000
+
+    public static func refundPath() -> String { "/v1/refunds" }
+    public static func refundRetrievePath(_ refund: String) -> String { "/v1/refunds/\(pathComponent(refund))" }
+    /// The intent's refunds, to find one whose create answer was lost (by its metadata).
+    public static func refundListPath(intent: String) -> String { "/v1/refunds?payment_intent=\(formEscape(intent))&limit=100" }
+
+    /// The create call's form: the intent, the amount, and the refund and order ids as metadata.
+    public static func refundForm(_ refund: PspRefund, intent: String) -> String {
+        formEncode([
+            ("payment_intent", intent),
+            ("amount", String(refund.amountMinor)),
+            ("metadata[\(refundMetadataKey)]", refund.refundID.description),
+            ("metadata[\(orderMetadataKey)]", refund.refundID.paymentOrderID.description),
+        ])
+    }
+
+    /// The parts of a Refund paynode reads.
+    public struct Refund: Sendable, Hashable {
+        public var id: String
+        public var status: String
+        public var failureReason: String?
+        /// `metadata.refund_id`: the paynode refund it was created for.
+        public var refundId: String?
+
+        public init(id: String, status: String, failureReason: String? = nil, refundId: String? = nil) {
+            self.id = id
+            self.status = status
+            self.failureReason = failureReason
+            self.refundId = refundId
+        }
+
+        init?(_ object: [String: Any]) {
+            guard let id = object["id"] as? String, id.hasPrefix("re_"), let status = object["status"] as? String else { return nil }
+            self.init(id: id, status: status, failureReason: object["failure_reason"] as? String,
+                      refundId: (object["metadata"] as? [String: Any])?[StripeAPI.refundMetadataKey] as? String)
+        }
+    }
+
+    /// Refund statuses: `pending` and `requires_action` wait, `succeeded`, `failed` and
+    /// `canceled` are final.
+    public static func refundResult(of refund: Refund) -> PspCallResult {
+        switch refund.status {
+        case "succeeded":
+            return PspCallResult(status: .successful, pspReference: refund.id)
+        case "failed":
+            return PspCallResult(status: .failed, pspReference: refund.id, errorCode: refund.failureReason ?? "refund_failed",
+                                 errorMessage: "Stripe could not complete the refund")
+        case "canceled":
+            return PspCallResult(status: .failed, pspReference: refund.id, errorCode: "canceled", errorMessage: "the refund was canceled")
+        default:
+            return PspCallResult(status: .pending, pspReference: refund.id, retryAfterMilliseconds: refundPendingRetryMilliseconds)
+        }
+    }
+
+    /// What a refund call came to: the refund, or any other answer as `answer` reads it.
+    public enum RefundAnswer: Sendable, Hashable {
+        case refund(Refund)
+        /// A list of refunds (`refundListPath`), the one made for `refundId` picked out (nil: none).
+        case listed(Refund?)
+        case other(Answer)
+    }
+
+    /// `refundId`: for a list answer, the paynode refund to pick out of it.
+    public static func refundAnswer(status: Int, body: [UInt8], shouldRetry: String?, retryAfter: String?,
+                                    refundId: String? = nil) -> RefundAnswer {
+        guard (200..<300).contains(status) else {
+            return .other(answer(status: status, body: body, shouldRetry: shouldRetry, retryAfter: retryAfter))
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        if let object, object["object"] as? String == "list", let data = object["data"] as? [[String: Any]] {
+            return .listed(data.compactMap(Refund.init).first { $0.refundId != nil && $0.refundId == refundId })
+        }
+        guard let object, let refund = Refund(object) else {
+            return .other(.transient(message: "HTTP \(status) without a Refund", retryAfterMilliseconds: nil))
+        }
+        return .refund(refund)
+    }
+
     /// `Retry-After` in seconds (Stripe sends seconds), as milliseconds; nil when it is not a
     /// number of seconds from 0 to an hour.
     public static func retryAfterMilliseconds(_ text: String) -> Int64? {
@@ -190,7 +274,7 @@ public enum StripeAPI {
 
     /// RFC 3986 unreserved characters stay; everything else is percent-encoded (form bodies
     /// take `%20` as well as `+` for a space).
-    private static func formEscape(_ text: String) -> String {
+    static func formEscape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: formSafe) ?? text
     }
 

@@ -118,10 +118,83 @@ public struct StripePSP: PaymentServiceProvider {
         }
     }
 
-    private func call(_ method: HTTPMethod, _ path: String, idempotencyKey: String?, form: String?) async throws -> StripeAPI.Answer {
+    /// A refund of the journaled intent (Idempotency-Key = the refund id). Its `re_` id comes
+    /// with the answer and is journaled at once; a repeat reads that refund, never makes another.
+    public func refund(_ refund: PspRefund, journal: PspReferenceJournal) async throws -> PspCallResult {
+        guard let intent = refund.paymentPspReference, intent.hasPrefix("pi_") else { return PspRefund.noPaymentReference }
+        if let known = journal.known { return try await readRefund(known) }
+        let answer = try await refundCall(.POST, StripeAPI.refundPath(), idempotencyKey: refund.refundID.description,
+                                          form: StripeAPI.refundForm(refund, intent: intent))
+        switch answer {
+        case .refund(let created):
+            try await journal.record(created.id)
+            return StripeAPI.refundResult(of: created)
+        case .listed:
+            throw PspTransientError(psp: name, message: "refund \(refund.refundID): a list answered a create")
+        case .other(let other):
+            return try settle(other, operation: "refund \(refund.refundID)")
+        }
+    }
+
+    /// By the refund's id when known; else among the intent's refunds (by metadata), so a refund
+    /// whose answer was lost after Stripe pruned its idempotency key is found, not made twice;
+    /// created only when Stripe has none.
+    public func retrieveRefund(_ refund: PspRefund, pspReference: String?) async throws -> PspCallResult {
+        if let known = pspReference, known.hasPrefix("re_") { return try await readRefund(known) }
+        guard let intent = refund.paymentPspReference, intent.hasPrefix("pi_") else { return PspRefund.noPaymentReference }
+        switch try await refundCall(.GET, StripeAPI.refundListPath(intent: intent), idempotencyKey: nil, form: nil,
+                                    refundId: refund.refundID.description) {
+        case .listed(let found?), .refund(let found):
+            return StripeAPI.refundResult(of: found)
+        case .listed(nil):
+            return try await self.refund(refund, journal: .none)
+        case .other(let other):
+            return try settle(other, operation: "list refunds of \(intent)")
+        }
+    }
+
+    private func readRefund(_ id: String) async throws -> PspCallResult {
+        switch try await refundCall(.GET, StripeAPI.refundRetrievePath(id), idempotencyKey: nil, form: nil) {
+        case .refund(let current): return StripeAPI.refundResult(of: current)
+        case .listed: throw PspTransientError(psp: name, message: "retrieve \(id): a list answered")
+        case .other(let other): return try settle(other, operation: "retrieve \(id)")
+        }
+    }
+
+    /// A refund call's answer other than a refund: refused is a FAILED refund (nothing was
+    /// refunded), anything else is retried.
+    private func settle(_ answer: StripeAPI.Answer, operation: String) throws -> PspCallResult {
+        switch answer {
+        case .result(let result):
+            return result
+        case .refused(let code, let message):
+            return PspCallResult(status: .failed, errorCode: code ?? "invalid_request", errorMessage: message)
+        case .transient(let message, let retryAfter):
+            throw PspTransientError(psp: name, message: "\(operation): \(message)", retryAfterMilliseconds: retryAfter)
+        case .readState(let message):
+            throw PspTransientError(psp: name, message: "\(operation): \(message)")
+        case .intent(let intent):
+            throw PspTransientError(psp: name, message: "\(operation): a PaymentIntent (\(intent.id)) answered")
+        }
+    }
+
+    private func refundCall(_ method: HTTPMethod, _ path: String, idempotencyKey: String?, form: String?,
+                            refundId: String? = nil) async throws -> StripeAPI.RefundAnswer {
+        let response = try await http.send(method, path, headers: headers(idempotencyKey: idempotencyKey, form: form),
+                                           body: form.map { Array($0.utf8) })
+        return StripeAPI.refundAnswer(status: response.status, body: response.body, shouldRetry: response.headers.first(name: "Stripe-Should-Retry"),
+                                      retryAfter: response.headers.first(name: "Retry-After"), refundId: refundId)
+    }
+
+    private func headers(idempotencyKey: String?, form: String?) -> [(String, String)] {
         var headers = [("Authorization", "Bearer \(secretKey)"), ("Stripe-Version", StripeAPI.apiVersion)]
         if let idempotencyKey { headers.append(("Idempotency-Key", idempotencyKey)) }
         if form != nil { headers.append(("Content-Type", "application/x-www-form-urlencoded")) }
+        return headers
+    }
+
+    private func call(_ method: HTTPMethod, _ path: String, idempotencyKey: String?, form: String?) async throws -> StripeAPI.Answer {
+        let headers = headers(idempotencyKey: idempotencyKey, form: form)
         let response = try await http.send(method, path, headers: headers, body: form.map { Array($0.utf8) })
         return StripeAPI.answer(status: response.status, body: response.body, shouldRetry: response.headers.first(name: "Stripe-Should-Retry"),
                                 retryAfter: response.headers.first(name: "Retry-After"))

@@ -51,6 +51,9 @@ extension Paynode_Events_V1_PspResultUpdateEvent: PaynodeEvent {
 extension Paynode_Events_V1_PaymentOrderCreated: PaynodeEvent {}
 extension Paynode_Events_V1_PaymentSucceeded: PaynodeEvent {}
 extension Paynode_Events_V1_PaymentFailed: PaynodeEvent {}
+extension Paynode_Events_V1_RefundRequested: PaynodeEvent {}
+extension Paynode_Events_V1_PspRefundResultEvent: PaynodeEvent {}
+extension Paynode_Events_V1_PaymentRefunded: PaynodeEvent {}
 
 /// Why a record's schema headers or value were refused.
 public enum EventSchemaError: Error, CustomStringConvertible {

@@ -37,6 +37,27 @@ public enum ValueSchemas {
                           ("source", event.hasSource)])
             }
         },
+        Paynode_Events_V1_RefundRequested.protoMessageName: { value in
+            check(value, as: Paynode_Events_V1_RefundRequested.self) { event in
+                required([("refund_id", !event.refundID.isEmpty), ("payment_order_id", !event.paymentOrderID.isEmpty),
+                          ("amount_minor", event.amountMinor > 0), ("currency", event.currency.utf8.count == 3), ("psp", !event.psp.isEmpty),
+                          ("requested_at_unix_ms", event.requestedAtUnixMs > 0), ("idempotency_key", !event.idempotencyKey.isEmpty)])
+            }
+        },
+        Paynode_Events_V1_PspRefundResultEvent.protoMessageName: { value in
+            check(value, as: Paynode_Events_V1_PspRefundResultEvent.self) { event in
+                required([("refund_id", !event.refundID.isEmpty), ("payment_order_id", !event.paymentOrderID.isEmpty),
+                          ("psp_status", event.pspStatus != .unspecified), ("event_time_unix_ms", event.eventTimeUnixMs > 0),
+                          ("psp", !event.psp.isEmpty)])
+            }
+        },
+        Paynode_Events_V1_PaymentRefunded.protoMessageName: { value in
+            check(value, as: Paynode_Events_V1_PaymentRefunded.self) { event in
+                required([("payment_order_id", !event.paymentOrderID.isEmpty), ("refund_id", !event.refundID.isEmpty),
+                          ("psp", !event.psp.isEmpty), ("amount_minor", event.amountMinor > 0), ("currency", !event.currency.isEmpty),
+                          ("occurred_at_unix_ms", event.occurredAtUnixMs > 0), ("source", event.hasSource)])
+            }
+        },
     ]
 
     private static func check<M: SwiftProtobuf.Message>(_ value: [UInt8]?, as _: M.Type, fields: (M) -> String?) -> String? {

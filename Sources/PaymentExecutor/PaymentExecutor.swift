@@ -69,12 +69,23 @@ public final class PaymentExecutor: Sendable {
         var followUps: Int = 0
     }
 
+    /// An order to charge, or one of its refunds (`refund` set; `amount` is the refund's).
     struct OrderToPay: Equatable, Sendable {
         var paymentOrderId: String
         var amount: Int64
         var currency: String
         var paymentMethod: String
         var psp: String
+        var refund: RefundToPay? = nil
+
+        /// The attempt's key in the journal and outbox: the order id, or the refund id.
+        var journalKey: String { refund?.refundId ?? paymentOrderId }
+    }
+
+    struct RefundToPay: Equatable, Sendable {
+        var refundId: String
+        /// The PSP's id for the payment refunded.
+        var paymentPspReference: String?
     }
 
     struct StoredResult: Equatable, Sendable {
@@ -282,11 +293,8 @@ public final class PaymentExecutor: Sendable {
         let records = result.records
         for record in records {
             do {
-                let event = try EventEnvelope.decode(Paynode_Events_V1_PaymentOrderCreated.self, value: record.value, headers: record.headers)
                 let traceparent = record.headers.first { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
-                attempts.append(Attempt(order: OrderToPay(paymentOrderId: event.paymentOrderID, amount: event.amountMinor,
-                                                          currency: event.currency, paymentMethod: event.paymentMethod, psp: event.psp),
-                                        stage: .calling, traceparent: traceparent))
+                attempts.append(Attempt(order: try Self.work(in: record), stage: .calling, traceparent: traceparent))
             } catch {
                 logger.error("dead-lettering an undecodable payment order", metadata: [
                     "topic": "\(partition.topic)", "partition": "\(partition.partition)", "offset": "\(record.offset)", "error": "\(error)"])
@@ -312,7 +320,7 @@ public final class PaymentExecutor: Sendable {
         }
         let next = result.nextOffset(after: position)
         let decoded = attempts
-        let encoded = decoded.map { (Array($0.order.paymentOrderId.utf8), $0.encoded()) }
+        let encoded = decoded.map { (Array($0.order.journalKey.utf8), $0.encoded()) }
         return try await store.write { transaction in
             let table = try transaction.table(Tables.attempts)
             var fresh: [Attempt] = []
@@ -323,6 +331,26 @@ public final class PaymentExecutor: Sendable {
             try transaction.table(Tables.positions).put(UInt32(bitPattern: partition.partition).bigEndianBytes, next.bigEndianBytes)
             return fresh
         }
+    }
+
+    /// What a `payment-orders` record asks for: a charge (`PaymentOrderCreated`) or a refund
+    /// (`RefundRequested`), by its schema header; anything else throws (a dead letter).
+    static func work(in record: Record) throws -> OrderToPay {
+        let schema = try EventEnvelope.schema(of: record.headers)
+        if schema.messageName == Paynode_Events_V1_RefundRequested.protoMessageName {
+            let event = try EventEnvelope.decode(Paynode_Events_V1_RefundRequested.self, value: record.value, headers: record.headers)
+            guard let refundID = RefundID(event.refundID), refundID.paymentOrderID == PaymentOrderID(event.paymentOrderID),
+                  event.amountMinor > 0 else {
+                throw StoredRecordFormat.DecodingError(
+                    description: "RefundRequested refund_id '\(event.refundID)' of payment_order_id '\(event.paymentOrderID)' for \(event.amountMinor) is not a valid refund")
+            }
+            return OrderToPay(paymentOrderId: event.paymentOrderID, amount: event.amountMinor, currency: event.currency, paymentMethod: "",
+                              psp: event.psp, refund: RefundToPay(refundId: event.refundID,
+                                                                  paymentPspReference: event.hasPaymentPspReference ? event.paymentPspReference : nil))
+        }
+        let event = try EventEnvelope.decode(Paynode_Events_V1_PaymentOrderCreated.self, value: record.value, headers: record.headers)
+        return OrderToPay(paymentOrderId: event.paymentOrderID, amount: event.amountMinor, currency: event.currency,
+                          paymentMethod: event.paymentMethod, psp: event.psp)
     }
 
     /// Drives one order to the end: PSP call(s), each result journaled with its outbox entry,
@@ -348,6 +376,7 @@ public final class PaymentExecutor: Sendable {
             span.attributes.merge(MessagingSpans.attributes(.process, topic: PaymentTopics.paymentOrders, key: order.paymentOrderId))
             span.attributes["paynode.payment_order_id"] = order.paymentOrderId
             span.attributes["paynode.psp"] = order.psp
+            if let refund = order.refund { span.attributes["paynode.refund_id"] = refund.refundId }
         }
         defer { span.end() }
         let context = span.context
@@ -416,7 +445,7 @@ public final class PaymentExecutor: Sendable {
             return try Self.outboxRecord(attempt, index: index, traceContext: send.traceContext)
         }
         defer { for span in spans { span.end() } }
-        let key = Array(attempt.order.paymentOrderId.utf8)
+        let key = Array(attempt.order.journalKey.utf8)
         // Queuing the first result: none of this order's results was ever in the outbox, so
         // the sender cannot have advanced the stored published count (no read-back needed).
         let mergePublished = first > 0
@@ -457,15 +486,26 @@ public final class PaymentExecutor: Sendable {
             var named = snapshot
             named.pspReference = reference
             let journaled = named
-            let key = Array(journaled.order.paymentOrderId.utf8)
+            let key = Array(journaled.order.journalKey.utf8)
             try await store.write { try Self.put(journaled, key: key, in: $0, mergingPublished: true) }
             recorded.set(reference)
         }
         do {
-            let charge = PspCharge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency, paymentMethod: order.paymentMethod)
-            let answer = switch operation {
-            case .retrieve: try await psp.retrieve(charge, pspReference: stages.knownReference)
-            case .charge: try await psp.charge(charge, journal: journal)
+            let answer: PspCallResult
+            if let refund = order.refund {
+                guard let refundID = RefundID(refund.refundId) else { return stages.unknownPSP(nowMilliseconds: currentMilliseconds()) }
+                let request = PspRefund(refundID: refundID, amountMinor: order.amount, currency: order.currency,
+                                        paymentPspReference: refund.paymentPspReference)
+                answer = switch operation {
+                case .retrieve: try await psp.retrieveRefund(request, pspReference: stages.knownReference)
+                case .charge: try await psp.refund(request, journal: journal)
+                }
+            } else {
+                let charge = PspCharge(paymentOrderID: id, amountMinor: order.amount, currency: order.currency, paymentMethod: order.paymentMethod)
+                answer = switch operation {
+                case .retrieve: try await psp.retrieve(charge, pspReference: stages.knownReference)
+                case .charge: try await psp.charge(charge, journal: journal)
+                }
             }
             if let reference = recorded.value { stages.referenceRecorded(reference) }
             metrics.calls[answer.status]?.increment()
@@ -506,10 +546,24 @@ public final class PaymentExecutor: Sendable {
         case .failed: .failed
         case .pending: .pending
         }
-        let event = Paynode_Events_V1_PspResultUpdateEvent(
-            paymentOrderId: attempt.order.paymentOrderId, status: status, pspReference: result.pspReference,
-            eventTimeMilliseconds: result.eventTime, errorCode: result.errorCode, errorMessage: result.errorMessage, psp: attempt.order.psp)
-        let encoded = try EventEnvelope.encode(event)
+        let encoded: EventEnvelope.Encoded
+        if let refund = attempt.order.refund {
+            var event = Paynode_Events_V1_PspRefundResultEvent()
+            event.refundID = refund.refundId
+            event.paymentOrderID = attempt.order.paymentOrderId
+            event.pspStatus = status
+            if let reference = result.pspReference { event.pspReference = reference }
+            event.eventTimeUnixMs = result.eventTime
+            if let code = result.errorCode { event.errorCode = code }
+            if let message = result.errorMessage { event.errorMessage = message }
+            event.psp = attempt.order.psp
+            encoded = try EventEnvelope.encode(event)
+        } else {
+            encoded = try EventEnvelope.encode(Paynode_Events_V1_PspResultUpdateEvent(
+                paymentOrderId: attempt.order.paymentOrderId, status: status, pspReference: result.pspReference,
+                eventTimeMilliseconds: result.eventTime, errorCode: result.errorCode, errorMessage: result.errorMessage,
+                psp: attempt.order.psp))
+        }
         var headers = encoded.headers
         // The producer span's context when there is one, else the order's own.
         if let traceContext = traceContext ?? TraceContext(traceparent: attempt.traceparent) {
@@ -517,13 +571,13 @@ public final class PaymentExecutor: Sendable {
         } else if let traceparent = attempt.traceparent {
             headers.append(RecordHeader(key: "traceparent", value: Array(traceparent.utf8)))
         }
-        return OutboxRecord(paymentOrderId: attempt.order.paymentOrderId, resultIndex: index, timestamp: result.eventTime,
+        return OutboxRecord(attemptKey: attempt.order.journalKey, resultIndex: index, timestamp: result.eventTime,
                             value: Data(encoded.value),
                             headers: headers.map { OutboxRecord.Header(key: $0.key, value: $0.value.map { Data($0) }) })
     }
 
     private func save(_ attempt: Attempt) async throws {
-        let key = Array(attempt.order.paymentOrderId.utf8)
+        let key = Array(attempt.order.journalKey.utf8)
         try await store.write { try Self.put(attempt, key: key, in: $0) }
     }
 

@@ -109,6 +109,9 @@ extension ByteBuffer {
 }
 
 extension PaymentExecutor.Attempt {
+    /// The optional section after the fields every attempt has: a refund's id and payment reference.
+    static let refundSection: UInt8 = 0x52
+
     func encoded() -> [UInt8] {
         var writer = StoredRecordFormat.buffer()
         writer.writeStoredString(order.paymentOrderId)
@@ -133,6 +136,12 @@ extension PaymentExecutor.Attempt {
         writer.writeStoredOptionalString(pspReference)
         writer.writeStoredOptionalInteger(pendingSince)
         writer.writeInteger(Int64(followUps))
+        // Only refunds carry the section, so a payment's record is as every release wrote it.
+        if let refund = order.refund {
+            writer.writeInteger(Self.refundSection)
+            writer.writeStoredString(refund.refundId)
+            writer.writeStoredOptionalString(refund.paymentPspReference)
+        }
         return writer.storedBytes
     }
 
@@ -168,6 +177,14 @@ extension PaymentExecutor.Attempt {
                 throw StoredRecordFormat.DecodingError(description: "attempt follow-up count \(followUps) is out of range")
             }
             attempt.followUps = Int(followUps)
+            if reader.readableBytes > 0 {
+                let section = try reader.readStoredInteger(UInt8.self)
+                guard section == Self.refundSection else {
+                    throw StoredRecordFormat.DecodingError(description: "unknown attempt section \(section)")
+                }
+                attempt.order.refund = PaymentExecutor.RefundToPay(refundId: try reader.readStoredString(),
+                                                                   paymentPspReference: try reader.readStoredOptionalString())
+            }
             return attempt
         }
     }
@@ -182,7 +199,7 @@ extension OutboxEntry {
         writer.writeStoredBool(sealed)
         writer.writeInteger(UInt32(records.count))
         for record in records {
-            writer.writeStoredString(record.paymentOrderId)
+            writer.writeStoredString(record.attemptKey)
             writer.writeInteger(Int64(record.resultIndex))
             writer.writeInteger(record.timestamp)
             writer.writeStoredData(record.value)
@@ -201,7 +218,7 @@ extension OutboxEntry {
                              sealed: try reader.readStoredBool(), records: [])
             let count = try reader.readStoredInteger(UInt32.self)
             for _ in 0..<count {
-                var record = OutboxRecord(paymentOrderId: try reader.readStoredString(), resultIndex: Int(try reader.readStoredInteger(Int64.self)),
+                var record = OutboxRecord(attemptKey: try reader.readStoredString(), resultIndex: Int(try reader.readStoredInteger(Int64.self)),
                                           timestamp: try reader.readStoredInteger(), value: Data(try reader.readStoredData()), headers: [])
                 let headers = try reader.readStoredInteger(UInt32.self)
                 for _ in 0..<headers {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import PaymentService
+import Payments
 
 /// Every error the payment API answers, from the gate (API keys, rate limit, scope), the
 /// routes, the service's outcomes and the error middleware. `APIReply(_:)` is the one place
@@ -20,6 +21,8 @@ package enum APIError: Sendable, Hashable {
     case bodyTooLarge(maximumBytes: Int)
     /// An Idempotency-Key used before with a different request (422).
     case idempotencyKeyReused(key: String)
+    /// A refund the rules refuse: the order cannot be refunded (409) or not by that much (422).
+    case refundRefused(RefundRefusal)
     /// The key is over its request rate (429).
     case rateLimited(retryAfterSeconds: Int)
     /// A route failed inside the node (500); the log has the details, the client none.
@@ -42,6 +45,8 @@ package enum APIError: Sendable, Hashable {
         case .notFound: 404
         case .bodyTooLarge: 413
         case .idempotencyKeyReused: 422
+        case .refundRefused(.exceedsRefundable): 422
+        case .refundRefused: 409
         case .rateLimited: 429
         case .internalFailure: 500
         case .keysUnavailable, .storeUnavailable: 503
@@ -56,6 +61,7 @@ package enum APIError: Sendable, Hashable {
         case .notFound: "not_found"
         case .bodyTooLarge: "body_too_large"
         case .idempotencyKeyReused: "idempotency_key_reused"
+        case .refundRefused(let refusal): refusal.code
         case .rateLimited: "rate_limited"
         case .internalFailure: "internal"
         case .keysUnavailable, .storeUnavailable: "unavailable"
@@ -71,6 +77,7 @@ package enum APIError: Sendable, Hashable {
         case .notFound(let id): "no payment order \(Self.echoed(id))"
         case .bodyTooLarge(let maximumBytes): "the body exceeds \(maximumBytes) bytes"
         case .idempotencyKeyReused(let key): "Idempotency-Key \(key) was used with a different request"
+        case .refundRefused(let refusal): refusal.description
         case .rateLimited: "this API key is over its request rate; retry after Retry-After seconds"
         case .internalFailure: "the request failed inside the node; see its log"
         case .keysUnavailable: "API keys cannot be read right now; retry"

@@ -20,6 +20,26 @@ extension APIReply {
         }
     }
 
+    /// `POST /v1/payment-orders/{id}/refunds`: 201 with the refund (`Idempotent-Replayed: true`
+    /// for a replayed key), 404 naming `id`, the refusals their errors.
+    package init(refund outcome: CreateRefundOutcome, id: String) {
+        switch outcome {
+        case .created(let refund):
+            self.init(status: 201, json: refund)
+        case .replayed(let refund):
+            self.init(status: 201, json: refund)
+            headers[Self.idempotentReplayed] = "true"
+        case .invalid(let error):
+            self.init(APIError.invalid(error))
+        case .idempotencyKeyReused(let key):
+            self.init(APIError.idempotencyKeyReused(key: key))
+        case .notFound:
+            self.init(APIError.notFound(id: id))
+        case .refused(let refusal):
+            self.init(APIError.refundRefused(refusal))
+        }
+    }
+
     /// `GET /v1/payment-orders/{id}` and its `/audit`: 200 with the JSON, else 404 naming `id`
     /// as the client sent it.
     package init(_ lookup: OrderLookup, id: String) {

@@ -48,6 +48,8 @@ public enum AuditLog {
         /// The principal the result's producer id was issued to (`User:executor`); absent when
         /// the batch carried no producer id.
         public var producer: String? = nil
+        /// The refund a refund result was for (`RefundID`); absent for the payment's own results.
+        public var refundId: String? = nil
     }
 
     /// What the caller knows about a result when it records it.
@@ -64,6 +66,7 @@ public enum AuditLog {
         var errorMessage: String?
         var eventTime: Int64?
         var producer: String? = nil
+        var refundId: String? = nil
     }
 
     // MARK: Writing
@@ -124,7 +127,7 @@ public enum AuditLog {
                               sourceTopic: PaymentTopics.pspResultUpdates, sourcePartition: partition, sourceOffset: offset,
                               traceId: observation.traceId, recordSha256: recordSha256, prevHash: "",
                               errorCode: observation.errorCode, errorMessage: observation.errorMessage, eventTime: observation.eventTime,
-                              producer: observation.producer)
+                              producer: observation.producer, refundId: observation.refundId)
             self.init(entry, orderId: observation.orderId ?? observation.paymentOrderId.flatMap(PaymentOrderID.init))
         }
 
@@ -143,6 +146,7 @@ public enum AuditLog {
             writer.add("pspStatus", entry.pspStatus)
             writer.add("reason", entry.reason)
             writer.add("recordSha256", plain: entry.recordSha256)
+            writer.add("refundId", entry.refundId)
             writer.add("sequence", Int64(0))
             let middleEnd = writer.bytes.count - 1  // before the placeholder digit
             writer.add("sourceOffset", entry.sourceOffset)

@@ -131,6 +131,7 @@ extension HistoryEntry {
         writer.add("pspReference", pspReference)
         writer.add("pspStatus", pspStatus)
         writer.add("reason", reason)
+        writer.add("refundId", refundId)
         writer.add("topic", plain: topic)
         writer.add("traceId", traceId)
         return writer.finish()

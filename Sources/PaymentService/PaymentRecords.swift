@@ -31,6 +31,8 @@ public struct HistoryEntry: Codable, Sendable, Hashable {
     public var partition: Int32
     public var offset: Int64
     public var traceId: String?
+    /// Set on a refund's results: which refund.
+    public var refundId: String? = nil
 }
 
 extension HistoryEntry {
@@ -41,7 +43,7 @@ extension HistoryEntry {
         self.init(pspStatus: pspStatus, outcome: outcome, reason: entry.reason, pspReference: entry.pspReference,
                   errorCode: entry.errorCode, errorMessage: entry.errorMessage, eventTime: entry.eventTime ?? 0,
                   processedAt: entry.time, topic: entry.sourceTopic, partition: entry.sourcePartition, offset: entry.sourceOffset,
-                  traceId: entry.traceId)
+                  traceId: entry.traceId, refundId: entry.refundId)
     }
 }
 

@@ -19,7 +19,7 @@ public final class PaymentService: Sendable {
     public let store: LogStore
     private let idGenerator = Mutex(PaymentOrderIDGenerator())
     /// Its spans, metrics and notable log lines.
-    private let instrumentation: PaymentServiceInstrumentation
+    let instrumentation: PaymentServiceInstrumentation
     private var logger: Logger { instrumentation.logger }
     private var tracer: any Tracer { instrumentation.tracer }
 
@@ -32,10 +32,15 @@ public final class PaymentService: Sendable {
 
     /// The most orders one merchant-scoped list page looks at (`listOrders(merchant:)`).
     let merchantScanBudget: Int
+    /// The most refunds one order may have (`createRefund`); each is read whenever the order is.
+    let maximumRefundsPerOrder: Int
+    public static let defaultMaximumRefundsPerOrder = 100
 
     public init(store: LogStore, logger: Logger = Logger(label: "paynode.payments"), tracer: any Tracer = InstrumentationSystem.tracer,
-                deadLetterLimit: Int = DeadLetter.defaultLimit, merchantScanBudget: Int = 2000, resultProducers: Set<String>? = nil) {
+                deadLetterLimit: Int = DeadLetter.defaultLimit, merchantScanBudget: Int = 2000, resultProducers: Set<String>? = nil,
+                maximumRefundsPerOrder: Int = PaymentService.defaultMaximumRefundsPerOrder) {
         self.store = store
+        self.maximumRefundsPerOrder = min(max(1, maximumRefundsPerOrder), RefundID.maximumNumber)
         self.merchantScanBudget = max(1, merchantScanBudget)
         self.resultProducers = resultProducers
         self.deadLetterLimit = min(max(deadLetterLimit, DeadLetter.allowedLimits.lowerBound), DeadLetter.allowedLimits.upperBound)
@@ -60,7 +65,7 @@ public final class PaymentService: Sendable {
     public func ensureTables() async throws {
         try await store.write { transaction in
             for table in [AuditLog.table, AuditLog.byOrder, PaymentTables.orders, PaymentTables.details, OrderStatusIndex.table,
-                          OrderStatusCounts.table] {
+                          OrderStatusCounts.table, RefundTable.name] {
                 _ = try transaction.table(table)
             }
         }
@@ -83,15 +88,11 @@ public final class PaymentService: Sendable {
     /// any; an order for another is refused before anything is stored.
     public func createOrder(body: [UInt8], idempotencyKey: String?, traceparent: String?, merchant: String? = nil) async throws
         -> CreateOrderOutcome {
-        guard let key = idempotencyKey, !key.isEmpty else {
-            return .invalid(PaymentRequestError(code: "idempotency_key_missing", message: "the Idempotency-Key header is required (1 to 255 bytes)"))
-        }
-        // Bytes, not Characters: the key is stored as its UTF-8 bytes (an LMDB key, at most 511
-        // bytes), and 255 multi-byte characters would be up to 1020 of them.
-        guard key.utf8.count <= Self.maximumIdempotencyKeyBytes else {
-            return .invalid(PaymentRequestError(
-                code: "idempotency_key_too_long",
-                message: "the Idempotency-Key header is \(key.utf8.count) bytes; at most \(Self.maximumIdempotencyKeyBytes) bytes (UTF-8) are accepted"))
+        let key: String
+        do throws(PaymentRequestError) {
+            key = try Self.validatedIdempotencyKey(idempotencyKey)
+        } catch {
+            return .invalid(error)
         }
         let request: CreateOrderRequest
         do {
@@ -199,7 +200,7 @@ public final class PaymentService: Sendable {
             // outside the page. Entries are decoded one at a time; only the page is kept, and
             // the walk stops once both are known (a pending order has no applied entry).
             try Self.forEachHistoryEntry(of: id, in: transaction) { entry in
-                if terminal == nil, entry.outcome == .applied { terminal = entry }
+                if terminal == nil, entry.outcome == .applied, entry.refundId == nil { terminal = entry }
                 if position >= skip {
                     if page.entries.count < limit {
                         page.entries.append(entry)
@@ -210,8 +211,9 @@ public final class PaymentService: Sendable {
                 position += 1
                 return page.nextCursor == nil || (terminal == nil && state.status != .pending)
             }
+            let refunds = try RefundTable.refunds(of: id, in: transaction.table(RefundTable.name))
             return .found(Self.orderJSON(details: details, state: state, history: page.entries, terminal: terminal,
-                                         historyNextCursor: page.nextCursor))
+                                         historyNextCursor: page.nextCursor, refunds: refunds))
         }
     }
 
@@ -230,9 +232,14 @@ public final class PaymentService: Sendable {
     }
 
     static func terminalEntry(of id: PaymentOrderID, in transaction: ReadTransaction) throws -> HistoryEntry? {
+        try terminalEntry(of: id, orderIndex: transaction.table(AuditLog.byOrder), log: transaction.table(AuditLog.table))
+    }
+
+    /// The payment's own applied entry: a refund's applied entries (later) are not it.
+    static func terminalEntry(of id: PaymentOrderID, orderIndex: (any TableReading)?, log: (any TableReading)?) throws -> HistoryEntry? {
         var terminal: HistoryEntry?
-        try forEachHistoryEntry(of: id, in: transaction) { entry in
-            if entry.outcome == .applied { terminal = entry }
+        try forEachHistoryEntry(of: id, orderIndex: orderIndex, log: log) { entry in
+            if entry.outcome == .applied, entry.refundId == nil { terminal = entry }
             return terminal == nil
         }
         return terminal
@@ -427,7 +434,7 @@ public final class PaymentService: Sendable {
         return min(max(committed, logStart), max(logStart, highWatermark))
     }
 
-    private func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,
+    func appendEvent(_ event: some PaynodeEvent, key: String, topic: String, traceContext: TraceContext,
                              transaction: WriteTransaction) throws {
         let encoded = try EventEnvelope.encode(event)
         var headers = encoded.headers
@@ -468,7 +475,12 @@ public final class PaymentService: Sendable {
     /// read and decoded as they are visited, not all first.
     static func forEachHistoryEntry(of id: PaymentOrderID, in transaction: ReadTransaction,
                                     _ body: (HistoryEntry) throws -> Bool) throws {
-        guard let index = transaction.table(AuditLog.byOrder), let log = transaction.table(AuditLog.table) else { return }
+        try forEachHistoryEntry(of: id, orderIndex: transaction.table(AuditLog.byOrder), log: transaction.table(AuditLog.table), body)
+    }
+
+    static func forEachHistoryEntry(of id: PaymentOrderID, orderIndex: (any TableReading)?, log: (any TableReading)?,
+                                    _ body: (HistoryEntry) throws -> Bool) throws {
+        guard let index = orderIndex, let log else { return }
         try index.forEach(from: id.bytes) { key, _ in
             guard key.count == 24, key.starts(with: id.bytes) else { return false }
             guard let bytes = try log.get(Array(key.suffix(8))) else { return true }
@@ -481,7 +493,7 @@ public final class PaymentService: Sendable {
     /// The order as the API shows it. The terminal fields come from the applied history entry
     /// (`terminal`).
     static func orderJSON(details: OrderDetails, state: PaymentOrderState, history: [HistoryEntry]?,
-                          terminal: HistoryEntry? = nil, historyNextCursor: Int? = nil) -> String {
+                          terminal: HistoryEntry? = nil, historyNextCursor: Int? = nil, refunds: [StoredRefund]? = nil) -> String {
         var writer = JSONObjectWriter(capacity: 400 + (history?.count ?? 0) * 320)
         writer.add("amount", details.amount)
         writer.add("createdAt", details.createdAt)
@@ -507,6 +519,19 @@ public final class PaymentService: Sendable {
         writer.add("paymentOrderId", details.paymentOrderId)
         writer.add("psp", details.psp)
         writer.add("pspReference", terminal?.pspReference)
+        // The order read by id shows its refunds; a list page does not (a read per order).
+        if let refunds {
+            var array: [UInt8] = [UInt8(ascii: "[")]
+            for (index, refund) in refunds.enumerated() {
+                if index > 0 { array.append(UInt8(ascii: ",")) }
+                array += refund.encodedJSON()
+            }
+            array.append(UInt8(ascii: "]"))
+            writer.add("refundableAmount", state.status == .successful
+                ? RefundRules.refundable(orderAmountMinor: details.amount, refunds: refunds.map(\.amountAndStatus)) : 0)
+            writer.add("refundedAmount", RefundRules.refunded(refunds.map(\.amountAndStatus)))
+            writer.add("refunds", json: array)
+        }
         writer.add("status", state.status.rawValue)
         writer.add("traceId", details.traceId)
         writer.add("updatedAt", state.updatedAtMilliseconds)

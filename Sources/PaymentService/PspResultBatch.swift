@@ -13,6 +13,8 @@ struct PreparedResult: Sendable {
         /// `paymentOrderId` as the event spelled it; `orderKey` the canonical text, which keys
         /// the outgoing `payment-events` record.
         case result(PspResult, paymentOrderId: String, orderKey: String)
+        /// A refund's result (`PspRefundResultEvent`); `result.paymentOrderID` is the refund's order.
+        case refundResult(PspResult, refundID: RefundID, paymentOrderId: String, orderKey: String)
         /// Not processable: goes to the dead-letter topic with this reason.
         case invalid(reason: String, paymentOrderId: String?)
         /// A whole stored batch no record of which can be trusted (framing, CRC, codec, record
@@ -62,6 +64,10 @@ struct PreparedResult: Sendable {
             content = .invalid(reason: refusal, paymentOrderId: record.key.map { String(decoding: $0, as: UTF8.self) })
             return
         }
+        if Self.namesRefundResult(record.headers) {
+            content = Self.refundContent(record)
+            return
+        }
         let event: Paynode_Events_V1_PspResultUpdateEvent
         do {
             event = try EventEnvelope.decode(Paynode_Events_V1_PspResultUpdateEvent.self, value: record.value, headers: record.headers)
@@ -76,23 +82,60 @@ struct PreparedResult: Sendable {
         }
         content = .result(result, paymentOrderId: event.paymentOrderID, orderKey: result.paymentOrderID.description)
     }
+
+    /// Whether the record's schema header names a refund result (the topic carries both kinds);
+    /// a byte compare, so payment results pay nothing for it.
+    static func namesRefundResult(_ headers: [RecordHeader]) -> Bool {
+        guard let schema = headers.last(where: { $0.key == EventSchema.schemaHeader })?.value else { return false }
+        return schema.elementsEqual(Paynode_Events_V1_PspRefundResultEvent.protoMessageName.utf8)
+    }
+
+    private static func refundContent(_ record: Record) -> Content {
+        let key = record.key.map { String(decoding: $0, as: UTF8.self) }
+        let event: Paynode_Events_V1_PspRefundResultEvent
+        do {
+            event = try EventEnvelope.decode(Paynode_Events_V1_PspRefundResultEvent.self, value: record.value, headers: record.headers)
+        } catch {
+            return .invalid(reason: "\(error)", paymentOrderId: key)
+        }
+        guard let refundID = RefundID(event.refundID), refundID.paymentOrderID == PaymentOrderID(event.paymentOrderID) else {
+            return .invalid(reason: "invalid PspRefundResultEvent: refund_id '\(event.refundID)' is not a refund of payment_order_id '\(event.paymentOrderID)'",
+                            paymentOrderId: event.paymentOrderID)
+        }
+        let status: PspStatus
+        switch event.pspStatus {
+        case .successful: status = .successful
+        case .failed: status = .failed
+        case .pending: status = .pending
+        default:
+            return .invalid(reason: "invalid PspRefundResultEvent: psp_status \(event.pspStatus) is not valid", paymentOrderId: event.paymentOrderID)
+        }
+        let result = PspResult(paymentOrderID: refundID.paymentOrderID, status: status, pspReference: event.hasPspReference ? event.pspReference : nil,
+                               eventTimeMilliseconds: event.eventTimeUnixMs, errorCode: event.hasErrorCode ? event.errorCode : nil,
+                               errorMessage: event.hasErrorMessage ? event.errorMessage : nil, psp: event.psp,
+                               pspEventID: event.hasPspEventID ? event.pspEventID : nil)
+        return .refundResult(result, refundID: refundID, paymentOrderId: event.paymentOrderID, orderKey: refundID.paymentOrderID.description)
+    }
 }
 
 /// The state a batch is decided against: a read snapshot on the consumer's task (the normal
 /// case), or the write transaction itself when that snapshot turned out stale.
 struct PaymentStateView {
     let orders: (any TableReading)?
+    let refunds: (any TableReading)?
     let eventPartitions: Int
     let deadLetterPartitions: Int
 
     init(_ transaction: ReadTransaction) throws {
         orders = transaction.table(PaymentTables.orders)
+        refunds = transaction.table(RefundTable.name)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
 
     init(_ transaction: WriteTransaction) throws {
         orders = try transaction.table(PaymentTables.orders)
+        refunds = try transaction.table(RefundTable.name)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
@@ -156,6 +199,8 @@ enum PspResultBatch {
         var plan: PspResultPlan
         /// Each order as this batch has left it so far, and the index of its entry in `stateWrites`.
         private var current: [PaymentOrderID: (state: PaymentOrderState, write: Int?)] = [:]
+        /// Each refund as this batch has left it so far, and the index of its entry in `refundWrites`.
+        private var currentRefunds: [RefundID: (refund: StoredRefund, write: Int?)] = [:]
         private var outgoing: [TopicPartition: [Record]] = [:]
         private var outgoingOrder: [TopicPartition] = []
 
@@ -187,6 +232,9 @@ enum PspResultBatch {
                 return
             case .result(let decoded, let id, let key):
                 (result, paymentOrderId, orderKey) = (decoded, id, key)
+            case .refundResult(let decoded, let refundID, let id, let key):
+                try addRefundResult(prepared, decoded, refundID: refundID, paymentOrderId: id, orderKey: key)
+                return
             }
             let id = result.paymentOrderID
             guard let known = try state(of: id) else {
@@ -199,17 +247,10 @@ enum PspResultBatch {
             var sendSpan: (any Span)?
             var terminalEvent: (Record, TopicPartition)?
             if let emitted = decision.emitted {
-                let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: orderKey, parent: prepared.span.context,
-                                                   tracer: tracer)
-                do {
-                    terminalEvent = try makeTerminalEvent(emitted, result: result, key: orderKey, state: decision.state,
-                                                          sourceOffset: offset, traceContext: send.traceContext)
-                } catch {
-                    send.span.recordError(error)
-                    send.span.end()
-                    throw error
+                (terminalEvent, sendSpan) = try sending(key: orderKey, from: prepared) { traceContext in
+                    try makeTerminalEvent(emitted, result: result, key: orderKey, state: decision.state, sourceOffset: offset,
+                                          traceContext: traceContext)
                 }
-                sendSpan = send.span
             }
             var write = known.write
             if decision.outcome != .duplicate {
@@ -250,6 +291,121 @@ enum PspResultBatch {
                                               pspReference: result.pspReference, traceId: traceId, reason: decision.reason,
                                               publishedTopic: decision.emitted == nil ? nil : PaymentTopics.paymentEvents,
                                               span: prepared.span, sendSpan: sendSpan))
+        }
+
+        /// A refund's result: decided over the refund's state (`RefundRules`), the refund
+        /// rewritten, `PaymentRefunded` emitted when it becomes SUCCESSFUL, an audit entry (the
+        /// order's history) either way.
+        private mutating func addRefundResult(_ prepared: PreparedResult, _ result: PspResult, refundID: RefundID,
+                                              paymentOrderId: String, orderKey: String) throws {
+            let offset = prepared.record.offset
+            guard let known = try refund(refundID) else {
+                deadLetter(prepared, reason: "unknown refund \(refundID)", order: paymentOrderId)
+                return
+            }
+            let decision = RefundRules.decide(known.refund.state, result, refundID: refundID, nowMilliseconds: now)
+            var updated = known.refund
+            if decision.outcome != .duplicate { updated.state = decision.state }
+            if decision.outcome == .applied {
+                updated.errorCode = result.errorCode
+                updated.errorMessage = result.errorMessage
+            }
+            if decision.outcome == .applied || decision.outcome == .recorded, let reference = result.pspReference {
+                updated.pspReference = reference
+            }
+            var sendSpan: (any Span)?
+            var refundedEvent: (Record, TopicPartition)?
+            if decision.emitted == .successful {
+                (refundedEvent, sendSpan) = try sending(key: orderKey, from: prepared) { traceContext in
+                    try makeRefundedEvent(updated, refundID: refundID, result: result, key: orderKey, sourceOffset: offset,
+                                          traceContext: traceContext)
+                }
+            }
+            var write = known.write
+            if decision.outcome != .duplicate {
+                let encoded = try JSON.encode(updated)
+                if let index = write {
+                    plan.refundWrites[index].value = encoded
+                } else {
+                    write = plan.refundWrites.count
+                    plan.refundWrites.append((RefundTable.key(refundID), encoded))
+                }
+            }
+            currentRefunds[refundID] = (updated, write)
+            plan.audit.append(AuditLog.Draft(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
+                                                   pspStatus: result.status.rawValue, pspReference: result.pspReference,
+                                                   reason: decision.reason, traceId: prepared.traceId, orderId: refundID.paymentOrderID,
+                                                   errorCode: result.errorCode, errorMessage: result.errorMessage,
+                                                   eventTime: result.eventTimeMilliseconds, producer: prepared.producer,
+                                                   refundId: refundID.description),
+                                             recordSha256: prepared.recordSha256, partition: sourcePartition, offset: offset, now: now))
+            if let (event, target) = refundedEvent { collect(event, for: target) }
+            plan.summary.outcomes[decision.outcome, default: 0] += 1
+            plan.summary.events.append(
+                PaymentService.ProcessedEvent(offset: offset, eventTimeMilliseconds: result.eventTimeMilliseconds,
+                                              outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
+                                              pspReference: result.pspReference, traceId: prepared.traceId, reason: decision.reason,
+                                              publishedTopic: refundedEvent == nil ? nil : PaymentTopics.paymentEvents,
+                                              span: prepared.span, sendSpan: sendSpan))
+        }
+
+        /// A `payment-events` record made under its producer span, which continues the result's
+        /// trace; a record that cannot be made ends its span with the error and throws.
+        private func sending(key: String, from prepared: PreparedResult,
+                             _ make: (TraceContext) throws -> (Record, TopicPartition)) throws -> ((Record, TopicPartition), any Span) {
+            let send = MessagingSpans.startSend(topic: PaymentTopics.paymentEvents, key: key, parent: prepared.span.context, tracer: tracer)
+            do {
+                return (try make(send.traceContext), send.span)
+            } catch {
+                send.span.recordError(error)
+                send.span.end()
+                throw error
+            }
+        }
+
+        /// The refund as the batch last left it, else as the view has it (noted for `isCurrent`).
+        private mutating func refund(_ id: RefundID) throws -> (refund: StoredRefund, write: Int?)? {
+            if let known = currentRefunds[id] { return known }
+            let key = RefundTable.key(id)
+            let bytes = try view.refunds?.get(key)
+            plan.observedRefunds.append((key, bytes))
+            guard let bytes else { return nil }
+            let stored = try RefundTable.decode(bytes, id: id)
+            let known = (refund: stored, write: Int?.none)
+            currentRefunds[id] = known
+            return known
+        }
+
+        /// The `PaymentRefunded` record of a refund that became SUCCESSFUL; changes nothing.
+        private func makeRefundedEvent(_ refund: StoredRefund, refundID: RefundID, result: PspResult, key: String, sourceOffset: Int64,
+                                       traceContext: TraceContext) throws -> (Record, TopicPartition) {
+            // The order's other refunds as the store has them, with this batch's changes over them.
+            var refunds = try RefundTable.refunds(of: refundID.paymentOrderID, in: view.refunds)
+            for index in refunds.indices {
+                if let id = RefundID(refunds[index].refundId), let changed = currentRefunds[id] { refunds[index] = changed.refund }
+                if refunds[index].refundId == refund.refundId { refunds[index] = refund }
+            }
+            var source = Paynode_Events_V1_RecordSource()
+            source.topic = PspResultBatch.sourceTopic
+            source.partition = sourcePartition
+            source.offset = sourceOffset
+            var refunded = Paynode_Events_V1_PaymentRefunded()
+            refunded.paymentOrderID = key
+            refunded.refundID = refund.refundId
+            refunded.psp = result.psp
+            if let reference = refund.pspReference { refunded.pspReference = reference }
+            refunded.amountMinor = refund.amount
+            refunded.currency = refund.currency
+            refunded.refundedTotalMinor = RefundRules.refunded(refunds.map(\.amountAndStatus))
+            refunded.occurredAtUnixMs = now
+            refunded.source = source
+            let encoded = try EventEnvelope.encode(refunded)
+            var headers = encoded.headers
+            headers.setTraceContext(traceContext)
+            let keyBytes = Array(key.utf8)
+            let partition = KafkaPartitioner.partition(forKey: keyBytes, partitionCount: view.eventPartitions)
+            return (Record(timestamp: -1, key: keyBytes, value: encoded.value, headers: headers),
+                    TopicPartition(PaymentTopics.paymentEvents, partition))
         }
 
         consuming func finish() -> PspResultPlan {
@@ -349,6 +505,10 @@ enum PspResultBatch {
 struct PspResultPlan: Sendable {
     /// Each order's stored state as the plan read it (nil: unknown), for `isCurrent(in:)`.
     var observedStates: [(key: [UInt8], value: [UInt8]?)] = []
+    /// Each refund record as the plan read it (nil: unknown), for `isCurrent(in:)`.
+    var observedRefunds: [(key: [UInt8], value: [UInt8]?)] = []
+    /// Each changed refund's final record, in first-change order.
+    var refundWrites: [(key: [UInt8], value: [UInt8])] = []
     var eventPartitions: Int
     var deadLetterPartitions: Int
     /// One final state per changed order, in the order the batch first changed them, with the
@@ -372,11 +532,16 @@ struct PspResultPlan: Sendable {
     func isCurrent(in transaction: WriteTransaction) throws -> Bool {
         guard try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents) == eventPartitions,
               try transaction.existingPartitionCount(of: PaymentTopics.deadLetters) == deadLetterPartitions else { return false }
-        let orders = try transaction.table(PaymentTables.orders)
-        for observed in observedStates {
-            let same = try orders.withValue(forKey: observed.key) { stored in
-                observed.value.map { stored.elementsEqual($0) } ?? false
-            } ?? (observed.value == nil)
+        guard try Self.unchanged(observedStates, in: transaction.table(PaymentTables.orders)) else { return false }
+        return try observedRefunds.isEmpty || Self.unchanged(observedRefunds, in: transaction.table(RefundTable.name))
+    }
+
+    /// Whether every key still holds the value the plan read (nil: still absent).
+    private static func unchanged(_ observed: [(key: [UInt8], value: [UInt8]?)], in table: WritableTable) throws -> Bool {
+        for entry in observed {
+            let same = try table.withValue(forKey: entry.key) { stored in
+                entry.value.map { stored.elementsEqual($0) } ?? false
+            } ?? (entry.value == nil)
             if !same { return false }
         }
         return true
@@ -390,6 +555,10 @@ struct PspResultPlan: Sendable {
         for write in stateWrites {
             try orders.put(write.key, write.value)
             try OrderStatusIndex.move(write.key, from: write.previousStatus, to: write.status, index: statusIndex)
+        }
+        if !refundWrites.isEmpty {
+            let refunds = try transaction.table(RefundTable.name)
+            for write in refundWrites { try refunds.put(write.key, write.value) }
         }
         if !needingAttention.isEmpty {
             let attention = try transaction.table(AttentionIndex.table)

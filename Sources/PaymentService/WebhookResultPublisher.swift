@@ -50,7 +50,7 @@ public struct WebhookResultPublisher: Sendable {
             guard producers[result.psp] != nil else {
                 throw LogStoreError(.invalidArgument, "no webhook producer for PSP \(result.psp)")
             }
-            let encoded = try EventEnvelope.encode(Self.event(result))
+            let encoded = try Self.encoded(result)
             let key = Array(result.paymentOrderId.utf8)
             records.append((result.psp, key, Record(timestamp: result.eventTimeMilliseconds, key: key, value: encoded.value,
                                                     headers: encoded.headers)))
@@ -68,12 +68,32 @@ public struct WebhookResultPublisher: Sendable {
         }
     }
 
-    static func event(_ result: ReportedPspResult) -> Paynode_Events_V1_PspResultUpdateEvent {
-        let status: Paynode_Events_V1_PspStatus = switch result.status {
+    /// A payment's result as a `PspResultUpdateEvent`, a refund's as a `PspRefundResultEvent`.
+    static func encoded(_ result: ReportedPspResult) throws -> EventEnvelope.Encoded {
+        guard let refundId = result.refundId else { return try EventEnvelope.encode(event(result)) }
+        var event = Paynode_Events_V1_PspRefundResultEvent()
+        event.refundID = refundId
+        event.paymentOrderID = result.paymentOrderId
+        event.pspStatus = Self.status(result.status)
+        if let reference = result.pspReference { event.pspReference = reference }
+        event.eventTimeUnixMs = result.eventTimeMilliseconds
+        if let code = result.errorCode { event.errorCode = code }
+        if let message = result.errorMessage { event.errorMessage = message }
+        event.psp = result.psp
+        event.pspEventID = result.pspEventId
+        return try EventEnvelope.encode(event)
+    }
+
+    static func status(_ status: PspStatus) -> Paynode_Events_V1_PspStatus {
+        switch status {
         case .successful: .successful
         case .failed: .failed
         case .pending: .pending
         }
+    }
+
+    static func event(_ result: ReportedPspResult) -> Paynode_Events_V1_PspResultUpdateEvent {
+        let status = Self.status(result.status)
         return Paynode_Events_V1_PspResultUpdateEvent(
             paymentOrderId: result.paymentOrderId, status: status, pspReference: result.pspReference,
             eventTimeMilliseconds: result.eventTimeMilliseconds, errorCode: result.errorCode, errorMessage: result.errorMessage,

@@ -49,6 +49,33 @@ public protocol PaymentServiceProvider: Sendable {
     /// charge and the PSP's reference for it (when known) come along so an adapter can look it
     /// up however its PSP needs (Adyen, with no status query, replays the idempotent create).
     func retrieve(_ charge: PspCharge, pspReference: String?) async throws -> PspCallResult
+    /// Refunds (part of) a settled payment; the refund id is the PSP's idempotency key, and a
+    /// reference the PSP names before it moves money goes to `journal` first, as for `charge`.
+    func refund(_ refund: PspRefund, journal: PspReferenceJournal) async throws -> PspCallResult
+    /// The current state of an earlier refund (`pspReference`: the PSP's id for it, when known).
+    func retrieveRefund(_ refund: PspRefund, pspReference: String?) async throws -> PspCallResult
+}
+
+/// What is refunded: how much of which payment, under the refund's own id.
+public struct PspRefund: Sendable, Hashable {
+    public var refundID: RefundID
+    public var amountMinor: Int64
+    public var currency: String
+    /// The PSP's id for the payment (Stripe's pi_..., Adyen's pspReference); a refund without
+    /// one cannot be asked for.
+    public var paymentPspReference: String?
+
+    public init(refundID: RefundID, amountMinor: Int64, currency: String, paymentPspReference: String?) {
+        self.refundID = refundID
+        self.amountMinor = amountMinor
+        self.currency = currency
+        self.paymentPspReference = paymentPspReference
+    }
+
+    /// The answer for a refund of a payment the PSP never named: nothing to refund at the PSP.
+    public static let noPaymentReference = PspCallResult(
+        status: .failed, errorCode: "payment_reference_missing",
+        errorMessage: "the order has no PSP reference for its payment, so the PSP cannot be asked to refund it")
 }
 
 /// What is charged: the order, its amount in minor units of `currency`, and the PSP token.
@@ -144,6 +171,16 @@ public enum SimulatedPSPBehavior {
             ?? PspCallResult(status: .failed, errorCode: "invalid_payment_method")
     }
 
+    /// A refund's answer: SUCCESSFUL for a payment the PSP named, with a stable reference shaped
+    /// like the PSP's own refund ids, so a repeated refund answers the same.
+    public static func refund(_ refund: PspRefund, psp: String) -> PspCallResult {
+        guard refund.paymentPspReference != nil else { return PspRefund.noPaymentReference }
+        let order = refund.refundID.paymentOrderID
+        let reference = psp == "adyen" ? "PSP" + order.hexDigits(from: 4, uppercase: true) + "R\(refund.refundID.number)"
+            : "re_" + order.hexDigits(from: 4) + "_\(refund.refundID.number)"
+        return PspCallResult(status: .successful, pspReference: reference)
+    }
+
     /// A stable PSP reference for an order, shaped like the PSP's own.
     /// The order id's last 24 hex digits (its last 12 bytes), upper-case after "PSP" for Adyen,
     /// lower-case after "pi_" for Stripe; made from the bytes (this runs for every PSP call).
@@ -231,6 +268,16 @@ public final class SimulatedPSP: PaymentServiceProvider {
             return SimulatedPSPBehavior.firstAnswer(token: charge.token, reference: reference)
         }
         return SimulatedPSPBehavior.settled(token: charge.token, reference: reference)
+    }
+
+    public func refund(_ refund: PspRefund, journal: PspReferenceJournal) async throws -> PspCallResult {
+        if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
+        return SimulatedPSPBehavior.refund(refund, psp: name)
+    }
+
+    public func retrieveRefund(_ refund: PspRefund, pspReference: String?) async throws -> PspCallResult {
+        if latencyMilliseconds > 0 { try await Task.sleep(for: .milliseconds(latencyMilliseconds)) }
+        return SimulatedPSPBehavior.refund(refund, psp: name)
     }
 }
 

@@ -33,7 +33,9 @@ enum FuzzTarget: String, CaseIterable {
         case .kafkaFrames: Self.kafkaFrames(bytes)
         case .recordBatch: Self.recordBatch(bytes)
         case .event: Self.event(bytes)
-        case .orderJSON: _ = try? CreateOrderRequest.parse([UInt8](bytes))
+        case .orderJSON:
+            _ = try? CreateOrderRequest.parse([UInt8](bytes))
+            _ = try? RefundRequest.parse([UInt8](bytes))
         case .storedRecords: Self.storedRecords(bytes)
         case .webhook: Self.webhook(bytes)
         }
@@ -152,6 +154,10 @@ enum FuzzTarget: String, CaseIterable {
         let value = [UInt8](bytes)
         _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: value)
         _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_PaymentOrderCreated.self, value: value)
+        _ = try? EventEnvelope.decodeValue(Paynode_Events_V1_RefundRequested.self, value: value)
+        if let refund = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspRefundResultEvent.self, value: value) {
+            _ = RefundID(refund.refundID)
+        }
         // The same bytes as a batch's records too: an event is always read out of one.
         decodeBatches(buffer(bytes))
     }
@@ -172,6 +178,7 @@ enum FuzzTarget: String, CaseIterable {
         let value = [UInt8](bytes)
         _ = IdempotencyRecord(decoding: value)
         _ = try? PaymentExecutor.Attempt.decode(value)
+        _ = try? JSON.decode(StoredRefund.self, value)
         _ = try? OutboxEntry.decode(value)
         _ = try? OutboxProducerState.decode(value)
     }

@@ -23,6 +23,28 @@ import Testing
         created.paymentOrderID = "o"
         #expect(Self.check(try created.serializedBytes())?.contains("psp_status is missing") == true)
         #expect(Set(ValueSchemas.checks.keys) == ["paynode.events.v1.PspResultUpdateEvent", "paynode.events.v1.PaymentOrderCreated",
-                                                  "paynode.events.v1.PaymentSucceeded", "paynode.events.v1.PaymentFailed"])
+                                                  "paynode.events.v1.PaymentSucceeded", "paynode.events.v1.PaymentFailed",
+                                                  "paynode.events.v1.RefundRequested", "paynode.events.v1.PspRefundResultEvent",
+                                                  "paynode.events.v1.PaymentRefunded"])
+    }
+
+    @Test func refundMessagesNameTheirMissingFields() throws {
+        let check = try #require(ValueSchemas.checks[Paynode_Events_V1_PspRefundResultEvent.protoMessageName])
+        var result = Paynode_Events_V1_PspRefundResultEvent()
+        result.refundID = "o-r1"
+        result.paymentOrderID = "o"
+        result.pspStatus = .successful
+        result.eventTimeUnixMs = 1
+        result.psp = "stripe"
+        #expect(check(try result.serializedBytes()) == nil)
+        result.refundID = ""
+        #expect(check(try result.serializedBytes())?.contains("refund_id is missing") == true)
+        let requested = try #require(ValueSchemas.checks[Paynode_Events_V1_RefundRequested.protoMessageName])
+        var request = Paynode_Events_V1_RefundRequested()
+        request.refundID = "o-r1"
+        request.paymentOrderID = "o"
+        #expect(requested(try request.serializedBytes())?.contains("amount_minor is missing") == true)
+        let refunded = try #require(ValueSchemas.checks[Paynode_Events_V1_PaymentRefunded.protoMessageName])
+        #expect(refunded(try Paynode_Events_V1_PaymentRefunded().serializedBytes())?.contains("payment_order_id is missing") == true)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// The outbox's pure decisions: sequence reservation, sealing, re-numbering, error handling.
 @Suite struct OutboxPlanTests {
     func record(_ id: String, bytes: Int = 10) -> OutboxRecord {
-        OutboxRecord(paymentOrderId: id, resultIndex: 0, timestamp: 1, value: Data(repeating: 1, count: bytes), headers: [])
+        OutboxRecord(attemptKey: id, resultIndex: 0, timestamp: 1, value: Data(repeating: 1, count: bytes), headers: [])
     }
 
     func entry(_ sequence: Int32, records: Int = 1, sealed: Bool = false, producerId: Int64 = 7, epoch: Int16 = 0) -> OutboxEntry {

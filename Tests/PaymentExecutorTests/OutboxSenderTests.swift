@@ -21,7 +21,7 @@ import Testing
     }
 
     func record(_ id: String) -> OutboxRecord {
-        OutboxRecord(paymentOrderId: id, resultIndex: 0, timestamp: 1_700_000_000_000, value: Data(id.utf8), headers: [])
+        OutboxRecord(attemptKey: id, resultIndex: 0, timestamp: 1_700_000_000_000, value: Data(id.utf8), headers: [])
     }
 
     /// Runs a sender until the outbox is empty (or 20 s pass), then stops it.

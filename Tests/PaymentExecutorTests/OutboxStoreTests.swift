@@ -36,7 +36,7 @@ import Testing
     }
 
     func record(_ id: String, index: Int = 0) -> OutboxRecord {
-        OutboxRecord(paymentOrderId: id, resultIndex: index, timestamp: 1, value: Data(id.utf8), headers: [])
+        OutboxRecord(attemptKey: id, resultIndex: index, timestamp: 1, value: Data(id.utf8), headers: [])
     }
 
     @Test func enqueueingWithoutAProducerIdentityFails() async throws {

@@ -28,10 +28,10 @@ struct StoredRecordCodingTests {
 
     static func entry() -> OutboxEntry {
         OutboxEntry(producerId: 42, producerEpoch: 7, baseSequence: Int32.max - 1, sealed: true, records: [
-            OutboxRecord(paymentOrderId: "01a20a5d-4cc7-7000-9aa9-8e630a69492b", resultIndex: 1, timestamp: 1_795_000_000_000,
+            OutboxRecord(attemptKey: "01a20a5d-4cc7-7000-9aa9-8e630a69492b", resultIndex: 1, timestamp: 1_795_000_000_000,
                          value: Data([0, 1, 2, 255]),
                          headers: [.init(key: "traceparent", value: Data("00-ab-cd-01".utf8)), .init(key: "null", value: nil)]),
-            OutboxRecord(paymentOrderId: "x", resultIndex: 0, timestamp: 0, value: Data(), headers: []),
+            OutboxRecord(attemptKey: "x", resultIndex: 0, timestamp: 0, value: Data(), headers: []),
         ])
     }
 
@@ -43,6 +43,22 @@ struct StoredRecordCodingTests {
             staged.stage = stage
             #expect(try PaymentExecutor.Attempt.decode(staged.encoded()).stage == stage)
         }
+    }
+
+    /// A refund's attempt carries its section after the common fields; a payment's record is
+    /// byte for byte what it was without one.
+    @Test func refundAttemptsRoundTripAndKeyTheirResultsByTheirOrder() throws {
+        var refund = Self.attempt()
+        refund.order.refund = .init(refundId: "01a20a5d-4cc7-7000-9aa9-8e630a69492b-r3", paymentPspReference: "PSP1")
+        #expect(try PaymentExecutor.Attempt.decode(refund.encoded()) == refund)
+        #expect(refund.encoded().starts(with: Self.attempt().encoded()) && refund.encoded().count > Self.attempt().encoded().count)
+        #expect(refund.order.journalKey == "01a20a5d-4cc7-7000-9aa9-8e630a69492b-r3" && Self.attempt().order.journalKey == Self.attempt().order.paymentOrderId)
+        refund.order.refund?.paymentPspReference = nil
+        #expect(try PaymentExecutor.Attempt.decode(refund.encoded()) == refund)
+        #expect(throws: (any Error).self) { try PaymentExecutor.Attempt.decode(Self.attempt().encoded() + [0x53]) }
+        let record = try PaymentExecutor.outboxRecord(refund, index: 0)
+        #expect(record.attemptKey == "01a20a5d-4cc7-7000-9aa9-8e630a69492b-r3")
+        #expect(record.kafkaRecord.key == Array("01a20a5d-4cc7-7000-9aa9-8e630a69492b".utf8))
     }
 
     @Test func outboxEntriesAndProducerStateRoundTrip() throws {

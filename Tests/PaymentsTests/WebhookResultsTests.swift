@@ -37,6 +37,7 @@ import Testing
 
     @Test func otherStripeEventsAreIgnoredAndBrokenOnesNamed() {
         #expect(StripeWebhookEvent.interpret(Self.stripe("charge.refunded", object: "{}"), nowMilliseconds: 0) == .ignored("charge.refunded"))
+        #expect(StripeWebhookEvent.interpret(Self.stripe("charge.succeeded", object: "{}"), nowMilliseconds: 0) == .ignored("charge.succeeded"))
         #expect(StripeWebhookEvent.interpret(Self.stripe("payment_intent.created", object: Self.intent + "}"), nowMilliseconds: 0)
                 == .ignored("payment_intent.created"))
         for body in ["[]", "{}", #"{"id":"evt_1","type":"payment_intent.succeeded"}"#, "not json"] {
@@ -51,6 +52,38 @@ import Testing
             Issue.record("not a result"); return
         }
         #expect(orphan.first?.paymentOrderId == "" && orphan.first?.eventTimeMilliseconds == 42)
+    }
+
+    @Test func stripeRefundEventsMapToRefundResultsAndForeignRefundsAreIgnored() {
+        let order = "01a20a1d-1df5-7000-82b1-4b8a7559036f"
+        func refund(_ status: String, extra: String = "") -> String {
+            #"{"id":"re_5","object":"refund","status":"\#(status)","payment_intent":"pi_9"\#(extra),"metadata":{"refund_id":"\#(order)-r1","payment_order_id":"\#(order)"}}"#
+        }
+        guard case .results(let succeeded) = StripeWebhookEvent.interpret(Self.stripe("refund.updated", object: refund("succeeded")), nowMilliseconds: 5),
+              case .results(let failed) = StripeWebhookEvent.interpret(
+                Self.stripe("refund.failed", object: refund("failed", extra: #","failure_reason":"lost_or_stolen_card""#)), nowMilliseconds: 5),
+              case .results(let pending) = StripeWebhookEvent.interpret(Self.stripe("refund.created", object: refund("pending")), nowMilliseconds: 5) else {
+            Issue.record("not results"); return
+        }
+        #expect(succeeded == [ReportedPspResult(paymentOrderId: order, status: .successful, pspReference: "re_5", eventTimeMilliseconds: 1_700_000_000_000,
+                                                psp: "stripe", pspEventId: "evt_9", refundId: "\(order)-r1")])
+        #expect(failed.first?.status == .failed && failed.first?.errorCode == "lost_or_stolen_card" && failed.first?.refundId == "\(order)-r1")
+        #expect(pending.first?.status == .pending)
+        #expect(StripeWebhookEvent.interpret(Self.stripe("refund.updated", object: #"{"id":"re_6","status":"succeeded"}"#), nowMilliseconds: 0)
+                == .ignored("refund.updated of a refund paynode did not make"))
+    }
+
+    @Test func adyenRefundItemsSettleTheRefundTheyName() throws {
+        let order = "01a20a1d-1df5-7000-82b1-4b8a7559036f"
+        let refunded = #"{"amount":{"currency":"EUR","value":300},"eventCode":"REFUND","merchantAccountCode":"Shop","merchantReference":"\#(order)-r2","originalReference":"P1","pspReference":"RF2","success":"true"}"#
+        let refused = #"{"amount":{"currency":"EUR","value":300},"eventCode":"REFUND","merchantAccountCode":"Shop","merchantReference":"\#(order)-r3","originalReference":"P1","pspReference":"RF3","reason":"Insufficient balance","success":"false"}"#
+        let items = try AdyenNotification.parse(Self.adyen([refunded, refused])).get()
+        guard case .results(let results) = AdyenNotification.interpret(items, nowMilliseconds: 7) else {
+            Issue.record("not results"); return
+        }
+        #expect(results.map(\.status) == [.successful, .failed] && results.map(\.refundId) == ["\(order)-r2", "\(order)-r3"])
+        #expect(results.allSatisfy { $0.paymentOrderId == order } && results[0].pspReference == "RF2")
+        #expect(results[1].errorCode == "refund_failed" && results[1].errorMessage == "Insufficient balance")
     }
 
     static func adyen(_ items: [String]) -> [UInt8] {

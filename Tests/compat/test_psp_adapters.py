@@ -214,6 +214,14 @@ class FakeAdyen(BaseHTTPRequestHandler):
         with state["lock"]:
             if key in state["keys"]:
                 return self.reply(*state["keys"][key])
+            if self.path.endswith("/refunds"):
+                # /v71/payments/{paymentPspReference}/refunds: asynchronous, answered received.
+                payment = self.path.split("/")[3]
+                state["refunds"].setdefault(payment, []).append(body["reference"])
+                answer = {"pspReference": f"RF{len(state['keys']) + 1:013d}", "paymentPspReference": payment, "status": "received",
+                          "reference": body["reference"], "merchantAccount": body["merchantAccount"], "amount": body["amount"]}
+                state["keys"][key] = (201, answer)
+                return self.reply(201, answer)
             method = body["paymentMethod"]["storedPaymentMethodId"]
             reference = f"PSP{len(state['keys']) + 1:013d}"
             state["payments"].setdefault(body["reference"], []).append(reference)
@@ -235,7 +243,7 @@ class FakeAdyen(BaseHTTPRequestHandler):
 
 def serve(handler):
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.state = {"lock": threading.Lock(), "keys": {}, "intents": {}, "calls": {}, "creates": {}, "payments": {}}
+    server.state = {"lock": threading.Lock(), "keys": {}, "intents": {}, "calls": {}, "creates": {}, "payments": {}, "refunds": {}}
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -44,6 +44,24 @@ enum PaymentAPI {
             if case .merchantForbidden = outcome, let prefix { gate.authenticator?.count(.merchant, prefix: prefix) }
             return response(APIReply(creation: outcome))
         }
+        orders.post(":id/refunds") { request, context -> Response in
+            let merchant: String?
+            switch gate.admit(request, needs: .ordersWrite) {
+            case .refused(let error): return response(APIReply(error))
+            case .allowed(let scope, _): merchant = scope
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maximumBodyBytes)
+            } catch {
+                return response(APIReply(.bodyTooLarge(maximumBytes: maximumBodyBytes)))
+            }
+            let id = context.parameters.get("id") ?? ""
+            let outcome = try await service.createRefund(order: id, body: Array(body.readableBytesView),
+                                                         idempotencyKey: request.headers[idempotencyKey],
+                                                         traceparent: request.headers[traceparent], merchant: merchant)
+            return response(APIReply(refund: outcome, id: id))
+        }
         orders.get(":id") { request, context -> Response in
             let merchant: String?
             switch gate.admit(request, needs: .ordersRead) {

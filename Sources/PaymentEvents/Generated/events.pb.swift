@@ -341,6 +341,191 @@ public nonisolated struct Paynode_Events_V1_PaymentFailed: Sendable {
   fileprivate var _source: Paynode_Events_V1_RecordSource? = nil
 }
 
+/// Topic `payment-orders`, key paymentOrderId; service -> executor. A refund of all or part of a
+/// SUCCESSFUL order, accepted by `POST /v1/payment-orders/{id}/refunds` (the service checked the
+/// amount against what is left to refund). Each refund is its own PSP operation with its own
+/// idempotency key, `refund_id`.
+public nonisolated struct Paynode_Events_V1_RefundRequested: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "<payment_order_id>-r<n>", n = 1, 2, ... per order. Required by convention.
+  public var refundID: String = String()
+
+  /// Required by convention.
+  public var paymentOrderID: String = String()
+
+  /// Minor units of `currency`, > 0 and at most what was left to refund.
+  public var amountMinor: Int64 = 0
+
+  /// ISO 4217, the order's. Required by convention.
+  public var currency: String = String()
+
+  /// "stripe" or "adyen", the order's. Required by convention.
+  public var psp: String = String()
+
+  /// The PSP's id for the payment being refunded (Stripe's pi_..., Adyen's pspReference).
+  public var paymentPspReference: String {
+    get {_paymentPspReference ?? String()}
+    set {_paymentPspReference = newValue}
+  }
+  /// Returns true if `paymentPspReference` has been explicitly set.
+  public var hasPaymentPspReference: Bool {self._paymentPspReference != nil}
+  /// Clears the value of `paymentPspReference`. Subsequent reads from it will return its default value.
+  public mutating func clearPaymentPspReference() {self._paymentPspReference = nil}
+
+  /// ms since the Unix epoch. Required by convention (> 0).
+  public var requestedAtUnixMs: Int64 = 0
+
+  /// The client's Idempotency-Key of the refund request. Required by convention.
+  public var idempotencyKey: String = String()
+
+  /// The client's reason, e.g. "requested_by_customer".
+  public var reason: String {
+    get {_reason ?? String()}
+    set {_reason = newValue}
+  }
+  /// Returns true if `reason` has been explicitly set.
+  public var hasReason: Bool {self._reason != nil}
+  /// Clears the value of `reason`. Subsequent reads from it will return its default value.
+  public mutating func clearReason() {self._reason = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _paymentPspReference: String? = nil
+  fileprivate var _reason: String? = nil
+}
+
+/// Topic `psp-result-updates`, key paymentOrderId; executor (or a verified webhook) -> service.
+/// What the PSP said about one refund. A refund may get several (PENDING, then SUCCESSFUL).
+public nonisolated struct Paynode_Events_V1_PspRefundResultEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required by convention.
+  public var refundID: String = String()
+
+  /// Required by convention.
+  public var paymentOrderID: String = String()
+
+  /// Required by convention (not UNSPECIFIED).
+  public var pspStatus: Paynode_Events_V1_PspStatus = .unspecified
+
+  /// The PSP's id for the refund (Stripe's re_..., Adyen's refund pspReference), when it gave one.
+  public var pspReference: String {
+    get {_pspReference ?? String()}
+    set {_pspReference = newValue}
+  }
+  /// Returns true if `pspReference` has been explicitly set.
+  public var hasPspReference: Bool {self._pspReference != nil}
+  /// Clears the value of `pspReference`. Subsequent reads from it will return its default value.
+  public mutating func clearPspReference() {self._pspReference = nil}
+
+  /// When the result was obtained, ms since the Unix epoch. Required by convention (> 0).
+  public var eventTimeUnixMs: Int64 = 0
+
+  /// Set for FAILED results, e.g. "charge_disputed", "insufficient_funds".
+  public var errorCode: String {
+    get {_errorCode ?? String()}
+    set {_errorCode = newValue}
+  }
+  /// Returns true if `errorCode` has been explicitly set.
+  public var hasErrorCode: Bool {self._errorCode != nil}
+  /// Clears the value of `errorCode`. Subsequent reads from it will return its default value.
+  public mutating func clearErrorCode() {self._errorCode = nil}
+
+  public var errorMessage: String {
+    get {_errorMessage ?? String()}
+    set {_errorMessage = newValue}
+  }
+  /// Returns true if `errorMessage` has been explicitly set.
+  public var hasErrorMessage: Bool {self._errorMessage != nil}
+  /// Clears the value of `errorMessage`. Subsequent reads from it will return its default value.
+  public mutating func clearErrorMessage() {self._errorMessage = nil}
+
+  /// "stripe" or "adyen". Required by convention.
+  public var psp: String = String()
+
+  /// The PSP's own id for this result (a webhook/notification id), as in PspResultUpdateEvent.
+  public var pspEventID: String {
+    get {_pspEventID ?? String()}
+    set {_pspEventID = newValue}
+  }
+  /// Returns true if `pspEventID` has been explicitly set.
+  public var hasPspEventID: Bool {self._pspEventID != nil}
+  /// Clears the value of `pspEventID`. Subsequent reads from it will return its default value.
+  public mutating func clearPspEventID() {self._pspEventID = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pspReference: String? = nil
+  fileprivate var _errorCode: String? = nil
+  fileprivate var _errorMessage: String? = nil
+  fileprivate var _pspEventID: String? = nil
+}
+
+/// Topic `payment-events`, key paymentOrderId; service -> downstream. Emitted once per refund,
+/// when it reaches SUCCESSFUL.
+public nonisolated struct Paynode_Events_V1_PaymentRefunded: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required by convention.
+  public var paymentOrderID: String = String()
+
+  /// Required by convention.
+  public var refundID: String = String()
+
+  /// "stripe" or "adyen". Required by convention.
+  public var psp: String = String()
+
+  /// The PSP's id for the refund.
+  public var pspReference: String {
+    get {_pspReference ?? String()}
+    set {_pspReference = newValue}
+  }
+  /// Returns true if `pspReference` has been explicitly set.
+  public var hasPspReference: Bool {self._pspReference != nil}
+  /// Clears the value of `pspReference`. Subsequent reads from it will return its default value.
+  public mutating func clearPspReference() {self._pspReference = nil}
+
+  /// This refund, in minor units of `currency`, > 0.
+  public var amountMinor: Int64 = 0
+
+  /// ISO 4217. Required by convention.
+  public var currency: String = String()
+
+  /// Every SUCCESSFUL refund of the order so far, this one included.
+  public var refundedTotalMinor: Int64 = 0
+
+  /// When the refund became SUCCESSFUL, ms since the Unix epoch. Required by convention (> 0).
+  public var occurredAtUnixMs: Int64 = 0
+
+  /// The psp-result-updates record that triggered this outcome. Required by convention.
+  public var source: Paynode_Events_V1_RecordSource {
+    get {_source ?? Paynode_Events_V1_RecordSource()}
+    set {_source = newValue}
+  }
+  /// Returns true if `source` has been explicitly set.
+  public var hasSource: Bool {self._source != nil}
+  /// Clears the value of `source`. Subsequent reads from it will return its default value.
+  public mutating func clearSource() {self._source = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pspReference: String? = nil
+  fileprivate var _source: Paynode_Events_V1_RecordSource? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "paynode.events.v1"
@@ -654,6 +839,228 @@ nonisolated extension Paynode_Events_V1_PaymentFailed: SwiftProtobuf.Message, Sw
     if lhs.currency != rhs.currency {return false}
     if lhs._errorCode != rhs._errorCode {return false}
     if lhs._errorMessage != rhs._errorMessage {return false}
+    if lhs.occurredAtUnixMs != rhs.occurredAtUnixMs {return false}
+    if lhs._source != rhs._source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paynode_Events_V1_RefundRequested: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefundRequested"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}refund_id\0\u{3}payment_order_id\0\u{3}amount_minor\0\u{1}currency\0\u{1}psp\0\u{3}payment_psp_reference\0\u{3}requested_at_unix_ms\0\u{3}idempotency_key\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.refundID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.paymentOrderID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.amountMinor) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.psp) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._paymentPspReference) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.requestedAtUnixMs) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.refundID.isEmpty {
+      try visitor.visitSingularStringField(value: self.refundID, fieldNumber: 1)
+    }
+    if !self.paymentOrderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.paymentOrderID, fieldNumber: 2)
+    }
+    if self.amountMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinor, fieldNumber: 3)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 4)
+    }
+    if !self.psp.isEmpty {
+      try visitor.visitSingularStringField(value: self.psp, fieldNumber: 5)
+    }
+    try { if let v = self._paymentPspReference {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    if self.requestedAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.requestedAtUnixMs, fieldNumber: 7)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 8)
+    }
+    try { if let v = self._reason {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paynode_Events_V1_RefundRequested, rhs: Paynode_Events_V1_RefundRequested) -> Bool {
+    if lhs.refundID != rhs.refundID {return false}
+    if lhs.paymentOrderID != rhs.paymentOrderID {return false}
+    if lhs.amountMinor != rhs.amountMinor {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.psp != rhs.psp {return false}
+    if lhs._paymentPspReference != rhs._paymentPspReference {return false}
+    if lhs.requestedAtUnixMs != rhs.requestedAtUnixMs {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs._reason != rhs._reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paynode_Events_V1_PspRefundResultEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PspRefundResultEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}refund_id\0\u{3}payment_order_id\0\u{3}psp_status\0\u{3}psp_reference\0\u{3}event_time_unix_ms\0\u{3}error_code\0\u{3}error_message\0\u{1}psp\0\u{3}psp_event_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.refundID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.paymentOrderID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.pspStatus) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._pspReference) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.eventTimeUnixMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._errorCode) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._errorMessage) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.psp) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._pspEventID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.refundID.isEmpty {
+      try visitor.visitSingularStringField(value: self.refundID, fieldNumber: 1)
+    }
+    if !self.paymentOrderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.paymentOrderID, fieldNumber: 2)
+    }
+    if self.pspStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.pspStatus, fieldNumber: 3)
+    }
+    try { if let v = self._pspReference {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    if self.eventTimeUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.eventTimeUnixMs, fieldNumber: 5)
+    }
+    try { if let v = self._errorCode {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._errorMessage {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    if !self.psp.isEmpty {
+      try visitor.visitSingularStringField(value: self.psp, fieldNumber: 8)
+    }
+    try { if let v = self._pspEventID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paynode_Events_V1_PspRefundResultEvent, rhs: Paynode_Events_V1_PspRefundResultEvent) -> Bool {
+    if lhs.refundID != rhs.refundID {return false}
+    if lhs.paymentOrderID != rhs.paymentOrderID {return false}
+    if lhs.pspStatus != rhs.pspStatus {return false}
+    if lhs._pspReference != rhs._pspReference {return false}
+    if lhs.eventTimeUnixMs != rhs.eventTimeUnixMs {return false}
+    if lhs._errorCode != rhs._errorCode {return false}
+    if lhs._errorMessage != rhs._errorMessage {return false}
+    if lhs.psp != rhs.psp {return false}
+    if lhs._pspEventID != rhs._pspEventID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paynode_Events_V1_PaymentRefunded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PaymentRefunded"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{3}refund_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}refunded_total_minor\0\u{3}occurred_at_unix_ms\0\u{1}source\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.paymentOrderID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.refundID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.psp) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._pspReference) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.amountMinor) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.refundedTotalMinor) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.occurredAtUnixMs) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.paymentOrderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.paymentOrderID, fieldNumber: 1)
+    }
+    if !self.refundID.isEmpty {
+      try visitor.visitSingularStringField(value: self.refundID, fieldNumber: 2)
+    }
+    if !self.psp.isEmpty {
+      try visitor.visitSingularStringField(value: self.psp, fieldNumber: 3)
+    }
+    try { if let v = self._pspReference {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    if self.amountMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinor, fieldNumber: 5)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 6)
+    }
+    if self.refundedTotalMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.refundedTotalMinor, fieldNumber: 7)
+    }
+    if self.occurredAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.occurredAtUnixMs, fieldNumber: 8)
+    }
+    try { if let v = self._source {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paynode_Events_V1_PaymentRefunded, rhs: Paynode_Events_V1_PaymentRefunded) -> Bool {
+    if lhs.paymentOrderID != rhs.paymentOrderID {return false}
+    if lhs.refundID != rhs.refundID {return false}
+    if lhs.psp != rhs.psp {return false}
+    if lhs._pspReference != rhs._pspReference {return false}
+    if lhs.amountMinor != rhs.amountMinor {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.refundedTotalMinor != rhs.refundedTotalMinor {return false}
     if lhs.occurredAtUnixMs != rhs.occurredAtUnixMs {return false}
     if lhs._source != rhs._source {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import Payments
 import Protocol
 
 /// The executor's producer identity for `psp-result-updates` and the next sequence number of
@@ -27,7 +28,9 @@ struct OutboxProducerState: Equatable, Sendable {
 
 /// One PSP result as the record it becomes in `psp-result-updates`.
 struct OutboxRecord: Equatable, Sendable {
-    var paymentOrderId: String
+    /// The attempt's journal key (`OrderToPay.journalKey`): the payment order id, or a refund's
+    /// id ("<paymentOrderId>-r<n>").
+    var attemptKey: String
     /// Which of the attempt's results this is (to mark it published when acknowledged).
     var resultIndex: Int
     var timestamp: Int64
@@ -38,6 +41,10 @@ struct OutboxRecord: Equatable, Sendable {
         var key: String
         var value: Data?
     }
+
+    /// The record's key: the payment order id, also for a refund's results (the contract keys
+    /// `psp-result-updates` by order, so an order's results and refunds share a partition).
+    var paymentOrderId: String { RefundID(attemptKey)?.paymentOrderID.description ?? attemptKey }
 
     var kafkaRecord: Record {
         Record(timestamp: timestamp, key: Array(paymentOrderId.utf8), value: Array(value),

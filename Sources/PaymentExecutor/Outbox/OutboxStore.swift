@@ -81,7 +81,7 @@ enum OutboxStore {
             guard key.count == 12 else { return true }
             do throws(OutboxEntryUnreadable) {
                 for record in try decode(key: Array(key), value).records {
-                    queued.insert(ResultKey(paymentOrderId: record.paymentOrderId, index: record.resultIndex))
+                    queued.insert(ResultKey(paymentOrderId: record.attemptKey, index: record.resultIndex))
                 }
             } catch {
                 unreadable.append((error, Array(value)))
@@ -99,7 +99,7 @@ enum OutboxStore {
             // An attempt that cannot be read is left to the payment path that reads it.
             guard let attempt = try? PaymentExecutor.Attempt.decode(value) else { return true }
             for index in min(attempt.published, attempt.results.count)..<attempt.results.count
-            where !queued.contains(ResultKey(paymentOrderId: attempt.order.paymentOrderId, index: index)) {
+            where !queued.contains(ResultKey(paymentOrderId: attempt.order.journalKey, index: index)) {
                 missing.append(try PaymentExecutor.outboxRecord(attempt, index: index))
             }
             return true
@@ -135,7 +135,7 @@ enum OutboxStore {
         try transaction.table(entries).delete(key)
         let attempts = try transaction.table(PaymentExecutor.Tables.attempts)
         for record in batch.records {
-            let attemptKey = Array(record.paymentOrderId.utf8)
+            let attemptKey = Array(record.attemptKey.utf8)
             guard let bytes = try attempts.get(attemptKey),
                   var attempt = try? PaymentExecutor.Attempt.decode(bytes),
                   attempt.published < record.resultIndex + 1 else { continue }

@@ -17,9 +17,13 @@ public struct ReportedPspResult: Sendable, Hashable {
     /// The PSP's id for this notification: a redelivery repeats it, so it is the result's
     /// idempotency key with the order id.
     public var pspEventId: String
+    /// Set for a refund's result: the PSP's copy of the refund id (Stripe's `metadata.refund_id`,
+    /// Adyen's `merchantReference`); `pspReference` is then the refund's.
+    public var refundId: String?
 
     public init(paymentOrderId: String, status: PspStatus, pspReference: String?, eventTimeMilliseconds: Int64,
-                errorCode: String? = nil, errorMessage: String? = nil, psp: String, pspEventId: String) {
+                errorCode: String? = nil, errorMessage: String? = nil, psp: String, pspEventId: String, refundId: String? = nil) {
+        self.refundId = refundId
         self.paymentOrderId = paymentOrderId
         self.status = status
         self.pspReference = pspReference
@@ -45,8 +49,14 @@ public enum WebhookInterpretation: Sendable, Hashable {
 /// Mapping (psp-edge.md section 2): succeeded -> SUCCESSFUL; payment_failed -> FAILED with
 /// `last_payment_error`'s decline code (else its code); processing -> PENDING; canceled ->
 /// FAILED (`canceled`, with the cancellation reason). Other types are acknowledged and ignored.
+///
+/// Refund events (`refund.created`, `refund.updated`, `refund.failed`) carry a Refund whose
+/// `metadata.refund_id` names paynode's refund (the Stripe adapter sets it); its status maps as
+/// the adapter reads it (succeeded, failed/canceled, else PENDING). A refund made outside
+/// paynode (no `refund_id`) is acknowledged and ignored.
 public enum StripeWebhookEvent {
     public static let orderMetadataKey = "payment_order_id"
+    public static let refundMetadataKey = "refund_id"
 
     /// `nowMilliseconds` stands in for an event without a readable `created`.
     public static func interpret(_ body: some Collection<UInt8>, nowMilliseconds: Int64) -> WebhookInterpretation {
@@ -56,10 +66,15 @@ public enum StripeWebhookEvent {
         guard let id = event["id"] as? String, !id.isEmpty, let type = event["type"] as? String else {
             return .malformed("the event has no id or type")
         }
-        guard type.hasPrefix("payment_intent.") else { return .ignored(type) }
+        guard type.hasPrefix("payment_intent.") || type.hasPrefix("refund.") else { return .ignored(type) }
         guard let object = (event["data"] as? [String: Any])?["object"] as? [String: Any] else {
             return .malformed("event \(id) has no data.object")
         }
+        let created = (event["created"] as? NSNumber)?.int64Value ?? 0
+        // Seconds from Stripe; a nonsense value must not trap the multiplication.
+        let (milliseconds, overflow) = created.multipliedReportingOverflow(by: 1000)
+        let eventTime = overflow || created <= 0 ? nowMilliseconds : milliseconds
+        if type.hasPrefix("refund.") { return refundResult(object, type: type, eventId: id, eventTime: eventTime) }
         let status: PspStatus
         var errorCode: String?
         var errorMessage: String?
@@ -81,12 +96,37 @@ public enum StripeWebhookEvent {
             return .ignored(type)
         }
         let orderId = ((object["metadata"] as? [String: Any])?[orderMetadataKey] as? String) ?? ""
-        let created = (event["created"] as? NSNumber)?.int64Value ?? 0
-        // Seconds from Stripe; a nonsense value must not trap the multiplication.
-        let (milliseconds, overflow) = created.multipliedReportingOverflow(by: 1000)
         return .results([ReportedPspResult(paymentOrderId: orderId, status: status, pspReference: object["id"] as? String,
-                                           eventTimeMilliseconds: overflow || created <= 0 ? nowMilliseconds : milliseconds,
+                                           eventTimeMilliseconds: eventTime,
                                            errorCode: errorCode, errorMessage: errorMessage, psp: "stripe", pspEventId: id)])
+    }
+
+    private static func refundResult(_ refund: [String: Any], type: String, eventId: String, eventTime: Int64) -> WebhookInterpretation {
+        let metadata = refund["metadata"] as? [String: Any]
+        guard let refundId = metadata?[refundMetadataKey] as? String, !refundId.isEmpty else {
+            return .ignored("\(type) of a refund paynode did not make")
+        }
+        let status: PspStatus
+        var errorCode: String?
+        var errorMessage: String?
+        switch refund["status"] as? String {
+        case "succeeded":
+            status = .successful
+        case "failed":
+            status = .failed
+            errorCode = (refund["failure_reason"] as? String) ?? "refund_failed"
+            errorMessage = "Stripe could not complete the refund"
+        case "canceled":
+            status = .failed
+            errorCode = "canceled"
+            errorMessage = "the refund was canceled"
+        default:
+            status = .pending
+        }
+        let orderId = (metadata?[orderMetadataKey] as? String) ?? RefundID(refundId)?.paymentOrderID.description ?? ""
+        return .results([ReportedPspResult(paymentOrderId: orderId, status: status, pspReference: refund["id"] as? String,
+                                           eventTimeMilliseconds: eventTime, errorCode: errorCode, errorMessage: errorMessage,
+                                           psp: "stripe", pspEventId: eventId, refundId: refundId)])
     }
 }
 
@@ -94,8 +134,11 @@ public enum StripeWebhookEvent {
 /// "notificationItems":[{"NotificationRequestItem":{...}}]}`. Each item is verified on its own
 /// (its `additionalData.hmacSignature` over eight of its fields); `merchantReference` is the
 /// order (the Adyen adapter sends the order id as `reference`). AUTHORISATION with success
-/// "true" -> SUCCESSFUL, "false" -> FAILED (`refused`, with Adyen's `reason`); other event codes
-/// (captures, refunds, ...) are acknowledged and ignored.
+/// "true" -> SUCCESSFUL, "false" -> FAILED (`refused`, with Adyen's `reason`). REFUND (whose
+/// `merchantReference` is the refund id the adapter sent, `pspReference` the refund's and
+/// `originalReference` the payment's) with success "true" -> the refund SUCCESSFUL, "false" ->
+/// FAILED (`refund_failed`), as is REFUND_FAILED. Other event codes (captures, ...) are
+/// acknowledged and ignored.
 public enum AdyenNotification {
     /// One notification item as it arrived: the signed fields, its signature and the rest.
     public struct Received: Sendable, Hashable {
@@ -147,6 +190,16 @@ public enum AdyenNotification {
         var ignored: [String] = []
         for received in items {
             let item = received.item
+            if item.eventCode == "REFUND" || item.eventCode == "REFUND_FAILED" {
+                let succeeded = item.eventCode == "REFUND" && item.success == "true"
+                results.append(ReportedPspResult(
+                    paymentOrderId: RefundID(item.merchantReference)?.paymentOrderID.description ?? item.merchantReference,
+                    status: succeeded ? .successful : .failed, pspReference: item.pspReference.isEmpty ? nil : item.pspReference,
+                    eventTimeMilliseconds: received.eventTimeMilliseconds ?? nowMilliseconds,
+                    errorCode: succeeded ? nil : "refund_failed", errorMessage: succeeded ? nil : received.reason,
+                    psp: "adyen", pspEventId: item.eventID, refundId: item.merchantReference))
+                continue
+            }
             guard item.eventCode == "AUTHORISATION" else {
                 ignored.append(item.eventCode)
                 continue
