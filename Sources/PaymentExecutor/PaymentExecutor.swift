@@ -383,7 +383,7 @@ public final class PaymentExecutor: Sendable {
         // The order's ids go on each line it logs, built only when a line is logged (a Logger
         // with per-order metadata cost a dictionary per order at every level).
         let lines = OrderLogLines(logger: logger, paymentOrderId: order.paymentOrderId,
-                                  traceContext: context.traceContext ?? parent.traceContext)
+                                  traceContext: context.traceContext ?? parent.traceContext, refundId: order.refund?.refundId)
         do {
             var action = afterWait ? stages.waited() : stages.start(nowMilliseconds: currentMilliseconds())
             while true {
@@ -603,10 +603,13 @@ struct OrderLogLines: Sendable {
     let logger: Logger
     let paymentOrderId: String
     let traceContext: TraceContext?
+    /// Set for a refund's attempt.
+    var refundId: String? = nil
 
     func metadata(_ fields: Logger.Metadata) -> Logger.Metadata {
         var metadata = fields
         metadata["paymentOrderId"] = "\(paymentOrderId)"
+        if let refundId { metadata["refundId"] = "\(refundId)" }
         if let traceContext { metadata["trace_id"] = "\(traceContext.traceID)" }
         return metadata
     }

@@ -22,6 +22,8 @@ extension PaymentService {
         var reason: String
         /// The topic this result's effect was appended to (`payment-events` or the DLQ), if any.
         var publishedTopic: String? = nil
+        /// Set for a refund's result.
+        var refundId: String? = nil
         /// The consumer span and, when an event was emitted, its producer span; ended after commit.
         var span: any Span
         var sendSpan: (any Span)? = nil
@@ -37,6 +39,7 @@ extension PaymentService {
             span.attributes["paynode.outcome"] = SpanAttribute.string(outcome)
             if let paymentOrderId { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(paymentOrderId) }
             if let pspReference { span.attributes["paynode.psp_reference"] = SpanAttribute.string(pspReference) }
+            if let refundId { span.attributes["paynode.refund_id"] = SpanAttribute.string(refundId) }
             if outcome == "dead-lettered" || outcome == "conflict" {
                 span.setStatus(SpanStatus(code: .error, message: reason))
             }

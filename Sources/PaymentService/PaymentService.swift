@@ -289,10 +289,15 @@ public final class PaymentService: Sendable {
                 return true
             }
             if query.needsAttention {
+                let refunds = transaction.table(RefundTable.name)
                 try AttentionIndex.forEachReverse(before: end, in: transaction) { key in
-                    // Flags stay when an order settles later: only PENDING ones are shown.
-                    guard let stateBytes = try orders.get(key), let state = PaymentOrderState(decoding: stateBytes),
-                          state.status == .pending else { return true }
+                    // Flags stay when an order (or its refund) settles later: only PENDING
+                    // orders and orders with a PENDING refund are shown.
+                    guard let stateBytes = try orders.get(key), let state = PaymentOrderState(decoding: stateBytes) else { return true }
+                    if state.status != .pending {
+                        guard let id = PaymentOrderID(bytes: key),
+                              try RefundTable.refunds(of: id, in: refunds).contains(where: { $0.status == .pending }) else { return true }
+                    }
                     return try visit(key, state)
                 }
             } else if let status {

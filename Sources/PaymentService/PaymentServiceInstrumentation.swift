@@ -37,6 +37,9 @@ struct PaymentServiceInstrumentation: Sendable {
             _ = Counter(label: "paynode_records_published_total", dimensions: [("topic", topic), ("outcome", "appended")])
         }
         _ = Counter(label: Self.replannedBatchesMetric)
+        for outcome in Self.refundRequestOutcomes {
+            _ = Counter(label: "paynode_refunds_requested_total", dimensions: [("outcome", outcome)])
+        }
     }
 
     // MARK: Orders
@@ -50,6 +53,25 @@ struct PaymentServiceInstrumentation: Sendable {
         let (span, traceContext) = MessagingSpans.startSend(topic: PaymentTopics.paymentOrders, key: orderId, parent: parent, tracer: tracer)
         if span.isRecording { span.attributes["paynode.payment_order_id"] = SpanAttribute.string(orderId) }
         return (span, traceContext)
+    }
+
+    /// `paynode_refunds_requested_total{outcome}`: refund requests that reached the store,
+    /// `created`, `replayed` or refused by the rules (`refused`).
+    static let refundRequestOutcomes = ["created", "replayed", "refused"]
+
+    /// A refund request that reached the store ended in `outcome`: counted, and on its span; a
+    /// created refund's `RefundRequested` is counted as published.
+    func refundRequestEnded(_ outcome: CreateRefundOutcome, span: any Span) {
+        let label: String
+        switch outcome {
+        case .created: label = "created"
+        case .replayed: label = "replayed"
+        case .refused: label = "refused"
+        case .invalid, .idempotencyKeyReused, .notFound: return
+        }
+        span.attributes["paynode.refund_outcome"] = SpanAttribute.string(label)
+        Counter(label: "paynode_refunds_requested_total", dimensions: [("outcome", label)]).increment()
+        if case .created = outcome { ordersPublished.increment() }
     }
 
     /// A creation that reached the store ended in `outcome`: whether it replayed goes on its
@@ -99,11 +121,12 @@ struct PaymentServiceInstrumentation: Sendable {
             }
             let notable = event.outcome == "conflict" || event.outcome == "dead-lettered"
             guard notable || logsEveryResult else { continue }
-            let metadata: Logger.Metadata = [
+            var metadata: Logger.Metadata = [
                 "trace_id": "\(event.traceId ?? "-")", "paymentOrderId": "\(event.paymentOrderId ?? "-")",
                 "pspReference": "\(event.pspReference ?? "-")", "topic": "\(topic)", "partition": "\(partition)",
                 "offset": "\(event.offset)", "outcome": "\(event.outcome)", "reason": "\(event.reason)",
             ]
+            if let refundId = event.refundId { metadata["refundId"] = "\(refundId)" }
             if notable {
                 logger.notice("PSP result not applied", metadata: metadata)
             } else {

@@ -332,6 +332,10 @@ enum PspResultBatch {
                 }
             }
             currentRefunds[refundID] = (updated, write)
+            // A refund reconciliation gave up on flags its order, as a payment's would.
+            if result.status == .pending, decision.state.status == .pending, result.errorCode == AttentionIndex.code {
+                plan.needingAttention.append(refundID.paymentOrderID.bytes)
+            }
             plan.audit.append(AuditLog.Draft(.init(outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                                    pspStatus: result.status.rawValue, pspReference: result.pspReference,
                                                    reason: decision.reason, traceId: prepared.traceId, orderId: refundID.paymentOrderID,
@@ -346,7 +350,7 @@ enum PspResultBatch {
                                               outcome: decision.outcome.rawValue, paymentOrderId: paymentOrderId,
                                               pspReference: result.pspReference, traceId: prepared.traceId, reason: decision.reason,
                                               publishedTopic: refundedEvent == nil ? nil : PaymentTopics.paymentEvents,
-                                              span: prepared.span, sendSpan: sendSpan))
+                                              refundId: refundID.description, span: prepared.span, sendSpan: sendSpan))
         }
 
         /// A `payment-events` record made under its producer span, which continues the result's

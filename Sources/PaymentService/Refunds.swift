@@ -182,8 +182,9 @@ extension PaymentService {
         let requestHash = AuditLog.hex(Array(SHA256.hash(data: Array(request.canonical.utf8))))
         let now = currentMilliseconds()
         let maximumRefunds = maximumRefundsPerOrder
+        let outcome: CreateRefundOutcome
         do {
-            return try await store.write { transaction in
+            outcome = try await store.write { transaction in
                 guard let stateBytes = try transaction.table(PaymentTables.orders).get(id.bytes),
                       let state = PaymentOrderState(decoding: stateBytes),
                       let detailBytes = try transaction.table(PaymentTables.details).get(id.bytes) else { return .notFound }
@@ -227,6 +228,8 @@ extension PaymentService {
             instrumentation.orderCreationFailed(error, span: span)
             throw error
         }
+        instrumentation.refundRequestEnded(outcome, span: span)
+        return outcome
     }
 
     /// The Idempotency-Key header as the API takes it: 1 to 255 UTF-8 bytes.

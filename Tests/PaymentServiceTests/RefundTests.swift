@@ -168,6 +168,26 @@ struct RefundTests {
         #expect(reasons.filter { $0.contains("is not a refund of payment_order_id") }.count == 2)
     }
 
+    /// A refund reconciliation gave up on (its last result `needs_attention`) lists its SUCCESSFUL
+    /// order under `needsAttention=true` until the refund settles.
+    @Test func aRefundReconciliationGaveUpOnFlagsItsOrderUntilItSettles() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.close() }
+        let order = try await Self.paidOrder(fixture, key: "refund-8")
+        _ = try Self.json(try await Self.refund(fixture, order, body: #"{"amount":100}"#, key: "stuck"))
+        try await Self.publishRefund(fixture, order: order, refund: "\(order)-r1", .pending, reference: "re_s", error: AttentionIndex.code)
+        _ = try await fixture.service.processResults(partition: 0)
+        func flagged() throws -> [String] {
+            let json = try fixture.service.listOrders(OrderListQuery.parse(status: nil, limit: nil, cursor: nil, needsAttention: "true"))
+            let page = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            return (page["orders"] as? [[String: Any]] ?? []).compactMap { $0["paymentOrderId"] as? String }
+        }
+        #expect(try flagged() == [order])
+        try await Self.publishRefund(fixture, order: order, refund: "\(order)-r1", .successful, reference: "re_s")
+        _ = try await fixture.service.processResults(partition: 0)
+        #expect(try flagged().isEmpty)
+    }
+
     @Test func refundIDsParseOnlyTheirOwnSpelling() throws {
         let order = PaymentOrderID.make(unixMilliseconds: 1_700_000_000_000, sequence: 1, random: 42)
         let id = try #require(RefundID(paymentOrderID: order, number: 12))

@@ -79,6 +79,10 @@ def test_refunds_through_the_simulator_are_bounded_idempotent_and_survive_an_exe
         events = refunded_events(service, paid)
         assert len(events) == 2, events
         applied = [h for h in api.call("GET", f"/v1/payment-orders/{paid}")[2]["history"] if h["outcome"] == "applied"]
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{service.ops_port}/metrics", timeout=10).read().decode()
+        for line in ('paynode_refunds_requested_total{outcome="created"} 2', 'paynode_refunds_requested_total{outcome="replayed"} 1',
+                     'paynode_refunds_requested_total{outcome="refused"} 3'):
+            assert line in metrics, metrics
         # The payment's own transition first; the two refunds in whichever order the executor finished them.
         assert applied[0].get("refundId") is None and sorted(h["refundId"] for h in applied[1:]) == [f"{paid}-r1", f"{paid}-r2"], applied
     finally:

@@ -179,13 +179,24 @@ actor OutboxSender {
             // The line carries what an operator searches by: trace id, order, PSP reference.
             let traceparent = record.headers.last { $0.key == "traceparent" }?.value.map { String(decoding: $0, as: UTF8.self) }
             let traceId = TraceContext(traceparent: traceparent)?.traceIDHex ?? "-"
-            let event = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: Array(record.value))
-            logger.info("published PSP result", metadata: [
-                "trace_id": "\(traceId)", "paymentOrderId": "\(record.paymentOrderId)",
-                "pspReference": "\(event.flatMap { $0.hasPspReference ? $0.pspReference : nil } ?? "-")",
-                "status": "\(event.map { "\($0.pspStatus)" } ?? "-")", "topic": "\(PaymentTopics.pspResultUpdates)",
+            var metadata: Logger.Metadata = [
+                "trace_id": "\(traceId)", "paymentOrderId": "\(record.paymentOrderId)", "topic": "\(PaymentTopics.pspResultUpdates)",
                 "partition": "\(partition)", "offset": "\(baseOffset + Int64(index))",
-                "sequence": "\(ProducerState.increment(batch.baseSequence, by: Int32(index)))"])
+                "sequence": "\(ProducerState.increment(batch.baseSequence, by: Int32(index)))"]
+            let reference: String?
+            let status: String?
+            if record.attemptKey != record.paymentOrderId {
+                // A refund's result: its attempt key is the refund id.
+                let event = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspRefundResultEvent.self, value: Array(record.value))
+                metadata["refundId"] = "\(record.attemptKey)"
+                (reference, status) = (event.flatMap { $0.hasPspReference ? $0.pspReference : nil }, event.map { "\($0.pspStatus)" })
+            } else {
+                let event = try? EventEnvelope.decodeValue(Paynode_Events_V1_PspResultUpdateEvent.self, value: Array(record.value))
+                (reference, status) = (event.flatMap { $0.hasPspReference ? $0.pspReference : nil }, event.map { "\($0.pspStatus)" })
+            }
+            metadata["pspReference"] = "\(reference ?? "-")"
+            metadata["status"] = "\(status ?? "-")"
+            logger.info(record.attemptKey != record.paymentOrderId ? "published PSP refund result" : "published PSP result", metadata: metadata)
         }
     }
 
