@@ -175,3 +175,108 @@ def test_adyen_refunds_are_received_and_settled_by_their_refund_webhook(data_dir
         executor.stop()
         service.stop()
         adyen.shutdown()
+
+
+def test_refunds_and_their_webhooks_survive_kills_and_apply_once(data_dir):
+    """Two partial refunds per paid order, requested (and retried with their keys) while the
+    service and the executor are SIGKILLed and restarted, and Stripe's refund.updated webhooks
+    for half of them delivered meanwhile: afterwards every refund is SUCCESSFUL once, no order
+    has a refund more than requested, each refund has one applied result and no conflict, and
+    payment-events holds exactly one PaymentRefunded per refund."""
+    import concurrent.futures
+    import http.client
+    import random
+    import threading
+    import urllib.error
+
+    from test_pipeline_crash import kill_and_restart
+
+    count = 150
+    rng = random.Random(20261205)
+    service = start_service(data_dir)
+    executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    api = Api(service.http_port)
+    try:
+        paid = [create(api, f"rfcrash-{index}", "tok_visa") for index in range(count)]
+        for order_id in paid:
+            assert final(api, order_id)["status"] == "SUCCESSFUL"
+        failures, refunds, done = [], {}, threading.Event()
+
+        def retrying(call):
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                try:
+                    result = call()
+                    if result is not None:
+                        return result
+                except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException, ValueError):
+                    pass  # killed mid-request: the same request again (idempotent)
+                time.sleep(0.1)
+            raise AssertionError("the service did not come back")
+
+        def request(job):
+            order_id, number = job
+            amount = 1000 * number
+            time.sleep(0.12)  # spread over several kills of each node
+
+            def attempt():
+                status, _, body = refund(api, order_id, f"rfcrash-{order_id}-{number}", {"amount": amount})
+                assert status in (201, 500, 503), (status, body)
+                return body if status == 201 else None
+            body = retrying(attempt)
+            refunds[body["refundId"]] = (order_id, amount)
+            if rng.random() < 0.5:
+                # Stripe's own word on the simulated refund (its reference is deterministic).
+                reference = "re_" + order_id.replace("-", "")[8:] + f"_{body['refundId'].rsplit('-r', 1)[1]}"
+                event = json.dumps({"id": f"evt_{body['refundId']}", "type": "refund.updated", "created": int(time.time()),
+                                    "data": {"object": {"id": reference, "object": "refund", "status": "succeeded",
+                                                        "metadata": {"refund_id": body["refundId"], "payment_order_id": order_id}}}}).encode()
+                retrying(lambda: True if post(service.http_port, "/v1/webhooks/stripe", event,
+                                              {"Stripe-Signature": stripe_signature(event, STRIPE_SECRETS[0])})[0] == 200 else None)
+
+        def load():
+            try:
+                jobs = [(order_id, number) for order_id in paid for number in (1, 2)]
+                rng.shuffle(jobs)
+                with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                    list(pool.map(request, jobs))
+            except BaseException as error:  # the kill loop below must end whatever happens here
+                failures.append(error)
+            finally:
+                done.set()
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        kills = {"service": 0, "executor": 0}
+        while not done.is_set() or kills["service"] < 3:
+            time.sleep(rng.uniform(0.3, 0.9))
+            victim = "service" if kills["service"] <= kills["executor"] + 1 else "executor"
+            kill_and_restart(service if victim == "service" else executor, rng)
+            kills[victim] += 1
+        loader.join(timeout=300)
+        assert not failures, failures
+        assert len(refunds) == 2 * count
+        assert kills["service"] + kills["executor"] >= 6, kills
+
+        def all_settled():
+            views = {order_id: api.call("GET", f"/v1/payment-orders/{order_id}")[2] for order_id in paid}
+            settled = all(len(v["refunds"]) == 2 and all(r["status"] == "SUCCESSFUL" for r in v["refunds"]) for v in views.values())
+            return views if settled else None
+        views = wait_for(all_settled, 180, "every refund to settle")
+        problems = []
+        for order_id, view in views.items():
+            if view["refundedAmount"] != 3000 or view["status"] != "SUCCESSFUL":
+                problems.append((order_id, view["refundedAmount"], view["status"]))
+            for entry in view["refunds"]:
+                outcomes = [h["outcome"] for h in view["history"] if h.get("refundId") == entry["refundId"]]
+                if outcomes.count("applied") != 1 or "conflict" in outcomes:
+                    problems.append((entry["refundId"], outcomes))
+        assert not problems, f"{len(problems)} wrong, e.g. {problems[:5]}"
+        per_refund = {}
+        for message in read_all(service.bootstrap, "payment-events"):
+            if dict(message.headers())["paynode-schema"] == b"paynode.events.v1.PaymentRefunded":
+                per_refund[message.key().decode()] = per_refund.get(message.key().decode(), 0) + 1
+        assert per_refund == {order_id: 2 for order_id in paid}, per_refund
+    finally:
+        executor.stop()
+        service.stop()
