@@ -123,12 +123,23 @@ struct PreparedResult: Sendable {
 struct PaymentStateView {
     let orders: (any TableReading)?
     let refunds: (any TableReading)?
+    /// The orders' cold details, read only for an outgoing event's merchant.
+    let details: (any TableReading)?
     let eventPartitions: Int
     let deadLetterPartitions: Int
+
+    /// The order's merchant, from its details (written once, at creation): what downstream of
+    /// `payment-events` credits. Only the field is read out of the details' JSON.
+    func merchant(of id: PaymentOrderID) throws -> String? {
+        guard let bytes = try details?.get(id.bytes),
+              case .string(let merchant) = try? JSONObjectReader.members(of: bytes)["merchantId"] else { return nil }
+        return merchant
+    }
 
     init(_ transaction: ReadTransaction) throws {
         orders = transaction.table(PaymentTables.orders)
         refunds = transaction.table(RefundTable.name)
+        details = transaction.table(PaymentTables.details)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
@@ -136,6 +147,7 @@ struct PaymentStateView {
     init(_ transaction: WriteTransaction) throws {
         orders = try transaction.table(PaymentTables.orders)
         refunds = try transaction.table(RefundTable.name)
+        details = try transaction.table(PaymentTables.details)
         eventPartitions = try transaction.existingPartitionCount(of: PaymentTopics.paymentEvents)
         deadLetterPartitions = try transaction.existingPartitionCount(of: PaymentTopics.deadLetters)
     }
@@ -403,6 +415,7 @@ enum PspResultBatch {
             refunded.refundedTotalMinor = RefundRules.refunded(refunds.map(\.amountAndStatus))
             refunded.occurredAtUnixMs = now
             refunded.source = source
+            if let merchant = try view.merchant(of: refundID.paymentOrderID) { refunded.merchantID = merchant }
             let encoded = try EventEnvelope.encode(refunded)
             var headers = encoded.headers
             headers.setTraceContext(traceContext)
@@ -476,6 +489,7 @@ enum PspResultBatch {
                 succeeded.currency = state.currency
                 succeeded.occurredAtUnixMs = now
                 succeeded.source = source
+                if let merchant = try view.merchant(of: result.paymentOrderID) { succeeded.merchantID = merchant }
                 encoded = try EventEnvelope.encode(succeeded)
             } else {
                 var failed = Paynode_Events_V1_PaymentFailed()
@@ -488,6 +502,7 @@ enum PspResultBatch {
                 failed.currency = state.currency
                 failed.occurredAtUnixMs = now
                 failed.source = source
+                if let merchant = try view.merchant(of: result.paymentOrderID) { failed.merchantID = merchant }
                 encoded = try EventEnvelope.encode(failed)
             }
             var headers = encoded.headers

@@ -139,6 +139,11 @@ struct RefundTests {
         #expect(refunded.map(\.amountMinor) == [2000, 1000] && refunded.map(\.refundedTotalMinor) == [2000, 3000])
         #expect(refunded.allSatisfy { $0.paymentOrderID == order && $0.currency == "EUR" && $0.source.topic == PaymentTopics.pspResultUpdates })
         #expect(refunded.map(\.pspReference) == ["re_a", "re_b"])
+        #expect(refunded.allSatisfy { $0.merchantID == "m_1" })
+        let succeeded = try fixture.records(PaymentTopics.paymentEvents).compactMap { record in
+            try? EventEnvelope.decode(Paynode_Events_V1_PaymentSucceeded.self, value: record.value, headers: record.headers)
+        }
+        #expect(succeeded.count == 1 && succeeded[0].merchantID == "m_1")
 
         let shown = try fixture.order(order)
         #expect(shown["status"] as? String == "SUCCESSFUL" && shown["pspReference"] as? String == "pi_paid")

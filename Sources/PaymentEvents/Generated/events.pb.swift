@@ -263,12 +263,24 @@ public nonisolated struct Paynode_Events_V1_PaymentSucceeded: Sendable {
   /// Clears the value of `source`. Subsequent reads from it will return its default value.
   public mutating func clearSource() {self._source = nil}
 
+  /// The merchant the order pays (the order's merchantId), for what is downstream of the event
+  /// (wallets, the ledger). Set by every writer since it was added; absent in older records.
+  public var merchantID: String {
+    get {_merchantID ?? String()}
+    set {_merchantID = newValue}
+  }
+  /// Returns true if `merchantID` has been explicitly set.
+  public var hasMerchantID: Bool {self._merchantID != nil}
+  /// Clears the value of `merchantID`. Subsequent reads from it will return its default value.
+  public mutating func clearMerchantID() {self._merchantID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _pspReference: String? = nil
   fileprivate var _source: Paynode_Events_V1_RecordSource? = nil
+  fileprivate var _merchantID: String? = nil
 }
 
 /// Topic `payment-events`, key paymentOrderId; service -> downstream. Emitted once, when the order
@@ -331,6 +343,16 @@ public nonisolated struct Paynode_Events_V1_PaymentFailed: Sendable {
   /// Clears the value of `source`. Subsequent reads from it will return its default value.
   public mutating func clearSource() {self._source = nil}
 
+  /// The order's merchantId, as in PaymentSucceeded.
+  public var merchantID: String {
+    get {_merchantID ?? String()}
+    set {_merchantID = newValue}
+  }
+  /// Returns true if `merchantID` has been explicitly set.
+  public var hasMerchantID: Bool {self._merchantID != nil}
+  /// Clears the value of `merchantID`. Subsequent reads from it will return its default value.
+  public mutating func clearMerchantID() {self._merchantID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -339,6 +361,7 @@ public nonisolated struct Paynode_Events_V1_PaymentFailed: Sendable {
   fileprivate var _errorCode: String? = nil
   fileprivate var _errorMessage: String? = nil
   fileprivate var _source: Paynode_Events_V1_RecordSource? = nil
+  fileprivate var _merchantID: String? = nil
 }
 
 /// Topic `payment-orders`, key paymentOrderId; service -> executor. A refund of all or part of a
@@ -518,12 +541,23 @@ public nonisolated struct Paynode_Events_V1_PaymentRefunded: Sendable {
   /// Clears the value of `source`. Subsequent reads from it will return its default value.
   public mutating func clearSource() {self._source = nil}
 
+  /// The order's merchantId, as in PaymentSucceeded.
+  public var merchantID: String {
+    get {_merchantID ?? String()}
+    set {_merchantID = newValue}
+  }
+  /// Returns true if `merchantID` has been explicitly set.
+  public var hasMerchantID: Bool {self._merchantID != nil}
+  /// Clears the value of `merchantID`. Subsequent reads from it will return its default value.
+  public mutating func clearMerchantID() {self._merchantID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _pspReference: String? = nil
   fileprivate var _source: Paynode_Events_V1_RecordSource? = nil
+  fileprivate var _merchantID: String? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -710,7 +744,7 @@ nonisolated extension Paynode_Events_V1_RecordSource: SwiftProtobuf.Message, Swi
 
 nonisolated extension Paynode_Events_V1_PaymentSucceeded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaymentSucceeded"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}occurred_at_unix_ms\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}occurred_at_unix_ms\0\u{1}source\0\u{3}merchant_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -725,6 +759,7 @@ nonisolated extension Paynode_Events_V1_PaymentSucceeded: SwiftProtobuf.Message,
       case 5: try { try decoder.decodeSingularStringField(value: &self.currency) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.occurredAtUnixMs) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._merchantID) }()
       default: break
       }
     }
@@ -756,6 +791,9 @@ nonisolated extension Paynode_Events_V1_PaymentSucceeded: SwiftProtobuf.Message,
     try { if let v = self._source {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    try { if let v = self._merchantID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -767,6 +805,7 @@ nonisolated extension Paynode_Events_V1_PaymentSucceeded: SwiftProtobuf.Message,
     if lhs.currency != rhs.currency {return false}
     if lhs.occurredAtUnixMs != rhs.occurredAtUnixMs {return false}
     if lhs._source != rhs._source {return false}
+    if lhs._merchantID != rhs._merchantID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -774,7 +813,7 @@ nonisolated extension Paynode_Events_V1_PaymentSucceeded: SwiftProtobuf.Message,
 
 nonisolated extension Paynode_Events_V1_PaymentFailed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaymentFailed"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}error_code\0\u{3}error_message\0\u{3}occurred_at_unix_ms\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}error_code\0\u{3}error_message\0\u{3}occurred_at_unix_ms\0\u{1}source\0\u{3}merchant_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -791,6 +830,7 @@ nonisolated extension Paynode_Events_V1_PaymentFailed: SwiftProtobuf.Message, Sw
       case 7: try { try decoder.decodeSingularStringField(value: &self._errorMessage) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.occurredAtUnixMs) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self._merchantID) }()
       default: break
       }
     }
@@ -828,6 +868,9 @@ nonisolated extension Paynode_Events_V1_PaymentFailed: SwiftProtobuf.Message, Sw
     try { if let v = self._source {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
+    try { if let v = self._merchantID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -841,6 +884,7 @@ nonisolated extension Paynode_Events_V1_PaymentFailed: SwiftProtobuf.Message, Sw
     if lhs._errorMessage != rhs._errorMessage {return false}
     if lhs.occurredAtUnixMs != rhs.occurredAtUnixMs {return false}
     if lhs._source != rhs._source {return false}
+    if lhs._merchantID != rhs._merchantID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -996,7 +1040,7 @@ nonisolated extension Paynode_Events_V1_PspRefundResultEvent: SwiftProtobuf.Mess
 
 nonisolated extension Paynode_Events_V1_PaymentRefunded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PaymentRefunded"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{3}refund_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}refunded_total_minor\0\u{3}occurred_at_unix_ms\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}payment_order_id\0\u{3}refund_id\0\u{1}psp\0\u{3}psp_reference\0\u{3}amount_minor\0\u{1}currency\0\u{3}refunded_total_minor\0\u{3}occurred_at_unix_ms\0\u{1}source\0\u{3}merchant_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1013,6 +1057,7 @@ nonisolated extension Paynode_Events_V1_PaymentRefunded: SwiftProtobuf.Message, 
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.refundedTotalMinor) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.occurredAtUnixMs) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self._merchantID) }()
       default: break
       }
     }
@@ -1050,6 +1095,9 @@ nonisolated extension Paynode_Events_V1_PaymentRefunded: SwiftProtobuf.Message, 
     try { if let v = self._source {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
+    try { if let v = self._merchantID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1063,6 +1111,7 @@ nonisolated extension Paynode_Events_V1_PaymentRefunded: SwiftProtobuf.Message, 
     if lhs.refundedTotalMinor != rhs.refundedTotalMinor {return false}
     if lhs.occurredAtUnixMs != rhs.occurredAtUnixMs {return false}
     if lhs._source != rhs._source {return false}
+    if lhs._merchantID != rhs._merchantID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
