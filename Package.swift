@@ -169,6 +169,22 @@ let package = Package(
             dependencies: ["PSPAdapters", "Payments"],
             swiftSettings: strictSwift
         ),
+        // The ledger: double-entry postings and wallets from payment-events, in its own LMDB.
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "PaymentEvents", "LogStore", "Protocol", "KafkaClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: ["Ledger", "LogStore", "PaymentEvents", "Protocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "PaymentExecutor",
             dependencies: ["PaymentEvents", 
@@ -329,6 +345,7 @@ let package = Package(
                 "PaymentService",
                 "PaymentHTTP",
                 "PaymentExecutor",
+                "Ledger",
                 "PaymentEvents",
                 "Payments",
                 "PSPAdapters",
