@@ -29,6 +29,9 @@ struct DevCommand: AsyncParsableCommand {
     var opsListen = APIAuthOptions.defaultOpsListen
     @Option(name: .customLong("executor-http-listen"), help: "The executor's HTTP listener (default 127.0.0.1:8081).")
     var executorHTTPListen = ListenAddress(host: "127.0.0.1", port: 8081)
+
+    @Option(name: .customLong("ledger-http-listen"), help: "The ledger's HTTP listener: balances, entries, metrics (default 127.0.0.1:8082).")
+    var ledgerHTTPListen = ListenAddress(host: "127.0.0.1", port: 8082)
     @Option(name: .customLong("psp-latency-ms"), help: "Latency of each simulated PSP call (default 0).")
     var pspLatency = 0
     @Option(name: .customLong("demo-orders"), help: "Push this many orders through, print a summary and stop (default 0: keep running).")
@@ -49,9 +52,12 @@ struct DevCommand: AsyncParsableCommand {
         var serviceTLS = ["--kafka-security-protocol", security]
         var executorTLS = ["--kafka-security-protocol", security, "--sasl-mechanism", "SCRAM-SHA-512",
                            "--sasl-username", "executor", "--sasl-password-file", users["executor"] ?? ""]
+        var ledgerTLS = ["--kafka-security-protocol", security, "--sasl-mechanism", "SCRAM-SHA-512",
+                         "--sasl-username", "ledger", "--sasl-password-file", users["ledger"] ?? ""]
         if let certificates {
             serviceTLS += ["--tls-cert-file", certificates.serverCertificate, "--tls-key-file", certificates.serverKey, "--http-tls"]
             executorTLS += ["--tls-ca-file", certificates.caCertificate]
+            ledgerTLS += ["--tls-ca-file", certificates.caCertificate]
         }
         let apiKey = try await DevAPIKey.ensure(root: root, serviceDirectory: root + "/service")
         let service = try Child.start(executable, ["service", "--data-dir", root + "/service", "--kafka-listen", kafkaListen.description,
@@ -63,6 +69,10 @@ struct DevCommand: AsyncParsableCommand {
                                                     "--http-listen", executorHTTPListen.description, "--psp-latency-ms", String(pspLatency),
                                                     "--log-level", "error"] + executorTLS, ready: "paynode executor ready")
         defer { executor.stop() }
+        let ledger = try Child.start(executable, ["ledger", "--data-dir", root + "/ledger", "--bootstrap-servers", kafkaListen.description,
+                                                  "--http-listen", ledgerHTTPListen.description, "--log-level", "error"] + ledgerTLS,
+                                     ready: "paynode ledger ready")
+        defer { ledger.stop() }
         let api = DevAPI(address: httpListen, apiKey: apiKey,
                          tls: try certificates.map { try ClientTLSFiles(caFile: $0.caCertificate).makeContext() })
         let keyHelp = """
@@ -79,7 +89,8 @@ struct DevCommand: AsyncParsableCommand {
                               -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=dev -X sasl.password=$(cat \(users["dev"] ?? "")) -L
                             confluent-kafka: {"bootstrap.servers": "\(kafkaListen)", "security.protocol": "SASL_SSL", "ssl.ca.location": "\(certificates.caCertificate)",
                                               "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "dev", "sasl.password": "<the password file's line>"}
-              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
+              ledger        http://\(ledgerHTTPListen)/v1/accounts, /v1/accounts/merchant:EUR:<merchantId>/transactions, /v1/ledger/verify
+              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics, http://\(ledgerHTTPListen)/metrics
             """)
         } else {
             print("""
@@ -89,7 +100,8 @@ struct DevCommand: AsyncParsableCommand {
               Kafka (SASL_PLAINTEXT) \(kafkaListen), user dev, password in \(users["dev"] ?? "")
                             kcat -b \(kafkaListen) -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 \\
                               -X sasl.username=dev -X sasl.password=$(cat \(users["dev"] ?? "")) -L
-              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics
+              ledger        http://\(ledgerHTTPListen)/v1/accounts, /v1/accounts/merchant:EUR:<merchantId>/transactions, /v1/ledger/verify
+              metrics       http://\(opsListen)/metrics, http://\(executorHTTPListen)/metrics, http://\(ledgerHTTPListen)/metrics
             """)
         }
         fflushStandardOutput()
@@ -135,6 +147,7 @@ struct DevCommand: AsyncParsableCommand {
             return ids
         }
         var byStatus: [String: Int] = [:]
+        var succeeded: [(id: String, amount: Int64, psp: String)] = []
         var latencies: [Int64] = []
         var remaining = ids
         let deadline = Date().addingTimeInterval(120)
@@ -147,6 +160,9 @@ struct DevCommand: AsyncParsableCommand {
                     stillPending.append((id, token))
                 } else {
                     byStatus["\(status) (\(token))", default: 0] += 1
+                    if status == "SUCCESSFUL", let amount = (order["amount"] as? NSNumber)?.int64Value, let psp = order["psp"] as? String {
+                        succeeded.append((id, amount, psp))
+                    }
                     if let created = order["createdAt"] as? Int64 ?? (order["createdAt"] as? NSNumber)?.int64Value,
                        let updated = order["updatedAt"] as? Int64 ?? (order["updatedAt"] as? NSNumber)?.int64Value {
                         latencies.append(updated - created)
@@ -166,6 +182,42 @@ struct DevCommand: AsyncParsableCommand {
         if !remaining.isEmpty { print("  still PENDING after 120 s: \(remaining.count)") }
         print("  order created -> terminal state committed: p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(latencies.last ?? 0) ms")
         if !remaining.isEmpty { throw ExitCode(1) }
+        try await refundsAndBalances(api: api, run: String(run), succeeded: succeeded)
+    }
+
+    /// Refunds half of a few successful orders, then waits for the ledger to have posted every
+    /// success and refund and prints each account's balance and the ledger's own check.
+    private func refundsAndBalances(api: DevAPI, run: String, succeeded: [(id: String, amount: Int64, psp: String)]) async throws {
+        var refunded: [String: Int64] = [:]
+        for order in succeeded.prefix(5) {
+            let (status, json) = try await api.send(.POST, "/v1/payment-orders/\(order.id)/refunds", body: #"{"amount":\#(order.amount / 2)}"#,
+                                                    headers: ["Idempotency-Key": "demo-\(run)-refund-\(order.id)"])
+            guard status == 201 else { throw ValidationError("refunding a demo order failed with HTTP \(status): \(json)") }
+            refunded[order.psp, default: 0] += order.amount / 2
+        }
+        let expected = succeeded.reduce(Int64(0)) { $0 + $1.amount } - refunded.values.reduce(0, +)
+        let ledger = DevAPI(address: ledgerHTTPListen, apiKey: "", tls: nil)
+        let deadline = Date().addingTimeInterval(60)
+        var accounts: [[String: Any]] = []
+        while Date() < deadline {
+            accounts = (try await ledger.send(.GET, "/v1/accounts").1["accounts"] as? [[String: Any]]) ?? []
+            let wallet = accounts.first { $0["account"] as? String == "merchant:EUR:m_demo" }
+            if (wallet?["balance"] as? NSNumber)?.int64Value == expected { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        print("refunds: \(min(5, succeeded.count)) successful orders refunded by half")
+        print("ledger (double entry, from payment-events):")
+        for account in accounts {
+            print("  \(account["account"] as? String ?? "?"): balance \((account["balance"] as? NSNumber)?.int64Value ?? 0), \((account["entries"] as? NSNumber)?.intValue ?? 0) entries")
+        }
+        let (_, verification) = try await ledger.send(.GET, "/v1/ledger/verify")
+        let sound = verification["ok"] as? Bool == true
+        print("  verify: \(sound ? "OK" : "BROKEN"), \((verification["entries"] as? NSNumber)?.intValue ?? 0) entries, Σ debits = Σ credits")
+        let wallet = accounts.first { $0["account"] as? String == "merchant:EUR:m_demo" }
+        guard sound, (wallet?["balance"] as? NSNumber)?.int64Value == expected else {
+            print("  the wallet of m_demo should hold \(expected)")
+            throw ExitCode(1)
+        }
     }
 
 }

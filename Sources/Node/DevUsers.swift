@@ -6,12 +6,13 @@ import PaymentService
 import Protocol
 
 /// `paynode dev`'s SASL users, made on first start in the service's store: `executor` (the
-/// default executor principal, whose results alone are applied) and `dev` (for kcat and other
+/// default executor principal, whose results alone are applied), `ledger` (reads
+/// payment-events for `paynode ledger`) and `dev` (for kcat and other
 /// clients of a developer). Passwords are random, kept in `<root>/credentials/NAME.password`
 /// (mode 0600); the store holds only their SCRAM keys. A user whose password file is missing is
 /// given a new password.
 enum DevUsers {
-    static let names = ["executor", "dev"]
+    static let names = ["executor", "ledger", "dev"]
 
     /// The password file of each user, after making the missing ones. Runs before the service
     /// starts: the store is locked while it runs.

@@ -275,14 +275,16 @@ def test_dev_runs_the_pipeline_over_tls(tmp_path):
     authenticated as User:executor; a developer's SCRAM user `dev` with its password file."""
     result = subprocess.run([PAYNODE, "dev", "--data-dir", str(tmp_path / "dev"), "--demo-orders", "12",
                              "--kafka-listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}",
-                             "--executor-http-listen", f"127.0.0.1:{free_port()}"],
+                             "--executor-http-listen", f"127.0.0.1:{free_port()}", "--ledger-http-listen", f"127.0.0.1:{free_port()}"],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "security.protocol=SASL_SSL" in result.stdout and "ssl.ca.location=" in result.stdout
     assert "sasl.username=dev" in result.stdout
-    for user in ("executor", "dev"):
+    for user in ("executor", "ledger", "dev"):
         assert os.stat(tmp_path / "dev" / "credentials" / f"{user}.password").st_mode & 0o777 == 0o600
     assert "demo: 12 orders" in result.stdout
+    # The ledger read payment-events as its own SCRAM user over TLS and balanced the books.
+    assert "merchant:EUR:m_demo: balance" in result.stdout and "verify: OK" in result.stdout, result.stdout
     assert os.stat(tmp_path / "dev" / "certs" / "server-key.pem").st_mode & 0o777 == 0o600
 
 
@@ -370,10 +372,11 @@ def test_dev_without_tls_still_runs_the_demo(tmp_path):
     """`paynode dev --no-tls`: the plaintext pipeline as before TLS, through the same demo client."""
     result = subprocess.run([PAYNODE, "dev", "--no-tls", "--data-dir", str(tmp_path / "dev"), "--demo-orders", "150",
                              "--kafka-listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}",
-                             "--executor-http-listen", f"127.0.0.1:{free_port()}"],
+                             "--executor-http-listen", f"127.0.0.1:{free_port()}", "--ledger-http-listen", f"127.0.0.1:{free_port()}"],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo: 150 orders" in result.stdout
+    assert "verify: OK" in result.stdout and "refunds: 5 successful orders refunded by half" in result.stdout, result.stdout
     assert not os.path.exists(tmp_path / "dev" / "certs")
 
 

@@ -1,0 +1,169 @@
+"""`paynode ledger` (issue 20) as its own process beside `paynode service` and `paynode executor`:
+every SUCCESSFUL payment posted once as a double-entry transfer into its merchant's wallet, every
+SUCCESSFUL refund once out of it, the books balanced and every balance equal to the sum of its
+entries, also while the ledger is SIGKILLed again and again; redelivered and reordered
+payment-events records post nothing more; the offline `paynode ledger verify` agrees."""
+import collections
+import concurrent.futures
+import json
+import random
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from confluent_kafka import Producer
+
+from conftest import PAYNODE
+from test_payment_service import Api, read_all, wait_for
+from test_pipeline_e2e import TOKENS, Executor
+from test_refunds import refund
+from test_webhooks import start as start_service
+
+
+class Ledger:
+    def __init__(self, data_dir, bootstrap, extra_args=()):
+        self.data_dir, self.bootstrap, self.extra_args = data_dir, bootstrap, list(extra_args)
+        self.log = open(data_dir + "-ledger.log", "a")
+        self.process = None
+        self.port = None
+
+    def start(self):
+        self.process = subprocess.Popen([PAYNODE, "ledger", "--data-dir", self.data_dir, "--bootstrap-servers", self.bootstrap,
+                                         "--http-listen", "127.0.0.1:0", "--log-level", "warning", *self.extra_args],
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.process.stdout.readline()
+        assert "paynode ledger ready" in line, line
+        self.port = int(line.split("http=")[1].split()[0])
+        return self
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def get(self, path, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers), timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def balances(self):
+        return {account["account"]: account for account in self.get("/v1/accounts")[1]["accounts"]}
+
+
+def create(api, key, token, merchant, amount, psp):
+    status, _, body = api.call("POST", "/v1/payment-orders", {"merchantId": merchant, "amount": amount, "currency": "EUR",
+                                                              "paymentMethod": token, "psp": psp},
+                               {"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert status == 201, body
+    return body["paymentOrderId"]
+
+
+def test_the_ledger_posts_every_success_and_refund_once_across_kills(data_dir):
+    rng = random.Random(20261206)
+    service = start_service(data_dir)
+    executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    ledger = Ledger(data_dir + "-ledger", service.bootstrap).start()
+    api = Api(service.http_port)
+    try:
+        tokens = list(TOKENS)
+        specs = [(f"ledger-{i}", tokens[i % len(tokens)], f"m_{i % 3}", 100 + i, "stripe" if i % 2 else "adyen") for i in range(300)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            orders = list(pool.map(lambda spec: (create(api, *spec), spec), specs))
+            # The ledger is killed and restarted while the results and events stream in.
+            for _ in range(4):
+                time.sleep(rng.uniform(0.2, 0.6))
+                ledger.kill()
+                ledger.start()
+
+        def settled():
+            views = [api.call("GET", f"/v1/payment-orders/{order_id}")[2] for order_id, _ in orders]
+            return views if all(view["status"] != "PENDING" for view in views) else None
+        views = {view["paymentOrderId"]: view for view in wait_for(settled, 120, "every order to settle")}
+        # A refund of part of every fourth successful order, the ledger killed again meanwhile.
+        refunds = {}
+        for index, (order_id, spec) in enumerate(orders):
+            if views[order_id]["status"] == "SUCCESSFUL" and index % 4 == 0:
+                status, _, body = refund(api, order_id, f"ledger-refund-{index}", {"amount": spec[3] // 2})
+                assert status == 201, body
+                refunds[order_id] = spec[3] // 2
+            if index == len(orders) // 2:
+                ledger.kill()
+                ledger.start()
+        wait_for(lambda: all(r["status"] == "SUCCESSFUL" for order_id in refunds
+                             for r in api.call("GET", f"/v1/payment-orders/{order_id}")[2]["refunds"]), 60, "every refund to settle")
+
+        expected = collections.Counter()
+        for order_id, (_, _, merchant, amount, psp) in orders:
+            if views[order_id]["status"] == "SUCCESSFUL":
+                expected[f"merchant:EUR:{merchant}"] += amount - refunds.get(order_id, 0)
+                expected[f"psp:EUR:{psp}"] += amount - refunds.get(order_id, 0)
+        assert len(refunds) > 10 and any(v["status"] == "FAILED" for v in views.values())
+
+        def caught_up():
+            balances = ledger.balances()
+            return balances if {name: account["balance"] for name, account in balances.items()} == dict(expected) else None
+        balances = wait_for(caught_up, 60, "the ledger to post every success and refund")
+        successes = sum(1 for v in views.values() if v["status"] == "SUCCESSFUL")
+        assert sum(a["entries"] for a in balances.values()) == 2 * (successes + len(refunds))
+        assert all(a["held"] == 0 for a in balances.values())
+        status, verification = ledger.get("/v1/ledger/verify")
+        assert status == 200 and verification["ok"] and verification["entries"] == successes + len(refunds), verification
+        assert verification["totals"] == {"EUR": sum(v for k, v in expected.items() if k.startswith("psp:")) + 2 * sum(refunds.values())}
+
+        # An account's entries, newest first, each naming the event it came from.
+        status, page = ledger.get("/v1/accounts/merchant:EUR:m_0/transactions?limit=5")
+        assert status == 200 and len(page["entries"]) == 5 and page["nextCursor"] is not None
+        sequences = [entry["sequence"] for entry in page["entries"]]
+        assert sequences == sorted(sequences, reverse=True)
+        assert all(entry["source"]["topic"] == "payment-events" for entry in page["entries"])
+        assert ledger.get("/v1/accounts/merchant:EUR:nobody")[0] == 404
+        assert ledger.get("/v1/accounts/wallet:x")[0] == 400
+
+        # Redelivered and reordered payment-events records: nothing more is posted.
+        events = [m for m in read_all(service.bootstrap, "payment-events")
+                  if dict(m.headers())["paynode-schema"] in (b"paynode.events.v1.PaymentSucceeded", b"paynode.events.v1.PaymentRefunded")]
+        producer = Producer({"bootstrap.servers": service.bootstrap})
+        for message in reversed(events[:40]):
+            producer.produce("payment-events", key=message.key(), value=message.value(), headers=message.headers(),
+                             partition=message.partition())
+        assert producer.flush(30) == 0
+        time.sleep(3)
+        assert {name: account["balance"] for name, account in ledger.balances().items()} == dict(expected)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{ledger.port}/metrics", timeout=10).read().decode()
+        duplicates = [line for line in metrics.splitlines() if line.startswith('paynode_ledger_transfers_total{outcome="duplicate"}')]
+        assert duplicates and float(duplicates[0].split()[-1]) >= 40, duplicates
+        assert ledger.get("/v1/ledger/verify")[1]["ok"]
+        ledger.stop()
+        verified = subprocess.run([PAYNODE, "ledger", "verify", "--data-dir", data_dir + "-ledger"], capture_output=True, text=True, timeout=60)
+        assert verified.returncode == 0 and verified.stdout.startswith("ledger OK"), verified.stdout + verified.stderr
+    finally:
+        ledger.stop()
+        executor.stop()
+        service.stop()
+
+
+def test_the_query_api_takes_a_token_when_given_one(data_dir):
+    service = start_service(data_dir)
+    token_file = data_dir + "-ledger-token"
+    with open(token_file, "w") as handle:
+        handle.write("ledger-token-0123456789\n")
+    ledger = Ledger(data_dir + "-ledger", service.bootstrap, ["--api-token-file", token_file]).start()
+    try:
+        assert ledger.get("/v1/accounts")[0] == 401
+        assert ledger.get("/v1/accounts", token="wrong-token-0123456789")[0] == 401
+        status, body = ledger.get("/v1/accounts", token="ledger-token-0123456789")
+        assert status == 200 and body == {"accounts": []}
+        # Health and metrics stay open for probes and scrapers.
+        assert urllib.request.urlopen(f"http://127.0.0.1:{ledger.port}/healthz", timeout=10).status == 200
+    finally:
+        ledger.stop()
+        service.stop()
