@@ -206,3 +206,67 @@ extension LedgerStore {
                     balance: balance.balance(of: id), held: balance.held, entries: balance.entries)
     }
 }
+
+extension LedgerStore {
+    /// What differs between this ledger and `other` (a rebuild of it): every account's totals,
+    /// held amount and entry count, the per-currency totals, and the transfers (id, content and
+    /// whether posted or held). Entry sequences and posting times are left out: a rebuild
+    /// interleaves partitions in another order and posts at another time. Empty when equal;
+    /// at most `LedgerVerification.maximumProblems`.
+    public func differences(from other: LedgerStore) throws -> [String] {
+        var differences: [String] = []
+        func note(_ text: String) {
+            if differences.count < LedgerVerification.maximumProblems { differences.append(text) }
+        }
+        let mine = try snapshot()
+        let theirs = try other.snapshot()
+        for account in Set(mine.accounts.keys).union(theirs.accounts.keys).sorted() where mine.accounts[account] != theirs.accounts[account] {
+            let describe: (AccountBalance?) -> String = { balance in
+                balance.map { "debits \($0.debits), credits \($0.credits), held \($0.held), \($0.entries) entries" } ?? "absent"
+            }
+            note("account \(account): live \(describe(mine.accounts[account])), rebuilt \(describe(theirs.accounts[account]))")
+        }
+        for currency in Set(mine.totals.keys).union(theirs.totals.keys).sorted() where mine.totals[currency] != theirs.totals[currency] {
+            let sum: ([UInt8]?) -> String = { $0.flatMap { Int64(bigEndianBytes: Array($0.prefix(8))) }.map(String.init) ?? "absent" }
+            note("\(currency): live Σ debits \(sum(mine.totals[currency])), rebuilt \(sum(theirs.totals[currency]))")
+        }
+        for id in Set(mine.transfers.keys).union(theirs.transfers.keys).sorted() where mine.transfers[id] != theirs.transfers[id] {
+            let describe: ([UInt8]?) -> String = { value in
+                guard let value, value.count > 16 else { return "absent" }
+                return value[16] == 1 ? "posted" : "held"
+            }
+            note("transfer \(id): live \(describe(mine.transfers[id])), rebuilt \(describe(theirs.transfers[id]))"
+                 + (describe(mine.transfers[id]) == describe(theirs.transfers[id]) ? " with other content" : ""))
+        }
+        return differences
+    }
+
+    private struct Snapshot {
+        var accounts: [String: AccountBalance] = [:]
+        var totals: [String: [UInt8]] = [:]
+        /// id -> content hash and state (the entry sequence dropped).
+        var transfers: [String: [UInt8]] = [:]
+    }
+
+    private func snapshot() throws -> Snapshot {
+        try store.read { transaction in
+            var snapshot = Snapshot()
+            try transaction.table(Tables.accounts)?.forEach(from: []) { _, value in
+                let bytes = Array(value)
+                if bytes.count > AccountBalance.storedSize, let balance = AccountBalance(decoding: Array(bytes.prefix(AccountBalance.storedSize))) {
+                    snapshot.accounts[String(decoding: bytes.dropFirst(AccountBalance.storedSize), as: UTF8.self)] = balance
+                }
+                return true
+            }
+            try transaction.table(Tables.totals)?.forEach(from: []) { key, value in
+                snapshot.totals[String(decoding: key, as: UTF8.self)] = Array(value)
+                return true
+            }
+            try transaction.table(Tables.transfers)?.forEach(from: []) { key, value in
+                snapshot.transfers[String(decoding: key, as: UTF8.self)] = Array(value.prefix(17))
+                return true
+            }
+            return snapshot
+        }
+    }
+}

@@ -145,6 +145,10 @@ def test_the_ledger_posts_every_success_and_refund_once_across_kills(data_dir):
         ledger.stop()
         verified = subprocess.run([PAYNODE, "ledger", "verify", "--data-dir", data_dir + "-ledger"], capture_output=True, text=True, timeout=60)
         assert verified.returncode == 0 and verified.stdout.startswith("ledger OK"), verified.stdout + verified.stderr
+        # Event sourcing: the ledger recomputed from payment-events offset 0 equals the live one.
+        rebuilt = subprocess.run([PAYNODE, "ledger", "rebuild", "--data-dir", data_dir + "-ledger", "--bootstrap-servers", service.bootstrap,
+                                  "--into", data_dir + "-ledger-rebuilt"], capture_output=True, text=True, timeout=120)
+        assert rebuilt.returncode == 0 and rebuilt.stdout.startswith("rebuild matches the live ledger"), rebuilt.stdout + rebuilt.stderr
     finally:
         ledger.stop()
         executor.stop()

@@ -11,7 +11,7 @@ struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "The ledger: post payment-events as double-entry transfers, keep wallet balances, answer queries.",
-        subcommands: [Run.self, Verify.self],
+        subcommands: [Run.self, Verify.self, Rebuild.self],
         defaultSubcommand: Run.self
     )
 
@@ -88,6 +88,67 @@ struct LedgerCommand: AsyncParsableCommand {
             guard let token = ProcessInfo.processInfo.environment["PAYNODE_LEDGER_API_TOKEN"], !token.isEmpty else { return nil }
             guard token.utf8.count >= 16 else { throw ValidationError("PAYNODE_LEDGER_API_TOKEN must be at least 16 characters") }
             return token
+        }
+    }
+
+    /// Event sourcing, checked: the ledger recomputed from `payment-events` and compared with the
+    /// live one.
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the ledger from payment-events offset 0 into a fresh store and compare it with the live one; exit 1 on any difference.",
+            discussion: """
+            Reads each partition from offset 0 up to the position the live ledger (--data-dir, stopped, or a             copy of it) has reached, posting with the same rules into --into (a new, empty directory), then             compares every account's totals, held amounts and entry counts, the per-currency totals and every             transfer (posted or held, and its content). The rebuilt store is kept: it can replace the live             one. Topics whose early records retention removed cannot be rebuilt from (the log must start at 0).
+            """)
+        @OptionGroup var options: DataDirectoryOptions
+        @OptionGroup var bootstrap: BootstrapOptions
+        @Option(name: .customLong("into"), help: "The fresh data directory to rebuild into (must not hold a store).")
+        var into: String
+
+        func run() async throws {
+            let directory = options.resolvedDataDirectory
+            guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
+                throw ValidationError("no store in \(directory) (data.mdb is missing)")
+            }
+            guard !FileManager.default.fileExists(atPath: into + "/data.mdb") else {
+                throw ValidationError("--into \(into) already holds a store; give a new directory")
+            }
+            let liveStore = try options.openStore()
+            defer { liveStore.close() }
+            let live = LedgerStore(store: liveStore)
+            let targets = try live.positions()
+            let freshStore = try DataDirectoryOptions.parse(["--data-dir", into]).openStore()
+            defer { freshStore.close() }
+            let rebuilt = LedgerStore(store: freshStore)
+            try await rebuilt.ensureTables()
+            let client = try bootstrap.client(reconnectAttempts: 3, logger: Logger(label: "paynode.kafka-client"))
+            defer { Task { await client.shutdown() } }
+            let topic = "payment-events"
+            let started = ContinuousClock.now
+            var records = 0
+            for (partition, end) in targets.sorted(by: { $0.key < $1.key }) {
+                var position: Int64 = 0
+                while position < end {
+                    let result = try await client.fetchPartition(topic: topic, partition: partition, offset: position, maxBytes: 4 << 20)
+                    if result.logStartOffset > 0, position == 0 {
+                        throw ValidationError("\(topic)-\(partition) starts at \(result.logStartOffset): retention removed records the ledger posted, so it cannot be rebuilt from the log")
+                    }
+                    guard !result.records.isEmpty || result.undecodable != nil else {
+                        throw ValidationError("\(topic)-\(partition) ends at \(result.highWatermark), before the live ledger's position \(end)")
+                    }
+                    let (next, summary) = try await LedgerConsumer.post(result, from: position, ledger: rebuilt, end: end)
+                    records += summary.posted + summary.held + summary.duplicates + summary.conflicts + summary.deadLettered + summary.ignored
+                    position = next
+                }
+            }
+            let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+            let differences = try live.differences(from: rebuilt)
+            guard differences.isEmpty else {
+                print("rebuild DIFFERS from the live ledger (\(differences.count) differences):")
+                for difference in differences { print("  \(difference)") }
+                throw ExitCode(1)
+            }
+            let verification = try rebuilt.verify()
+            print("rebuild matches the live ledger: \(records) records of \(topic) in \(String(format: "%.2f", seconds)) s, \(verification.entries) entries, \(verification.accounts) accounts (rebuilt store in \(into))")
         }
     }
 

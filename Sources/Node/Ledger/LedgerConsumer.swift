@@ -70,19 +70,7 @@ struct LedgerConsumer: Service {
                         retries.succeeded(.partition(partition.partition))
                         continue
                     }
-                    var inputs = result.records.map { record in
-                        (record: record, input: PostingRules.input(record, source: EventSource(topic: topic, partition: partition.partition,
-                                                                                               offset: record.offset)))
-                    }
-                    if let batch = result.undecodable {
-                        var bytes = batch.bytes
-                        let record = Record(offset: batch.firstOffset, timestamp: -1, key: nil, value: bytes.readBytes(length: bytes.readableBytes) ?? [],
-                                            headers: [])
-                        inputs.append((record, .undecodable(reason: "offsets \(batch.firstOffset)...\(batch.lastOffset): \(batch.reason)")))
-                    }
-                    let next = result.nextOffset(after: position)
-                    let summary = try await ledger.apply(inputs, partition: partition.partition, from: position, nextOffset: next,
-                                                         nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                    let (next, summary) = try await Self.post(result, from: position, ledger: ledger)
                     positions[partition] = next
                     pausedUntil[partition] = nil
                     retries.succeeded(.partition(partition.partition))
@@ -103,6 +91,30 @@ struct LedgerConsumer: Service {
                 }
             }
         }
+    }
+}
+
+extension LedgerConsumer {
+    /// Posts a fetched partition's records (and its undecodable batch, as a dead letter) in one
+    /// transaction with the new position; records at or past `end` are left for later.
+    static func post(_ result: KafkaFetchResult, from position: Int64, ledger: LedgerStore,
+                     end: Int64 = .max) async throws -> (next: Int64, summary: LedgerBatchSummary) {
+        let partition = result.topicPartition.partition
+        let topic = result.topicPartition.topic
+        var inputs = result.records.filter { $0.offset < end }.map { record in
+            (record: record, input: PostingRules.input(record, source: EventSource(topic: topic, partition: partition, offset: record.offset)))
+        }
+        var next = min(result.nextOffset(after: position), end)
+        if let batch = result.undecodable, batch.firstOffset < end {
+            var bytes = batch.bytes
+            let record = Record(offset: batch.firstOffset, timestamp: -1, key: nil, value: bytes.readBytes(length: bytes.readableBytes) ?? [],
+                                headers: [])
+            inputs.append((record, .undecodable(reason: "offsets \(batch.firstOffset)...\(batch.lastOffset): \(batch.reason)")))
+            next = result.nextOffset(after: position)
+        }
+        let summary = try await ledger.apply(inputs, partition: partition, from: position, nextOffset: next,
+                                             nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        return (next, summary)
     }
 }
 
