@@ -84,6 +84,21 @@ extension LedgerStore {
         }
     }
 
+    /// Every entry, oldest first (for reconciliation: a ledger of millions of entries is read whole).
+    public func entries(psp: String? = nil) throws -> [LedgerEntry] {
+        try store.read { transaction in
+            var entries: [LedgerEntry] = []
+            let decoder = JSONDecoder()
+            try transaction.table(Tables.entries)?.forEach(from: []) { _, value in
+                guard value.count > 32 else { return true }
+                let entry = try decoder.decode(LedgerEntry.self, from: Data(value.dropFirst(32)))
+                if psp == nil || entry.psp == psp { entries.append(entry) }
+                return true
+            }
+            return entries
+        }
+    }
+
     /// The refunds held against an account, oldest first.
     public func held(for id: AccountID) throws -> [HeldTransfer] {
         try store.read { transaction in
