@@ -59,6 +59,33 @@ class Ledger:
         return {account["account"]: account for account in self.get("/v1/accounts")[1]["accounts"]}
 
 
+def check_ledger(ledger, api, order_ids, timeout=120):
+    """The ledger's invariants after a run: every SUCCESSFUL payment and refund posted exactly
+    once (each wallet and clearing account's balance is the sum of what succeeded, with two
+    entries per transfer), nothing held, and the ledger's own verification (chain, Σ debits = Σ
+    credits, balances = sums of entries) passes."""
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        views = list(pool.map(lambda order_id: api.call("GET", f"/v1/payment-orders/{order_id}")[2], order_ids))
+    expected, transfers = collections.Counter(), 0
+    for view in views:
+        if view["status"] != "SUCCESSFUL":
+            continue
+        refunded = sum(r["amount"] for r in view.get("refunds", []) if r["status"] == "SUCCESSFUL")
+        transfers += 1 + sum(1 for r in view.get("refunds", []) if r["status"] == "SUCCESSFUL")
+        expected[f"merchant:{view['currency']}:{view['merchantId']}"] += view["amount"] - refunded
+        expected[f"psp:{view['currency']}:{view['psp']}"] += view["amount"] - refunded
+    assert transfers > 0
+
+    def caught_up():
+        balances = ledger.balances()
+        return balances if {name: account["balance"] for name, account in balances.items()} == dict(expected) else None
+    balances = wait_for(caught_up, timeout, "the ledger to post every success exactly once")
+    assert sum(a["entries"] for a in balances.values()) == 2 * transfers
+    assert all(a["held"] == 0 for a in balances.values())
+    status, verification = ledger.get("/v1/ledger/verify")
+    assert status == 200 and verification["ok"] and verification["entries"] == transfers, verification
+
+
 def create(api, key, token, merchant, amount, psp):
     status, _, body = api.call("POST", "/v1/payment-orders", {"merchantId": merchant, "amount": amount, "currency": "EUR",
                                                               "paymentMethod": token, "psp": psp},

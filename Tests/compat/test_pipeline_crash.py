@@ -1,8 +1,10 @@
 """During a run of 5,000 orders the service and the executor are each SIGKILLed and restarted
-several times at random moments. Afterwards every order is terminal and correct, no transition
+several times at random moments, and so is the ledger consuming payment-events beside them.
+Afterwards every order is terminal and correct, no transition
 was applied twice, no PSP result is missing from psp-result-updates, none is in it twice (the
 executor's outbox re-sends unacknowledged results with their original producer sequences, so
-the broker deduplicates them), and the group lag is zero."""
+the broker deduplicates them), the group lag is zero, and the ledger posted every success exactly
+once with its invariants holding."""
 import collections
 import concurrent.futures
 import http.client
@@ -68,11 +70,12 @@ def kill_and_restart(node, rng):
 
 def secure_cluster(data_dir):
     """SASL_SSL on the Kafka listener: the executor authenticates as User:executor (the default
-    executor principal) with SCRAM-SHA-512 over TLS, the checker as a super user."""
+    executor principal) with SCRAM-SHA-512 over TLS, the ledger as User:ledger (an ordinary
+    reader of payment-events), the checker as a super user."""
     certs = data_dir + "-certs"
     paynode("certs", "init", "--dir", certs)
     secrets = {}
-    for user in ("executor", "checker"):
+    for user in ("executor", "ledger", "checker"):
         secrets[user] = f"{user}-{random.randrange(1 << 60)}"
         with open(f"{data_dir}-{user}.password", "w") as handle:
             handle.write(secrets[user] + "\n")
@@ -81,21 +84,24 @@ def secure_cluster(data_dir):
     service_args = ["--kafka-security-protocol", "SASL_SSL", "--tls-cert-file", f"{certs}/server.pem",
                     "--tls-key-file", f"{certs}/server-key.pem", "--executor-principal", "User:executor",
                     "--super-users", "User:checker"]
-    executor_args = ["--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", f"{certs}/ca.pem", "--sasl-mechanism", "SCRAM-SHA-512",
-                     "--sasl-username", "executor", "--sasl-password-file", f"{data_dir}-executor.password"]
+    executor_args, ledger_args = ([
+        "--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", f"{certs}/ca.pem", "--sasl-mechanism", "SCRAM-SHA-512",
+        "--sasl-username", user, "--sasl-password-file", f"{data_dir}-{user}.password"] for user in ("executor", "ledger"))
     client = {"security.protocol": "SASL_SSL", "ssl.ca.location": f"{certs}/ca.pem", "sasl.mechanisms": "SCRAM-SHA-512",
               "sasl.username": "checker", "sasl.password": secrets["checker"]}
     cli = ["--kafka-security-protocol", "SASL_SSL", "--tls-ca-file", f"{certs}/ca.pem", "--sasl-mechanism", "SCRAM-SHA-512",
            "--sasl-username", "checker", "--sasl-password-file", f"{data_dir}-checker.password"]
-    return service_args, executor_args, client, cli
+    return service_args, executor_args, ledger_args, client, cli
 
 
 @pytest.mark.parametrize("security", ["plaintext", "sasl_ssl"])
 def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir, security):
     rng = random.Random(20261123)
-    service_args, executor_args, client, cli = secure_cluster(data_dir) if security == "sasl_ssl" else ([], [], None, [])
+    from test_ledger import Ledger, check_ledger
+    service_args, executor_args, ledger_args, client, cli = secure_cluster(data_dir) if security == "sasl_ssl" else ([], [], [], None, [])
     service = Broker(data_dir + "/service", node="service", extra_args=service_args).start()
     executor = Executor(data_dir + "-executor", service.bootstrap, executor_args).start()
+    ledger = Ledger(data_dir + "-ledger", service.bootstrap, ledger_args).start()
     api = Api(service.http_port)
     orders = {}
     tokens = list(TOKENS)
@@ -129,12 +135,13 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir, secu
 
     loader = threading.Thread(target=load)
     loader.start()
-    kills = {"service": 0, "executor": 0}
+    kills = {"service": 0, "executor": 0, "ledger": 0}
+    nodes = {"service": service, "executor": executor, "ledger": ledger}
     try:
-        while not done.is_set() or sum(kills.values()) < 6:
+        while not done.is_set() or sum(kills.values()) < 9:
             time.sleep(rng.uniform(0.3, 1.2))
-            victim = "service" if kills["service"] <= kills["executor"] else "executor"
-            kill_and_restart(service if victim == "service" else executor, rng)
+            victim = min(kills, key=kills.get)
+            kill_and_restart(nodes[victim], rng)
             kills[victim] += 1
         loader.join(timeout=300)
         assert not failures, failures
@@ -162,8 +169,10 @@ def test_kills_of_service_and_executor_lose_and_duplicate_nothing(data_dir, secu
                               "--bootstrap-servers", service.bootstrap, *cli], capture_output=True, text=True, timeout=60).stdout
         rows = [line for line in lag.splitlines() if "high-watermark=" in line]
         assert rows and all("lag=0" in row for row in rows), lag
-        assert kills["service"] >= 3 and kills["executor"] >= 3
+        assert all(count >= 3 for count in kills.values()), kills
+        check_ledger(ledger, api, list(orders), timeout=180)
     finally:
         done.set()
+        ledger.stop()
         executor.stop()
         service.stop()

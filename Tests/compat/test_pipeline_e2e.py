@@ -1,7 +1,7 @@
 """End to end with separate processes over TCP: `paynode service` and `paynode executor`; 1,000
 orders across every token reach exactly the final status their token dictates, each with exactly
 one applied transition (two results for tok_pending), and payment-events holds exactly one
-terminal event per order."""
+terminal event per order; the ledger beside them posts every success exactly once."""
 import collections
 import concurrent.futures
 import os
@@ -93,13 +93,17 @@ def check_orders(api, bootstrap, orders, client=None):
 
 
 def test_thousand_orders_across_every_token(data_dir):
+    from test_ledger import Ledger, check_ledger
     service = Broker(data_dir + "/service", node="service").start()
     executor = Executor(data_dir + "-executor", service.bootstrap).start()
+    ledger = Ledger(data_dir + "-ledger", service.bootstrap).start()
     try:
         api = Api(service.http_port)
         orders = create_orders(api, 1000, "e2e")
         wait_for(lambda: no_pending(api), 120, "every order to become terminal")
         check_orders(api, service.bootstrap, orders)
+        check_ledger(ledger, api, list(orders))
     finally:
+        ledger.stop()
         executor.stop()
         service.stop()
